@@ -1,0 +1,409 @@
+// Package config owns Privox's configuration: defaults that start a working system with no file,
+// one YAML file format, environment variables (PRIVOX_*) and listener flags on top, and a
+// checker that reports every error with its file and line.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Field tags give the YAML key; the environment variable
+// is PRIVOX_ followed by the upper-cased key path joined by underscores
+// (database.dsn → PRIVOX_DATABASE_DSN).
+type Config struct {
+	DataDir  string        `yaml:"data_dir"`
+	Database Database      `yaml:"database"`
+	HTTP     HTTP          `yaml:"http"`
+	SIP      SIP           `yaml:"sip"`
+	LDAP     LDAP          `yaml:"ldap"`
+	RTP      RTP           `yaml:"rtp"`
+	Log      Log           `yaml:"log"`
+	Privacy  Privacy       `yaml:"privacy"`
+	Shutdown time.Duration `yaml:"shutdown_grace"`
+	// NodeName names this node when several share one PostgreSQL database.
+	NodeName string `yaml:"node_name"`
+}
+
+// Database selects the store.
+type Database struct {
+	// Driver is "sqlite" (embedded, default) or "postgres".
+	Driver string `yaml:"driver"`
+	// DSN is the PostgreSQL connection string; for SQLite the file defaults to DataDir/privox.db.
+	DSN string `yaml:"dsn"`
+}
+
+// HTTP is the web, REST, WebSocket and metrics listener.
+type HTTP struct {
+	Addr    string `yaml:"addr"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// SIP holds the SIP listeners.
+type SIP struct {
+	// Addr is the UDP and TCP listener; empty disables SIP.
+	Addr string `yaml:"addr"`
+	// TLSAddr is the SIP over TLS listener; it starts when a certificate is available.
+	TLSAddr string `yaml:"tls_addr"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// PublicAddr is the address written into SDP and Contact headers (defaults to the listener).
+	PublicAddr string `yaml:"public_addr"`
+}
+
+// LDAP holds the directory listeners.
+type LDAP struct {
+	Addr      string `yaml:"addr"`
+	LDAPSAddr string `yaml:"ldaps_addr"`
+}
+
+// RTP is the media port range.
+type RTP struct {
+	Ports string `yaml:"ports"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level string `yaml:"level"`
+}
+
+// Privacy holds installation-wide privacy settings.
+type Privacy struct {
+	// Preset is the retention preset new tenants start with: default, eu or de.
+	Preset string `yaml:"preset"`
+	// SweepInterval is how often the retention sweeper runs.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+}
+
+// Default returns the configuration Privox runs with when nothing is configured.
+func Default() Config {
+	return Config{
+		DataDir:  "./privox-data",
+		Database: Database{Driver: "sqlite"},
+		HTTP:     HTTP{Addr: ":8080"},
+		SIP:      SIP{Addr: ":5060", TLSAddr: ":5061"},
+		LDAP:     LDAP{Addr: ":3890", LDAPSAddr: ":6360"},
+		RTP:      RTP{Ports: "10000-20000"},
+		Log:      Log{Level: "info"},
+		Privacy:  Privacy{Preset: "default", SweepInterval: time.Hour},
+		Shutdown: 30 * time.Second,
+	}
+}
+
+// Problem is one configuration error with its position.
+type Problem struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	switch {
+	case p.File != "" && p.Line > 0:
+		return fmt.Sprintf("%s:%d: %s: %s", p.File, p.Line, p.Key, p.Msg)
+	case p.File != "":
+		return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	default:
+		return fmt.Sprintf("%s: %s", p.Key, p.Msg)
+	}
+}
+
+// Problems is every error found in a configuration.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Load builds the configuration: defaults, then the file (if path is not empty), then the
+// environment. It returns Problems listing every error found.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	var probs Problems
+	lines := map[string]int{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, Problems{{File: path, Msg: err.Error()}}
+		}
+		probs = append(probs, decodeFile(path, data, &cfg, lines)...)
+	}
+	probs = append(probs, applyEnv(&cfg, environ)...)
+	for _, p := range Validate(cfg) {
+		if l, ok := lines[p.Key]; ok {
+			p.File, p.Line = path, l
+		} else if path != "" && p.Line == 0 && p.File == "" {
+			p.Key = p.Key + " (from defaults or environment)"
+		}
+		probs = append(probs, p)
+	}
+	if len(probs) > 0 {
+		return cfg, probs
+	}
+	return cfg, nil
+}
+
+// decodeFile decodes YAML into cfg, recording the line of every key and reporting unknown
+// keys and type errors with their lines.
+func decodeFile(path string, data []byte, cfg *Config, lines map[string]int) Problems {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, errEOF(err)) {
+			return nil
+		}
+		line := 0
+		var msg = err.Error()
+		if n, ok := yamlErrLine(msg); ok {
+			line = n
+		}
+		return Problems{{File: path, Line: line, Key: "(syntax)", Msg: msg}}
+	}
+	if len(root.Content) == 0 {
+		return nil
+	}
+	var probs Problems
+	walk(path, "", root.Content[0], reflect.ValueOf(cfg).Elem(), lines, &probs)
+	return probs
+}
+
+func errEOF(err error) error {
+	if err != nil && err.Error() == "EOF" {
+		return err
+	}
+	return errors.New("not eof")
+}
+
+func yamlErrLine(msg string) (int, bool) {
+	i := strings.Index(msg, "line ")
+	if i < 0 {
+		return 0, false
+	}
+	rest := msg[i+5:]
+	j := 0
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+		j++
+	}
+	n, err := strconv.Atoi(rest[:j])
+	return n, err == nil
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func walk(path, prefix string, node *yaml.Node, v reflect.Value, lines map[string]int, probs *Problems) {
+	if node.Kind != yaml.MappingNode {
+		*probs = append(*probs, Problem{File: path, Line: node.Line, Key: strings.TrimSuffix(prefix, "."), Msg: "expected a mapping"})
+		return
+	}
+	fields := map[string]reflect.Value{}
+	for i := 0; i < v.NumField(); i++ {
+		fields[v.Type().Field(i).Tag.Get("yaml")] = v.Field(i)
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, val := node.Content[i], node.Content[i+1]
+		key := prefix + k.Value
+		lines[key] = k.Line
+		f, ok := fields[k.Value]
+		if !ok {
+			*probs = append(*probs, Problem{File: path, Line: k.Line, Key: key, Msg: "unknown option"})
+			continue
+		}
+		if f.Kind() == reflect.Struct {
+			walk(path, key+".", val, f, lines, probs)
+			continue
+		}
+		if val.Kind != yaml.ScalarNode {
+			*probs = append(*probs, Problem{File: path, Line: val.Line, Key: key, Msg: "expected a single value"})
+			continue
+		}
+		if err := setScalar(f, val.Value); err != nil {
+			*probs = append(*probs, Problem{File: path, Line: val.Line, Key: key, Msg: err.Error()})
+		}
+	}
+}
+
+func setScalar(f reflect.Value, s string) error {
+	switch {
+	case f.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (want e.g. 30s, 5m)", s)
+		}
+		f.SetInt(int64(d))
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("invalid number %q", s)
+		}
+		f.SetInt(int64(n))
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", s)
+		}
+		f.SetBool(b)
+	default:
+		return fmt.Errorf("unsupported option type %s", f.Type())
+	}
+	return nil
+}
+
+// EnvVars lists every environment variable Privox reads, with its key path.
+func EnvVars() map[string]string {
+	out := map[string]string{}
+	var rec func(prefix string, t reflect.Type)
+	rec = func(prefix string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			key := prefix + f.Tag.Get("yaml")
+			if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+				rec(key+".", f.Type)
+				continue
+			}
+			out["PRIVOX_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
+		}
+	}
+	rec("", reflect.TypeOf(Config{}))
+	return out
+}
+
+func applyEnv(cfg *Config, environ []string) Problems {
+	vars := EnvVars()
+	var probs Problems
+	names := make([]string, 0)
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, "PRIVOX_") {
+			env[k] = v
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		key, ok := vars[name]
+		if !ok {
+			continue // PRIVOX_ADMIN_PASSWORD and test variables are read elsewhere
+		}
+		if err := Set(cfg, key, env[name]); err != nil {
+			probs = append(probs, Problem{Key: name, Msg: err.Error()})
+		}
+	}
+	return probs
+}
+
+// Set sets one option by its key path (used for environment variables and flags).
+func Set(cfg *Config, key, value string) error {
+	v := reflect.ValueOf(cfg).Elem()
+	for _, part := range strings.Split(key, ".") {
+		found := false
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).Tag.Get("yaml") == part {
+				v = v.Field(i)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("unknown option %q", key)
+		}
+	}
+	return setScalar(v, value)
+}
+
+// Validate checks a configuration and returns every problem, keyed by option path.
+func Validate(c Config) Problems {
+	var ps Problems
+	add := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		add("data_dir", "must not be empty")
+	}
+	switch c.Database.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Database.DSN == "" {
+			add("database.dsn", "required when database.driver is postgres")
+		}
+	default:
+		add("database.driver", "must be sqlite or postgres, not %q", c.Database.Driver)
+	}
+	checkAddr := func(key, addr string, required bool) {
+		if addr == "" {
+			if required {
+				add(key, "must not be empty")
+			}
+			return
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil {
+			add(key, "invalid listen address %q (want host:port or :port)", addr)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			add(key, "invalid port %q", port)
+		}
+	}
+	checkAddr("http.addr", c.HTTP.Addr, true)
+	checkAddr("sip.addr", c.SIP.Addr, false)
+	checkAddr("sip.tls_addr", c.SIP.TLSAddr, false)
+	checkAddr("ldap.addr", c.LDAP.Addr, false)
+	checkAddr("ldap.ldaps_addr", c.LDAP.LDAPSAddr, false)
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		add("http.tls_cert", "tls_cert and tls_key go together")
+	}
+	if _, _, err := ParsePortRange(c.RTP.Ports); err != nil {
+		add("rtp.ports", "%v", err)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	switch c.Privacy.Preset {
+	case "default", "eu", "de":
+	default:
+		add("privacy.preset", "must be default, eu or de, not %q", c.Privacy.Preset)
+	}
+	if c.Privacy.SweepInterval < time.Minute {
+		add("privacy.sweep_interval", "must be at least 1m")
+	}
+	if c.Shutdown < 0 || c.Shutdown > 10*time.Minute {
+		add("shutdown_grace", "must be between 0s and 10m")
+	}
+	return ps
+}
+
+// ParsePortRange parses "10000-20000" into an inclusive range of even-sized width.
+func ParsePortRange(s string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("invalid port range %q (want LOW-HIGH)", s)
+	}
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || hi-lo < 3 {
+		return 0, 0, fmt.Errorf("invalid port range %q (want LOW-HIGH within 1024-65535, at least 4 ports)", s)
+	}
+	return lo, hi, nil
+}
+
+// SQLitePath returns the SQLite database file inside the data directory.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "privox.db") }

@@ -1,0 +1,80 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsValid(t *testing.T) {
+	if ps := Validate(Default()); len(ps) != 0 {
+		t.Fatalf("defaults invalid: %v", ps)
+	}
+}
+
+func TestLoadFileEnv(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "privox.yaml")
+	os.WriteFile(p, []byte("data_dir: /var/lib/privox\nhttp:\n  addr: 127.0.0.1:9000\nshutdown_grace: 5s\n"), 0o600)
+	cfg, err := Load(p, []string{"PRIVOX_SIP_ADDR=127.0.0.1:5070", "PRIVOX_ADMIN_PASSWORD=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/var/lib/privox" || cfg.HTTP.Addr != "127.0.0.1:9000" || cfg.SIP.Addr != "127.0.0.1:5070" || cfg.Shutdown != 5*time.Second {
+		t.Fatalf("unexpected config %+v", cfg)
+	}
+}
+
+func TestCheckReportsEveryErrorWithLine(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(p, []byte(strings.Join([]string{
+		"data_dir: ./d",      // 1
+		"database:",          // 2
+		"  driver: oracle",   // 3
+		"http:",              // 4
+		"  addr: nonsense",   // 5
+		"colour: blue",       // 6
+		"shutdown_grace: 5x", // 7
+		"rtp:",               // 8
+		"  ports: 5-3",       // 9
+	}, "\n")), 0o600)
+	_, err := Load(p, nil)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	want := map[string]int{"database.driver": 3, "http.addr": 5, "colour": 6, "shutdown_grace": 7, "rtp.ports": 9}
+	got := map[string]int{}
+	for _, p := range ps {
+		got[p.Key] = p.Line
+		if !strings.HasPrefix(p.Error(), p.File+":") {
+			t.Errorf("problem without file: %v", p)
+		}
+	}
+	for k, l := range want {
+		if got[k] != l {
+			t.Errorf("%s: line %d, want %d (all: %v)", k, got[k], l, ps)
+		}
+	}
+}
+
+func TestSyntaxErrorHasLine(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(p, []byte("http:\n  addr: [\n"), 0o600)
+	_, err := Load(p, nil)
+	var ps Problems
+	if !errors.As(err, &ps) || ps[0].Line == 0 {
+		t.Fatalf("want syntax problem with line, got %v", err)
+	}
+}
+
+func TestEnvBadValue(t *testing.T) {
+	_, err := Load("", []string{"PRIVOX_SHUTDOWN_GRACE=soon"})
+	if err == nil || !strings.Contains(err.Error(), "PRIVOX_SHUTDOWN_GRACE") {
+		t.Fatalf("want env error, got %v", err)
+	}
+}

@@ -1,0 +1,138 @@
+// Package flows is the registry of outbound data flows (SPEC §4): every connection Privox
+// initiates is declared here with its purpose, destination, the data it sends, its legal basis,
+// its default and the switch that turns it on. Dialling goes through Dial, which refuses a flow
+// that is undeclared or switched off; nothing else in Privox opens outbound connections.
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"sync"
+)
+
+// Flow declares one kind of outbound connection.
+type Flow struct {
+	Name        string `json:"name"`
+	Purpose     string `json:"purpose"`
+	Destination string `json:"destination"`
+	DataSent    string `json:"data_sent"`
+	LegalBasis  string `json:"legal_basis"`
+	// DefaultOn is the state before an administrator changes it.
+	DefaultOn bool `json:"default_on"`
+	// Switch names the setting that turns the flow on or off.
+	Switch string `json:"switch"`
+}
+
+// The flows of SPEC §4. Subsystems that dial declare their flow here, nowhere else.
+var declared = []Flow{
+	{Name: "sip_trunk", Purpose: "Place and receive calls through a SIP trunk provider", Destination: "the configured trunk's SIP server", DataSent: "call signalling (numbers, caller ID) and media of trunk calls", LegalBasis: "contract (Art. 6(1)(b) GDPR)", DefaultOn: true, Switch: "per trunk: trunks.enabled"},
+	{Name: "smtp_relay", Purpose: "Send voicemail and fax notifications by e-mail", Destination: "the configured SMTP relay (STARTTLS or TLS only)", DataSent: "recipient address, caller number, message time; the recording or fax only when attachments are on", LegalBasis: "contract (Art. 6(1)(b) GDPR)", DefaultOn: false, Switch: "mail.enabled"},
+	{Name: "backup_target", Purpose: "Store encrypted backups off the machine", Destination: "the configured external backup target", DataSent: "an archive encrypted before it leaves", LegalBasis: "legitimate interest in availability (Art. 6(1)(f) GDPR)", DefaultOn: false, Switch: "backup.external_enabled"},
+	{Name: "directory_source", Purpose: "Replicate contacts from a directory into the local index", Destination: "the configured LDAP/AD server or URL", DataSent: "bind credentials and search queries of the connector", LegalBasis: "legitimate interest (Art. 6(1)(f) GDPR)", DefaultOn: true, Switch: "per source: directory.sources.enabled"},
+	{Name: "push_gateway", Purpose: "Wake mobile softphones for incoming calls", Destination: "the configured push gateway", DataSent: "a minimal wake-up payload; no number unless allowed", LegalBasis: "consent (Art. 6(1)(a) GDPR)", DefaultOn: false, Switch: "push.enabled"},
+	{Name: "update_check", Purpose: "Check whether a newer Privox version exists", Destination: "the configured update server", DataSent: "the product version only", LegalBasis: "legitimate interest (Art. 6(1)(f) GDPR)", DefaultOn: false, Switch: "update.enabled"},
+	{Name: "time_sync", Purpose: "Check the host clock against an NTP server", Destination: "the configured NTP server", DataSent: "an NTP query", LegalBasis: "legitimate interest (Art. 6(1)(f) GDPR)", DefaultOn: false, Switch: "time.ntp_enabled"},
+}
+
+// ErrUndeclared is returned for a flow the registry does not know.
+var ErrUndeclared = errors.New("flows: undeclared outbound flow")
+
+// ErrSwitchedOff is returned for a declared flow that is switched off.
+var ErrSwitchedOff = errors.New("flows: outbound flow is switched off")
+
+// Registry holds the declared flows and their current switches.
+type Registry struct {
+	mu     sync.RWMutex
+	on     map[string]bool
+	dialer net.Dialer
+}
+
+// NewRegistry returns a registry with every flow at its default.
+func NewRegistry() *Registry {
+	r := &Registry{on: map[string]bool{}}
+	for _, f := range declared {
+		r.on[f.Name] = f.DefaultOn
+	}
+	return r
+}
+
+// Declared lists every declared flow.
+func Declared() []Flow {
+	out := append([]Flow(nil), declared...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup returns one declared flow.
+func Lookup(name string) (Flow, bool) {
+	for _, f := range declared {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Flow{}, false
+}
+
+// State is a flow with its current switch.
+type State struct {
+	Flow
+	Enabled bool `json:"enabled"`
+}
+
+// List returns every flow with its current state.
+func (r *Registry) List() []State {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []State
+	for _, f := range Declared() {
+		out = append(out, State{Flow: f, Enabled: r.on[f.Name]})
+	}
+	return out
+}
+
+// Enabled reports whether a flow is switched on.
+func (r *Registry) Enabled(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.on[name]
+}
+
+// SetEnabled switches a declared flow on or off.
+func (r *Registry) SetEnabled(name string, on bool) error {
+	if _, ok := Lookup(name); !ok {
+		return fmt.Errorf("%w: %q", ErrUndeclared, name)
+	}
+	r.mu.Lock()
+	r.on[name] = on
+	r.mu.Unlock()
+	return nil
+}
+
+// Dial opens an outbound connection for a declared, switched-on flow.
+func (r *Registry) Dial(ctx context.Context, flow, network, addr string) (net.Conn, error) {
+	if err := r.Check(flow); err != nil {
+		return nil, err
+	}
+	return r.dialer.DialContext(ctx, network, addr)
+}
+
+// Check reports whether a flow may be used now.
+func (r *Registry) Check(flow string) error {
+	if _, ok := Lookup(flow); !ok {
+		return fmt.Errorf("%w: %q", ErrUndeclared, flow)
+	}
+	if !r.Enabled(flow) {
+		return fmt.Errorf("%w: %q", ErrSwitchedOff, flow)
+	}
+	return nil
+}
+
+// Dialer returns a dial function bound to one flow, for libraries that take one.
+func (r *Registry) Dialer(flow string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return r.Dial(ctx, flow, network, addr)
+	}
+}

@@ -1,0 +1,51 @@
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestUserKeyPersistsAndErases(t *testing.T) {
+	dir := t.TempDir()
+	v, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := v.UserKey(1, 7, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := v2.UserKey(1, 7, false)
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatalf("key not persisted: %v", err)
+	}
+	sealed, _ := Seal(k2, []byte("hello"), []byte("aad"))
+	if err := v2.DestroyUserKey(1, 7); err != nil {
+		t.Fatal(err)
+	}
+	v3, _ := Open(dir)
+	if _, err := v3.UserKey(1, 7, true); !errors.Is(err, ErrErased) {
+		t.Fatalf("want ErrErased, got %v", err)
+	}
+	other, err := v3.UserKey(1, 8, true)
+	if err != nil || bytes.Equal(other, k1) {
+		t.Fatalf("other user: %v", err)
+	}
+	if _, err := Unseal(other, sealed, []byte("aad")); err == nil {
+		t.Fatal("decrypted with the wrong key")
+	}
+}
+
+func TestTamperDetected(t *testing.T) {
+	k := make([]byte, KeySize)
+	s, _ := Seal(k, []byte("x"), []byte("a"))
+	s[len(s)-1] ^= 1
+	if _, err := Unseal(k, s, []byte("a")); err == nil {
+		t.Fatal("tampered ciphertext accepted")
+	}
+}
