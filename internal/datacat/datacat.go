@@ -218,6 +218,13 @@ type Table struct {
 	// SubCategory refines a category whose retention differs per kind of record
 	// (voicemail, fax, recording, im for user_content).
 	SubCategory string
+	// PersonColumns name further user references (beyond UserColumn) that tie a row to a
+	// person: a CDR names caller and callee. Export and erasure follow them too.
+	PersonColumns []string
+	// NumberColumns hold phone numbers that anonymisation masks.
+	NumberColumns []string
+	// IPColumns hold IP addresses that anonymisation truncates.
+	IPColumns []string
 	// Purpose says in a sentence why the table exists (records of processing).
 	Purpose string
 }

@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/privox/privox/internal/datacat"
+)
+
+func init() {
+	addMigration("0002_calls", `
+CREATE TABLE cdrs (
+	id {{id}},
+	tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+	call_id TEXT NOT NULL,
+	caller TEXT NOT NULL,
+	callee TEXT NOT NULL,
+	caller_user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+	callee_user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+	direction TEXT NOT NULL,
+	trunk TEXT NOT NULL DEFAULT '',
+	start_at BIGINT NOT NULL,
+	answer_at BIGINT,
+	end_at BIGINT NOT NULL,
+	duration_ms BIGINT NOT NULL DEFAULT 0,
+	cause INTEGER NOT NULL,
+	hangup_by TEXT NOT NULL DEFAULT '',
+	anonymised {{bool}} NOT NULL DEFAULT {{false}}
+);
+CREATE INDEX cdrs_tenant_start ON cdrs(tenant_id, start_at);
+CREATE INDEX cdrs_start ON cdrs(start_at);
+CREATE INDEX cdrs_caller_user ON cdrs(caller_user_id);
+CREATE INDEX cdrs_callee_user ON cdrs(callee_user_id);
+CREATE TABLE call_journal (
+	id {{id}},
+	tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+	user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	call_id TEXT NOT NULL,
+	direction TEXT NOT NULL,
+	peer_number TEXT NOT NULL,
+	peer_name TEXT NOT NULL DEFAULT '',
+	start_at BIGINT NOT NULL,
+	answered {{bool}} NOT NULL,
+	duration_ms BIGINT NOT NULL DEFAULT 0,
+	cause INTEGER NOT NULL
+);
+CREATE INDEX call_journal_user ON call_journal(tenant_id, user_id, start_at);
+CREATE TABLE registrations (
+	id {{id}},
+	tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+	user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
+	extension_id BIGINT NOT NULL REFERENCES extensions(id) ON DELETE CASCADE,
+	aor TEXT NOT NULL,
+	contact TEXT NOT NULL,
+	source_ip TEXT NOT NULL,
+	source_port INTEGER NOT NULL,
+	transport TEXT NOT NULL,
+	user_agent TEXT NOT NULL DEFAULT '',
+	instance TEXT NOT NULL DEFAULT '',
+	node TEXT NOT NULL DEFAULT '',
+	expires_at BIGINT NOT NULL,
+	updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX registrations_contact ON registrations(tenant_id, aor, contact);
+CREATE INDEX registrations_expires ON registrations(expires_at);
+`)
+	datacat.RegisterTable(datacat.Table{Name: "cdrs", Category: datacat.Traffic, Owner: datacat.OwnerTenant,
+		TenantColumn: "tenant_id", TimeColumn: "start_at",
+		PersonColumns: []string{"caller_user_id", "callee_user_id"}, NumberColumns: []string{"caller", "callee"},
+		Purpose: "Call detail records for operation, troubleshooting and statistics"})
+	datacat.RegisterTable(datacat.Table{Name: "call_journal", Category: datacat.Usage, Owner: datacat.OwnerUser,
+		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "start_at", NumberColumns: []string{"peer_number"},
+		Purpose: "Each user's own call list (incoming, outgoing, missed)"})
+	datacat.RegisterTable(datacat.Table{Name: "registrations", Category: datacat.Connection, Owner: datacat.OwnerUser,
+		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "expires_at", IPColumns: []string{"source_ip"},
+		Purpose: "Where registered phones can be reached: SIP contact, source address, user agent"})
+}
+
+// CDR is one call detail record (traffic category).
+type CDR struct {
+	ID           int64  `json:"id"`
+	TenantID     int64  `json:"tenant_id"`
+	CallID       string `json:"call_id"`
+	Caller       string `json:"caller"`
+	Callee       string `json:"callee"`
+	CallerUserID *int64 `json:"caller_user_id,omitempty"`
+	CalleeUserID *int64 `json:"callee_user_id,omitempty"`
+	Direction    string `json:"direction"` // internal, inbound, outbound
+	Trunk        string `json:"trunk,omitempty"`
+	StartAt      int64  `json:"start_at"`
+	AnswerAt     *int64 `json:"answer_at,omitempty"`
+	EndAt        int64  `json:"end_at"`
+	DurationMS   int64  `json:"duration_ms"`
+	Cause        int    `json:"cause"` // final SIP status (200 for answered calls)
+	HangupBy     string `json:"hangup_by,omitempty"`
+	Anonymised   bool   `json:"anonymised"`
+}
+
+// JournalEntry is one line of a user's call journal (usage category).
+type JournalEntry struct {
+	ID         int64  `json:"id"`
+	TenantID   int64  `json:"tenant_id"`
+	UserID     int64  `json:"user_id"`
+	CallID     string `json:"call_id"`
+	Direction  string `json:"direction"` // in, out
+	PeerNumber string `json:"peer_number"`
+	PeerName   string `json:"peer_name,omitempty"`
+	StartAt    int64  `json:"start_at"`
+	Answered   bool   `json:"answered"`
+	DurationMS int64  `json:"duration_ms"`
+	Cause      int    `json:"cause"`
+}
+
+func nullID(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func idPtr(n sql.NullInt64) *int64 {
+	if !n.Valid {
+		return nil
+	}
+	v := n.Int64
+	return &v
+}
+
+// RecordCall stores a CDR and the journal entries of the users on both ends in one transaction.
+func (db *DB) RecordCall(ctx context.Context, c CDR, journal []JournalEntry) (CDR, error) {
+	err := db.InTx(ctx, func(tx *DB) error {
+		id, err := tx.insertID(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
+			c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy)
+		if err != nil {
+			return err
+		}
+		c.ID = id
+		for _, j := range journal {
+			if _, err := tx.Exec(ctx, `INSERT INTO call_journal (tenant_id, user_id, call_id, direction, peer_number, peer_name, start_at, answered, duration_ms, cause)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.TenantID, j.UserID, j.CallID, j.Direction, j.PeerNumber, j.PeerName, j.StartAt, j.Answered, j.DurationMS, j.Cause); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+const cdrCols = `id, tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, anonymised`
+
+func scanCDR(s interface{ Scan(...any) error }) (CDR, error) {
+	var c CDR
+	var cu, ce, ans sql.NullInt64
+	err := s.Scan(&c.ID, &c.TenantID, &c.CallID, &c.Caller, &c.Callee, &cu, &ce, &c.Direction, &c.Trunk, &c.StartAt, &ans, &c.EndAt, &c.DurationMS, &c.Cause, &c.HangupBy, &c.Anonymised)
+	c.CallerUserID, c.CalleeUserID, c.AnswerAt = idPtr(cu), idPtr(ce), idPtr(ans)
+	return c, mapErr(err)
+}
+
+// ListCDRs lists a tenant's CDRs, newest id last, optionally only those involving one user.
+func (db *DB) ListCDRs(ctx context.Context, tenantID, userID int64, p Page) ([]CDR, error) {
+	rows, err := db.Query(ctx, `SELECT `+cdrCols+` FROM cdrs WHERE tenant_id = ? AND id > ?
+		AND (? = 0 OR caller_user_id = ? OR callee_user_id = ?) ORDER BY id LIMIT ?`, tenantID, p.After, userID, userID, userID, p.limit())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []CDR
+	for rows.Next() {
+		c, err := scanCDR(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ListJournal lists a user's call journal.
+func (db *DB) ListJournal(ctx context.Context, tenantID, userID int64, p Page) ([]JournalEntry, error) {
+	rows, err := db.Query(ctx, `SELECT id, tenant_id, user_id, call_id, direction, peer_number, peer_name, start_at, answered, duration_ms, cause
+		FROM call_journal WHERE tenant_id = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, userID, p.After, p.limit())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []JournalEntry
+	for rows.Next() {
+		var j JournalEntry
+		if err := rows.Scan(&j.ID, &j.TenantID, &j.UserID, &j.CallID, &j.Direction, &j.PeerNumber, &j.PeerName, &j.StartAt, &j.Answered, &j.DurationMS, &j.Cause); err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
