@@ -1,0 +1,283 @@
+// Package app wires Privox together: it loads the configuration, opens the store, the key
+// vault and the file store, bootstraps the first tenant, starts the HTTP listener (web, REST,
+// WebSocket, metrics, health) and every subsystem, and drains them on shutdown. It also holds
+// the command-line interface, which works on the same data directory or database.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/privox/privox/internal/api"
+	"github.com/privox/privox/internal/config"
+	"github.com/privox/privox/internal/filestore"
+	"github.com/privox/privox/internal/flows"
+	"github.com/privox/privox/internal/keys"
+	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/tenancy"
+)
+
+// Subsystem is a part of Privox with a lifecycle. The app starts subsystems in registration
+// order after the store is open, and on shutdown first drains all of them (stop taking new
+// calls, registrations or requests; let running work finish until the grace period ends),
+// then stops them in reverse order.
+type Subsystem interface {
+	Name() string
+	// Start begins serving; it returns once listeners are bound.
+	Start(ctx context.Context) error
+	// Drain stops taking new work and waits for running work until ctx is done.
+	Drain(ctx context.Context) error
+	// Stop releases everything; it is called once, after Drain.
+	Stop() error
+}
+
+// factories build subsystems; each wire_*.go file registers one from init.
+var factories []func(a *App) (Subsystem, error)
+
+// registerSubsystem adds a subsystem factory (call from init, in start order).
+func registerSubsystem(f func(a *App) (Subsystem, error)) { factories = append(factories, f) }
+
+// App is one running Privox.
+type App struct {
+	Cfg     config.Config
+	Logger  *slog.Logger
+	DB      *store.DB
+	Vault   *keys.Vault
+	Files   *filestore.Store
+	Flows   *flows.Registry
+	Metrics *prometheus.Registry
+	API     *api.Server
+	// Mux is the HTTP handler tree; subsystems add their paths (SIP over WebSocket, web UI).
+	Mux *http.ServeMux
+	// Ready is false until everything started, and again once draining begins.
+	Ready atomic.Bool
+
+	// HTTPAddr is the bound HTTP address once started (useful with port 0).
+	HTTPAddr string
+	// Addrs holds bound addresses reported by subsystems ("sip-udp", "ldap", …).
+	addrMu sync.Mutex
+	addrs  map[string]string
+
+	subsystems []Subsystem
+	httpSrv    *http.Server
+	httpLn     net.Listener
+	// apiDeps lets wire files add API dependencies before the API is built.
+	apiDeps []func(*api.Deps)
+}
+
+// SetAddr records a bound listener address of a subsystem.
+func (a *App) SetAddr(name, addr string) {
+	a.addrMu.Lock()
+	defer a.addrMu.Unlock()
+	a.addrs[name] = addr
+}
+
+// Addr returns a bound listener address recorded with SetAddr.
+func (a *App) Addr(name string) string {
+	a.addrMu.Lock()
+	defer a.addrMu.Unlock()
+	return a.addrs[name]
+}
+
+// NewLogger returns the JSON logger for a level.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// OpenStore opens the configured database, creating the data directory.
+func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	if err := ensureDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	var (
+		db  *store.DB
+		err error
+	)
+	switch cfg.Database.Driver {
+	case "postgres":
+		db, err = store.Open(ctx, store.Postgres, cfg.Database.DSN)
+	default:
+		db, err = store.Open(ctx, store.SQLite, cfg.SQLitePath())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// ensureDir creates the data directory and proves it is writable.
+func ensureDir(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	probe := filepath.Join(dir, ".write-test")
+	if err := os.WriteFile(probe, []byte("ok"), 0o600); err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
+	}
+	return os.Remove(probe)
+}
+
+// New opens everything a running Privox needs, but starts nothing.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+	a := &App{Cfg: cfg, Logger: logger, Flows: flows.NewRegistry(), Metrics: prometheus.NewRegistry(), Mux: http.NewServeMux(), addrs: map[string]string{}}
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	db, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.DB = db
+	if a.Vault, err = keys.Open(keys.DefaultDir(cfg.DataDir)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.Files, err = filestore.New(filepath.Join(cfg.DataDir, "files"), db, a.Vault); err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, f := range factories {
+		s, err := f(a)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if s != nil {
+			a.subsystems = append(a.subsystems, s)
+		}
+	}
+	deps := api.Deps{DB: db, Files: a.Files, Vault: a.Vault, Flows: a.Flows, Logger: logger.With("component", "api"), Metrics: a.Metrics,
+		SecureCookies: cfg.HTTP.TLSCert != ""}
+	for _, f := range a.apiDeps {
+		f(&deps)
+	}
+	a.API = api.New(deps)
+	a.Mux.Handle("/api/", a.API)
+	a.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	a.Mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !a.Ready.Load() {
+			http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+			return
+		}
+		if err := a.DB.Ping(r.Context()); err != nil {
+			http.Error(w, "database unavailable\n", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	a.Mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}))
+	return a, nil
+}
+
+// Bootstrap creates the default tenant and admin on first start and prints a generated
+// password once to out.
+func (a *App) Bootstrap(ctx context.Context, password string, out io.Writer) error {
+	created, generated, err := tenancy.Bootstrap(ctx, a.DB, a.Cfg.Privacy.Preset, password)
+	if err != nil {
+		return err
+	}
+	if created {
+		a.Logger.Info("created tenant default with its administrator", "email", "admin@localhost")
+		if generated != "" {
+			fmt.Fprintf(out, "\nPrivox first start: log in to tenant \"default\" as admin@localhost with password %s\nThis password is shown only once.\n\n", generated)
+		}
+	}
+	return nil
+}
+
+// Start binds the HTTP listener and starts every subsystem.
+func (a *App) Start(ctx context.Context) error {
+	if rep, err := a.Files.Recover(ctx, true); err != nil {
+		return fmt.Errorf("recover content files: %w", err)
+	} else if !rep.Clean() {
+		a.Logger.Warn("content files recovered after an unclean stop", "pending_removed", rep.PendingRemoved, "deletes_finished", rep.DeletesFinished,
+			"missing_files", rep.MissingFiles, "orphan_files", rep.OrphanFiles)
+	}
+	ln, err := net.Listen("tcp", a.Cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	a.httpLn = ln
+	a.HTTPAddr = ln.Addr().String()
+	a.httpSrv = &http.Server{Handler: a.Mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelDebug)}
+	if a.Cfg.HTTP.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(a.Cfg.HTTP.TLSCert, a.Cfg.HTTP.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("http tls: %w", err)
+		}
+		a.httpSrv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, a.httpSrv.TLSConfig)
+	}
+	go func() {
+		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	for i, s := range a.subsystems {
+		if err := s.Start(ctx); err != nil {
+			for j := i - 1; j >= 0; j-- {
+				a.subsystems[j].Stop()
+			}
+			a.httpSrv.Close()
+			return fmt.Errorf("start %s: %w", s.Name(), err)
+		}
+	}
+	a.Ready.Store(true)
+	a.Logger.Info("privox ready", "http", a.HTTPAddr, "data_dir", a.Cfg.DataDir, "database", a.Cfg.Database.Driver)
+	return nil
+}
+
+// Shutdown drains every subsystem within the grace period, then stops everything.
+func (a *App) Shutdown(grace time.Duration) error {
+	a.Ready.Store(false)
+	a.Logger.Info("draining", "grace", grace.String())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range a.subsystems {
+		wg.Add(1)
+		go func(s Subsystem) {
+			defer wg.Done()
+			if err := s.Drain(ctx); err != nil {
+				a.Logger.Warn("drain incomplete", "subsystem", s.Name(), "err", err)
+			}
+		}(s)
+	}
+	wg.Wait()
+	var errs []error
+	if a.httpSrv != nil {
+		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.httpSrv.Shutdown(hctx); err != nil {
+			a.httpSrv.Close()
+		}
+		hcancel()
+	}
+	for i := len(a.subsystems) - 1; i >= 0; i-- {
+		if err := a.subsystems[i].Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", a.subsystems[i].Name(), err))
+		}
+	}
+	errs = append(errs, a.DB.Close())
+	a.Logger.Info("stopped")
+	return errors.Join(errs...)
+}
