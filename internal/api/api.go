@@ -23,6 +23,7 @@ import (
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/tenancy"
 )
 
 // Deps are the services the API works through. Engines add their field here.
@@ -118,13 +119,8 @@ func New(d Deps) *Server {
 	return s
 }
 
-// DefaultRealm is the SIP realm of a tenant: its SIP domain, or its name.
-func DefaultRealm(t store.Tenant) string {
-	if t.SIPDomain != "" {
-		return t.SIPDomain
-	}
-	return t.Name
-}
+// DefaultRealm is the SIP realm of a tenant (tenancy.Realm).
+func DefaultRealm(t store.Tenant) string { return tenancy.Realm(t) }
 
 // Routes returns the registered routes.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }

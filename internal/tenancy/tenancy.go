@@ -163,6 +163,15 @@ func ValidateSIPPassword(pw string) error {
 	return nil
 }
 
+// Realm is the SIP digest realm of a tenant: its SIP domain, or its name. HA1 values are
+// computed for it, so changing a tenant's SIP domain requires new SIP passwords.
+func Realm(t store.Tenant) string {
+	if t.SIPDomain != "" {
+		return t.SIPDomain
+	}
+	return t.Name
+}
+
 // Secret computes the stored digest secret for a SIP password.
 func Secret(username, realm, pw string) store.SIPSecret {
 	return store.SIPSecret{Realm: realm, HA1MD5: credential.HA1MD5(username, realm, pw), HA1SHA256: credential.HA1SHA256(username, realm, pw)}
