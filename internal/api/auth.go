@@ -47,9 +47,6 @@ func authRoutes(s *Server) []Route {
 	}
 }
 
-// failures throttles password guessing per source address.
-var failures = &loginThrottle{m: map[string]*throttleEntry{}}
-
 type throttleEntry struct {
 	n     int
 	until time.Time
@@ -98,7 +95,7 @@ var errBadLogin = &Error{Status: http.StatusUnauthorized, Code: "invalid_credent
 
 func (s *Server) login(r *Request) (any, error) {
 	ip := clientIP(r.Request)
-	if failures.blocked(ip) {
+	if s.failures.blocked(ip) {
 		return nil, &Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "too many failed logins; try again later"}
 	}
 	var in loginRequest
@@ -108,20 +105,20 @@ func (s *Server) login(r *Request) (any, error) {
 	ctx := r.Context()
 	t, err := s.DB.TenantByName(ctx, in.Tenant)
 	if err != nil {
-		failures.fail(ip)
+		s.failures.fail(ip)
 		return nil, errBadLogin
 	}
 	u, err := s.DB.UserByEmail(ctx, t.ID, in.Email)
 	if err != nil || !u.Active {
-		failures.fail(ip)
+		s.failures.fail(ip)
 		return nil, errBadLogin
 	}
 	hash, err := s.DB.PasswordHash(ctx, t.ID, u.ID)
 	if err != nil || credential.VerifyPassword(hash, in.Password) != nil {
-		failures.fail(ip)
+		s.failures.fail(ip)
 		return nil, errBadLogin
 	}
-	failures.reset(ip)
+	s.failures.reset(ip)
 	tok, digest, err := credential.NewToken("pvs_")
 	if err != nil {
 		return nil, err

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install every peer the test suite talks to, from Debian packages. Idempotent: packages that
+# are present are not fetched again. Needs root (or sudo) for apt-get.
+set -euo pipefail
+pkgs=(
+	postgresql            # storage tests on PostgreSQL (private cluster per run)
+	sip-tester            # sipp: SIP scenarios and load
+	baresip               # real softphones with audio
+	sipvicious            # svmap/svwar/svcrack attack tools (loopback only)
+	ldap-utils            # ldapsearch against the LDAP server
+	sox                   # audio fixtures
+	python3               # free-port helper in scripts
+	openssl               # test certificates
+	ca-certificates
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-test-deps: all present"
+	exit 0
+fi
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+echo "install-test-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a system PostgreSQL on 5432 after install; tests use their own private cluster.
+echo "install-test-deps: done"

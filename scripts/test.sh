@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the peers, starts a private PostgreSQL cluster on a free
+# loopback port, runs every test with -race on SQLite and PostgreSQL, runs each fuzz target
+# briefly, and compiles and runs every benchmark once. Stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+scripts/install-test-deps.sh
+$GO mod download
+pgdir=$(mktemp -d /tmp/privox-pg.XXXXXX)
+chmod 755 "$pgdir"
+cleanup() { scripts/pg-cluster.sh stop "$pgdir" || true; rm -rf "$pgdir"; }
+trap cleanup EXIT
+export PRIVOX_TEST_POSTGRES=$(scripts/pg-cluster.sh start "$pgdir")
+export PRIVOX_REQUIRE_POSTGRES=1
+echo "test: PostgreSQL at ${PRIVOX_TEST_POSTGRES}"
+$GO vet ./...
+$GO test -race -count=1 -timeout 20m ./...
+# Fuzz targets run briefly on top of their committed seed corpus (which the run above replays).
+for pkg in $($GO list ./...); do
+	dir=$($GO list -f '{{.Dir}}' "$pkg")
+	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
+		echo "fuzz: $pkg $f"
+		$GO test -run='^$' -fuzz="^${f}\$" -fuzztime=${FUZZTIME:-10s} "$pkg" >/dev/null
+	done
+done
+# Benchmarks compile and run once.
+$GO test -run='^$' -bench=. -benchtime=1x ./... >/dev/null
+echo "test: all passed"
