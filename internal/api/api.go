@@ -6,6 +6,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -229,7 +231,13 @@ const maxBody = 1 << 20
 
 func (s *Server) serve(rt Route, w http.ResponseWriter, hr *http.Request) {
 	r := &Request{Request: hr, W: w, srv: s}
-	log := s.Logger.With("method", hr.Method, "route", rt.Path, "remote", clientIP(hr))
+	reqID := hr.Header.Get("X-Request-ID")
+	if reqID == "" || len(reqID) > 64 {
+		reqID = newRequestID()
+	}
+	w.Header().Set("X-Request-ID", reqID)
+	log := s.Logger.With("request_id", reqID, "method", hr.Method, "route", rt.Path, "remote", clientIP(hr))
+	defer func() { log.Debug("api request") }()
 	fail := func(err error) {
 		ae := toAPIError(err)
 		if ae.Status >= 500 {
@@ -403,6 +411,12 @@ func page[T any](items []T, p store.Page, id func(T) int64) List[T] {
 		l.NextAfter = &n
 	}
 	return l
+}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func clientIP(r *http.Request) string {

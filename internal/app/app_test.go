@@ -1,0 +1,224 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/privox/privox/internal/app"
+	"github.com/privox/privox/internal/privoxtest"
+	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/store/storetest"
+)
+
+func run(env []string, args ...string) (string, string, int) {
+	var o, e bytes.Buffer
+	code := app.Main(app.Env{Args: args, Environ: env, Stdout: &o, Stderr: &e})
+	return o.String(), e.String(), code
+}
+
+// TestCLIAdminFlow creates a tenant, a user and an extension with the CLI on both engines and
+// reads them back, as people and as JSON.
+func TestCLIAdminFlow(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(string(e.Name), func(t *testing.T) {
+			env := []string{"PRIVOX_DATA_DIR=" + filepath.Join(t.TempDir(), "d")}
+			if e.Name == store.Postgres {
+				env = append(env, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN="+e.DSN(t))
+			}
+			mustRun := func(args ...string) string {
+				t.Helper()
+				o, er, code := run(env, args...)
+				if code != 0 {
+					t.Fatalf("privox %s: exit %d: %s", strings.Join(args, " "), code, er)
+				}
+				return o
+			}
+			mustRun("tenant", "add", "acme", "--preset", "de")
+			out := mustRun("tenant", "list")
+			if !strings.Contains(out, "acme") || !strings.Contains(out, "de") {
+				t.Fatalf("tenant list: %s", out)
+			}
+			var u store.User
+			js := mustRun("user", "add", "--tenant", "acme", "--name", "Alice Example", "--email", "alice@acme.test", "--role", "admin", "--json")
+			if err := json.Unmarshal([]byte(js), &u); err != nil || u.ID == 0 || u.Role != "admin" {
+				t.Fatalf("user add --json: %v %s", err, js)
+			}
+			mustRun("ext", "add", "--tenant", "acme", "--user", fmt.Sprint(u.ID), "--number", "1001", "--sip-password", "s3cret-sip-pw")
+			var exts []store.Extension
+			if err := json.Unmarshal([]byte(mustRun("ext", "list", "--tenant", "acme", "--json")), &exts); err != nil || len(exts) != 1 || exts[0].Number != "1001" {
+				t.Fatalf("ext list: %v %+v", err, exts)
+			}
+			// The SIP password is stored only as HA1.
+			db, err := app.OpenStore(t.Context(), mustConfig(t, env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			_, sec, err := db.ExtensionByUsername(t.Context(), exts[0].TenantID, "1001")
+			if err != nil || sec.HA1MD5 == "" || strings.Contains(sec.HA1MD5+sec.HA1SHA256, "s3cret") {
+				t.Fatalf("secret: %+v %v", sec, err)
+			}
+			if o := mustRun("user", "deactivate", fmt.Sprint(u.ID), "--tenant", "acme"); !strings.Contains(o, "deactivated") {
+				t.Fatalf("deactivate: %s", o)
+			}
+			if o := mustRun("user", "list", "--tenant", "acme"); !strings.Contains(o, "false") {
+				t.Fatalf("user list after deactivate: %s", o)
+			}
+			// Bad input: a clear error, exit 1, nothing changed.
+			_, er, code := run(env, "ext", "add", "--tenant", "acme", "--number", "1001", "--sip-password", "another-pw-1")
+			if code != 1 || !strings.Contains(er, "--number") {
+				t.Fatalf("duplicate number: %d %s", code, er)
+			}
+			_, er, code = run(env, "user", "add", "--tenant", "nope", "--name", "x", "--email", "x@y.z")
+			if code != 1 || !strings.Contains(er, `no tenant "nope"`) {
+				t.Fatalf("unknown tenant: %d %s", code, er)
+			}
+			_, er, code = run(env, "user", "add", "--tenant", "acme", "--name", "", "--email", "x@y.z")
+			if code != 1 || !strings.Contains(er, "--name") {
+				t.Fatalf("empty name: %d %s", code, er)
+			}
+			if err := json.Unmarshal([]byte(mustRun("ext", "list", "--tenant", "acme", "--json")), &exts); err != nil || len(exts) != 1 {
+				t.Fatalf("extensions changed: %+v", exts)
+			}
+		})
+	}
+}
+
+func mustConfig(t *testing.T, env []string) (c appConfig) {
+	t.Helper()
+	cfg, err := loadConfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestUnknownCommandAndUsage(t *testing.T) {
+	_, er, code := run(nil, "frobnicate")
+	if code != 2 || !strings.Contains(er, "unknown command") {
+		t.Fatalf("%d %s", code, er)
+	}
+	o, _, code := run(nil, "help")
+	if code != 0 || !strings.Contains(o, "privox serve") || !strings.Contains(o, "privox ext add") {
+		t.Fatalf("help: %d %s", code, o)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("http:\n  addr: 127.0.0.1:8080\n"), 0o600)
+	if o, er, code := run(nil, "config", "check", good); code != 0 || !strings.Contains(o, "ok") {
+		t.Fatalf("good config: %d %s %s", code, o, er)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("http:\n  addr: 127.0.0.1:8080\nlog:\n  level: loud\ncolour: blue\n"), 0o600)
+	_, er, code := run(nil, "config", "check", bad)
+	if code != 1 || !strings.Contains(er, bad+":4: log.level") || !strings.Contains(er, bad+":5: colour: unknown option") {
+		t.Fatalf("bad config: %d %s", code, er)
+	}
+}
+
+// TestStartupErrors: a corrupt or unusable data directory is a clear error, not a panic.
+func TestStartupErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	os.WriteFile(file, []byte("x"), 0o600)
+	corrupt := filepath.Join(dir, "corrupt")
+	os.MkdirAll(corrupt, 0o700)
+	os.WriteFile(filepath.Join(corrupt, "privox.db"), bytes.Repeat([]byte("garbage!"), 1024), 0o600)
+	for _, c := range []struct{ data, want string }{
+		{file, "is not a directory"},
+		{filepath.Join(file, "sub"), "data directory"},
+		{corrupt, "open database"},
+	} {
+		_, er, code := run([]string{"PRIVOX_DATA_DIR=" + c.data}, "serve", "--http-addr", "127.0.0.1:0", "--sip-addr", "", "--ldap-addr", "")
+		if code != 1 || !strings.Contains(er, c.want) || strings.Contains(er, "panic") {
+			t.Errorf("data %s: exit %d, stderr %q, want %q", c.data, code, er, c.want)
+		}
+	}
+	_, er, code := run([]string{"PRIVOX_SHUTDOWN_GRACE=soon"}, "tenant", "list")
+	if code != 1 || !strings.Contains(er, "PRIVOX_SHUTDOWN_GRACE") {
+		t.Errorf("bad env: %d %s", code, er)
+	}
+}
+
+// TestServeDrainsOnSIGTERM starts serve with zero configuration but a data directory, checks
+// health, the printed one-time password, and a clean stop on SIGTERM.
+func TestServeDrainsOnSIGTERM(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "privox-data")
+	sig := make(chan os.Signal, 1)
+	var o, e syncBuf
+	done := make(chan int)
+	go func() {
+		done <- app.Main(app.Env{Args: []string{"serve", "--data", data, "--http-addr", "127.0.0.1:0", "--sip-addr", "127.0.0.1:0", "--ldap-addr", "127.0.0.1:0"},
+			Environ: []string{"PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_LDAP_LDAPS_ADDR=127.0.0.1:0", "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(100)},
+			Stdout:  &o, Stderr: &e, Signals: sig})
+	}()
+	var url string
+	for i := 0; i < 200 && url == ""; i++ {
+		if _, rest, ok := strings.Cut(o.String(), "Privox is running: "); ok {
+			url, _, _ = strings.Cut(rest, " ")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if url == "" {
+		t.Fatalf("serve did not start: %s %s", o.String(), e.String())
+	}
+	if !strings.Contains(o.String(), "password") {
+		t.Fatalf("no one-time admin password printed: %s", o.String())
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		r, err := http.Get(url + path)
+		if err != nil || r.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, err, r)
+		}
+		r.Body.Close()
+	}
+	sig <- syscall.SIGTERM
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d: %s", code, e.String())
+	}
+	if !strings.Contains(e.String(), `"msg":"draining"`) || !strings.Contains(e.String(), `"msg":"stopped"`) {
+		t.Fatalf("no drain in logs: %s", e.String())
+	}
+	// Logs never carry the password.
+	pw := strings.Fields(strings.SplitN(o.String(), "with password ", 2)[1])[0]
+	if strings.Contains(e.String(), pw) {
+		t.Fatal("admin password in logs")
+	}
+	// Second start: no new password.
+	if _, _, code := run([]string{"PRIVOX_DATA_DIR=" + data}, "tenant", "list"); code != 0 {
+		t.Fatal("tenant list after serve")
+	}
+}
+
+// TestAPIAndCLIShareTheStore: what the API creates the CLI lists and the other way round.
+func TestAPIAndCLIShareTheStore(t *testing.T) {
+	p := privoxtest.Start(t, privoxtest.Options{})
+	p.MustDo(201, "POST", "/api/v1/tenants", p.AdminToken, map[string]any{"name": "viaapi"}, nil)
+	if o, er, code := p.CLI("tenant", "add", "viacli"); code != 0 {
+		t.Fatalf("%s %s", o, er)
+	}
+	var l struct{ Items []store.Tenant }
+	p.MustDo(200, "GET", "/api/v1/tenants", p.AdminToken, nil, &l)
+	names := ""
+	for _, t := range l.Items {
+		names += t.Name + " "
+	}
+	if !strings.Contains(names, "viaapi") || !strings.Contains(names, "viacli") {
+		t.Fatalf("tenants: %s", names)
+	}
+	o, _, _ := p.CLI("tenant", "list")
+	if !strings.Contains(o, "viaapi") {
+		t.Fatalf("cli list: %s", o)
+	}
+}
