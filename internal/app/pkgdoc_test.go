@@ -16,7 +16,7 @@ func TestEveryPackageHasDoc(t *testing.T) {
 		if err != nil || !d.IsDir() {
 			return err
 		}
-		if strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules" {
+		if (path != root && strings.HasPrefix(d.Name(), ".")) || d.Name() == "testdata" || d.Name() == "node_modules" {
 			return filepath.SkipDir
 		}
 		fset := token.NewFileSet()
