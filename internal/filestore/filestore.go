@@ -180,6 +180,9 @@ func (s *Store) Recover(ctx context.Context, repair bool) (Report, error) {
 			p := s.Path(f)
 			_, statErr := os.Stat(p)
 			exists := statErr == nil
+			if !repair {
+				known[p] = true // accounted for by its row's state
+			}
 			switch f.State {
 			case store.FilePending:
 				r.PendingRemoved++
