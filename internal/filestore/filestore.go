@@ -56,6 +56,9 @@ func aad(f store.ContentFile) []byte {
 // transaction that marks the file ready, so the caller's row referencing the file appears
 // exactly when the file is complete.
 func (s *Store) Put(ctx context.Context, tenantID int64, userID *int64, kind string, data []byte, createdAt int64, link func(tx *store.DB, f store.ContentFile) error) (store.ContentFile, error) {
+	if !knownKind(kind) {
+		return store.ContentFile{}, fmt.Errorf("filestore: kind %q is not declared in the data-category registry", kind)
+	}
 	f, err := s.db.CreateContentFile(ctx, store.ContentFile{TenantID: tenantID, UserID: userID, Kind: kind, Size: int64(len(data)), CreatedAt: createdAt})
 	if err != nil {
 		return f, fmt.Errorf("filestore: create row: %w", err)

@@ -166,3 +166,12 @@ func TestCryptoErasure(t *testing.T) {
 		}
 	})
 }
+
+func TestUndeclaredKindRefused(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		fs, tid, uid := setup(t, db)
+		if _, err := fs.Put(context.Background(), tid, &uid, "secret-stash", []byte("x"), 0, nil); err == nil || !strings.Contains(err.Error(), "not declared") {
+			t.Fatalf("undeclared kind accepted: %v", err)
+		}
+	})
+}

@@ -1,0 +1,36 @@
+package filestore
+
+import "github.com/privox/privox/internal/datacat"
+
+// The kinds of content file Privox stores. Every kind is declared in the registry; Put refuses
+// a kind that is not.
+const (
+	KindVoicemail = "voicemail"
+	KindGreeting  = "greeting"
+	KindFax       = "fax"
+	KindRecording = "recording"
+	KindMessage   = "im"
+	KindUpload    = "upload"
+)
+
+func init() {
+	for _, k := range []datacat.FileKind{
+		{Kind: KindVoicemail, Category: datacat.UserContent, Table: "content_files", Purpose: "Voice messages left for a user"},
+		{Kind: KindGreeting, Category: datacat.UserContent, Table: "content_files", Purpose: "A user's voicemail greetings and recorded name"},
+		{Kind: KindFax, Category: datacat.UserContent, Table: "content_files", Purpose: "Received and sent faxes"},
+		{Kind: KindRecording, Category: datacat.UserContent, Table: "content_files", Purpose: "Call recordings"},
+		{Kind: KindMessage, Category: datacat.UserContent, Table: "content_files", Purpose: "Instant messages and their attachments"},
+		{Kind: KindUpload, Category: datacat.UserContent, Table: "content_files", Purpose: "Media uploaded by users (prompts, music on hold)"},
+	} {
+		datacat.RegisterFileKind(k)
+	}
+}
+
+func knownKind(kind string) bool {
+	for _, k := range datacat.FileKinds() {
+		if k.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
