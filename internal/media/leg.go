@@ -1,0 +1,313 @@
+package media
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// maxPacket bounds a datagram; a read that fills the whole buffer may have been truncated and
+// is dropped.
+const maxPacket = 2048
+
+// srtpOverhead is room for the auth tag (and an MKI, SRTCP index) added by encryption.
+const srtpOverhead = 64
+
+// peer is where a socket sends to, and whether that address was latched from a received
+// packet (then only packets from it are accepted) or only announced in SDP. It is immutable:
+// a change swaps the pointer.
+type peer struct {
+	addr    netip.AddrPort
+	latched bool
+}
+
+// endpoint is one socket of a leg and its remote.
+type endpoint struct {
+	conn *net.UDPConn
+	peer atomic.Pointer[peer]
+}
+
+// accept reports whether a packet from src may pass, latching src when the endpoint is not
+// latched yet (symmetric RTP: the first packet wins; SDP changes re-arm the latch).
+func (e *endpoint) accept(src netip.AddrPort) (ok, latchedNow bool) {
+	for {
+		p := e.peer.Load()
+		if p != nil && p.latched {
+			return p.addr == src, false
+		}
+		np := &peer{addr: src, latched: true}
+		if e.peer.CompareAndSwap(p, np) {
+			return true, true
+		}
+		// An SDP update raced with us; look again.
+	}
+}
+
+// setSDP points the endpoint at an address announced in SDP. An unchanged address keeps the
+// latch; a new one re-arms it so that the next packet received latches again.
+func (e *endpoint) setSDP(addr netip.AddrPort, prev netip.AddrPort) {
+	if p := e.peer.Load(); p != nil && addr == prev {
+		return
+	}
+	e.peer.Store(&peer{addr: addr})
+}
+
+// legCrypto is the SRTP state of one leg: contexts to decrypt what its remote sends and to
+// encrypt what the relay sends it. A srtp.Context is single-direction and not goroutine-safe:
+// rtpIn is only used by the leg's RTP reader; the others are shared and locked.
+type legCrypto struct {
+	profile       srtp.ProtectionProfile
+	inKey, outKey string // master key||salt (and MKI) the contexts were made from
+
+	rtpIn *srtp.Context
+
+	rtcpInMu sync.Mutex
+	rtcpIn   *srtp.Context
+
+	rtpOutMu sync.Mutex
+	rtpOut   *srtp.Context
+
+	rtcpOutMu sync.Mutex
+	rtcpOut   *srtp.Context
+}
+
+// leg is one side of a session: its two sockets, their remotes, SRTP state and counters.
+type leg struct {
+	id             LegID
+	port           int
+	rtp, rtcp      endpoint
+	hold           atomic.Bool // remote announced c=0.0.0.0 or port 0: send it nothing
+	secure         atomic.Bool // the leg negotiated SRTP: never send it plain
+	crypto         atomic.Pointer[legCrypto]
+	sdpRTP         netip.AddrPort // last addresses from SDP (under Session.mu)
+	sdpRTCP        netip.AddrPort
+	sdpHeld        bool
+	sdpEvents      map[uint8]uint32
+	packets        atomic.Uint64
+	bytes          atomic.Uint64
+	rtcpPackets    atomic.Uint64
+	dropped        atomic.Uint64
+	forwarded      atomic.Uint64
+	forwardedBytes atomic.Uint64
+	injected       atomic.Uint64
+	lastSeen       atomic.Int64
+}
+
+func (l *leg) closeSockets() {
+	if l.rtp.conn != nil {
+		_ = l.rtp.conn.Close()
+	}
+	if l.rtcp.conn != nil {
+		_ = l.rtcp.conn.Close()
+	}
+}
+
+// readerState is the scratch space of one receive goroutine, reused for every packet.
+type readerState struct {
+	buf     []byte
+	plain   []byte // SRTP decryption output
+	out     []byte // SRTP encryption output
+	hdr     rtp.Header
+	outHdr  rtp.Header
+	rtcpHdr rtcp.Header
+	pkt     rtp.Packet // for Tap
+	dtmf    dtmfState
+}
+
+func newReaderState() *readerState {
+	return &readerState{buf: make([]byte, maxPacket)}
+}
+
+// cryptoBufs allocates the SRTP buffers on first use, so plain calls don't carry them.
+func (st *readerState) cryptoBufs() {
+	if st.plain == nil {
+		st.plain = make([]byte, maxPacket+srtpOverhead)
+		st.out = make([]byte, maxPacket+srtpOverhead)
+	}
+}
+
+func (s *Session) readRTP(x, y *leg) {
+	defer s.readerDone()
+	st := newReaderState()
+	for {
+		n, src, err := x.rtp.conn.ReadFromUDPAddrPort(st.buf)
+		if err != nil {
+			if s.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // e.g. ICMP errors surfacing on the socket; keep serving
+		}
+		s.onRTP(x, y, st.buf[:n], src, st)
+	}
+}
+
+func (s *Session) readRTCP(x, y *leg) {
+	defer s.readerDone()
+	st := newReaderState()
+	for {
+		n, src, err := x.rtcp.conn.ReadFromUDPAddrPort(st.buf)
+		if err != nil {
+			if s.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		pkt := st.buf[:n]
+		if n == len(st.buf) || n < 8 || pkt[0]>>6 != 2 {
+			x.dropped.Add(1)
+			continue
+		}
+		ok, latched := x.rtcp.accept(unmap(src))
+		if !ok {
+			x.dropped.Add(1)
+			continue
+		}
+		if latched {
+			s.log.Debug("latched", "leg", x.id, "socket", "rtcp", "remote", src)
+		}
+		x.lastSeen.Store(s.relay.now())
+		s.onRTCP(x, y, pkt, st)
+	}
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	if a.Addr().Is4In6() {
+		return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	}
+	return a
+}
+
+// isRTCP tells RTCP from RTP on a multiplexed port (RFC 5761 §4: packet types 192-223).
+func isRTCP(pkt []byte) bool {
+	return len(pkt) >= 8 && pkt[1] >= 192 && pkt[1] <= 223
+}
+
+// onRTP is the per-packet path of an RTP socket: latch check, optional SRTP, DTMF, tap, forward.
+// On plain RTP it neither locks nor allocates.
+func (s *Session) onRTP(x, y *leg, pkt []byte, src netip.AddrPort, st *readerState) {
+	if len(pkt) == len(st.buf) {
+		x.dropped.Add(1)
+		return
+	}
+	ok, latched := x.rtp.accept(unmap(src))
+	if !ok {
+		x.dropped.Add(1)
+		return
+	}
+	if latched {
+		s.log.Debug("latched", "leg", x.id, "socket", "rtp", "remote", src)
+	}
+	x.lastSeen.Store(s.relay.now())
+	if s.udptl.Load() {
+		x.packets.Add(1)
+		x.bytes.Add(uint64(len(pkt)))
+		s.forward(x, y, &y.rtp, pkt)
+		return
+	}
+	if len(pkt) < 12 || pkt[0]>>6 != 2 {
+		x.dropped.Add(1)
+		return
+	}
+	if isRTCP(pkt) {
+		s.onRTCP(x, y, pkt, st)
+		return
+	}
+	x.packets.Add(1)
+	x.bytes.Add(uint64(len(pkt)))
+	if c := x.crypto.Load(); c != nil {
+		st.cryptoBufs()
+		plain, err := c.rtpIn.DecryptRTP(st.plain[:0], pkt, &st.hdr)
+		if err != nil {
+			x.dropped.Add(1)
+			return
+		}
+		pkt = plain
+	} else if x.secure.Load() {
+		x.dropped.Add(1)
+		return
+	}
+	if t := s.events.Load(); t != nil && t.has(pkt[1]&0x7f) {
+		s.dtmf(x, pkt, t, &st.dtmf)
+	}
+	if tap := s.tap.Load(); tap != nil {
+		if err := st.pkt.Unmarshal(pkt); err == nil {
+			s.inCallback.Add(1)
+			(*tap)(x.id, &st.pkt)
+			s.inCallback.Add(-1)
+		}
+	}
+	if c := y.crypto.Load(); c != nil {
+		st.cryptoBufs()
+		c.rtpOutMu.Lock()
+		enc, err := c.rtpOut.EncryptRTP(st.out[:0], pkt, &st.outHdr)
+		c.rtpOutMu.Unlock()
+		if err != nil {
+			x.dropped.Add(1)
+			return
+		}
+		pkt = enc
+	} else if y.secure.Load() {
+		x.dropped.Add(1)
+		return
+	}
+	s.forward(x, y, &y.rtp, pkt)
+}
+
+// onRTCP relays one RTCP packet received on leg x (on its RTCP socket, or multiplexed on its
+// RTP socket) to the RTCP socket of leg y.
+func (s *Session) onRTCP(x, y *leg, pkt []byte, st *readerState) {
+	x.rtcpPackets.Add(1)
+	if c := x.crypto.Load(); c != nil {
+		st.cryptoBufs()
+		c.rtcpInMu.Lock()
+		plain, err := c.rtcpIn.DecryptRTCP(st.plain[:0], pkt, &st.rtcpHdr)
+		c.rtcpInMu.Unlock()
+		if err != nil {
+			x.dropped.Add(1)
+			return
+		}
+		pkt = plain
+	} else if x.secure.Load() {
+		x.dropped.Add(1)
+		return
+	}
+	if c := y.crypto.Load(); c != nil {
+		st.cryptoBufs()
+		c.rtcpOutMu.Lock()
+		enc, err := c.rtcpOut.EncryptRTCP(st.out[:0], pkt, &st.rtcpHdr)
+		c.rtcpOutMu.Unlock()
+		if err != nil {
+			x.dropped.Add(1)
+			return
+		}
+		pkt = enc
+	} else if y.secure.Load() {
+		x.dropped.Add(1)
+		return
+	}
+	s.forward(x, y, &y.rtcp, pkt)
+}
+
+// forward sends pkt, received on leg x, out of y's socket e to its remote.
+func (s *Session) forward(x, y *leg, e *endpoint, pkt []byte) {
+	if y.hold.Load() {
+		return // the remote asked for nothing (c=0.0.0.0); not an error
+	}
+	p := e.peer.Load()
+	if p == nil {
+		x.dropped.Add(1)
+		return
+	}
+	if _, err := e.conn.WriteToUDPAddrPort(pkt, p.addr); err != nil {
+		x.dropped.Add(1)
+		return
+	}
+	x.forwarded.Add(1)
+	x.forwardedBytes.Add(uint64(len(pkt)))
+}
