@@ -227,7 +227,40 @@ type Table struct {
 	IPColumns []string
 	// Purpose says in a sentence why the table exists (records of processing).
 	Purpose string
+
+	// The fields below tell the privacy engine how to sweep, anonymise, export and erase the
+	// table without knowing it. A table that needs none of them leaves them empty.
+
+	// ExpiresColumn names a column (unix milliseconds) after which the record ends by itself
+	// (sessions, registrations, tokens with an expiry); the sweeper removes such rows whatever
+	// the category's rule, since they no longer serve any purpose.
+	ExpiresColumn string
+	// KindColumn names the column holding the file kind, for tables whose rows hold several
+	// kinds of content with different retention (content_files: voicemail, recording, …).
+	KindColumn string
+	// AnonymisedColumn names a boolean column set once a row was anonymised in place.
+	AnonymisedColumn string
+	// StatsDimensions name the columns kept, per tenant and hour, in the anonymous aggregates
+	// built before rows of the table go (cdrs: trunk and direction).
+	StatsDimensions []string
+	// StatsSum names a numeric column summed in those aggregates (cdrs: duration_ms).
+	StatsSum string
+	// SecretColumns hold secrets (hashes, HA1, digests) that a subject-access export lists
+	// as present but never copies out.
+	SecretColumns []string
+	// Tombstone, for the table whose rows are the owners themselves (users), says which
+	// columns erasure overwrites instead of deleting the row, with the values to write;
+	// "{id}" in a value is replaced by the row's id. The row stays so that references to it
+	// (audit entries, anonymised records) keep pointing at something.
+	Tombstone map[string]string
+	// HashColumn names the column of a hash chain over the rows in id order (audit_log): the
+	// sweeper deletes only a prefix of such a table, by the installation's rule, and records
+	// the last removed hash as the chain's checkpoint.
+	HashColumn string
 }
+
+// LinksPerson reports whether rows of the table can belong to or name a user.
+func (t Table) LinksPerson() bool { return t.UserColumn != "" || len(t.PersonColumns) > 0 }
 
 // FileKind declares one kind of stored content file.
 type FileKind struct {
@@ -236,6 +269,13 @@ type FileKind struct {
 	// Table is the table whose rows reference files of this kind.
 	Table   string
 	Purpose string
+	// Ext is the file name extension a subject-access export gives the decrypted content
+	// ("wav" for audio, "pdf" for faxes, "txt" for messages).
+	Ext string
+	// Mode and Days, when Mode is set, are the kind's own default retention, which differs
+	// from its category's (recordings: 40 days; greetings: while the user is active).
+	Mode Mode
+	Days int
 }
 
 var (

@@ -31,7 +31,7 @@ CREATE INDEX audit_log_tenant ON audit_log(tenant_id, id);
 CREATE INDEX audit_log_at ON audit_log(at);
 `)
 	datacat.RegisterTable(datacat.Table{Name: "audit_log", Category: datacat.Audit, Owner: datacat.OwnerTenant,
-		TenantColumn: "tenant_id", TimeColumn: "at", PersonColumns: []string{"actor_user_id"}, IPColumns: []string{"source_ip"},
+		TenantColumn: "tenant_id", TimeColumn: "at", PersonColumns: []string{"actor_user_id"}, IPColumns: []string{"source_ip"}, HashColumn: "hash",
 		Purpose: "Who read, played, downloaded, exported or deleted which content, and every administrative change"})
 }
 

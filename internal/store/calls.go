@@ -67,12 +67,13 @@ CREATE INDEX registrations_expires ON registrations(expires_at);
 	datacat.RegisterTable(datacat.Table{Name: "cdrs", Category: datacat.Traffic, Owner: datacat.OwnerTenant,
 		TenantColumn: "tenant_id", TimeColumn: "start_at",
 		PersonColumns: []string{"caller_user_id", "callee_user_id"}, NumberColumns: []string{"caller", "callee"},
+		AnonymisedColumn: "anonymised", StatsDimensions: []string{"trunk", "direction"}, StatsSum: "duration_ms",
 		Purpose: "Call detail records for operation, troubleshooting and statistics"})
 	datacat.RegisterTable(datacat.Table{Name: "call_journal", Category: datacat.Usage, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "start_at", NumberColumns: []string{"peer_number"},
 		Purpose: "Each user's own call list (incoming, outgoing, missed)"})
 	datacat.RegisterTable(datacat.Table{Name: "registrations", Category: datacat.Connection, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "expires_at", IPColumns: []string{"source_ip"},
+		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "expires_at", ExpiresColumn: "expires_at", IPColumns: []string{"source_ip"},
 		Purpose: "Where registered phones can be reached: SIP contact, source address, user agent"})
 }
 

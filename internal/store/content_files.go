@@ -9,7 +9,7 @@ import (
 
 func init() {
 	datacat.RegisterTable(datacat.Table{Name: "content_files", Category: datacat.UserContent, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "created_at", FileColumn: "id",
+		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "created_at", FileColumn: "id", KindColumn: "kind",
 		Purpose: "Index of encrypted content files (voicemail, fax, recordings, greetings, messages)"})
 }
 

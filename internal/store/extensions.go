@@ -12,7 +12,7 @@ func init() {
 		TenantColumn: "tenant_id", UserColumn: "user_id",
 		Purpose: "Extension numbers and SIP user names assigned to users"})
 	datacat.RegisterTable(datacat.Table{Name: "sip_secrets", Category: datacat.Credentials, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "user_id",
+		TenantColumn: "tenant_id", UserColumn: "user_id", SecretColumns: []string{"ha1_md5", "ha1_sha256"},
 		Purpose: "SIP digest HA1 secrets (MD5 and SHA-256); the SIP password itself is never stored"})
 }
 

@@ -9,10 +9,10 @@ import (
 
 func init() {
 	datacat.RegisterTable(datacat.Table{Name: "api_tokens", Category: datacat.Credentials, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "created_at",
+		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "created_at", ExpiresColumn: "expires_at", SecretColumns: []string{"digest"},
 		Purpose: "API tokens, stored only as their SHA-256 digest"})
 	datacat.RegisterTable(datacat.Table{Name: "sessions", Category: datacat.Credentials, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "expires_at",
+		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "expires_at", ExpiresColumn: "expires_at", SecretColumns: []string{"digest", "csrf"},
 		Purpose: "Web sessions behind the session cookie, stored only as their SHA-256 digest"})
 }
 

@@ -9,10 +9,10 @@ import (
 
 func init() {
 	datacat.RegisterTable(datacat.Table{Name: "users", Category: datacat.Personal, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "id",
+		TenantColumn: "tenant_id", UserColumn: "id", Tombstone: map[string]string{"name": "Erased user", "email": "erased-{id}@invalid"},
 		Purpose: "User accounts: name, e-mail address, language, role"})
 	datacat.RegisterTable(datacat.Table{Name: "user_passwords", Category: datacat.Credentials, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "user_id",
+		TenantColumn: "tenant_id", UserColumn: "user_id", SecretColumns: []string{"hash"},
 		Purpose: "Argon2id hashes of web and API passwords"})
 }
 
