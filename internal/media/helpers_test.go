@@ -61,14 +61,14 @@ type phone struct {
 	rtp, rtcp *net.UDPConn
 	// SRTP: sendKey is the key the phone announces; recvKey the one it learnt from the SDP it
 	// received.
-	suite              string
-	sendKey            []byte
-	encRTP, encRTCP    *srtp.Context
-	decRTP, decRTCP    *srtp.Context
+	suite               string
+	sendKey             []byte
+	encRTP, encRTCP     *srtp.Context
+	decRTP, decRTCP     *srtp.Context
 	relayRTP, relayRTCP netip.AddrPort // where to send, from the SDP received
-	seq                uint16
-	ts                 uint32
-	ssrc               uint32
+	seq                 uint16
+	ts                  uint32
+	ssrc                uint32
 }
 
 func newPhone(t testing.TB, ssrc uint32) *phone {

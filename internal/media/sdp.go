@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -63,16 +64,53 @@ func parseSDP(raw []byte) (desc *sdp.SessionDescription, err error) {
 	if len(raw) > maxSDP {
 		return nil, fmt.Errorf("%w: %d bytes", ErrBadSDP, len(raw))
 	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrBadSDP)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			desc, err = nil, fmt.Errorf("%w: parser panic: %v", ErrBadSDP, r)
 		}
 	}()
+	raw, images := maskImageStreams(raw)
 	desc = &sdp.SessionDescription{}
 	if err := desc.Unmarshal(raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
+	for i, protos := range images {
+		if i < len(desc.MediaDescriptions) {
+			desc.MediaDescriptions[i].MediaName.Media = "image"
+			desc.MediaDescriptions[i].MediaName.Protos = protos
+		}
+	}
 	return desc, nil
+}
+
+// maskImageStreams lets pion/sdp parse T.38 streams: it only knows the media types and
+// transports of RFC 4566, not "m=image <port> udptl t38" (RFC 3362, ITU-T T.38 Annex D). Such
+// lines are handed to pion as "m=application <port> UDP ..." and restored after parsing; images
+// maps the index of each such m-line to its original transport.
+func maskImageStreams(raw []byte) ([]byte, map[int][]string) {
+	if !bytes.Contains(raw, []byte("m=image ")) {
+		return raw, nil
+	}
+	images := map[int][]string{}
+	lines := bytes.SplitAfter(raw, []byte("\n"))
+	m := -1
+	for i, line := range lines {
+		if !bytes.HasPrefix(line, []byte("m=")) {
+			continue
+		}
+		m++
+		f := strings.Fields(string(line[2:]))
+		if len(f) < 3 || f[0] != "image" {
+			continue
+		}
+		images[m] = strings.Split(f[2], "/")
+		end := line[len(bytes.TrimRight(line, "\r\n")):]
+		lines[i] = []byte("m=application " + f[1] + " UDP " + strings.Join(f[3:], " ") + string(end))
+	}
+	return bytes.Join(lines, nil), images
 }
 
 // anchorIndex picks the stream the relay carries: the first audio or image (T.38) m-line with
@@ -155,7 +193,8 @@ func inspect(desc *sdp.SessionDescription, index int) (*mediaInfo, error) {
 			if !ok || err != nil || n > 127 || !strings.EqualFold(name, "telephone-event") {
 				continue
 			}
-			r, _ := strconv.ParseUint(strings.Fields(rate + " ")[0], 10, 32)
+			rate, _, _ = strings.Cut(rate, "/") // telephone-event/8000[/channels]
+			r, _ := strconv.ParseUint(strings.TrimSpace(rate), 10, 32)
 			if info.events == nil {
 				info.events = make(map[uint8]uint32)
 			}
