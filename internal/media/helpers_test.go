@@ -301,3 +301,7 @@ func (p *phone) packetAt(pt uint8, ts uint32, payload []byte) []byte {
 	}
 	return b
 }
+
+func netipAddrPort(c *net.UDPConn) netip.AddrPort {
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
