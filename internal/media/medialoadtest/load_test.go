@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -25,7 +26,15 @@ const childEnv = "MEDIALOADTEST_RELAY"
 // load run on stdin/stdout instead of running tests.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		if err := Serve(os.Stdin, os.Stdout); err != nil {
+		if path := os.Getenv("MEDIALOADTEST_CPUPROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err == nil && pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+		err := Serve(os.Stdin, os.Stdout)
+		pprof.StopCPUProfile()
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
