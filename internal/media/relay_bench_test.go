@@ -91,3 +91,29 @@ func TestPlainPathDoesNotAllocate(t *testing.T) {
 		t.Fatalf("forwarded %d", got)
 	}
 }
+
+// TestSRTPPathAllocations reports the relay's allocations per SRTP packet (decrypt from one
+// leg, re-encrypt to the other).
+func TestSRTPPathAllocations(t *testing.T) {
+	r := newTestRelay(t, nil)
+	pa := newPhone(t, 1).withSRTP("AES_CM_128_HMAC_SHA1_80", 1)
+	pb := newPhone(t, 2).withSRTP("AES_CM_128_HMAC_SHA1_80", 2)
+	s := call(t, r, pa, pb)
+	const runs = 200
+	pkts := make([][]byte, runs+2)
+	for i := range pkts {
+		pkts[i], _ = pa.encRTP.EncryptRTP(nil, pa.packet(0, bytes.Repeat([]byte{0xff}, 160), false), nil)
+	}
+	st := newReaderState()
+	src := netipAddrPort(pa.rtp)
+	x, y := &s.legs[LegA], &s.legs[LegB]
+	i := 0
+	s.onRTP(x, y, pkts[i], src, st)
+	n := testing.AllocsPerRun(runs, func() { i++; s.onRTP(x, y, pkts[i], src, st) })
+	if c := s.Counters()[LegA]; c.Dropped != 0 {
+		t.Fatalf("dropped %d", c.Dropped)
+	}
+	if n > 0 {
+		t.Fatalf("SRTP path allocates %v times per packet", n)
+	}
+}

@@ -470,3 +470,55 @@ func TestRelayConfig(t *testing.T) {
 		t.Fatal(r2.AdvertiseIP())
 	}
 }
+
+// TestRelayConcurrentSignallingAndClose: re-INVITEs, taps, counters and Close while media
+// flows both ways; run with -race.
+func TestRelayConcurrentSignallingAndClose(t *testing.T) {
+	r := newTestRelay(t, nil)
+	a, b := newPhone(t, 1).withSRTP("AES_CM_128_HMAC_SHA1_80", 1), newPhone(t, 2).withSRTP("AES_CM_128_HMAC_SHA1_80", 2)
+	s := call(t, r, a, b)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, p := range []*phone{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc := p.encRTP
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 160, SSRC: p.ssrc}, Payload: make([]byte, 160)}
+				raw, _ := pkt.Marshal()
+				raw, _ = enc.EncryptRTP(nil, raw, nil)
+				_, _ = p.rtp.WriteToUDPAddrPort(raw, p.relayRTP)
+				if i%50 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		dir := []string{"sendonly", "sendrecv"}[i%2]
+		if _, err := s.Offer(LegA, a.sdp(dir, "127.0.0.1")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Answer(LegB, b.sdp("sendrecv", "127.0.0.1")); err != nil {
+			t.Fatal(err)
+		}
+		s.Tap(func(LegID, *rtp.Packet) {})
+		s.OnDTMF(func(LegID, DTMFEvent) {})
+		_ = s.Counters()
+		_ = r.Stats()
+		_ = s.Inject(LegB, &rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 9, SequenceNumber: uint16(i)}})
+		s.Tap(nil)
+	}
+	s.Close()
+	close(stop)
+	wg.Wait()
+	if st := r.Stats(); st.ActiveSessions != 0 || st.PortsInUse != 0 || st.PacketsReceived == 0 {
+		t.Fatalf("after close: %+v", st)
+	}
+}
