@@ -24,6 +24,7 @@ import (
 	"github.com/privox/privox/internal/filestore"
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
+	"github.com/privox/privox/internal/privacy"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
 )
@@ -42,6 +43,8 @@ type Deps struct {
 	Metrics       prometheus.Registerer
 	// OnDeactivate runs after a user is deactivated (the privacy engine erases per category).
 	OnDeactivate func(ctx context.Context, tenantID, userID int64) error
+	// Privacy is the privacy engine behind the routes in privacy.go (nil: those routes answer 503).
+	Privacy *privacy.Engine
 }
 
 // Server serves the API.

@@ -28,6 +28,7 @@ import (
 	"github.com/privox/privox/internal/filestore"
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
+	"github.com/privox/privox/internal/privacy"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
 )
@@ -60,6 +61,7 @@ type App struct {
 	Vault   *keys.Vault
 	Files   *filestore.Store
 	Flows   *flows.Registry
+	Privacy *privacy.Engine // wire_privacy.go; subsystems ask it CheckProcessing
 	Metrics *prometheus.Registry
 	API     *api.Server
 	// Mux is the HTTP handler tree; subsystems add their paths (SIP over WebSocket, web UI).

@@ -257,6 +257,9 @@ type Table struct {
 	// sweeper deletes only a prefix of such a table, by the installation's rule, and records
 	// the last removed hash as the chain's checkpoint.
 	HashColumn string
+	// VCard maps columns to vCard 4 properties (FN, N, EMAIL, TEL, ORG, TITLE, NOTE, ADR) for
+	// contact tables; a subject-access export writes their rows as vCards as well as JSON.
+	VCard map[string]string
 }
 
 // LinksPerson reports whether rows of the table can belong to or name a user.

@@ -1,0 +1,78 @@
+package privacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/privox/privox/internal/flows"
+)
+
+// LoadFlowSwitches applies the stored switches of the outbound flows to the live registry.
+// Privox calls it at start and then now and then, so that a switch changed on another node or
+// with the CLI takes effect everywhere.
+func (e *Engine) LoadFlowSwitches(ctx context.Context) error {
+	if e.flows == nil {
+		return nil
+	}
+	fs, err := e.db.FlowSettings(ctx)
+	if err != nil {
+		return fmt.Errorf("privacy: load flow switches: %w", err)
+	}
+	for _, f := range fs {
+		if err := e.flows.SetEnabled(f.Name, f.Enabled); err != nil {
+			// A flow that is no longer declared stays off; nothing can dial it anyway.
+			e.log.Warn("stored switch for an undeclared flow ignored", "flow", f.Name)
+		}
+	}
+	return nil
+}
+
+// SetFlow switches a declared outbound flow on or off, for this node at once and, through the
+// store, for every node. The change is audited.
+func (e *Engine) SetFlow(ctx context.Context, name string, on bool, a Actor) (flows.State, error) {
+	if _, ok := flows.Lookup(name); !ok {
+		return flows.State{}, invalid("no declared flow %q", name)
+	}
+	if err := e.db.SetFlowSetting(ctx, name, on); err != nil {
+		return flows.State{}, err
+	}
+	if e.flows != nil {
+		if err := e.flows.SetEnabled(name, on); err != nil && !errors.Is(err, flows.ErrUndeclared) {
+			return flows.State{}, err
+		}
+	}
+	state := "off"
+	if on {
+		state = "on"
+	}
+	e.audit(ctx, a, 0, "flow.switch", "flow", name, state)
+	for _, s := range e.Flows(ctx) {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return flows.State{}, nil
+}
+
+// Flows lists every declared flow with its switch as stored (or its default).
+func (e *Engine) Flows(ctx context.Context) []flows.State {
+	stored := map[string]bool{}
+	if fs, err := e.db.FlowSettings(ctx); err == nil {
+		for _, f := range fs {
+			stored[f.Name] = f.Enabled
+		}
+	}
+	var out []flows.State
+	for _, f := range flows.Declared() {
+		on, ok := stored[f.Name]
+		if !ok {
+			on = f.DefaultOn
+			if e.flows != nil {
+				on = e.flows.Enabled(f.Name)
+			}
+		}
+		out = append(out, flows.State{Flow: f, Enabled: on})
+	}
+	return out
+}
