@@ -384,6 +384,8 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 				if _, err := tx.Exec(ctx, `DELETE FROM `+t.Name+` WHERE `+inIDs(tx, "id"), arg); err != nil {
 					return err
 				}
+			} else if err := deleteReferences(ctx, tx, arg); err != nil {
+				return err
 			}
 			return nil
 		})
@@ -406,6 +408,21 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 			return nil
 		}
 	}
+}
+
+// deleteReferences removes, with the file rows being marked deleting, the rows of every
+// table that refers to those files (a voicemail's index row), so that no row is ever seen
+// pointing at a file on its way out, whether or not a foreign key would cascade.
+func deleteReferences(ctx context.Context, tx *store.DB, fileIDs string) error {
+	for _, r := range datacat.Tables() {
+		if r.FileColumn == "" || r.FileColumn == "id" {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM `+r.Name+` WHERE `+inIDs(tx, r.FileColumn), fileIDs); err != nil {
+			return fmt.Errorf("remove rows of %s referring to removed files: %w", r.Name, err)
+		}
+	}
+	return nil
 }
 
 // fileTenants returns the ready content files among ids with their tenants.
