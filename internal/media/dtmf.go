@@ -115,7 +115,7 @@ func (s *Session) dtmf(x *leg, pkt []byte, t *ptTable, st *dtmfState) {
 	if int(ev.Event) < len(dtmfDigits) {
 		ev.Digit = rune(dtmfDigits[ev.Event])
 	}
-	s.inCallback.Add(1)
+	s.cb.Add(1)
 	(*cb)(x.id, ev)
-	s.inCallback.Add(-1)
+	s.cb.Add(-1)
 }

@@ -40,6 +40,7 @@ func newTestRelay(t testing.TB, mod func(*Config)) *Relay {
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	cfg.Engine = engineUnderTest
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -304,4 +305,18 @@ func (p *phone) packetAt(pt uint8, ts uint32, payload []byte) []byte {
 
 func netipAddrPort(c *net.UDPConn) netip.AddrPort {
 	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// engineUnderTest is the engine newTestRelay uses; engines switches it.
+var engineUnderTest = EngineAuto
+
+// engines runs a test once per receive engine (the protocol tests run over every transport).
+func engines(t *testing.T, f func(t *testing.T)) {
+	for _, e := range []Engine{EngineEpoll, EngineGoroutines} {
+		t.Run(e.String(), func(t *testing.T) {
+			engineUnderTest = e
+			defer func() { engineUnderTest = EngineAuto }()
+			f(t)
+		})
+	}
 }

@@ -1,8 +1,6 @@
 package media
 
 import (
-	"errors"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -25,11 +23,23 @@ const srtpOverhead = 64
 type peer struct {
 	addr    netip.AddrPort
 	latched bool
+	sa      sockaddr // addr in the kernel's form, built once for the raw-socket engine
+}
+
+func newPeer(addr netip.AddrPort, latched bool) *peer {
+	return &peer{addr: addr, latched: latched, sa: makeSockaddr(addr)}
+}
+
+// udpSock is a leg's UDP socket as the engines provide it.
+type udpSock interface {
+	// writeTo sends one datagram to p; it must not allocate.
+	writeTo(b []byte, p *peer) error
+	close() error
 }
 
 // endpoint is one socket of a leg and its remote.
 type endpoint struct {
-	conn *net.UDPConn
+	sock udpSock
 	peer atomic.Pointer[peer]
 }
 
@@ -41,7 +51,7 @@ func (e *endpoint) accept(src netip.AddrPort) (ok, latchedNow bool) {
 		if p != nil && p.latched {
 			return p.addr == src, false
 		}
-		np := &peer{addr: src, latched: true}
+		np := newPeer(src, true)
 		if e.peer.CompareAndSwap(p, np) {
 			return true, true
 		}
@@ -55,7 +65,7 @@ func (e *endpoint) setSDP(addr netip.AddrPort, prev netip.AddrPort) {
 	if p := e.peer.Load(); p != nil && addr == prev {
 		return
 	}
-	e.peer.Store(&peer{addr: addr})
+	e.peer.Store(newPeer(addr, false))
 }
 
 // legCrypto is the SRTP state of one leg: contexts to decrypt what its remote sends and to
@@ -97,14 +107,15 @@ type leg struct {
 	forwardedBytes atomic.Uint64
 	injected       atomic.Uint64
 	lastSeen       atomic.Int64
+	dtmf           dtmfState // only touched by whoever reads the leg's RTP socket
 }
 
 func (l *leg) closeSockets() {
-	if l.rtp.conn != nil {
-		_ = l.rtp.conn.Close()
+	if l.rtp.sock != nil {
+		_ = l.rtp.sock.close()
 	}
-	if l.rtcp.conn != nil {
-		_ = l.rtcp.conn.Close()
+	if l.rtcp.sock != nil {
+		_ = l.rtcp.sock.close()
 	}
 }
 
@@ -117,7 +128,6 @@ type readerState struct {
 	outHdr  rtp.Header
 	rtcpHdr rtcp.Header
 	pkt     rtp.Packet // for Tap
-	dtmf    dtmfState
 }
 
 func newReaderState() *readerState {
@@ -132,48 +142,22 @@ func (st *readerState) cryptoBufs() {
 	}
 }
 
-func (s *Session) readRTP(x, y *leg) {
-	defer s.readerDone()
-	st := newReaderState()
-	for {
-		n, src, err := x.rtp.conn.ReadFromUDPAddrPort(st.buf)
-		if err != nil {
-			if s.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // e.g. ICMP errors surfacing on the socket; keep serving
-		}
-		s.onRTP(x, y, st.buf[:n], src, st)
+// onRTCPDatagram is the per-packet path of an RTCP socket.
+func (s *Session) onRTCPDatagram(x, y *leg, pkt []byte, src netip.AddrPort, st *readerState) {
+	if len(pkt) == len(st.buf) || len(pkt) < 8 || pkt[0]>>6 != 2 {
+		x.dropped.Add(1)
+		return
 	}
-}
-
-func (s *Session) readRTCP(x, y *leg) {
-	defer s.readerDone()
-	st := newReaderState()
-	for {
-		n, src, err := x.rtcp.conn.ReadFromUDPAddrPort(st.buf)
-		if err != nil {
-			if s.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		pkt := st.buf[:n]
-		if n == len(st.buf) || n < 8 || pkt[0]>>6 != 2 {
-			x.dropped.Add(1)
-			continue
-		}
-		ok, latched := x.rtcp.accept(unmap(src))
-		if !ok {
-			x.dropped.Add(1)
-			continue
-		}
-		if latched {
-			s.log.Debug("latched", "leg", x.id, "socket", "rtcp", "remote", src)
-		}
-		x.lastSeen.Store(s.relay.now())
-		s.onRTCP(x, y, pkt, st)
+	ok, latched := x.rtcp.accept(unmap(src))
+	if !ok {
+		x.dropped.Add(1)
+		return
 	}
+	if latched {
+		s.log.Debug("latched", "leg", x.id, "socket", "rtcp", "remote", src)
+	}
+	x.lastSeen.Store(s.relay.now())
+	s.onRTCP(x, y, pkt, st)
 }
 
 func unmap(a netip.AddrPort) netip.AddrPort {
@@ -233,13 +217,13 @@ func (s *Session) onRTP(x, y *leg, pkt []byte, src netip.AddrPort, st *readerSta
 		return
 	}
 	if t := s.events.Load(); t != nil && t.has(pkt[1]&0x7f) {
-		s.dtmf(x, pkt, t, &st.dtmf)
+		s.dtmf(x, pkt, t, &x.dtmf)
 	}
 	if tap := s.tap.Load(); tap != nil {
 		if err := st.pkt.Unmarshal(pkt); err == nil {
-			s.inCallback.Add(1)
+			s.cb.Add(1)
 			(*tap)(x.id, &st.pkt)
-			s.inCallback.Add(-1)
+			s.cb.Add(-1)
 		}
 	}
 	if c := y.crypto.Load(); c != nil {
@@ -304,7 +288,7 @@ func (s *Session) forward(x, y *leg, e *endpoint, pkt []byte) {
 		x.dropped.Add(1)
 		return
 	}
-	if _, err := e.conn.WriteToUDPAddrPort(pkt, p.addr); err != nil {
+	if err := e.sock.writeTo(pkt, p); err != nil {
 		x.dropped.Add(1)
 		return
 	}

@@ -3,8 +3,6 @@ package media
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"sync"
 )
 
@@ -64,7 +62,7 @@ func (p *portPool) take() (int, bool) {
 // bindPair takes a free even port and binds RTP on it and RTCP on the next port. A port that
 // another process holds is put back at the end of the queue and the next one is tried, at most
 // once around the whole range.
-func (p *portPool) bindPair(network string, ip netip.Addr) (port int, rtpConn, rtcpConn *net.UDPConn, err error) {
+func (p *portPool) bindPair(bind func(port int) (udpSock, error)) (port int, rtpSock, rtcpSock udpSock, err error) {
 	p.mu.Lock()
 	tries := p.count
 	p.mu.Unlock()
@@ -74,20 +72,20 @@ func (p *portPool) bindPair(network string, ip netip.Addr) (port int, rtpConn, r
 		if !ok {
 			break
 		}
-		rtpConn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		rtpSock, err := bind(port)
 		if err != nil {
 			lastErr = err
 			p.put(port)
 			continue
 		}
-		rtcpConn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port+1))))
+		rtcpSock, err := bind(port + 1)
 		if err != nil {
 			lastErr = err
-			_ = rtpConn.Close()
+			_ = rtpSock.close()
 			p.put(port)
 			continue
 		}
-		return port, rtpConn, rtcpConn, nil
+		return port, rtpSock, rtcpSock, nil
 	}
 	if lastErr != nil {
 		return 0, nil, nil, fmt.Errorf("%w (last bind error: %v)", ErrNoPorts, lastErr)

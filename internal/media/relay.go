@@ -45,6 +45,8 @@ type Config struct {
 	HoldTimeout time.Duration
 	// Logger receives the relay's logs; nil discards them.
 	Logger *slog.Logger
+	// Engine selects how packets are received; the zero value picks the fastest available.
+	Engine Engine
 }
 
 // Stats are relay-wide totals since the relay started.
@@ -69,6 +71,7 @@ type Relay struct {
 	network string // "udp4" or "udp6"
 	adv     netip.Addr
 	ports   *portPool
+	eng     engine
 	epoch   time.Time // time base of the nanosecond timestamps kept per leg
 	rand    io.Reader // source of SRTP keys; tests replace it for golden files
 
@@ -80,7 +83,7 @@ type Relay struct {
 	doneRelayed, doneBytes, doneReceived, doneDropped atomic.Uint64
 
 	stop chan struct{}
-	wg   sync.WaitGroup // socket readers, housekeeping, timeout callbacks
+	wg   sync.WaitGroup // engine goroutines, housekeeping, timeout callbacks
 }
 
 // NewRelay validates cfg and starts a relay. It binds nothing until [Relay.NewSession].
@@ -121,6 +124,22 @@ func NewRelay(cfg Config) (*Relay, error) {
 		rand:     rand.Reader,
 		sessions: make(map[*Session]struct{}),
 		stop:     make(chan struct{}),
+	}
+	switch cfg.Engine {
+	case EngineGoroutines:
+		r.eng = &goroutineEngine{r: r}
+	case EngineEpoll, EngineAuto:
+		eng, err := newEpollEngine(r)
+		if err != nil && cfg.Engine == EngineEpoll {
+			return nil, err
+		}
+		if err != nil {
+			r.eng = &goroutineEngine{r: r}
+		} else {
+			r.eng = eng
+		}
+	default:
+		return nil, fmt.Errorf("media: unknown engine %d", cfg.Engine)
 	}
 	r.wg.Add(1)
 	go r.housekeeping()
@@ -184,7 +203,7 @@ func (r *Relay) NewSession(id string) (*Session, error) {
 	for i := range s.legs {
 		l := &s.legs[i]
 		l.id = LegID(i)
-		port, rtpConn, rtcpConn, err := r.ports.bindPair(r.network, r.cfg.BindIP)
+		port, rtpSock, rtcpSock, err := r.ports.bindPair(r.eng.bind)
 		if err != nil {
 			for j := range i {
 				s.legs[j].closeSockets()
@@ -192,7 +211,7 @@ func (r *Relay) NewSession(id string) (*Session, error) {
 			}
 			return nil, fmt.Errorf("media: new session %s: %w", id, err)
 		}
-		l.port, l.rtp.conn, l.rtcp.conn = port, rtpConn, rtcpConn
+		l.port, l.rtp.sock, l.rtcp.sock = port, rtpSock, rtcpSock
 	}
 	r.mu.Lock()
 	if r.closed {
@@ -204,7 +223,7 @@ func (r *Relay) NewSession(id string) (*Session, error) {
 		return nil, ErrClosed
 	}
 	r.sessions[s] = struct{}{}
-	s.start() // under r.mu, so that Close cannot start waiting before the readers are counted
+	r.eng.start(s) // under r.mu, so that Close cannot start waiting before the engine counts it
 	r.mu.Unlock()
 	s.log.Debug("session created", "port_a", s.legs[LegA].port, "port_b", s.legs[LegB].port)
 	return s, nil
@@ -274,6 +293,7 @@ func (r *Relay) Close() error {
 	for _, s := range sessions {
 		s.Close()
 	}
+	r.eng.close()
 	r.wg.Wait()
 	return nil
 }

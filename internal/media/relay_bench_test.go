@@ -84,7 +84,7 @@ func TestPlainPathDoesNotAllocate(t *testing.T) {
 	src := netipAddrPort(pa.rtp)
 	x, y := &s.legs[LegA], &s.legs[LegB]
 	s.onRTP(x, y, pkt, src, st) // latch first
-	if n := testing.AllocsPerRun(1000, func() { s.onRTP(x, y, pkt, src, st) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { s.onRTP(x, y, pkt, src, st) }); n != 0 && !raceEnabled {
 		t.Fatalf("plain RTP path allocates %v times per packet", n)
 	}
 	if got := s.Counters()[LegA].Forwarded; got < 1000 {
@@ -113,7 +113,7 @@ func TestSRTPPathAllocations(t *testing.T) {
 	if c := s.Counters()[LegA]; c.Dropped != 0 {
 		t.Fatalf("dropped %d", c.Dropped)
 	}
-	if n > 0 {
+	if n > 0 && !raceEnabled {
 		t.Fatalf("SRTP path allocates %v times per packet", n)
 	}
 }

@@ -12,6 +12,10 @@ import (
 )
 
 func TestRelayPlainRTPLatchingRTCPDTMFTapInject(t *testing.T) {
+	engines(t, testRelayPlainRTPLatchingRTCPDTMFTapInject)
+}
+
+func testRelayPlainRTPLatchingRTCPDTMFTapInject(t *testing.T) {
 	r := newTestRelay(t, nil)
 	a, b := newPhone(t, 0xA), newPhone(t, 0xB)
 	s := call(t, r, a, b)
@@ -135,7 +139,9 @@ func TestRelayPlainRTPLatchingRTCPDTMFTapInject(t *testing.T) {
 
 // TestRelayReINVITERelatches: a new address in a re-INVITE re-arms the latch; the same address
 // (hold and resume) keeps it.
-func TestRelayReINVITERelatches(t *testing.T) {
+func TestRelayReINVITERelatches(t *testing.T) { engines(t, testRelayReINVITERelatches) }
+
+func testRelayReINVITERelatches(t *testing.T) {
 	r := newTestRelay(t, nil)
 	a, b := newPhone(t, 1), newPhone(t, 2)
 	s := call(t, r, a, b)
@@ -177,7 +183,9 @@ func TestRelayReINVITERelatches(t *testing.T) {
 
 // TestRelayHoldZeroAddress: c=0.0.0.0 from A (RFC 2543 hold) stops media towards A and is
 // passed on as such; resuming with the same address keeps the latch.
-func TestRelayHoldZeroAddress(t *testing.T) {
+func TestRelayHoldZeroAddress(t *testing.T) { engines(t, testRelayHoldZeroAddress) }
+
+func testRelayHoldZeroAddress(t *testing.T) {
 	r := newTestRelay(t, nil)
 	a, b := newPhone(t, 1), newPhone(t, 2)
 	s := call(t, r, a, b)
@@ -223,7 +231,9 @@ func TestRelayHoldZeroAddress(t *testing.T) {
 	}
 }
 
-func TestRelaySRTPBothLegs(t *testing.T) {
+func TestRelaySRTPBothLegs(t *testing.T) { engines(t, testRelaySRTPBothLegs) }
+
+func testRelaySRTPBothLegs(t *testing.T) {
 	for _, suite := range []string{"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AES_256_CM_HMAC_SHA1_80", "AEAD_AES_128_GCM"} {
 		t.Run(suite, func(t *testing.T) {
 			r := newTestRelay(t, nil)
@@ -300,7 +310,9 @@ func TestRelaySRTPBothLegs(t *testing.T) {
 
 // TestRelaySRTPToPlain: an SRTP caller and a plain callee (B answers RTP/AVP): the relay
 // decrypts from A and sends plain RTP to B, and still answers SRTP to A.
-func TestRelaySRTPToPlain(t *testing.T) {
+func TestRelaySRTPToPlain(t *testing.T) { engines(t, testRelaySRTPToPlain) }
+
+func testRelaySRTPToPlain(t *testing.T) {
 	r := newTestRelay(t, nil)
 	a, b := newPhone(t, 0xA).withSRTP("AES_CM_128_HMAC_SHA1_80", 1), newPhone(t, 0xB)
 	s, err := r.NewSession("mixed")
@@ -332,7 +344,9 @@ func TestRelaySRTPToPlain(t *testing.T) {
 	}
 }
 
-func TestRelayMediaTimeout(t *testing.T) {
+func TestRelayMediaTimeout(t *testing.T) { engines(t, testRelayMediaTimeout) }
+
+func testRelayMediaTimeout(t *testing.T) {
 	r := newTestRelay(t, func(c *Config) {
 		c.MediaTimeout = 50 * time.Millisecond
 		c.HoldTimeout = time.Hour
@@ -376,9 +390,11 @@ func TestRelayMediaTimeout(t *testing.T) {
 	}
 }
 
-func TestRelayPortExhaustionAndRelease(t *testing.T) {
+func TestRelayPortExhaustionAndRelease(t *testing.T) { engines(t, testRelayPortExhaustionAndRelease) }
+
+func testRelayPortExhaustionAndRelease(t *testing.T) {
 	min, _ := portRange(8)
-	r, err := NewRelay(Config{PortMin: min, PortMax: min + 7, BindIP: netip.MustParseAddr("127.0.0.1")})
+	r, err := NewRelay(Config{PortMin: min, PortMax: min + 7, BindIP: netip.MustParseAddr("127.0.0.1"), Engine: engineUnderTest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +441,9 @@ func TestRelayPortExhaustionAndRelease(t *testing.T) {
 }
 
 // TestRelayCloseFromCallback: closing the session from its own DTMF callback must not deadlock.
-func TestRelayCloseFromCallback(t *testing.T) {
+func TestRelayCloseFromCallback(t *testing.T) { engines(t, testRelayCloseFromCallback) }
+
+func testRelayCloseFromCallback(t *testing.T) {
 	r := newTestRelay(t, nil)
 	a, b := newPhone(t, 1), newPhone(t, 2)
 	s := call(t, r, a, b)
@@ -474,6 +492,10 @@ func TestRelayConfig(t *testing.T) {
 // TestRelayConcurrentSignallingAndClose: re-INVITEs, taps, counters and Close while media
 // flows both ways; run with -race.
 func TestRelayConcurrentSignallingAndClose(t *testing.T) {
+	engines(t, testRelayConcurrentSignallingAndClose)
+}
+
+func testRelayConcurrentSignallingAndClose(t *testing.T) {
 	r := newTestRelay(t, nil)
 	a, b := newPhone(t, 1).withSRTP("AES_CM_128_HMAC_SHA1_80", 1), newPhone(t, 2).withSRTP("AES_CM_128_HMAC_SHA1_80", 2)
 	s := call(t, r, a, b)

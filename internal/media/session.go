@@ -87,11 +87,12 @@ type Session struct {
 	armedAt atomic.Int64 // relay time of the last answer
 	fired   atomic.Bool
 
-	closed     atomic.Bool
-	inCallback atomic.Int32 // readers currently inside a Tap or OnDTMF callback
-	readers    atomic.Int32
-	done       chan struct{} // closed when all readers exited and ports went back
-	created    int64
+	closed  atomic.Bool
+	eng     engineSession // the engine's handle on this session
+	cb      *atomic.Int32 // > 0 while the engine runs a Tap or OnDTMF callback (set by the engine)
+	ioMu    sync.RWMutex  // Inject holds it shared; the engine takes it to close the sockets
+	done    chan struct{} // closed when the engine let go of the sockets and ports went back
+	created int64
 }
 
 // ID returns the id the session was created with.
@@ -150,6 +151,11 @@ func (s *Session) Inject(to LegID, pkt *rtp.Packet) error {
 		return ErrClosed
 	}
 	l := &s.legs[to]
+	s.ioMu.RLock()
+	defer s.ioMu.RUnlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
 	p := l.rtp.peer.Load()
 	if p == nil || l.hold.Load() {
 		return ErrNoRemote
@@ -168,7 +174,7 @@ func (s *Session) Inject(to LegID, pkt *rtp.Packet) error {
 	} else if l.secure.Load() {
 		return ErrNotReady
 	}
-	if _, err := l.rtp.conn.WriteToUDPAddrPort(buf, p.addr); err != nil {
+	if err := l.rtp.sock.writeTo(buf, p); err != nil {
 		if s.closed.Load() {
 			return ErrClosed
 		}
@@ -199,44 +205,28 @@ func (s *Session) Counters() [2]LegCounters {
 }
 
 // Close stops relaying, closes the sockets and gives the ports back to the relay before it
-// returns; called from inside a Tap or OnDTMF callback it cannot wait for the receive goroutines,
-// and the ports go back as soon as the callback returns. Close is idempotent.
+// returns. Called while a Tap or OnDTMF callback runs on the same receive context (from inside
+// such a callback, typically) it does not wait, and the ports go back as soon as the callback
+// returns. Close is idempotent.
 func (s *Session) Close() {
 	if !s.closed.CompareAndSwap(false, true) {
 		return
 	}
-	for i := range s.legs {
-		s.legs[i].closeSockets()
-	}
-	if s.inCallback.Load() == 0 {
+	s.relay.eng.stop(s)
+	if s.cb.Load() == 0 {
 		<-s.done
 	}
 	s.log.Debug("session closed")
 }
 
-// start launches one receive goroutine per socket. Called with relay.mu held.
-func (s *Session) start() {
-	s.readers.Store(4)
-	s.relay.wg.Add(4)
+// finish runs once, when the engine has closed the session's sockets and will not call back
+// for it any more: the ports go back to the pool.
+func (s *Session) finish() {
 	for i := range s.legs {
-		x, y := &s.legs[i], &s.legs[1-i]
-		go s.readRTP(x, y)
-		go s.readRTCP(x, y)
+		s.relay.ports.put(s.legs[i].port)
 	}
-}
-
-// readerDone runs when a receive goroutine exits; the last one hands the ports back. The
-// sockets are closed by then: a reader only exits once its socket is closed and its pending
-// read has returned, which is when the kernel socket is really released.
-func (s *Session) readerDone() {
-	if s.readers.Add(-1) == 0 {
-		for i := range s.legs {
-			s.relay.ports.put(s.legs[i].port)
-		}
-		s.relay.forget(s)
-		close(s.done)
-	}
-	s.relay.wg.Done()
+	s.relay.forget(s)
+	close(s.done)
 }
 
 // timedOut reports, once, that the session's media timeout has expired at relay time now.

@@ -23,7 +23,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +49,8 @@ type Options struct {
 	PortMin, PortMax int
 	// Sockets is the number of generator sockets sharing the calls' endpoints; zero means 32.
 	Sockets int
+	// Engine is the relay's receive engine.
+	Engine media.Engine
 	// Relay starts the child process that runs Serve; nil runs the relay in this process (then
 	// RelayCPU is the whole process's, generator included).
 	Relay func(ctx context.Context) *exec.Cmd
@@ -54,6 +59,7 @@ type Options struct {
 // Result is what a run measured.
 type Result struct {
 	Calls    int
+	Engine   media.Engine
 	Duration time.Duration // of the sending phase
 	// Sent and Received count RTP packets at the generator; Loss is 1-Received/Sent.
 	Sent, Received uint64
@@ -61,8 +67,15 @@ type Result struct {
 	// Late counts send slots the generator missed by more than one interval (the generator,
 	// not the relay, was behind).
 	Late uint64
-	// RelayCPU is the user+system CPU time of the relay process during the sending phase and
-	// RelayCores that time divided by the phase's duration (1.0 = one core busy).
+	// DelayP50, DelayP99, DelayP999 and DelayMax are one-way delays from the generator's send
+	// through the relay back to the generator (100 µs resolution).
+	DelayP50, DelayP99, DelayP999, DelayMax time.Duration
+	// KernelDrops counts UDP datagrams the kernel dropped for full receive buffers during the
+	// run (RcvbufErrors in /proc/net/snmp, machine-wide).
+	KernelDrops uint64
+	// RelayCPU is the user+system CPU time of the relay process from the start of sending to
+	// the end of the drain that follows, and RelayCores that time divided by the window's
+	// length (1.0 = one core busy).
 	RelayCPU   time.Duration
 	RelayCores float64
 	// GeneratorCPU is the same for this process.
@@ -76,8 +89,8 @@ type Result struct {
 
 // String is a one-line summary.
 func (r Result) String() string {
-	return fmt.Sprintf("calls=%d streams=%d duration=%s sent=%d received=%d loss=%.4f%% late=%d relayed=%.0f pkt/s relay_cpu=%.2f cores (%.1f%% of 2) generator_cpu=%.2f cores dropped=%d",
-		r.Calls, 2*r.Calls, r.Duration, r.Sent, r.Received, 100*r.Loss, r.Late, r.RelayPPS, r.RelayCores, 50*r.RelayCores, r.GeneratorCores, r.Stats.PacketsDropped)
+	return fmt.Sprintf("engine=%s calls=%d streams=%d duration=%s sent=%d received=%d loss=%.4f%% late=%d relayed=%.0f pkt/s relay_cpu=%.2f cores (%.1f%% of 2) generator_cpu=%.2f cores relay_dropped=%d kernel_drops=%d delay_p50=%s p99=%s p99.9=%s max=%s",
+		r.Engine, r.Calls, 2*r.Calls, r.Duration, r.Sent, r.Received, 100*r.Loss, r.Late, r.RelayPPS, r.RelayCores, 50*r.RelayCores, r.GeneratorCores, r.Stats.PacketsDropped, r.KernelDrops, r.DelayP50, r.DelayP99, r.DelayP999, r.DelayMax.Round(10*time.Microsecond))
 }
 
 // control messages between Run and Serve, one JSON object per line.
@@ -87,6 +100,7 @@ type setupMsg struct {
 	PortMin   int    `json:"port_min"`
 	PortMax   int    `json:"port_max"`
 	Generator []int  `json:"generator"` // generator socket ports on 127.0.0.1
+	Engine    int    `json:"engine"`
 }
 
 type legsMsg struct {
@@ -136,6 +150,7 @@ func startRelay(setup setupMsg) (*media.Relay, [][2]int, error) {
 		PortMin: setup.PortMin, PortMax: setup.PortMax,
 		BindIP:       netip.MustParseAddr("127.0.0.1"),
 		MediaTimeout: time.Hour,
+		Engine:       media.Engine(setup.Engine),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -164,6 +179,35 @@ func startRelay(setup setupMsg) (*media.Relay, [][2]int, error) {
 func endpointSDP(port int) []byte {
 	return fmt.Appendf(nil, "v=0\r\no=load 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n", port)
+}
+
+// drain is how long the relay keeps running after the last packet was sent.
+const drain = 300 * time.Millisecond
+
+// udpRcvbufErrors reads the machine's UDP receive-buffer drop counter; 0 if unavailable.
+func udpRcvbufErrors() uint64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseUint(f[i], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 // cpuTime is this process's user+system CPU time.
@@ -214,7 +258,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		dec  *json.Decoder
 		wait func() error
 	)
-	setup := setupMsg{Cmd: "setup", Calls: opt.Calls, PortMin: opt.PortMin, PortMax: opt.PortMax, Generator: ports}
+	setup := setupMsg{Cmd: "setup", Calls: opt.Calls, PortMin: opt.PortMin, PortMax: opt.PortMax, Generator: ports, Engine: int(opt.Engine)}
 	if opt.Relay != nil {
 		cmd := opt.Relay(ctx)
 		stdin, err := cmd.StdinPipe()
@@ -270,22 +314,43 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		}
 	}
 	received := make([]atomic.Uint64, len(streams))
+	epoch := time.Now()
+	hists := make([]latencyHist, len(pcs))
 	var wg sync.WaitGroup
 	for i := range pcs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			receive(pcs[i], received)
+			receive(pcs[i], received, epoch, &hists[i])
 		}()
 	}
 
 	if err := enc.Encode(setupMsg{Cmd: "start"}); err != nil {
 		return Result{}, err
 	}
+	rcvbuf0 := udpRcvbufErrors()
 	cpu0 := cpuTime()
 	start := time.Now()
-	sent, late := send(ctx, pcs, streams, opt)
+	// Two senders, each pacing the streams of half the sockets: one thread alone tops out
+	// near 100k packets/s on loopback.
+	const senders = 2
+	var sent, late atomic.Uint64
+	var swg sync.WaitGroup
+	for id := range senders {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			s, l := send(ctx, pcs, streams, opt, epoch, func(sock int) bool { return sock%senders == id })
+			sent.Add(s)
+			late.Add(l)
+		}()
+	}
+	swg.Wait()
 	elapsed := time.Since(start)
+	// Packets still queued in the relay's sockets get a moment to come through before the
+	// relay stops; the CPU window of both sides includes this drain.
+	time.Sleep(drain)
+	window := time.Since(start)
 	cpu := cpuTime() - cpu0
 	if err := enc.Encode(setupMsg{Cmd: "stop"}); err != nil {
 		return Result{}, err
@@ -294,8 +359,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if err := dec.Decode(&st); err != nil {
 		return Result{}, fmt.Errorf("medialoadtest: relay stats: %w", err)
 	}
-	// Packets still in flight when the stop arrived get a moment to land.
-	time.Sleep(200 * time.Millisecond)
+	rcvbuf := udpRcvbufErrors() - rcvbuf0
 	for _, c := range socks {
 		_ = c.Close()
 	}
@@ -304,19 +368,24 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		return Result{}, fmt.Errorf("medialoadtest: relay: %w", err)
 	}
 	res := Result{
-		Calls: opt.Calls, Duration: elapsed, Sent: sent, Late: late,
+		Calls: opt.Calls, Engine: opt.Engine, Duration: elapsed, Sent: sent.Load(), Late: late.Load(),
 		RelayCPU: st.CPU, GeneratorCPU: cpu, Stats: st.Stats,
 	}
 	for i := range received {
 		res.Received += received[i].Load()
 	}
-	if sent > 0 {
-		res.Loss = 1 - float64(res.Received)/float64(sent)
+	if res.Sent > 0 {
+		res.Loss = 1 - float64(res.Received)/float64(res.Sent)
 	}
-	secs := elapsed.Seconds()
+	res.KernelDrops = rcvbuf
+	res.DelayP50, res.DelayP99, res.DelayP999 = quantile(hists, 0.5), quantile(hists, 0.99), quantile(hists, 0.999)
+	for i := range hists {
+		res.DelayMax = max(res.DelayMax, hists[i].max)
+	}
+	secs := window.Seconds()
 	res.RelayCores = st.CPU.Seconds() / secs
 	res.GeneratorCores = cpu.Seconds() / secs
-	res.RelayPPS = float64(st.Stats.PacketsRelayed) / secs
+	res.RelayPPS = float64(st.Stats.PacketsRelayed) / elapsed.Seconds()
 	if opt.Relay == nil {
 		res.RelayCPU, res.RelayCores = cpu, cpu.Seconds()/secs // one process: cannot separate
 	}
@@ -337,9 +406,10 @@ func growBuffers(c *net.UDPConn) {
 	}
 }
 
-// send paces all streams: the interval is cut into slots, each stream sends in its slot of
-// every interval, and each socket's packets of a slot leave in one sendmmsg.
-func send(ctx context.Context, pcs []*ipv4.PacketConn, streams []stream, opt Options) (sent, late uint64) {
+// send paces the streams of the sockets mine selects: the interval is cut into slots, each
+// stream sends in its slot of every interval, and each socket's packets of a slot leave in one
+// sendmmsg.
+func send(ctx context.Context, pcs []*ipv4.PacketConn, streams []stream, opt Options, epoch time.Time, mine func(sock int) bool) (sent, late uint64) {
 	const slots = 20
 	slot := opt.Interval / slots
 	bySlot := make([][][]int, slots) // slot -> socket -> stream indexes
@@ -347,6 +417,9 @@ func send(ctx context.Context, pcs []*ipv4.PacketConn, streams []stream, opt Opt
 		bySlot[s] = make([][]int, len(pcs))
 	}
 	for k := range streams {
+		if !mine(streams[k].from) {
+			continue
+		}
 		s := k % slots
 		bySlot[s][streams[k].from] = append(bySlot[s][streams[k].from], k)
 	}
@@ -370,6 +443,7 @@ func send(ctx context.Context, pcs []*ipv4.PacketConn, streams []stream, opt Opt
 				st.ts += 160
 				binary.BigEndian.PutUint16(st.pkt[2:], st.seq)
 				binary.BigEndian.PutUint32(st.pkt[4:], st.ts)
+				binary.BigEndian.PutUint64(st.pkt[12:], uint64(time.Since(epoch))) // in the payload
 				msgs = append(msgs, ipv4.Message{Buffers: [][]byte{st.pkt}, Addr: st.dst})
 			}
 			for rest := msgs; len(rest) > 0; {
@@ -384,8 +458,44 @@ func send(ctx context.Context, pcs []*ipv4.PacketConn, streams []stream, opt Opt
 	}
 }
 
-// receive counts packets per stream (by SSRC) until the socket is closed.
-func receive(pc *ipv4.PacketConn, received []atomic.Uint64) {
+// latencyHist counts one-way delays (send to receive through the relay) in 100 µs buckets.
+type latencyHist struct {
+	buckets [10000]uint64 // up to 1 s; the last bucket holds everything above
+	max     time.Duration
+}
+
+func (h *latencyHist) add(d time.Duration) {
+	i := min(int(d/(100*time.Microsecond)), len(h.buckets)-1)
+	h.buckets[max(i, 0)]++
+	h.max = max(h.max, d)
+}
+
+// quantile returns the upper bound of the bucket holding quantile q of all hists.
+func quantile(hists []latencyHist, q float64) time.Duration {
+	var total uint64
+	var sum [10000]uint64
+	for i := range hists {
+		for b, n := range hists[i].buckets {
+			sum[b] += n
+			total += n
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(q * float64(total))
+	var acc uint64
+	for b, n := range sum {
+		acc += n
+		if acc > want {
+			return time.Duration(b+1) * 100 * time.Microsecond
+		}
+	}
+	return time.Second
+}
+
+// receive counts packets per stream (by SSRC) and their delays until the socket is closed.
+func receive(pc *ipv4.PacketConn, received []atomic.Uint64, epoch time.Time, h *latencyHist) {
 	const batch = 64
 	msgs := make([]ipv4.Message, batch)
 	for i := range msgs {
@@ -402,6 +512,9 @@ func receive(pc *ipv4.PacketConn, received []atomic.Uint64) {
 			}
 			if k := binary.BigEndian.Uint32(m.Buffers[0][8:]); int(k) < len(received) {
 				received[k].Add(1)
+			}
+			if m.N >= 20 {
+				h.add(time.Since(epoch) - time.Duration(binary.BigEndian.Uint64(m.Buffers[0][12:])))
 			}
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/privox/privox/internal/media"
 )
 
 var (
@@ -18,6 +20,7 @@ var (
 	duration = flag.Duration("duration", time.Second, "sending time")
 	portMin  = flag.Int("portmin", 16000, "first port of the relay's range")
 	maxLoss  = flag.Float64("maxloss", 0.05, "loss fraction above which TestLoad fails")
+	engine   = flag.String("engine", "auto", "relay receive engine: auto, epoll or goroutines")
 )
 
 const childEnv = "MEDIALOADTEST_RELAY"
@@ -47,7 +50,9 @@ func TestMain(m *testing.M) {
 // -calls and -duration to measure. It reports loss and CPU; it fails only on gross loss, never
 // on timing.
 func TestLoad(t *testing.T) {
+	eng := map[string]media.Engine{"auto": media.EngineAuto, "epoll": media.EngineEpoll, "goroutines": media.EngineGoroutines}[*engine]
 	opt := Options{
+		Engine:   eng,
 		Calls:    *calls,
 		Duration: *duration,
 		PortMin:  *portMin,
