@@ -21,7 +21,12 @@
 // data it handles are the endpoints' addresses (connection data, held in memory for the call's
 // lifetime and logged only at debug level).
 //
-// The hot path (read, latch check, forward) takes no lock and allocates nothing for plain RTP:
-// each socket has one goroutine with its own buffer, and the per-leg state it consults is held
-// in atomics. See relay_bench_test.go and the medialoadtest package for measurements.
+// The hot path (read, latch check, forward) takes no lock and allocates nothing, for plain RTP
+// and for SRTP alike (SRTP takes an uncontended per-leg lock shared with Inject). On Linux the
+// default [EngineEpoll] serves all sockets from one level-triggered epoll loop per CPU over raw
+// sockets kept out of the Go netpoller, so that a packet costs one recvfrom and one sendto;
+// [EngineGoroutines] (one goroutine per socket) is the portable alternative. The per-leg state
+// the hot path consults (latched address, SRTP contexts, payload-type table) is swapped
+// atomically by the signalling side. See relay_bench_test.go and the medialoadtest package for
+// measurements.
 package media

@@ -70,6 +70,9 @@ type Result struct {
 	// DelayP50, DelayP99, DelayP999 and DelayMax are one-way delays from the generator's send
 	// through the relay back to the generator (100 µs resolution).
 	DelayP50, DelayP99, DelayP999, DelayMax time.Duration
+	// Machine is the whole machine's CPU time by kind over the run (from /proc/stat): what the
+	// two processes' own accounting misses (softirq work in ksoftirqd, other tenants, steal).
+	Machine CPUTimes
 	// KernelDrops counts UDP datagrams the kernel dropped for full receive buffers during the
 	// run (RcvbufErrors in /proc/net/snmp, machine-wide).
 	KernelDrops uint64
@@ -89,8 +92,8 @@ type Result struct {
 
 // String is a one-line summary.
 func (r Result) String() string {
-	return fmt.Sprintf("engine=%s calls=%d streams=%d duration=%s sent=%d received=%d loss=%.4f%% late=%d relayed=%.0f pkt/s relay_cpu=%.2f cores (%.1f%% of 2) generator_cpu=%.2f cores relay_dropped=%d kernel_drops=%d delay_p50=%s p99=%s p99.9=%s max=%s",
-		r.Engine, r.Calls, 2*r.Calls, r.Duration, r.Sent, r.Received, 100*r.Loss, r.Late, r.RelayPPS, r.RelayCores, 50*r.RelayCores, r.GeneratorCores, r.Stats.PacketsDropped, r.KernelDrops, r.DelayP50, r.DelayP99, r.DelayP999, r.DelayMax.Round(10*time.Microsecond))
+	return fmt.Sprintf("engine=%s calls=%d streams=%d duration=%s sent=%d received=%d loss=%.4f%% late=%d relayed=%.0f pkt/s relay_cpu=%.2f cores (%.1f%% of 2) generator_cpu=%.2f cores relay_dropped=%d kernel_drops=%d delay_p50=%s p99=%s p99.9=%s max=%s machine[%s]",
+		r.Engine, r.Calls, 2*r.Calls, r.Duration, r.Sent, r.Received, 100*r.Loss, r.Late, r.RelayPPS, r.RelayCores, 50*r.RelayCores, r.GeneratorCores, r.Stats.PacketsDropped, r.KernelDrops, r.DelayP50, r.DelayP99, r.DelayP999, r.DelayMax.Round(10*time.Microsecond), r.Machine)
 }
 
 // control messages between Run and Serve, one JSON object per line.
@@ -179,6 +182,44 @@ func startRelay(setup setupMsg) (*media.Relay, [][2]int, error) {
 func endpointSDP(port int) []byte {
 	return fmt.Appendf(nil, "v=0\r\no=load 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n", port)
+}
+
+// CPUTimes are machine-wide CPU times in clock ticks, by kind, as /proc/stat counts them.
+type CPUTimes struct {
+	User, System, Idle, SoftIRQ, Steal, Total uint64
+}
+
+func (c CPUTimes) sub(o CPUTimes) CPUTimes {
+	return CPUTimes{c.User - o.User, c.System - o.System, c.Idle - o.Idle, c.SoftIRQ - o.SoftIRQ, c.Steal - o.Steal, c.Total - o.Total}
+}
+
+// String gives each kind as a share of all CPU time.
+func (c CPUTimes) String() string {
+	if c.Total == 0 {
+		return "n/a"
+	}
+	pct := func(v uint64) float64 { return 100 * float64(v) / float64(c.Total) }
+	return fmt.Sprintf("user=%.0f%% sys=%.0f%% softirq=%.0f%% steal=%.0f%% idle=%.0f%%", pct(c.User), pct(c.System), pct(c.SoftIRQ), pct(c.Steal), pct(c.Idle))
+}
+
+func readProcStat() CPUTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return CPUTimes{}
+	}
+	var v [8]uint64
+	var c CPUTimes
+	for i := range v {
+		v[i], _ = strconv.ParseUint(f[i+1], 10, 64)
+		c.Total += v[i]
+	}
+	c.User, c.System, c.Idle, c.SoftIRQ, c.Steal = v[0]+v[1], v[2]+v[5], v[3]+v[4], v[6], v[7]
+	return c
 }
 
 // drain is how long the relay keeps running after the last packet was sent.
@@ -329,6 +370,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	rcvbuf0 := udpRcvbufErrors()
+	stat0 := readProcStat()
 	cpu0 := cpuTime()
 	start := time.Now()
 	// Two senders, each pacing the streams of half the sockets: one thread alone tops out
@@ -360,6 +402,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		return Result{}, fmt.Errorf("medialoadtest: relay stats: %w", err)
 	}
 	rcvbuf := udpRcvbufErrors() - rcvbuf0
+	stat := readProcStat().sub(stat0)
 	for _, c := range socks {
 		_ = c.Close()
 	}
@@ -378,6 +421,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		res.Loss = 1 - float64(res.Received)/float64(res.Sent)
 	}
 	res.KernelDrops = rcvbuf
+	res.Machine = stat
 	res.DelayP50, res.DelayP99, res.DelayP999 = quantile(hists, 0.5), quantile(hists, 0.99), quantile(hists, 0.999)
 	for i := range hists {
 		res.DelayMax = max(res.DelayMax, hists[i].max)
