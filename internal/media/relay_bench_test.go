@@ -16,13 +16,23 @@ const benchWindow = 32
 // packet sent by the caller's phone, relayed, and read by the callee's phone (so it includes the
 // phones' syscalls too). allocs/op shows the relay's plain path allocates nothing.
 func BenchmarkRelayPlain(b *testing.B) {
-	benchRelay(b, "")
+	benchEngines(b, "")
 }
 
 // BenchmarkRelaySRTP is BenchmarkRelayPlain with SRTP on both legs: the relay decrypts and
 // re-encrypts every packet; the phones' own encryption and decryption are included.
 func BenchmarkRelaySRTP(b *testing.B) {
-	benchRelay(b, "AES_CM_128_HMAC_SHA1_80")
+	benchEngines(b, "AES_CM_128_HMAC_SHA1_80")
+}
+
+func benchEngines(b *testing.B, suite string) {
+	for _, e := range []Engine{EngineEpoll, EngineGoroutines} {
+		b.Run(e.String(), func(b *testing.B) {
+			engineUnderTest = e
+			defer func() { engineUnderTest = EngineAuto }()
+			benchRelay(b, suite)
+		})
+	}
 }
 
 func benchRelay(b *testing.B, suite string) {
