@@ -169,7 +169,7 @@ func unmap(a netip.AddrPort) netip.AddrPort {
 
 // isRTCP tells RTCP from RTP on a multiplexed port (RFC 5761 §4: packet types 192-223).
 func isRTCP(pkt []byte) bool {
-	return len(pkt) >= 8 && pkt[1] >= 192 && pkt[1] <= 223
+	return len(pkt) >= 8 && pkt[0]>>6 == 2 && pkt[1] >= 192 && pkt[1] <= 223
 }
 
 // onRTP is the per-packet path of an RTP socket: latch check, optional SRTP, DTMF, tap, forward.
@@ -194,12 +194,12 @@ func (s *Session) onRTP(x, y *leg, pkt []byte, src netip.AddrPort, st *readerSta
 		s.forward(x, y, &y.rtp, pkt)
 		return
 	}
-	if len(pkt) < 12 || pkt[0]>>6 != 2 {
-		x.dropped.Add(1)
-		return
-	}
 	if isRTCP(pkt) {
 		s.onRTCP(x, y, pkt, st)
+		return
+	}
+	if len(pkt) < 12 || pkt[0]>>6 != 2 {
+		x.dropped.Add(1)
 		return
 	}
 	x.packets.Add(1)

@@ -3,7 +3,9 @@ package media
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -537,10 +539,97 @@ func testRelayConcurrentSignallingAndClose(t *testing.T) {
 		_ = s.Inject(LegB, &rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 9, SequenceNumber: uint16(i)}})
 		s.Tap(nil)
 	}
+	// Close while media flows: wait until both legs have been heard.
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(time.Millisecond) {
+		if c := s.Counters(); c[LegA].Packets > 0 && c[LegB].Packets > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no media reached the relay")
+		}
+	}
 	s.Close()
 	close(stop)
 	wg.Wait()
 	if st := r.Stats(); st.ActiveSessions != 0 || st.PortsInUse != 0 || st.PacketsReceived == 0 {
 		t.Fatalf("after close: %+v", st)
+	}
+}
+
+// TestRelayMuxedRTCPAndT38: RTCP multiplexed on the RTP port goes out on the other leg's RTCP
+// port; after a re-INVITE to T.38 the relay forwards UDPTL datagrams (not RTP) unchanged.
+func TestRelayMuxedRTCPAndT38(t *testing.T) { engines(t, testRelayMuxedRTCPAndT38) }
+
+func testRelayMuxedRTCPAndT38(t *testing.T) {
+	r := newTestRelay(t, nil)
+	a, b := newPhone(t, 1), newPhone(t, 2)
+	s := call(t, r, a, b)
+	a.send(nil, rtcpRR(0xA)) // on the RTP socket, to the relay's RTP port
+	if got := b.recvRTCP(); !bytes.Equal(got, rtcpRR(0xA)) {
+		t.Fatalf("B got %x on its RTCP socket", got)
+	}
+
+	t38 := func(p *phone) []byte {
+		return []byte("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+			"m=image " + strconv.Itoa(port(p.rtp)) + " udptl t38\r\na=T38FaxVersion:0\r\n")
+	}
+	toA, err := s.Offer(LegB, t38(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(toA, []byte("m=image ")) {
+		t.Fatalf("T.38 offer to A:\n%s", toA)
+	}
+	if _, err := s.Answer(LegA, t38(a)); err != nil {
+		t.Fatal(err)
+	}
+	udptl := []byte{0x00, 0x01, 0x02, 0x80, 0x05} // not an RTP header
+	if _, err := a.rtp.WriteToUDPAddrPort(udptl, a.relayRTP); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readWithin(t, b.rtp); !bytes.Equal(got, udptl) {
+		t.Fatalf("B got %x, want the UDPTL datagram unchanged", got)
+	}
+}
+
+// TestRelayIPv6: a relay on ::1 with IPv6 endpoints.
+func TestRelayIPv6(t *testing.T) { engines(t, testRelayIPv6) }
+
+func testRelayIPv6(t *testing.T) {
+	l6 := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	r := newTestRelay(t, func(c *Config) { c.BindIP = netip.IPv6Loopback() })
+	s, err := r.NewSession("v6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, b := l6(), l6()
+	sdp6 := func(c *net.UDPConn) []byte {
+		return []byte("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio " +
+			strconv.Itoa(port(c)) + " RTP/AVP 0\r\n")
+	}
+	toB, err := s.Offer(LegA, sdp6(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(toB, []byte("c=IN IP6 ::1")) {
+		t.Fatalf("offer to B:\n%s", toB)
+	}
+	if _, err := s.Answer(LegB, sdp6(b)); err != nil {
+		t.Fatal(err)
+	}
+	pkt, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 6}, Payload: []byte("six")}).Marshal()
+	if _, err := a.WriteToUDPAddrPort(pkt, s.LocalAddr(LegA)); err != nil {
+		t.Fatal(err)
+	}
+	if got, src := readWithin(t, b); !bytes.Equal(got, pkt) || src != s.LocalAddr(LegB) {
+		t.Fatalf("B got %x from %s", got, src)
 	}
 }
