@@ -2,8 +2,10 @@ package media
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -33,6 +35,14 @@ type negotiation struct {
 	// ourKeys[leg][suite] is the master key||salt the relay sends to that leg with, kept for the
 	// whole session so re-INVITEs don't re-key needlessly.
 	ourKeys [2]map[string][]byte
+	// origin[leg] is the o= line the relay presents to that leg (RFC 3264 §8: one session id,
+	// a version that grows when the SDP changes), whichever endpoint the SDP came from.
+	origin [2]origin
+}
+
+type origin struct {
+	id, version uint64
+	last        []byte // the last SDP sent to the leg
 }
 
 // offerState remembers, until the answer, what the offering leg proposed.
@@ -278,8 +288,12 @@ func (s *Session) Offer(from LegID, raw []byte) ([]byte, error) {
 	}
 	s.neg.offer = &offerState{from: from, index: index, protos: info.protos, cryptos: info.cryptos}
 	s.learn(from, info)
+	if len(info.cryptos) > 0 {
+		// Until the answer installs keys, nothing from or to the offerer passes in the clear.
+		s.legs[from].secure.Store(true)
+	}
 	s.rewrite(desc, info, to, attrs, nil)
-	out, err := desc.Marshal()
+	out, err := s.marshal(desc, to)
 	if err != nil {
 		return nil, fmt.Errorf("media: offer from %s: %w", from, err)
 	}
@@ -371,10 +385,46 @@ func (s *Session) Answer(from LegID, raw []byte) ([]byte, error) {
 	s.armedAt.Store(s.relay.now())
 	s.armed.Store(true)
 	s.fired.Store(false)
-	out, err := desc.Marshal()
+	out, err := s.marshal(desc, to)
 	if err != nil {
 		return nil, fmt.Errorf("media: answer from %s: %w", from, err)
 	}
+	return out, nil
+}
+
+// marshal writes desc for leg `to` with the relay's own origin line for that leg: a
+// transfer that puts another endpoint behind the same leg must not change its o= session id,
+// and the version grows only when the SDP sent to the leg actually changes.
+func (s *Session) marshal(desc *sdp.SessionDescription, to LegID) ([]byte, error) {
+	o := &s.neg.origin[to]
+	if o.id == 0 {
+		var b [8]byte
+		if _, err := io.ReadFull(s.relay.rand, b[:]); err != nil {
+			return nil, fmt.Errorf("session id: %w", err)
+		}
+		o.id = binary.BigEndian.Uint64(b[:])>>2 + 1 // positive, fits a signed 64-bit integer
+		o.version = 1
+	}
+	addrType := "IP4"
+	if s.relay.adv.Is6() {
+		addrType = "IP6"
+	}
+	desc.Origin = sdp.Origin{
+		Username: "privox", SessionID: o.id, SessionVersion: o.version,
+		NetworkType: "IN", AddressType: addrType, UnicastAddress: s.relay.adv.String(),
+	}
+	out, err := desc.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if o.last != nil && !bytes.Equal(out, o.last) {
+		o.version++
+		desc.Origin.SessionVersion = o.version
+		if out, err = desc.Marshal(); err != nil {
+			return nil, err
+		}
+	}
+	o.last = out
 	return out, nil
 }
 
@@ -454,7 +504,6 @@ func (s *Session) rewrite(desc *sdp.SessionDescription, info *mediaInfo, to LegI
 		c.NetworkType, c.AddressType = "IN", addrType
 		c.Address = &sdp.Address{Address: adv.String()}
 	}
-	desc.Origin.NetworkType, desc.Origin.AddressType, desc.Origin.UnicastAddress = "IN", addrType, adv.String()
 	advertise(desc.ConnectionInformation, true)
 	desc.Attributes = filterAttrs(desc.Attributes, nil)
 	port := s.legs[to].port
