@@ -248,7 +248,7 @@ func parseRTCPAttr(v string, def netip.Addr) (netip.AddrPort, error) {
 
 // Offer takes the SDP offer received from leg `from` (an INVITE or re-INVITE body) and returns
 // the SDP to send to the other leg: addresses and ports point at the other leg's local socket,
-// codecs and payload types are unchanged, SRTP keys are Privox's own for that leg, and
+// the o= line is the relay's own for that leg, codecs and payload types are unchanged, SRTP keys are Privox's own for that leg, and
 // ICE/DTLS/rtcp-mux attributes the relay does not implement are removed. The remote of `from`
 // is taken from the SDP (and re-latched if it changed). Streams other than the first audio or
 // T.38 image stream are disabled (port 0) in the returned SDP.
