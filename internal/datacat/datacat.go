@@ -248,10 +248,12 @@ type Table struct {
 	// SecretColumns hold secrets (hashes, HA1, digests) that a subject-access export lists
 	// as present but never copies out.
 	SecretColumns []string
-	// Tombstone, for the table whose rows are the owners themselves (users), says which
-	// columns erasure overwrites instead of deleting the row, with the values to write;
-	// "{id}" in a value is replaced by the row's id. The row stays so that references to it
-	// (audit entries, anonymised records) keep pointing at something.
+	// Tombstone says which columns erasure overwrites instead of deleting the row, with the
+	// values to write; "{id}" in a value is replaced by the user's id. The row stays: for the
+	// owners themselves (users) so that references to them keep pointing at something, for
+	// rows that belong to the tenant but are assigned to a person (an extension number) so
+	// that the tenant keeps them. Unless the user column is the row's own id, erasure also
+	// removes the owner reference.
 	Tombstone map[string]string
 	// HashColumn names the column of a hash chain over the rows in id order (audit_log): the
 	// sweeper deletes only a prefix of such a table, by the installation's rule, and records

@@ -273,7 +273,8 @@ func (e *Engine) heldContent(ctx context.Context, tid, uid int64, holds *holdSet
 	return false, nil
 }
 
-// tombstone overwrites the declared columns of the owner row instead of deleting it.
+// tombstone overwrites the declared columns of a row instead of deleting it, and detaches the
+// row from its owner unless it is the owner.
 func (e *Engine) tombstone(ctx context.Context, t datacat.Table, tid, uid int64, excl string) error {
 	cols := make([]string, 0, len(t.Tombstone))
 	for c := range t.Tombstone {
@@ -285,6 +286,9 @@ func (e *Engine) tombstone(ctx context.Context, t datacat.Table, tid, uid int64,
 	for _, c := range cols {
 		set = append(set, c+" = ?")
 		args = append(args, strings.ReplaceAll(t.Tombstone[c], "{id}", strconv.FormatInt(uid, 10)))
+	}
+	if t.UserColumn != "id" {
+		set = append(set, t.UserColumn+" = NULL")
 	}
 	_, err := e.db.Exec(ctx, `UPDATE `+t.Name+` SET `+strings.Join(set, ", ")+` WHERE `+t.TenantColumn+` = ? AND `+t.UserColumn+` = ?`+excl,
 		append(args, tid, uid)...)

@@ -8,8 +8,9 @@ import (
 )
 
 func init() {
+	// The number belongs to the tenant's number plan; erasure removes the person from it.
 	datacat.RegisterTable(datacat.Table{Name: "extensions", Category: datacat.Personal, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "user_id",
+		TenantColumn: "tenant_id", UserColumn: "user_id", Tombstone: map[string]string{"display_name": ""},
 		Purpose: "Extension numbers and SIP user names assigned to users"})
 	datacat.RegisterTable(datacat.Table{Name: "sip_secrets", Category: datacat.Credentials, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "user_id", SecretColumns: []string{"ha1_md5", "ha1_sha256"},
