@@ -1,0 +1,125 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+
+	"github.com/privox/privox/internal/config"
+	"github.com/privox/privox/internal/media"
+	"github.com/privox/privox/internal/sip"
+)
+
+// The SIP core and the media relay it anchors every call in. The relay is built from the RTP
+// port range and the SIP listener's address; SIP over WebSocket is served on the HTTP
+// listener at /sip.
+
+func init() { registerSubsystem(newSIPSubsystem) }
+
+// sipSubsystem runs the SIP server and owns the relay, which outlives the server's drain
+// (calls still carry media until they are hung up) and closes after it.
+type sipSubsystem struct {
+	*sip.Server
+	a     *App
+	relay *media.Relay
+}
+
+var _ Subsystem = (*sipSubsystem)(nil)
+
+func newSIPSubsystem(a *App) (Subsystem, error) {
+	c := a.Cfg
+	if c.SIP.Addr == "" && c.SIP.TLSAddr == "" {
+		return nil, nil
+	}
+	lo, hi, err := config.ParsePortRange(c.RTP.Ports)
+	if err != nil {
+		return nil, fmt.Errorf("sip: %w", err)
+	}
+	mc := media.Config{PortMin: lo, PortMax: hi, Logger: a.Logger}
+	if ip, ok := hostIP(c.SIP.Addr); ok {
+		mc.BindIP = ip
+	}
+	if ip, ok := hostIP(c.SIP.PublicAddr); ok {
+		mc.AdvertiseIP = ip
+	} else if ip, err := netip.ParseAddr(c.SIP.PublicAddr); err == nil {
+		mc.AdvertiseIP = ip
+	}
+	relay, err := media.NewRelay(mc)
+	if err != nil {
+		return nil, fmt.Errorf("sip: media relay: %w", err)
+	}
+	srv, err := sip.New(sip.Config{
+		Addr:       c.SIP.Addr,
+		TLSAddr:    c.SIP.TLSAddr,
+		TLSCert:    c.SIP.TLSCert,
+		TLSKey:     c.SIP.TLSKey,
+		TLSDir:     filepath.Join(c.DataDir, "tls"),
+		PublicHost: c.SIP.PublicAddr,
+		WebSocket:  true,
+		Node:       c.NodeName,
+	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics})
+	if err != nil {
+		relay.Close()
+		return nil, err
+	}
+	s := &sipSubsystem{Server: srv, a: a, relay: relay}
+	a.Mux.Handle("GET /sip", srv.WebSocketHandler())
+	return s, nil
+}
+
+// hostIP returns the IP of a host:port listen address, if it names one.
+func hostIP(addr string) (netip.Addr, bool) {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(h)
+	if err != nil || ip.IsUnspecified() {
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+// Start binds the SIP listeners and records their addresses (tests use port 0).
+func (s *sipSubsystem) Start(ctx context.Context) error {
+	s.Server.SetWebSocketAddr(s.a.HTTPAddr)
+	if err := s.Server.Start(ctx); err != nil {
+		return err
+	}
+	for _, name := range []string{"sip-udp", "sip-tcp", "sip-tls"} {
+		if v := s.Server.Addr(name); v != "" {
+			s.a.SetAddr(name, v)
+		}
+	}
+	s.a.SetAddr("sip-ws", s.a.HTTPAddr)
+	return nil
+}
+
+// Stop stops the SIP server, then the relay.
+func (s *sipSubsystem) Stop() error {
+	err := s.Server.Stop()
+	s.relay.Close()
+	return err
+}
+
+// SIP returns the running SIP server (nil when SIP is disabled), for tests and tools.
+func (a *App) SIP() *sip.Server {
+	for _, sub := range a.subsystems {
+		if s, ok := sub.(*sipSubsystem); ok {
+			return s.Server
+		}
+	}
+	return nil
+}
+
+// Relay returns the media relay of the SIP server (nil when SIP is disabled).
+func (a *App) Relay() *media.Relay {
+	for _, sub := range a.subsystems {
+		if s, ok := sub.(*sipSubsystem); ok {
+			return s.relay
+		}
+	}
+	return nil
+}

@@ -1,0 +1,262 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/tenancy"
+)
+
+// account is an extension as the SIP core needs it: its number, its SIP user name, its owner
+// and its digest secret. Held in memory by the account cache; never logged.
+type account struct {
+	tenantID  int64
+	extID     int64
+	userID    int64 // 0 when the extension has no owner
+	number    string
+	username  string
+	display   string
+	realm     string
+	ha1MD5    string
+	ha1SHA256 string
+}
+
+func (a *account) userPtr() *int64 {
+	if a == nil || a.userID == 0 {
+		return nil
+	}
+	id := a.userID
+	return &id
+}
+
+// accounts caches extensions by SIP user name and by number, and tenants by SIP domain, so
+// that a REGISTER or INVITE normally reaches no database. Entries live at most CredentialTTL
+// (UnknownUserTTL for names that do not exist); a poll of changed secrets every
+// CredentialPoll drops entries whose password changed, so a new password applies within
+// seconds. A deleted extension stops authenticating when its entry expires.
+type accounts struct {
+	db     *store.DB
+	policy func() *Policy
+	now    func() time.Time
+
+	mu       sync.RWMutex
+	byUser   map[acctKey]acctEntry
+	byNumber map[acctKey]acctEntry
+	tenants  map[string]tenantEntry // SIP domain ("" = first tenant) → tenant
+	since    int64                  // unix ms of the newest secret change seen by the poll
+}
+
+type acctKey struct {
+	tenant int64
+	name   string
+}
+
+type acctEntry struct {
+	acct    *account // nil: no such extension
+	fetched time.Time
+}
+
+type tenantEntry struct {
+	t       store.Tenant
+	ok      bool
+	fetched time.Time
+}
+
+func newAccounts(db *store.DB, policy func() *Policy) *accounts {
+	return &accounts{db: db, policy: policy, now: time.Now, byUser: map[acctKey]acctEntry{}, byNumber: map[acctKey]acctEntry{},
+		tenants: map[string]tenantEntry{}, since: store.Now()}
+}
+
+func (c *accounts) fresh(e acctEntry, now time.Time) bool {
+	p := c.policy()
+	ttl := p.CredentialTTL
+	if e.acct == nil {
+		ttl = p.UnknownUserTTL
+	}
+	return now.Sub(e.fetched) < ttl
+}
+
+// cachedUser returns a fresh cache entry for a SIP user name without asking the store.
+func (c *accounts) cachedUser(tenantID int64, username string) (*account, bool) {
+	c.mu.RLock()
+	e, ok := c.byUser[acctKey{tenantID, username}]
+	c.mu.RUnlock()
+	if ok && c.fresh(e, c.now()) {
+		return e.acct, true
+	}
+	return nil, false
+}
+
+// cachedNumber returns a fresh cache entry for a number without asking the store.
+func (c *accounts) cachedNumber(tenantID int64, number string) (*account, bool) {
+	c.mu.RLock()
+	e, ok := c.byNumber[acctKey{tenantID, number}]
+	c.mu.RUnlock()
+	if ok && c.fresh(e, c.now()) {
+		return e.acct, true
+	}
+	return nil, false
+}
+
+// cachedTenant returns the tenant of a SIP domain when the answer is cached.
+func (c *accounts) cachedTenant(domain string) (store.Tenant, bool) {
+	domain = normDomain(domain)
+	c.mu.RLock()
+	e, ok := c.tenants[domain]
+	if ok && !e.ok && domain != "" {
+		e, ok = c.tenants[""]
+	}
+	c.mu.RUnlock()
+	if ok && e.ok && c.now().Sub(e.fetched) < c.policy().UnknownUserTTL {
+		return e.t, true
+	}
+	return store.Tenant{}, false
+}
+
+func normDomain(domain string) string {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	if _, err := netip.ParseAddr(strings.Trim(domain, "[]")); err == nil {
+		return ""
+	}
+	return domain
+}
+
+// byUsername returns the extension with a SIP user name, nil when there is none.
+func (c *accounts) byUsername(ctx context.Context, tenantID int64, username string) (*account, error) {
+	if a, ok := c.cachedUser(tenantID, username); ok {
+		return a, nil
+	}
+	k := acctKey{tenantID, username}
+	now := c.now()
+	ext, sec, err := c.db.ExtensionByUsername(ctx, tenantID, username)
+	var a *account
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		a = &account{tenantID: ext.TenantID, extID: ext.ID, number: ext.Number, username: ext.SIPUsername, display: ext.DisplayName,
+			realm: sec.Realm, ha1MD5: sec.HA1MD5, ha1SHA256: sec.HA1SHA256}
+		if ext.UserID != nil {
+			a.userID = *ext.UserID
+		}
+	}
+	c.mu.Lock()
+	c.byUser[k] = acctEntry{acct: a, fetched: now}
+	c.mu.Unlock()
+	return a, nil
+}
+
+// byNum returns the extension with a number, nil when there is none. The returned account
+// has no secret unless it came from a user-name lookup.
+func (c *accounts) byNum(ctx context.Context, tenantID int64, number string) (*account, error) {
+	if a, ok := c.cachedNumber(tenantID, number); ok {
+		return a, nil
+	}
+	k := acctKey{tenantID, number}
+	now := c.now()
+	ext, err := c.db.ExtensionByNumber(ctx, tenantID, number)
+	var a *account
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		a = &account{tenantID: ext.TenantID, extID: ext.ID, number: ext.Number, username: ext.SIPUsername, display: ext.DisplayName}
+		if ext.UserID != nil {
+			a.userID = *ext.UserID
+		}
+	}
+	c.mu.Lock()
+	c.byNumber[k] = acctEntry{acct: a, fetched: now}
+	c.mu.Unlock()
+	return a, nil
+}
+
+// tenant returns the tenant serving a SIP domain, or the installation's first tenant when no
+// tenant claims the domain (IP addresses, "localhost", an unconfigured name).
+func (c *accounts) tenant(ctx context.Context, domain string) (store.Tenant, bool, error) {
+	domain = normDomain(domain)
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.tenants[domain]
+	c.mu.RUnlock()
+	if ok && now.Sub(e.fetched) < c.policy().UnknownUserTTL {
+		if e.ok || domain == "" {
+			return e.t, e.ok, nil
+		}
+		return c.tenant(ctx, "")
+	}
+	var t store.Tenant
+	var err error
+	if domain != "" {
+		t, err = c.db.TenantBySIPDomain(ctx, domain)
+	} else {
+		t, err = c.db.FirstTenant(ctx)
+	}
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return t, false, err
+	}
+	c.mu.Lock()
+	c.tenants[domain] = tenantEntry{t: t, ok: found, fetched: now}
+	c.mu.Unlock()
+	if !found && domain != "" {
+		return c.tenant(ctx, "")
+	}
+	return t, found, nil
+}
+
+// realm is the digest realm of a tenant.
+func realmOf(t store.Tenant) string { return tenancy.Realm(t) }
+
+// poll drops the entries of accounts whose secret changed since the last poll, and expired
+// entries, so the maps do not grow with scanners' guesses.
+func (c *accounts) poll(ctx context.Context) error {
+	c.mu.RLock()
+	since := c.since
+	c.mu.RUnlock()
+	changed, err := c.db.SIPSecretsChangedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ch := range changed {
+		delete(c.byUser, acctKey{ch.TenantID, ch.Username})
+		if ch.UpdatedAt > c.since {
+			c.since = ch.UpdatedAt
+		}
+	}
+	if len(changed) > 0 {
+		// Numbers of changed accounts are few; a new extension also ends the negative
+		// entry of its number.
+		for k, e := range c.byNumber {
+			if e.acct == nil {
+				delete(c.byNumber, k)
+			}
+		}
+		for k, e := range c.tenants {
+			if !e.ok {
+				delete(c.tenants, k)
+			}
+		}
+	}
+	for k, e := range c.byUser {
+		if !c.fresh(e, now) {
+			delete(c.byUser, k)
+		}
+	}
+	for k, e := range c.byNumber {
+		if !c.fresh(e, now) {
+			delete(c.byNumber, k)
+		}
+	}
+	return nil
+}

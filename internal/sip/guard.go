@@ -1,0 +1,315 @@
+package sip
+
+import (
+	"hash/maphash"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Policy holds the protections and timers of the SIP core. The defaults (DefaultPolicy) suit
+// a production PBX; tests and benchmarks replace it with Server.SetPolicy.
+type Policy struct {
+	// MaxMessageSize is the largest SIP message accepted, in bytes. Larger UDP datagrams are
+	// dropped; a larger message on a stream closes the connection.
+	MaxMessageSize int
+	// RatePerSource and BurstPerSource are the per-source token bucket: messages per second
+	// and the bucket size. Messages beyond it are dropped (UDP) or close the connection.
+	RatePerSource  float64
+	BurstPerSource float64
+	// RateExempt lists sources the rate limit does not apply to (a co-located load balancer
+	// such as Kamailio, or the benchmarks on loopback). Bans still apply to them.
+	RateExempt []netip.Prefix
+	// BanTime is how long a banned source gets no answer at all.
+	BanTime time.Duration
+	// AuthFailures failed digest responses from one source within AuthWindow ban it.
+	AuthFailures int
+	AuthWindow   time.Duration
+	// UnknownTargets requests from one source for distinct unknown users or numbers within
+	// AuthWindow ban it (extension enumeration, as svwar does).
+	UnknownTargets int
+	// ScannerAgents are User-Agent substrings (case-insensitive) that ban a source at once.
+	ScannerAgents []string
+	// KeyByPort keys limits and bans by source IP and port instead of by IP. Off in
+	// production: a scanner changes ports for free. (The integration tests keep it off too and
+	// put the legitimate client on 127.0.0.2, so that the production behaviour is what is tested.)
+	KeyByPort bool
+
+	// MinExpires and MaxExpires bound registration intervals (seconds); DefaultExpires is used
+	// when the REGISTER names none. MaxContacts bounds the contacts of one address of record.
+	MinExpires, MaxExpires, DefaultExpires int
+	MaxContacts                            int
+	// NoAnswer is how long an unanswered call rings before it is given up with 480.
+	NoAnswer time.Duration
+	// MinSE is the smallest session interval accepted (RFC 4028 Min-SE); SessionExpires is
+	// the interval granted to callers that ask for session timers without naming one.
+	MinSE, SessionExpires time.Duration
+	// NonceLifetime is how long a digest nonce is accepted; an older one gets stale=true.
+	NonceLifetime time.Duration
+	// DigestAlgorithms are the challenges offered, in this order (MD5, SHA-256). Responses in
+	// either algorithm are verified whatever the order. RFC 8760 asks for the preferred
+	// algorithm first; the default puts MD5 first because many deployed phones, sipp 3.6 and
+	// baresip 1.0 answer the first challenge only and fail on SHA-256. Put SHA-256 first (or
+	// alone) once every phone supports it.
+	DigestAlgorithms []string
+	// CredentialTTL bounds how long a cached SIP secret is used without asking the store
+	// (changes are also polled every CredentialPoll); UnknownUserTTL is the negative cache.
+	CredentialTTL, UnknownUserTTL, CredentialPoll time.Duration
+}
+
+// DefaultPolicy returns the production defaults.
+func DefaultPolicy() Policy {
+	return Policy{
+		MaxMessageSize: 16 << 10,
+		RatePerSource:  100,
+		BurstPerSource: 300,
+		RateExempt:     []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		BanTime:        15 * time.Minute,
+		AuthFailures:   10,
+		AuthWindow:     time.Minute,
+		UnknownTargets: 20,
+		ScannerAgents: []string{"friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipscan", "sundayddr", "iwar",
+			"sivus", "vaxsipuseragent", "vaxipuseragent", "pplsip", "smap", "sipsak-scan", "voipbuster-scan"},
+		MinExpires:       60,
+		MaxExpires:       3600,
+		DefaultExpires:   3600,
+		MaxContacts:      10,
+		NoAnswer:         60 * time.Second,
+		MinSE:            90 * time.Second,
+		SessionExpires:   1800 * time.Second,
+		NonceLifetime:    5 * time.Minute,
+		DigestAlgorithms: []string{algMD5, algSHA256},
+		CredentialTTL:    60 * time.Second,
+		UnknownUserTTL:   10 * time.Second,
+		CredentialPoll:   2 * time.Second,
+	}
+}
+
+// verdict is the guard's decision on one message or connection.
+type verdict int
+
+const (
+	pass verdict = iota
+	dropBanned
+	dropRate
+)
+
+// guard keeps per-source state: the token bucket, authentication failures, probes for
+// unknown users, and bans. It is sharded so that the per-datagram check rarely contends.
+type guard struct {
+	policy func() *Policy
+	log    *slog.Logger
+	seed   maphash.Seed
+	shards [64]guardShard
+	now    func() time.Time
+
+	banned, limited atomic.Uint64 // dropped messages, for metrics and tests
+}
+
+type guardShard struct {
+	mu      sync.Mutex
+	sources map[netip.AddrPort]*sourceState
+}
+
+type sourceState struct {
+	tokens      float64
+	last        time.Time
+	bannedUntil time.Time
+	// authentication failures and unknown targets within the current window
+	windowStart time.Time
+	authFails   int
+	unknown     map[string]struct{}
+}
+
+func newGuard(policy func() *Policy, log *slog.Logger) *guard {
+	g := &guard{policy: policy, log: log, seed: maphash.MakeSeed(), now: time.Now}
+	for i := range g.shards {
+		g.shards[i].sources = make(map[netip.AddrPort]*sourceState)
+	}
+	return g
+}
+
+func (g *guard) key(src netip.AddrPort, p *Policy) netip.AddrPort {
+	addr := src.Addr().Unmap()
+	if p.KeyByPort {
+		return netip.AddrPortFrom(addr, src.Port())
+	}
+	return netip.AddrPortFrom(addr, 0)
+}
+
+func (g *guard) shard(k netip.AddrPort) *guardShard {
+	b := k.Addr().As16()
+	h := maphash.Bytes(g.seed, b[:]) ^ uint64(k.Port())*0x9e3779b97f4a7c15
+	return &g.shards[h%uint64(len(g.shards))]
+}
+
+func exempt(p *Policy, a netip.Addr) bool {
+	for _, pf := range p.RateExempt {
+		if pf.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// admit decides whether a message (or a new connection) from src is processed.
+func (g *guard) admit(src netip.AddrPort) verdict {
+	p := g.policy()
+	k := g.key(src, p)
+	sh := g.shard(k)
+	now := g.now()
+	limit := !exempt(p, k.Addr())
+	sh.mu.Lock()
+	st := sh.sources[k]
+	if st == nil {
+		if !limit {
+			sh.mu.Unlock()
+			return pass
+		}
+		st = &sourceState{tokens: p.BurstPerSource, last: now}
+		sh.sources[k] = st
+	}
+	if now.Before(st.bannedUntil) {
+		sh.mu.Unlock()
+		g.banned.Add(1)
+		return dropBanned
+	}
+	if limit {
+		st.tokens += now.Sub(st.last).Seconds() * p.RatePerSource
+		if st.tokens > p.BurstPerSource {
+			st.tokens = p.BurstPerSource
+		}
+		st.last = now
+		if st.tokens < 1 {
+			sh.mu.Unlock()
+			g.limited.Add(1)
+			return dropRate
+		}
+		st.tokens--
+	}
+	sh.mu.Unlock()
+	return pass
+}
+
+// isBanned reports whether src is banned now.
+func (g *guard) isBanned(src netip.AddrPort) bool {
+	p := g.policy()
+	k := g.key(src, p)
+	sh := g.shard(k)
+	now := g.now()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st := sh.sources[k]
+	return st != nil && now.Before(st.bannedUntil)
+}
+
+// state returns the source's state, creating it (caller holds sh.mu).
+func (sh *guardShard) state(k netip.AddrPort, now time.Time) *sourceState {
+	st := sh.sources[k]
+	if st == nil {
+		st = &sourceState{last: now}
+		sh.sources[k] = st
+	}
+	return st
+}
+
+func (st *sourceState) window(now time.Time, d time.Duration) {
+	if now.Sub(st.windowStart) > d {
+		st.windowStart = now
+		st.authFails = 0
+		st.unknown = nil
+	}
+}
+
+// ban bans src for the policy's ban time.
+func (g *guard) ban(src netip.AddrPort, reason string) {
+	p := g.policy()
+	k := g.key(src, p)
+	sh := g.shard(k)
+	now := g.now()
+	sh.mu.Lock()
+	st := sh.state(k, now)
+	already := now.Before(st.bannedUntil)
+	st.bannedUntil = now.Add(p.BanTime)
+	sh.mu.Unlock()
+	if !already {
+		g.log.Warn("sip source banned", "peer", k.Addr().String(), "reason", reason, "for", p.BanTime.String())
+	}
+}
+
+// authFailed records a failed digest response; it returns true when the source got banned.
+func (g *guard) authFailed(src netip.AddrPort) bool {
+	p := g.policy()
+	k := g.key(src, p)
+	sh := g.shard(k)
+	now := g.now()
+	sh.mu.Lock()
+	st := sh.state(k, now)
+	st.window(now, p.AuthWindow)
+	st.authFails++
+	n := st.authFails
+	sh.mu.Unlock()
+	if p.AuthFailures > 0 && n >= p.AuthFailures {
+		g.ban(src, "repeated authentication failures")
+		return true
+	}
+	return false
+}
+
+// unknownTarget records a request for a user or number that does not exist; it returns true
+// when the source got banned for enumerating.
+func (g *guard) unknownTarget(src netip.AddrPort, target string) bool {
+	p := g.policy()
+	k := g.key(src, p)
+	sh := g.shard(k)
+	now := g.now()
+	sh.mu.Lock()
+	st := sh.state(k, now)
+	st.window(now, p.AuthWindow)
+	if st.unknown == nil {
+		st.unknown = make(map[string]struct{})
+	}
+	if len(target) > 64 {
+		target = target[:64]
+	}
+	st.unknown[target] = struct{}{}
+	n := len(st.unknown)
+	sh.mu.Unlock()
+	if p.UnknownTargets > 0 && n >= p.UnknownTargets {
+		g.ban(src, "probing for extensions")
+		return true
+	}
+	return false
+}
+
+// scanner reports whether a User-Agent belongs to a known scanner.
+func (g *guard) scanner(ua string) bool {
+	if ua == "" {
+		return false
+	}
+	l := strings.ToLower(ua)
+	for _, s := range g.policy().ScannerAgents {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// sweep forgets idle sources whose ban has expired.
+func (g *guard) sweep() {
+	now := g.now()
+	for i := range g.shards {
+		sh := &g.shards[i]
+		sh.mu.Lock()
+		for k, st := range sh.sources {
+			if now.After(st.bannedUntil) && now.Sub(st.last) > 10*time.Minute && now.Sub(st.windowStart) > 10*time.Minute {
+				delete(sh.sources, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}

@@ -1,0 +1,217 @@
+package sip
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// udpListener owns the UDP socket. Its reader goroutines take every datagram first: the guard
+// and the size limit apply, the datagram is parsed, malformed requests are answered with 400,
+// REGISTER and out-of-dialog OPTIONS are answered statelessly, and the rest is queued for
+// sipgo, which reads it through the net.PacketConn methods below (its own read loop then
+// parses it again; only call signalling takes that path).
+type udpListener struct {
+	s    *Server
+	conn *net.UDPConn
+	// queue holds datagrams for sipgo's transaction layer.
+	queue chan udpPacket
+	done  chan struct{}
+	once  sync.Once
+	// slots bounds the REGISTERs handled off the read loop (those that need the store).
+	slots chan struct{}
+}
+
+type udpPacket struct {
+	data []byte
+	src  netip.AddrPort
+}
+
+var _ net.PacketConn = (*udpListener)(nil)
+
+func newUDPListener(s *Server, c *net.UDPConn) *udpListener {
+	_ = c.SetReadBuffer(4 << 20)
+	_ = c.SetWriteBuffer(4 << 20)
+	return &udpListener{s: s, conn: c, queue: make(chan udpPacket, 4096), done: make(chan struct{}), slots: make(chan struct{}, 256)}
+}
+
+var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// readLoop reads datagrams until the socket closes.
+func (u *udpListener) readLoop() {
+	buf := make([]byte, 65536)
+	for {
+		n, src, err := u.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-u.done:
+				return
+			default:
+			}
+			continue
+		}
+		u.s.udpDatagram(u, buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
+	}
+}
+
+// handoff queues a datagram for sipgo (copying it; buf is reused by the read loop).
+func (u *udpListener) handoff(data []byte, src netip.AddrPort) {
+	bp := packetPool.Get().(*[]byte)
+	b := append((*bp)[:0], data...)
+	select {
+	case u.queue <- udpPacket{data: b, src: src}:
+	case <-u.done:
+	default:
+		// sipgo is behind: drop, the sender retransmits.
+		u.s.dropped("queue")
+		*bp = b
+		packetPool.Put(bp)
+	}
+}
+
+// ReadFrom gives sipgo the next queued datagram.
+func (u *udpListener) ReadFrom(b []byte) (int, net.Addr, error) {
+	select {
+	case p := <-u.queue:
+		n := copy(b, p.data)
+		d := p.data
+		packetPool.Put(&d)
+		return n, net.UDPAddrFromAddrPort(p.src), nil
+	case <-u.done:
+		return 0, nil, net.ErrClosed
+	}
+}
+
+// WriteTo sends a datagram (sipgo's responses and requests go out from the listening socket).
+func (u *udpListener) WriteTo(b []byte, addr net.Addr) (int, error) { return u.conn.WriteTo(b, addr) }
+
+// writeAddrPort sends a datagram.
+func (u *udpListener) writeAddrPort(b []byte, dst netip.AddrPort) error {
+	_, err := u.conn.WriteToUDPAddrPort(b, dst)
+	return err
+}
+
+// Close closes the socket and stops the readers.
+func (u *udpListener) Close() error {
+	var err error
+	u.once.Do(func() {
+		close(u.done)
+		err = u.conn.Close()
+	})
+	return err
+}
+
+func (u *udpListener) LocalAddr() net.Addr                { return u.conn.LocalAddr() }
+func (u *udpListener) SetDeadline(t time.Time) error      { return nil }
+func (u *udpListener) SetReadDeadline(t time.Time) error  { return nil }
+func (u *udpListener) SetWriteDeadline(t time.Time) error { return nil }
+
+// udpDatagram handles one datagram from the read loop.
+func (s *Server) udpDatagram(u *udpListener, data []byte, src netip.AddrPort) {
+	if v := s.guard.admit(src); v != pass {
+		if v == dropBanned {
+			s.dropped("banned")
+		} else {
+			s.dropped("rate")
+		}
+		return
+	}
+	p := s.pol()
+	if len(data) > p.MaxMessageSize {
+		s.dropped("size")
+		return
+	}
+	if len(bytes.Trim(data, "\r\n\x00 ")) == 0 {
+		return // keep-alive
+	}
+	msg, err := s.parser.ParseSIP(data)
+	if err != nil {
+		s.dropped("malformed")
+		if res := rawBadRequest(data, err); res != nil {
+			_ = u.writeAddrPort(res, src)
+		}
+		return
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		res := msg.(*sip.Response)
+		if res.StatusCode < 100 || res.StatusCode > 699 {
+			s.dropped("malformed")
+			return
+		}
+		u.handoff(data, src)
+		return
+	}
+	req.SetTransport(tpUDP)
+	req.SetSource(src.String())
+	if s.screen(req, src) {
+		return
+	}
+	if res := s.validate(req); res != nil {
+		s.udpRespond(u, req, src, res)
+		return
+	}
+	switch {
+	case req.Method == sip.REGISTER:
+		s.count("REGISTER")
+		in := &inbound{req: req, src: src, transport: tpUDP}
+		if res, ok := s.registerCached(in); ok {
+			s.udpRespond(u, req, src, res)
+			return
+		}
+		// The store must be asked: leave the read loop free. The message bytes are not
+		// referenced by the parsed request, so the buffer may be reused.
+		select {
+		case u.slots <- struct{}{}:
+			go func() {
+				defer func() { <-u.slots }()
+				s.udpRespond(u, req, src, s.register(in))
+			}()
+		default:
+			s.dropped("busy") // the phone retransmits
+		}
+	case req.Method == sip.OPTIONS && !hasToTag(req):
+		s.count("OPTIONS")
+		s.udpRespond(u, req, src, s.options(req))
+	default:
+		u.handoff(data, src)
+	}
+}
+
+// udpRespond sends a response built for a request that reached us over UDP, statelessly:
+// to the source address, and to the Via port unless rport asks for the source port
+// (RFC 3261 §18.2.2, RFC 3581).
+func (s *Server) udpRespond(u *udpListener, req *sip.Request, src netip.AddrPort, res *sip.Response) {
+	if res == nil {
+		return
+	}
+	dst := src
+	if via := req.Via(); via != nil {
+		if _, rport := via.Params.Get("rport"); !rport && via.Port > 0 {
+			dst = netip.AddrPortFrom(src.Addr(), uint16(via.Port))
+		}
+		if via.Host != src.Addr().String() {
+			if res.Via() != nil && !res.Via().Params.Has("received") {
+				res.Via().Params.Add("received", src.Addr().String())
+			}
+		}
+	}
+	var b bytes.Buffer
+	res.StringWrite(&b)
+	if err := u.writeAddrPort(b.Bytes(), dst); err != nil {
+		s.log.Debug("udp write failed", "peer", dst.String(), "err", err)
+	}
+}
+
+func hasToTag(req *sip.Request) bool {
+	to := req.To()
+	return to != nil && to.Params.Has("tag")
+}

@@ -1,0 +1,218 @@
+package sip
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Request validation: what RFC 3261 §8.2 and §16.3 ask a UAS to check before it acts on a
+// request, and what the RFC 4475 torture messages exercise beyond the parser. The golden test
+// (testdata/torture) pins the status each torture message gets.
+
+// screen drops requests from scanners: a known scanner User-Agent bans its source at once. It
+// reports whether the request must be dropped without an answer.
+func (s *Server) screen(req *sip.Request, src netip.AddrPort) bool {
+	if ua := req.GetHeader("User-Agent"); ua != nil && s.guard.scanner(ua.Value()) {
+		s.guard.ban(src, "scanner user agent")
+		s.dropped("scanner")
+		return true
+	}
+	return false
+}
+
+// supported is what Privox understands in Require (RFC 3261 §8.2.2.3).
+var supported = map[string]bool{"timer": true, "replaces": false, "100rel": false, "path": false, "outbound": false}
+
+// singular header fields that must appear once (RFC 4475 §3.3.8, §3.3.9).
+var singular = []string{"From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Length"}
+
+// validate returns the error response a request deserves, or nil when it may be processed.
+func (s *Server) validate(req *sip.Request) *sip.Response {
+	if req.SipVersion != "SIP/2.0" {
+		return s.reply(req, 505, "Version Not Supported")
+	}
+	if req.Via() == nil || req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil ||
+		strings.TrimSpace(req.CallID().Value()) == "" {
+		return s.reply(req, 400, "Missing Required Header")
+	}
+	for _, name := range singular {
+		if len(req.GetHeaders(name)) > 1 {
+			return s.reply(req, 400, "Repeated "+name)
+		}
+	}
+	cseq := req.CSeq()
+	if cseq.MethodName != req.Method && !(req.IsAck() && cseq.MethodName == sip.INVITE) {
+		return s.reply(req, 400, "CSeq Method Mismatch")
+	}
+	if req.IsAck() {
+		if cseq.MethodName != sip.ACK && cseq.MethodName != sip.INVITE {
+			return s.reply(req, 400, "CSeq Method Mismatch")
+		}
+		return nil // ACK gets no response in any case
+	}
+	switch strings.ToLower(req.Recipient.Scheme) {
+	case "sip", "sips", "tel":
+	default:
+		res := s.reply(req, 416, "Unsupported URI Scheme")
+		return res
+	}
+	if req.Recipient.Host == "" && strings.ToLower(req.Recipient.Scheme) != "tel" {
+		return s.reply(req, 400, "Bad Request-URI")
+	}
+	if from, to := req.From(), req.To(); !sipScheme(from.Address.Scheme) || !sipScheme(to.Address.Scheme) {
+		return s.reply(req, 400, "Bad From or To URI")
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() > 255 {
+		return s.reply(req, 400, "Bad Max-Forwards")
+	}
+	if req.Method != sip.CANCEL {
+		var unsupported []string
+		for _, h := range req.GetHeaders("Require") {
+			for _, opt := range strings.Split(h.Value(), ",") {
+				opt = strings.ToLower(strings.TrimSpace(opt))
+				if opt != "" && !supported[opt] {
+					unsupported = append(unsupported, opt)
+				}
+			}
+		}
+		if len(unsupported) > 0 {
+			res := s.reply(req, 420, "Bad Extension")
+			res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(unsupported, ", ")))
+			return res
+		}
+	}
+	if len(req.Body()) > 0 {
+		if cl := req.ContentLength(); cl != nil && int(*cl) != len(req.Body()) {
+			return s.reply(req, 400, "Bad Content-Length")
+		}
+		if req.Method == sip.INVITE || req.Method == sip.UPDATE || req.Method == sip.ACK || req.Method == sip.PRACK {
+			if ct := req.ContentType(); ct == nil || !isSDP(ct.Value()) {
+				res := s.reply(req, 415, "Unsupported Media Type")
+				res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+				return res
+			}
+		}
+	}
+	if req.Method == sip.INVITE || req.Method == sip.UPDATE {
+		if acc := req.GetHeaders("Accept"); len(acc) > 0 && !acceptsSDP(acc) {
+			res := s.reply(req, 406, "Not Acceptable")
+			res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+			return res
+		}
+		if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && !hasToTag(req) {
+			return s.reply(req, 483, "Too Many Hops")
+		}
+	}
+	return nil
+}
+
+func sipScheme(s string) bool {
+	switch strings.ToLower(s) {
+	case "sip", "sips", "tel":
+		return true
+	}
+	return false
+}
+
+func isSDP(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/sdp")
+}
+
+func acceptsSDP(hs []sip.Header) bool {
+	for _, h := range hs {
+		for _, v := range strings.Split(h.Value(), ",") {
+			mt, _, _ := strings.Cut(v, ";")
+			switch strings.ToLower(strings.TrimSpace(mt)) {
+			case "application/sdp", "application/*", "*/*", "":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// reply builds a response to req with our To tag.
+func (s *Server) reply(req *sip.Request, code int, reason string) *sip.Response {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if code != 100 {
+		if to := res.To(); to != nil && !to.Params.Has("tag") {
+			to.Params.Add("tag", sip.GenerateTagN(10))
+		}
+	}
+	return res
+}
+
+// rawBadRequest builds a stateless 400 for a request the parser rejected, from the raw lines
+// of the header fields a response needs (Via, From, To, Call-ID, CSeq). It returns nil when
+// the message is a response or lacks any of them: then it is simply dropped.
+func rawBadRequest(data []byte, perr error) []byte {
+	lines := bytes.Split(data, []byte("\r\n"))
+	if len(lines) < 2 {
+		return nil
+	}
+	first := string(lines[0])
+	if strings.HasPrefix(first, "SIP/") || !strings.Contains(first, " ") {
+		return nil // a response, or not SIP at all
+	}
+	var vias []string
+	var from, to, callID, cseq string
+	for _, l := range lines[1:] {
+		if len(l) == 0 {
+			break
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			continue // folded continuation: ignore
+		}
+		name, value, ok := strings.Cut(string(l), ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		if len(value) > 1024 || strings.ContainsAny(value, "\x00\r\n") {
+			return nil
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "via", "v":
+			vias = append(vias, value)
+		case "from", "f":
+			from = value
+		case "to", "t":
+			to = value
+		case "call-id", "i":
+			callID = value
+		case "cseq":
+			cseq = value
+		}
+	}
+	if len(vias) == 0 || from == "" || to == "" || callID == "" || cseq == "" {
+		return nil
+	}
+	if !strings.Contains(strings.ToLower(to), ";tag=") {
+		to += ";tag=" + sip.GenerateTagN(10)
+	}
+	var b bytes.Buffer
+	b.WriteString("SIP/2.0 400 Bad Request\r\n")
+	for _, v := range vias {
+		b.WriteString("Via: " + v + "\r\n")
+	}
+	b.WriteString("From: " + from + "\r\nTo: " + to + "\r\nCall-ID: " + callID + "\r\nCSeq: " + cseq + "\r\n")
+	b.WriteString("Warning: 399 privox \"" + strconv.Quote(firstWords(perr.Error()))[1:])
+	b.WriteString("\r\nContent-Length: 0\r\n\r\n")
+	return b.Bytes()
+}
+
+// firstWords shortens a parser error for the Warning header (never message content).
+func firstWords(s string) string {
+	if i := strings.IndexAny(s, "\"'\r\n:"); i > 0 {
+		s = s[:i]
+	}
+	if len(s) > 60 {
+		s = s[:60]
+	}
+	return strings.TrimSpace(s)
+}
