@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -317,6 +318,10 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 	case hasFiles:
 		cols = "id, " + t.FileColumn
 	}
+	nbase := strings.Count(cols, ",") + 1
+	if p.aggregate {
+		cols += ", " + aggregateColumns(t)
+	}
 	sel := `SELECT ` + cols + ` FROM ` + t.Name + ` WHERE ` + p.where + excl + ` LIMIT ?`
 	args := append(append([]any(nil), p.args...), batch)
 	for {
@@ -325,24 +330,36 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 		}
 		var ids []int64
 		var files []fileRef
+		began := time.Now()
 		err := e.db.InTx(ctx, func(tx *store.DB) error {
 			ids, files = ids[:0], files[:0]
 			var fileIDs []int64
+			agg := aggregates{}
 			rows, err := tx.Query(ctx, sel, args...)
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				var id int64
-				var second sql.NullInt64
-				if cols == "id" {
-					err = rows.Scan(&id)
-				} else {
-					err = rows.Scan(&id, &second)
+			var id int64
+			var second sql.NullInt64
+			dest := []any{&id}
+			if nbase == 2 {
+				dest = append(dest, &second)
+			}
+			var aggVals []any
+			if p.aggregate {
+				aggVals = make([]any, 3+len(t.StatsDimensions))
+				for i := range aggVals {
+					dest = append(dest, &aggVals[i])
 				}
-				if err != nil {
+			}
+			for rows.Next() {
+				second = sql.NullInt64{}
+				if err := rows.Scan(dest...); err != nil {
 					rows.Close()
 					return err
+				}
+				if p.aggregate {
+					agg.add(t, aggVals)
 				}
 				ids = append(ids, id)
 				switch {
@@ -360,10 +377,8 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 				return nil
 			}
 			arg := idsArg(tx, ids)
-			if p.aggregate {
-				if _, err := tx.Exec(ctx, aggregateSQL(tx, t, inIDs(tx, "id")), arg); err != nil {
-					return fmt.Errorf("aggregate: %w", err)
-				}
+			if err := agg.store(ctx, tx, t.Name); err != nil {
+				return fmt.Errorf("aggregate: %w", err)
 			}
 			if hasFiles && !fileIndex && len(fileIDs) > 0 {
 				if files, err = fileTenants(ctx, tx, fileIDs); err != nil {
@@ -395,6 +410,7 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 		if len(ids) == 0 {
 			return nil
 		}
+		held := time.Since(began)
 		e.hook("batch-committed")
 		if len(files) > 0 {
 			if err := e.removeFiles(ctx, files); err != nil {
@@ -407,6 +423,27 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 		if len(ids) < batch {
 			return nil
 		}
+		e.pause(ctx, held)
+	}
+}
+
+// pause lets other writers take the lock between two batches; held is how long the batch
+// just committed held it.
+func (e *Engine) pause(ctx context.Context, held time.Duration) {
+	d := e.opt.Pause
+	switch {
+	case d < 0:
+		return
+	case d == 0 && e.db.Engine() == store.SQLite:
+		d = max(held, time.Millisecond)
+	case d == 0:
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -509,6 +546,91 @@ func aggregateSQL(db *store.DB, t datacat.Table, cond string) string {
 		` ON CONFLICT (tenant_id, source, hour, dims) DO UPDATE SET records = stats_hourly.records + excluded.records, total = stats_hourly.total + excluded.total`
 }
 
+// aggregateColumns are the columns a batch reads to build aggregates: tenant, time, sum and
+// the dimensions, in the order aggregates.add expects them.
+func aggregateColumns(t datacat.Table) string {
+	tenant, sum := "0", "0"
+	if t.TenantColumn != "" {
+		tenant = t.TenantColumn
+	}
+	if t.StatsSum != "" {
+		sum = t.StatsSum
+	}
+	cols := []string{tenant, t.TimeColumn, sum}
+	return strings.Join(append(cols, t.StatsDimensions...), ", ")
+}
+
+type aggKey struct {
+	tenant int64
+	hour   int64
+	dims   string
+}
+
+type aggValue struct{ records, total int64 }
+
+// aggregates are the hourly sums of one batch, written in the batch's transaction so that a
+// crash neither loses nor doubles a record's contribution.
+type aggregates map[aggKey]*aggValue
+
+func (a aggregates) add(t datacat.Table, vals []any) {
+	k := aggKey{tenant: toInt(vals[0]), hour: toInt(vals[1]) / 3600000 * 3600000}
+	if len(t.StatsDimensions) > 0 {
+		parts := make([]string, len(t.StatsDimensions))
+		for i, d := range t.StatsDimensions {
+			parts[i] = d + "=" + toText(vals[3+i])
+		}
+		k.dims = strings.Join(parts, ";")
+	}
+	v := a[k]
+	if v == nil {
+		v = &aggValue{}
+		a[k] = v
+	}
+	v.records++
+	v.total += toInt(vals[2])
+}
+
+func (a aggregates) store(ctx context.Context, tx *store.DB, source string) error {
+	for k, v := range a {
+		if _, err := tx.Exec(ctx, `INSERT INTO stats_hourly (tenant_id, source, hour, dims, records, total) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (tenant_id, source, hour, dims) DO UPDATE SET records = stats_hourly.records + excluded.records, total = stats_hourly.total + excluded.total`,
+			k.tenant, source, k.hour, k.dims, v.records, v.total); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case float64:
+		return int64(x)
+	case []byte:
+		n, _ := strconv.ParseInt(string(x), 10, 64)
+		return n
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func toText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
 // sweepChain removes the oldest entries of a hash-chained table (the audit log) that are past
 // the installation's period. Only a prefix goes, and the transaction that removes it records
 // the id and hash of the last removed entry as the chain's checkpoint, so that verification
@@ -529,6 +651,7 @@ func (e *Engine) sweepChain(ctx context.Context, t datacat.Table, r EffectiveRul
 		}
 		var removed int64
 		var done bool
+		began := time.Now()
 		err := e.db.InTx(ctx, func(tx *store.DB) error {
 			if tx.Engine() == store.Postgres {
 				// The lock AppendAudit takes: appends and trimming do not interleave.
@@ -589,6 +712,7 @@ func (e *Engine) sweepChain(ctx context.Context, t datacat.Table, r EffectiveRul
 			return nil
 		}
 		e.hook("chain-trimmed")
+		e.pause(ctx, time.Since(began))
 	}
 }
 
