@@ -49,11 +49,13 @@ type Policy struct {
 	MinSE, SessionExpires time.Duration
 	// NonceLifetime is how long a digest nonce is accepted; an older one gets stale=true.
 	NonceLifetime time.Duration
-	// DigestAlgorithms are the challenges offered, in this order (MD5, SHA-256). Responses in
-	// either algorithm are verified whatever the order. RFC 8760 asks for the preferred
-	// algorithm first; the default puts MD5 first because many deployed phones, sipp 3.6 and
-	// baresip 1.0 answer the first challenge only and fail on SHA-256. Put SHA-256 first (or
-	// alone) once every phone supports it.
+	// DigestAlgorithms are the challenges offered, one header each, in this order ("MD5",
+	// "SHA-256"). Responses in either algorithm are verified whatever is offered, against
+	// the HA1 of that algorithm. The default offers MD5 alone, as Asterisk, FreeSWITCH and
+	// Kamailio do by default: deployed phones break on SHA-256 challenges in different ways
+	// (baresip 1.0/libre 1.1 fails the whole registration when any challenge names another
+	// algorithm; sipp 3.6 answers the first challenge only and aborts on SHA-256). With
+	// {"SHA-256", "MD5"} Privox challenges as RFC 8760 asks, preferred algorithm first.
 	DigestAlgorithms []string
 	// CredentialTTL bounds how long a cached SIP secret is used without asking the store
 	// (changes are also polled every CredentialPoll); UnknownUserTTL is the negative cache.
@@ -81,7 +83,7 @@ func DefaultPolicy() Policy {
 		MinSE:            90 * time.Second,
 		SessionExpires:   1800 * time.Second,
 		NonceLifetime:    5 * time.Minute,
-		DigestAlgorithms: []string{algMD5, algSHA256},
+		DigestAlgorithms: []string{algMD5},
 		CredentialTTL:    60 * time.Second,
 		UnknownUserTTL:   10 * time.Second,
 		CredentialPoll:   2 * time.Second,

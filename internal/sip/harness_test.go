@@ -377,3 +377,18 @@ func testCertificate(t *testing.T) tls.Certificate {
 var _ = strings.TrimSpace
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// listenBoth binds TCP and UDP on a loopback port and returns a function that releases them.
+func listenBoth(port int) (func(), error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	u, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return func() { l.Close(); u.Close() }, nil
+}
