@@ -97,8 +97,8 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 	if ct := req.Contact(); ct != nil {
 		c.a.remoteTarget = *ct.Address.Clone()
 	} else {
-		respond(s.reply(req, 400, "Missing Contact"))
-		return
+		// RFC 2543 did not require a Contact: the From URI is where the caller is.
+		c.a.remoteTarget = *req.From().Address.Clone()
 	}
 	for _, h := range req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sip.RecordRouteHeader); ok {

@@ -99,6 +99,14 @@ type serverMetrics struct {
 
 var sipgoLogOnce sync.Once
 
+func init() {
+	// sipgo refuses to send a UDP message within 200 bytes of a 1500-byte MTU. RFC 3261
+	// §18.1.1 asks a UAC to switch to TCP for such requests, which sipgo does not do, and
+	// puts no limit on responses: a response echoing a long request's headers must still go
+	// out, fragmented if need be. (Package-wide sipgo setting.)
+	sip.UDPMTUSize = 65535 + 200
+}
+
 // New configures the SIP core; it binds nothing until Start.
 func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.DB == nil {

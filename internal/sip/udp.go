@@ -2,9 +2,13 @@ package sip
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -182,8 +186,34 @@ func (s *Server) udpDatagram(u *udpListener, data []byte, src netip.AddrPort) {
 		s.count("OPTIONS")
 		s.udpRespond(u, req, src, s.options(req))
 	default:
+		if legacyBranch(req) {
+			// An RFC 2543 request (no z9hG4bK branch): sipgo matches those by the From tag
+			// and fails when there is none; give it a branch derived from what identifies
+			// the transaction, so that its ACK and CANCEL get the same one.
+			u.handoff([]byte(req.String()), src)
+			return
+		}
 		u.handoff(data, src)
 	}
+}
+
+// legacyBranch gives a request without an RFC 3261 branch a deterministic one (from Call-ID,
+// CSeq number, From tag and the top Via) and reports whether it did.
+func legacyBranch(req *sip.Request) bool {
+	via := req.Via()
+	if b, ok := via.Params.Get("branch"); ok && strings.HasPrefix(b, sip.RFC3261BranchMagicCookie) && len(b) > len(sip.RFC3261BranchMagicCookie) {
+		return false
+	}
+	h := sha256.New()
+	h.Write([]byte(req.CallID().Value()))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)))
+	h.Write([]byte{0})
+	h.Write([]byte(req.From().Params.GetOr("tag", "")))
+	h.Write([]byte{0})
+	h.Write([]byte(via.Host + ":" + strconv.Itoa(via.Port)))
+	via.Params.Add("branch", sip.RFC3261BranchMagicCookie+"-2543-"+hex.EncodeToString(h.Sum(nil)[:12]))
+	return true
 }
 
 // udpRespond sends a response built for a request that reached us over UDP, statelessly:

@@ -45,13 +45,13 @@ func (s *Server) validate(req *sip.Request) *sip.Response {
 		}
 	}
 	cseq := req.CSeq()
-	if cseq.MethodName != req.Method && !(req.IsAck() && cseq.MethodName == sip.INVITE) {
+	// sipgo upper-cases the method of the request line but not the CSeq's, so compare
+	// without case (methods are case-sensitive, but an extension method in two spellings
+	// is no real ambiguity for a UAS that does not implement it).
+	if !strings.EqualFold(string(cseq.MethodName), string(req.Method)) {
 		return s.reply(req, 400, "CSeq Method Mismatch")
 	}
 	if req.IsAck() {
-		if cseq.MethodName != sip.ACK && cseq.MethodName != sip.INVITE {
-			return s.reply(req, 400, "CSeq Method Mismatch")
-		}
 		return nil // ACK gets no response in any case
 	}
 	switch strings.ToLower(req.Recipient.Scheme) {
@@ -139,6 +139,7 @@ func acceptsSDP(hs []sip.Header) bool {
 // reply builds a response to req with our To tag.
 func (s *Server) reply(req *sip.Request, code int, reason string) *sip.Response {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	res.SipVersion = "SIP/2.0" // even to a request in another version (505)
 	if code != 100 {
 		if to := res.To(); to != nil && !to.Params.Has("tag") {
 			to.Params.Add("tag", sip.GenerateTagN(10))
@@ -158,6 +159,14 @@ func rawBadRequest(data []byte, perr error) []byte {
 	first := string(lines[0])
 	if strings.HasPrefix(first, "SIP/") || !strings.Contains(first, " ") {
 		return nil // a response, or not SIP at all
+	}
+	status := "400 Bad Request"
+	if f := strings.Fields(first); len(f) == 3 {
+		if f[2] != "SIP/2.0" && strings.HasPrefix(f[2], "SIP/") {
+			status = "505 Version Not Supported"
+		} else if scheme, _, ok := strings.Cut(f[1], ":"); ok && !sipScheme(scheme) && !strings.ContainsAny(scheme, "<>\"\\ ") {
+			status = "416 Unsupported URI Scheme"
+		}
 	}
 	var vias []string
 	var from, to, callID, cseq string
@@ -196,7 +205,7 @@ func rawBadRequest(data []byte, perr error) []byte {
 		to += ";tag=" + sip.GenerateTagN(10)
 	}
 	var b bytes.Buffer
-	b.WriteString("SIP/2.0 400 Bad Request\r\n")
+	b.WriteString("SIP/2.0 " + status + "\r\n")
 	for _, v := range vias {
 		b.WriteString("Via: " + v + "\r\n")
 	}
