@@ -87,8 +87,15 @@ func TestEveryCategoryAndFlowHasText(t *testing.T) {
 		}
 	}
 	for _, f := range flows.Declared() {
-		if _, ok := flowText["de"][f.Name]; !ok {
+		if tr, ok := flowText["de"][f.Name]; !ok || tr[0] == "" || tr[1] == "" || tr[2] == "" || tr[3] == "" {
 			t.Errorf("flow %s lacks a German text", f.Name)
+		}
+	}
+	for _, k := range datacat.FileKinds() {
+		for _, lang := range Languages {
+			if kindNames[lang][k.Kind] == "" {
+				t.Errorf("kind %s lacks a name in %s", k.Kind, lang)
+			}
 		}
 	}
 }

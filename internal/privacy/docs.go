@@ -110,7 +110,7 @@ func (e *Engine) RecordsOfProcessing(ctx context.Context, tenantID int64) (strin
 			}
 		}
 		w("- **Data subjects:** %s\n", dataSubjects["en"][c])
-		w("- **Legal basis:** %s (GDPR)\n", legalBasis["en"][c])
+		w("- **Legal basis (GDPR):** %s\n", legalBasis["en"][c])
 		if len(tables) > 0 || len(kinds) > 0 {
 			var where []string
 			for _, t := range tables {
@@ -134,7 +134,7 @@ func (e *Engine) RecordsOfProcessing(ctx context.Context, tenantID int64) (strin
 			for _, k := range kinds {
 				kr := book.rule(t.ID, c, k.Kind)
 				if kr.Mode != r.Mode || kr.Days != r.Days {
-					w("    - %s: %s\n", k.Kind, ruleText(kr.Rule, "en"))
+					w("    - %s (`%s`): %s\n", kindName(k.Kind, "en"), k.Kind, ruleText(kr.Rule, "en"))
 				}
 			}
 		}
@@ -224,10 +224,10 @@ func (e *Engine) PrivacyNotice(ctx context.Context, tenantID int64, lang string)
 	w("# %s — %s\n\n", t("Privacy notice", "Datenschutzhinweise"), mdEscape(tn.Name))
 	contact := tn.AdminContact
 	if contact == "" {
-		contact = t("the administrator of this phone system", "die Administration dieser Telefonanlage")
+		contact = t("the operator of this phone system", "der Betreiber dieser Telefonanlage")
 	}
-	w(t("This phone system is run by %s, who is responsible for the data described here. It runs on Privox, which keeps every piece of personal data in a declared category for exactly as long as that category allows.\n\n",
-		"Diese Telefonanlage wird betrieben von %s; dort liegt die Verantwortung für die hier beschriebenen Daten. Sie läuft mit Privox, das jede personenbezogene Angabe einer erklärten Kategorie zuordnet und genau so lange speichert, wie die Kategorie es erlaubt.\n\n"), mdEscape(contact))
+	w(t("Responsible for the data described here: %s.\n\nThis phone system runs on Privox, which keeps every piece of personal data in a declared category for exactly as long as that category allows.\n\n",
+		"Verantwortlich für die hier beschriebenen Daten: %s.\n\nDiese Telefonanlage läuft mit Privox, das jede personenbezogene Angabe einer erklärten Kategorie zuordnet und genau so lange speichert, wie die Kategorie es erlaubt.\n\n"), mdEscape(contact))
 	w("## %s\n\n", t("What is stored and for how long", "Was gespeichert wird und wie lange"))
 	w("| %s | %s | %s | %s |\n|---|---|---|---|\n", t("Category", "Kategorie"), t("What", "Was"), t("How long", "Wie lange"), t("When your account ends", "Wenn Ihr Konto endet"))
 	var never []string
@@ -248,7 +248,7 @@ func (e *Engine) PrivacyNotice(ctx context.Context, tenantID int64, lang string)
 		for _, k := range kinds {
 			kr := book.rule(tenantID, c, k.Kind)
 			if kr.Mode != r.Mode || kr.Days != r.Days {
-				how += "; " + k.Kind + ": " + ruleText(kr.Rule, lang)
+				how += "; " + kindName(k.Kind, lang) + ": " + ruleText(kr.Rule, lang)
 			}
 		}
 		w("| %s | %s | %s | %s |\n", categoryName(c, lang), mdEscape(categoryDesc(c, lang)), how, onDeactivationText(r.OnDeactivation, lang))
@@ -266,11 +266,11 @@ func (e *Engine) PrivacyNotice(ctx context.Context, tenantID int64, lang string)
 	} else {
 		w("%s\n\n", t("Only these connections are switched on; Privox opens no others:", "Nur diese Verbindungen sind eingeschaltet; andere öffnet Privox nicht:"))
 		for _, f := range on {
-			purpose, sent := f.Purpose, f.DataSent
+			purpose, sent, dest, basis := f.Purpose, f.DataSent, f.Destination, f.LegalBasis
 			if tr, ok := flowText[lang][f.Name]; ok {
-				purpose, sent = tr[0], tr[1]
+				purpose, sent, dest, basis = tr[0], tr[1], tr[2], tr[3]
 			}
-			w("- **%s** (%s): %s %s. %s %s.\n", purpose, mdEscape(f.Destination), t("Data sent:", "Übermittelt:"), sent, t("Legal basis:", "Rechtsgrundlage:"), f.LegalBasis)
+			w("- **%s** (%s): %s %s. %s %s.\n", purpose, mdEscape(dest), t("Data sent:", "Übermittelt:"), sent, t("Legal basis:", "Rechtsgrundlage:"), basis)
 		}
 	}
 	w("\n## %s\n\n", t("Cookies", "Cookies"))

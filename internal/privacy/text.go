@@ -108,17 +108,38 @@ var legalBasis = map[string]map[datacat.Category]string{
 	},
 }
 
-// flowText translates what a flow does and sends; English comes from the flows registry.
-var flowText = map[string]map[string][2]string{
+// flowText translates what a flow does, what it sends, where to and on which legal basis;
+// English comes from the flows registry.
+var flowText = map[string]map[string][4]string{
 	"de": {
-		"sip_trunk":        {"Anrufe über einen SIP-Anbieter führen und annehmen", "Signalisierung (Rufnummern, Anzeigename) und Sprachdaten der Anrufe über die Leitung"},
-		"smtp_relay":       {"Benachrichtigungen über Sprachnachrichten und Faxe per E-Mail senden", "Empfängeradresse, Rufnummer des Anrufers, Zeitpunkt; die Aufnahme oder das Fax nur, wenn Anhänge eingeschaltet sind"},
-		"backup_target":    {"Verschlüsselte Datensicherungen außerhalb des Systems ablegen", "ein Archiv, das vor dem Versand verschlüsselt wird"},
-		"directory_source": {"Kontakte aus einem Verzeichnis in den lokalen Index übernehmen", "Anmeldedaten und Suchanfragen des Connectors"},
-		"push_gateway":     {"Mobile Softphones bei eingehenden Anrufen wecken", "eine minimale Weck-Nachricht, ohne Rufnummer, sofern nicht erlaubt"},
-		"update_check":     {"Prüfen, ob es eine neuere Privox-Version gibt", "nur die Produktversion"},
-		"time_sync":        {"Die Systemuhr mit einem NTP-Server abgleichen", "eine NTP-Anfrage"},
+		"sip_trunk": {"Anrufe über einen SIP-Anbieter führen und annehmen", "Signalisierung (Rufnummern, Anzeigename) und Sprachdaten der Anrufe über die Leitung",
+			"der SIP-Server des eingerichteten Anbieters", "Vertrag (Art. 6 Abs. 1 lit. b DSGVO)"},
+		"smtp_relay": {"Benachrichtigungen über Sprachnachrichten und Faxe per E-Mail senden", "Empfängeradresse, Rufnummer des Anrufers, Zeitpunkt; die Aufnahme oder das Fax nur, wenn Anhänge eingeschaltet sind",
+			"der eingerichtete SMTP-Server (nur mit STARTTLS oder TLS)", "Vertrag (Art. 6 Abs. 1 lit. b DSGVO)"},
+		"backup_target": {"Verschlüsselte Datensicherungen außerhalb des Systems ablegen", "ein Archiv, das vor dem Versand verschlüsselt wird",
+			"das eingerichtete externe Sicherungsziel", "berechtigtes Interesse an Verfügbarkeit (Art. 6 Abs. 1 lit. f DSGVO)"},
+		"directory_source": {"Kontakte aus einem Verzeichnis in den lokalen Index übernehmen", "Anmeldedaten und Suchanfragen des Connectors",
+			"der eingerichtete LDAP-/AD-Server oder die eingerichtete URL", "berechtigtes Interesse (Art. 6 Abs. 1 lit. f DSGVO)"},
+		"push_gateway": {"Mobile Softphones bei eingehenden Anrufen wecken", "eine minimale Weck-Nachricht, ohne Rufnummer, sofern nicht erlaubt",
+			"das eingerichtete Push-Gateway", "Einwilligung (Art. 6 Abs. 1 lit. a DSGVO)"},
+		"update_check": {"Prüfen, ob es eine neuere Privox-Version gibt", "nur die Produktversion",
+			"der eingerichtete Update-Server", "berechtigtes Interesse (Art. 6 Abs. 1 lit. f DSGVO)"},
+		"time_sync": {"Die Systemuhr mit einem NTP-Server abgleichen", "eine NTP-Anfrage",
+			"der eingerichtete NTP-Server", "berechtigtes Interesse (Art. 6 Abs. 1 lit. f DSGVO)"},
 	},
+}
+
+// kindNames name the kinds of content in the documents.
+var kindNames = map[string]map[string]string{
+	"en": {"voicemail": "voicemail", "greeting": "greetings", "fax": "faxes", "recording": "recordings", "im": "instant messages", "upload": "uploaded media"},
+	"de": {"voicemail": "Sprachnachrichten", "greeting": "Ansagen", "fax": "Faxe", "recording": "Aufzeichnungen", "im": "Sofortnachrichten", "upload": "hochgeladene Medien"},
+}
+
+func kindName(kind, lang string) string {
+	if n := kindNames[lang][kind]; n != "" {
+		return n
+	}
+	return kind
 }
 
 // ruleText says a rule in a sentence.
