@@ -89,6 +89,17 @@ func installationScoped(c datacat.Category) bool {
 	return false
 }
 
+// hasSystemTable reports whether a category has a table that belongs to no tenant, whose rule
+// is the installation's.
+func hasSystemTable(c datacat.Category) bool {
+	for _, t := range datacat.Tables() {
+		if t.Category == c && t.TenantColumn == "" {
+			return true
+		}
+	}
+	return false
+}
+
 func fileKind(kind string) (datacat.FileKind, bool) {
 	for _, k := range datacat.FileKinds() {
 		if k.Kind == kind {
@@ -233,6 +244,9 @@ func (e *Engine) checkChange(ctx context.Context, tenantID int64, c datacat.Cate
 		if !ok || fk.Category != c {
 			return nil, invalid("category %s has no kind %q", c, kind)
 		}
+	}
+	if tenantID == store.InstallationTenant && !installationScoped(c) && !hasSystemTable(c) {
+		return nil, invalid("the %s rule is set per tenant (its tenants' presets apply); name the tenant", c)
 	}
 	if tenantID != store.InstallationTenant {
 		if installationScoped(c) {

@@ -213,6 +213,7 @@ func TestRuleValidation(t *testing.T) {
 			{"kind of another category", tn.ID, privacy.RuleChange{Category: datacat.Traffic, Kind: filestore.KindFax, Mode: datacat.Delete, Days: 3}, "has no kind"},
 			{"bad on_deactivation", tn.ID, privacy.RuleChange{Category: datacat.Traffic, Mode: datacat.Delete, Days: 3, OnDeactivation: "shrug"}, "on_deactivation"},
 			{"unknown tenant", 999, privacy.RuleChange{Category: datacat.Traffic, Mode: datacat.Delete, Days: 3}, "not found"},
+			{"tenant category for the installation", store.InstallationTenant, privacy.RuleChange{Category: datacat.Traffic, Mode: datacat.Delete, Days: 3}, "name the tenant"},
 		} {
 			_, err := e.eng.SetRule(ctx, c.tid, c.ch, privacy.System)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
