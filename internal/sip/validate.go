@@ -39,6 +39,11 @@ func (s *Server) validate(req *sip.Request) *sip.Response {
 		strings.TrimSpace(req.CallID().Value()) == "" {
 		return s.reply(req, 400, "Missing Required Header")
 	}
+	// The top Via is what responses are routed by; the others are only echoed back (and
+	// sipgo's parser is lenient with them).
+	if v := req.Via(); v.ProtocolName != "SIP" || v.ProtocolVersion != "2.0" || v.Transport == "" || v.Host == "" || strings.ContainsAny(v.Transport, "/ ") {
+		return s.reply(req, 400, "Bad Via")
+	}
 	for _, name := range singular {
 		if len(req.GetHeaders(name)) > 1 {
 			return s.reply(req, 400, "Repeated "+name)
