@@ -171,6 +171,13 @@ func (r *sippRun) wait(t *testing.T) {
 	}
 }
 
+// end waits for sipp to exit and returns its error (non-zero exit when calls failed).
+func (r *sippRun) end() error {
+	err := <-r.done
+	r.done <- err
+	return err
+}
+
 // messages returns sipp's message trace so far.
 func (r *sippRun) messages() string {
 	b, _ := os.ReadFile(filepath.Join(r.dir, "messages.log"))
