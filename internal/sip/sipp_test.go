@@ -98,15 +98,16 @@ func TestSippCalls(t *testing.T) {
 }
 
 // sippUAS starts a sipp callee on a peer and waits until it listens.
-func (e *env) sippUAS(name, scenario string, p peer) *sippRun {
+func (e *env) sippUAS(name, scenario string, p peer, extra ...string) *sippRun {
 	e.t.Helper()
 	network := "udp"
 	if p.transport != "udp" {
 		network = "tcp"
 	}
-	r := e.sipp(name, scenario, "-t", sippTransport(p.transport), "-i", "127.0.0.1", "-p", strconv.Itoa(p.port),
+	args := append([]string{"-t", sippTransport(p.transport), "-i", "127.0.0.1", "-p", strconv.Itoa(p.port),
 		"-mp", strconv.Itoa(freePort(e.t)), "-key", "contact_port", strconv.Itoa(p.contactPort), "-key", "contact_transport", p.transport,
-		"-m", "1", "-timeout", "40")
+		"-m", "1", "-timeout", "40"}, extra...)
+	r := e.sipp(name, scenario, args...)
 	waitListening(e.t, network, p.port)
 	return r
 }
