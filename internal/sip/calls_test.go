@@ -2,6 +2,8 @@ package sip_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	gosip "github.com/emiago/sipgo/sip"
 
+	"github.com/privox/privox/internal/media"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/sip"
 	"github.com/privox/privox/internal/store"
@@ -139,4 +142,33 @@ func TestRegistrationsSurviveRestart(t *testing.T) {
 	callee := e2.sippUAS("callee", "uas.xml", uas)
 	e2.sippUAC("caller", "uac.xml", "udp", "-d", "200").wait(t)
 	callee.wait(t)
+}
+
+// TestDTMF: the caller sends an RFC 4733 digit; the relay reports it and the call logic's
+// hook sees it with the call it belongs to.
+func TestDTMF(t *testing.T) {
+	const pcap = "/usr/share/sip-tester/dtmf_2833_1.pcap"
+	if _, err := os.Stat(pcap); err != nil {
+		t.Fatalf("%s missing: install the Debian package sip-tester", pcap)
+	}
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	got := make(chan string, 10)
+	e.srv().OnDTMF(func(c sip.CallInfo, from media.LegID, ev media.DTMFEvent) {
+		got <- fmt.Sprintf("%s %s %s %c", c.Caller, c.Callee, from, ev.Digit)
+	})
+	uas := e.newPeer("udp")
+	callee := e.sippUAS("callee", "uas.xml", uas)
+	e.register("1002", "secret-1002", uas)
+	e.sippUAC("caller", "uac_dtmf.xml", "udp").wait(t)
+	callee.wait(t)
+	select {
+	case ev := <-got:
+		if ev != "1001 1002 A 1" {
+			t.Errorf("DTMF hook saw %q, want the digit 1 from leg A of 1001→1002", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no DTMF event reached the hook")
+	}
 }
