@@ -161,7 +161,7 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error)
 
 func (e *Engine) sweepTable(ctx context.Context, t datacat.Table, o SweepOptions, now int64, tenants []int64, book *ruleBook, holds *holdSet, rs reports) error {
 	if t.ExpiresColumn != "" && (o.TenantID == 0 || t.TenantColumn != "") {
-		p := pass{t: t, where: t.ExpiresColumn + " < ?", args: []any{now - e.opt.ExpiryGrace.Milliseconds()}}
+		p := pass{t: t, where: t.ExpiresColumn + " < ?", args: []any{now - e.opt.ExpiryGrace.Milliseconds()}, keyCol: t.ExpiresColumn}
 		if o.TenantID != 0 {
 			p.where += " AND " + t.TenantColumn + " = ?"
 			p.args = append(p.args, o.TenantID)
@@ -192,7 +192,7 @@ func (e *Engine) sweepTable(ctx context.Context, t datacat.Table, o SweepOptions
 			if !r.Timed() {
 				continue
 			}
-			p := pass{t: t, where: t.TimeColumn + " < ?", args: []any{now - int64(r.Days)*day}}
+			p := pass{t: t, where: t.TimeColumn + " < ?", args: []any{now - int64(r.Days)*day}, keyCol: t.TimeColumn}
 			if tid != store.InstallationTenant {
 				p.where += " AND " + t.TenantColumn + " = ?"
 				p.args = append(p.args, tid)
@@ -247,6 +247,10 @@ type pass struct {
 	where     string
 	args      []any
 	aggregate bool
+	// keyCol, when set, is the time column the batches walk in order: each batch starts at
+	// the newest time the previous one reached, so that no batch scans the index entries of
+	// rows already removed (PostgreSQL keeps them until vacuum).
+	keyCol string
 }
 
 // fileRef is a content file about to be removed.
@@ -319,11 +323,21 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 		cols = "id, " + t.FileColumn
 	}
 	nbase := strings.Count(cols, ",") + 1
+	if p.keyCol != "" {
+		cols += ", " + p.keyCol
+	}
 	if p.aggregate {
 		cols += ", " + aggregateColumns(t)
 	}
-	sel := `SELECT ` + cols + ` FROM ` + t.Name + ` WHERE ` + p.where + excl + ` LIMIT ?`
-	args := append(append([]any(nil), p.args...), batch)
+	sel := `SELECT ` + cols + ` FROM ` + t.Name + ` WHERE ` + p.where + excl
+	args := append([]any(nil), p.args...)
+	var from int64 = -1 << 62
+	if p.keyCol != "" {
+		sel += ` AND ` + p.keyCol + ` >= ? ORDER BY ` + p.keyCol
+		args = append(args, from)
+	}
+	sel += ` LIMIT ?`
+	args = append(args, batch)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -339,11 +353,14 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 			if err != nil {
 				return err
 			}
-			var id int64
+			var id, key int64
 			var second sql.NullInt64
 			dest := []any{&id}
 			if nbase == 2 {
 				dest = append(dest, &second)
+			}
+			if p.keyCol != "" {
+				dest = append(dest, &key)
 			}
 			var aggVals []any
 			if p.aggregate {
@@ -361,6 +378,7 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 				if p.aggregate {
 					agg.add(t, aggVals)
 				}
+				from = max(from, key)
 				ids = append(ids, id)
 				switch {
 				case fileIndex:
@@ -422,6 +440,9 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 		tr.Expired += int64(len(ids))
 		if len(ids) < batch {
 			return nil
+		}
+		if p.keyCol != "" {
+			args[len(args)-2] = from
 		}
 		e.pause(ctx, held)
 	}
