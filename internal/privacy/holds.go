@@ -185,11 +185,38 @@ func (h *holdSet) exclude(t datacat.Table, hasID bool) string {
 			b.WriteString(" AND (" + c + " IS NULL OR " + c + " NOT IN (" + list + "))")
 		}
 	}
+	if t.FileColumn == "id" {
+		// A held row of a table that refers to content files keeps its file too.
+		for _, r := range referringTables() {
+			if ids := h.records[r.Name]; len(ids) > 0 {
+				b.WriteString(" AND id NOT IN (SELECT " + r.FileColumn + " FROM " + r.Name + " WHERE id IN (" + intList(ids) + ") AND " +
+					r.FileColumn + " IS NOT NULL)")
+			}
+		}
+	}
 	return b.String()
 }
 
 func (h *holdSet) empty(t datacat.Table) bool {
+	if t.FileColumn == "id" {
+		for _, r := range referringTables() {
+			if len(h.records[r.Name]) > 0 {
+				return false
+			}
+		}
+	}
 	return len(h.records[t.Name]) == 0 && (len(h.users) == 0 || len(personColumns(t)) == 0)
+}
+
+// referringTables are the tables whose rows refer to content files (a voicemail index).
+func referringTables() []datacat.Table {
+	var out []datacat.Table
+	for _, t := range datacat.Tables() {
+		if t.FileColumn != "" && t.FileColumn != "id" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (h *holdSet) userHeld(uid int64) bool {

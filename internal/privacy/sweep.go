@@ -472,10 +472,7 @@ func (e *Engine) pause(ctx context.Context, held time.Duration) {
 // table that refers to those files (a voicemail's index row), so that no row is ever seen
 // pointing at a file on its way out, whether or not a foreign key would cascade.
 func deleteReferences(ctx context.Context, tx *store.DB, fileIDs string) error {
-	for _, r := range datacat.Tables() {
-		if r.FileColumn == "" || r.FileColumn == "id" {
-			continue
-		}
+	for _, r := range referringTables() {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+r.Name+` WHERE `+inIDs(tx, r.FileColumn), fileIDs); err != nil {
 			return fmt.Errorf("remove rows of %s referring to removed files: %w", r.Name, err)
 		}

@@ -240,6 +240,7 @@ func TestHoldsSurviveSweeps(t *testing.T) {
 		free := e.cdr(t, tn.ID, ago(9), &a.ID, nil, "")
 		ofB := e.cdr(t, tn.ID, ago(9), nil, &b.ID, "")
 		rec := e.file(t, tn.ID, &b.ID, filestore.KindRecording, ago(50), []byte("evidence"))
+		vm, vmRow := e.voicemail(t, tn.ID, a.ID, ago(100), []byte("voicemail in dispute"))
 		admin := privacy.Actor{Name: "user:1", UserID: ptr(1), IP: "192.0.2.1"}
 
 		for _, bad := range []privacy.HoldRequest{
@@ -264,6 +265,11 @@ func TestHoldsSurviveSweeps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A hold on a row that refers to a file keeps the file, though the file row is swept
+		// on its own (content_files, kind voicemail, 90 days).
+		if _, err := e.eng.PlaceHold(ctx, tn.ID, privacy.HoldRequest{Table: "test_voicemails", RecordID: vmRow, Reason: "complaint", ExpiresAt: ago(-5)}, admin); err != nil {
+			t.Fatal(err)
+		}
 		rep, err := e.eng.Sweep(ctx, privacy.SweepOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -277,11 +283,17 @@ func TestHoldsSurviveSweeps(t *testing.T) {
 		if !fileExists(e, rec) {
 			t.Fatal("recording of a held person was swept")
 		}
+		if got, _, err := e.files.Get(ctx, tn.ID, vm.ID); err != nil || string(got) != "voicemail in dispute" {
+			t.Fatalf("file of a held voicemail row: %q %v", got, err)
+		}
+		if n := count(t, e.db, `SELECT COUNT(*) FROM test_voicemails WHERE id = ?`, vmRow); n != 1 {
+			t.Fatal("held voicemail row removed")
+		}
 		var heldCount int64
 		for _, tr := range rep.Tables {
 			heldCount += tr.Held
 		}
-		if heldCount != 3 {
+		if heldCount != 5 {
 			t.Fatalf("report counts %d held, want 3: %+v", heldCount, rep.Tables)
 		}
 		// Release one hold, let the other expire.
@@ -296,14 +308,14 @@ func TestHoldsSurviveSweeps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.HoldsExpired != 1 {
+		if rep.HoldsExpired != 2 {
 			t.Fatalf("holds expired: %d", rep.HoldsExpired)
 		}
 		if n := count(t, e.db, `SELECT COUNT(*) FROM cdrs WHERE id IN (?, ?)`, held.ID, ofB.ID); n != 0 {
 			t.Fatal("CDRs survived after their holds ended")
 		}
-		if fileExists(e, rec) {
-			t.Fatal("recording survived after the hold ended")
+		if fileExists(e, rec) || fileExists(e, vm) {
+			t.Fatal("files survived after their holds ended")
 		}
 		got, err := e.db.LegalHold(ctx, tn.ID, h2.ID)
 		if err != nil || got.ReleasedAt == nil || got.ReleasedBy != "expiry" {
@@ -314,7 +326,7 @@ func TestHoldsSurviveSweeps(t *testing.T) {
 		for _, en := range es {
 			actions = append(actions, en.Action+":"+en.Actor)
 		}
-		if strings.Join(actions, " ") != "hold.place:user:1 hold.place:user:1 hold.release:user:1 hold.expire:system" {
+		if strings.Join(actions, " ") != "hold.place:user:1 hold.place:user:1 hold.place:user:1 hold.release:user:1 hold.expire:system hold.expire:system" {
 			t.Fatalf("audited hold actions: %v", actions)
 		}
 		if es[0].SourceIP != "192.0.2.1" || !strings.Contains(es[0].Detail, "table=cdrs") {
