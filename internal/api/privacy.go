@@ -28,6 +28,8 @@ type rulesResult struct {
 type sweepBody struct {
 	DryRun   bool  `json:"dry_run"`
 	TenantID int64 `json:"tenant_id,omitempty"`
+	// Fast sweeps without pauses between batches (a catch-up in a quiet hour).
+	Fast bool `json:"fast,omitempty"`
 }
 
 type restrictionBody struct {
@@ -171,7 +173,7 @@ func (s *Server) sweep(r *Request) (any, error) {
 			return nil, FieldError("tenant_id", "no such tenant")
 		}
 	}
-	rep, err := s.Privacy.Sweep(r.Context(), privacy.SweepOptions{DryRun: in.DryRun, TenantID: in.TenantID})
+	rep, err := s.Privacy.Sweep(r.Context(), privacy.SweepOptions{DryRun: in.DryRun, TenantID: in.TenantID, Fast: in.Fast})
 	if err != nil {
 		return nil, privErr(err)
 	}

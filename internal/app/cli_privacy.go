@@ -23,7 +23,7 @@ import (
 func init() {
 	addCommand(command{"retention show", "retention show [--tenant T]", runRetentionShow})
 	addCommand(command{"retention set", "retention set [--tenant T] --category C [--kind K] --mode delete|anonymise|while_active|until_deleted|preset [--days N] [--on-deactivation delete|anonymise|n/a]", runRetentionSet})
-	addCommand(command{"retention run", "retention run [--dry-run] [--tenant T]", runRetentionRun})
+	addCommand(command{"retention run", "retention run [--dry-run] [--tenant T] [--mode fast]   (fast: no pauses between batches)", runRetentionRun})
 	addCommand(command{"fsck", "fsck [--repair]   (stop Privox before repairing)", runFsck})
 	addCommand(command{"export", "export --tenant T --user ID --out FILE.zip", runExport})
 	addCommand(command{"erase", "erase --tenant T --user ID", runErase})
@@ -229,7 +229,12 @@ func runRetentionRun(c *cmdCtx) error {
 	if err != nil {
 		return err
 	}
-	rep, err := eng.Sweep(c.ctx, privacy.SweepOptions{DryRun: c.str("dry-run") != "", TenantID: tid})
+	switch c.str("mode") {
+	case "", "paced", "fast":
+	default:
+		return usageErr("--mode of retention run is fast or paced")
+	}
+	rep, err := eng.Sweep(c.ctx, privacy.SweepOptions{DryRun: c.str("dry-run") != "", TenantID: tid, Fast: c.str("mode") == "fast"})
 	if err != nil {
 		return err
 	}

@@ -159,11 +159,8 @@ func benchSweep(b *testing.B, en storetest.Engine) {
 		b.StopTimer()
 		db := storetest.Open(b, en)
 		var phase atomic.Int64
-		pause := time.Duration(0)
-		if os.Getenv("PRIVOX_BENCH_MODE") == "fast" {
-			pause = -1
-		}
-		e := newEnv(b, db, privacy.Options{BatchSize: envInt("PRIVOX_BENCH_BATCH", 0), FileBatchSize: envInt("PRIVOX_BENCH_FILE_BATCH", 0), Pause: pause,
+		fast := os.Getenv("PRIVOX_BENCH_MODE") == "fast"
+		e := newEnv(b, db, privacy.Options{BatchSize: envInt("PRIVOX_BENCH_BATCH", 0), FileBatchSize: envInt("PRIVOX_BENCH_FILE_BATCH", 0),
 			Hook: func(step string) {
 				if step == "file-removed" {
 					phase.CompareAndSwap(0, time.Now().UnixNano())
@@ -191,7 +188,7 @@ func benchSweep(b *testing.B, en storetest.Engine) {
 		go func() { defer wg.Done(); during = probe(pctx, db, tn.ID, u.ID) }()
 		b.StartTimer()
 		start := time.Now()
-		rep, err := e.eng.Sweep(ctx, privacy.SweepOptions{})
+		rep, err := e.eng.Sweep(ctx, privacy.SweepOptions{Fast: fast})
 		elapsed := time.Since(start)
 		b.StopTimer()
 		stop()
@@ -212,7 +209,7 @@ func benchSweep(b *testing.B, en storetest.Engine) {
 			b.Fatalf("swept %d CDRs and %d files, want %d and %d: %+v", cdrs, files, nCDR, nFiles, rep.Tables)
 		}
 		mode := ""
-		if pause < 0 {
+		if fast {
 			mode = "_fast"
 		}
 		cdrPhase := elapsed

@@ -23,6 +23,9 @@ type SweepOptions struct {
 	// TenantID limits the sweep to one tenant's tables (0: everything, including the
 	// installation's tables and the audit chain).
 	TenantID int64
+	// Fast sweeps without pausing between batches (Options.Pause), for a catch-up in a quiet
+	// hour: on SQLite it keeps other writers waiting.
+	Fast bool
 }
 
 // TableReport says what a sweep did to one table with one action.
@@ -161,7 +164,7 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error)
 
 func (e *Engine) sweepTable(ctx context.Context, t datacat.Table, o SweepOptions, now int64, tenants []int64, book *ruleBook, holds *holdSet, rs reports) error {
 	if t.ExpiresColumn != "" && (o.TenantID == 0 || t.TenantColumn != "") {
-		p := pass{t: t, where: t.ExpiresColumn + " < ?", args: []any{now - e.opt.ExpiryGrace.Milliseconds()}, keyCol: t.ExpiresColumn}
+		p := pass{t: t, where: t.ExpiresColumn + " < ?", args: []any{now - e.opt.ExpiryGrace.Milliseconds()}, keyCol: t.ExpiresColumn, fast: o.Fast}
 		if o.TenantID != 0 {
 			p.where += " AND " + t.TenantColumn + " = ?"
 			p.args = append(p.args, o.TenantID)
@@ -177,7 +180,7 @@ func (e *Engine) sweepTable(ctx context.Context, t datacat.Table, o SweepOptions
 		if o.TenantID != 0 {
 			return nil
 		}
-		return e.sweepChain(ctx, t, book.rule(store.InstallationTenant, t.Category, ""), now, holds, o.DryRun, rs.get(t, "chain"))
+		return e.sweepChain(ctx, t, book.rule(store.InstallationTenant, t.Category, ""), now, holds, o, rs.get(t, "chain"))
 	}
 	scopes := tenants
 	if t.TenantColumn == "" || installationScoped(t.Category) {
@@ -192,7 +195,7 @@ func (e *Engine) sweepTable(ctx context.Context, t datacat.Table, o SweepOptions
 			if !r.Timed() {
 				continue
 			}
-			p := pass{t: t, where: t.TimeColumn + " < ?", args: []any{now - int64(r.Days)*day}, keyCol: t.TimeColumn}
+			p := pass{t: t, where: t.TimeColumn + " < ?", args: []any{now - int64(r.Days)*day}, keyCol: t.TimeColumn, fast: o.Fast}
 			if tid != store.InstallationTenant {
 				p.where += " AND " + t.TenantColumn + " = ?"
 				p.args = append(p.args, tid)
@@ -251,6 +254,8 @@ type pass struct {
 	// the newest time the previous one reached, so that no batch scans the index entries of
 	// rows already removed (PostgreSQL keeps them until vacuum).
 	keyCol string
+	// fast skips the pauses between batches.
+	fast bool
 }
 
 // fileRef is a content file about to be removed.
@@ -444,7 +449,9 @@ func (e *Engine) runPass(ctx context.Context, p pass, holds *holdSet, dry bool, 
 		if p.keyCol != "" {
 			args[len(args)-2] = from
 		}
-		e.pause(ctx, held)
+		if !p.fast {
+			e.pause(ctx, held)
+		}
 	}
 }
 
@@ -654,7 +661,8 @@ func toText(v any) string {
 // the id and hash of the last removed entry as the chain's checkpoint, so that verification
 // starts from there and still notices any other removal. The newest entry always stays: it
 // carries the chain's head. A held entry stops the trimming there.
-func (e *Engine) sweepChain(ctx context.Context, t datacat.Table, r EffectiveRule, now int64, holds *holdSet, dry bool, tr *TableReport) error {
+func (e *Engine) sweepChain(ctx context.Context, t datacat.Table, r EffectiveRule, now int64, holds *holdSet, o SweepOptions, tr *TableReport) error {
+	dry := o.DryRun
 	if !r.Timed() {
 		return nil
 	}
@@ -730,7 +738,9 @@ func (e *Engine) sweepChain(ctx context.Context, t datacat.Table, r EffectiveRul
 			return nil
 		}
 		e.hook("chain-trimmed")
-		e.pause(ctx, time.Since(began))
+		if !o.Fast {
+			e.pause(ctx, time.Since(began))
+		}
 	}
 }
 
