@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/privox/privox/internal/config"
 	"github.com/privox/privox/internal/media"
 	"github.com/privox/privox/internal/sip"
@@ -65,8 +67,33 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		return nil, err
 	}
 	s := &sipSubsystem{Server: srv, a: a, relay: relay}
+	if err := registerRelayMetrics(a.Metrics, relay); err != nil {
+		relay.Close()
+		return nil, err
+	}
 	a.Mux.Handle("GET /sip", srv.WebSocketHandler())
 	return s, nil
+}
+
+// registerRelayMetrics exports the relay's totals (the benchmarks read packet counts here).
+func registerRelayMetrics(reg prometheus.Registerer, r *media.Relay) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privox_media_sessions", Help: "Media sessions (calls) anchored in the relay."},
+			func() float64 { return float64(r.Stats().ActiveSessions) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privox_media_ports_in_use", Help: "RTP and RTCP ports of the range in use."},
+			func() float64 { return float64(r.Stats().PortsInUse) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "privox_media_packets_relayed_total", Help: "RTP and RTCP packets relayed to the other leg."},
+			func() float64 { return float64(r.Stats().PacketsRelayed) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "privox_media_packets_received_total", Help: "RTP and RTCP packets accepted from a leg."},
+			func() float64 { return float64(r.Stats().PacketsReceived) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "privox_media_packets_dropped_total", Help: "Packets received and not relayed."},
+			func() float64 { return float64(r.Stats().PacketsDropped) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("sip: media metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // hostIP returns the IP of a host:port listen address, if it names one.

@@ -11,10 +11,10 @@ import (
 	"encoding/hex"
 	"hash"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 )
 
 // Digest authentication (RFC 3261 §22, RFC 8760 for SHA-256) against the HA1 values the store
@@ -22,6 +22,10 @@ import (
 // lives as long as the process, so any node restart simply re-challenges. The nonce count is
 // not tracked (as in Kamailio's default set-up): a captured response can be replayed only
 // within the nonce lifetime and only for the same method and URI.
+//
+// This is the registrar's hot path (two passes per registration), so credentials are parsed
+// and challenges written here directly rather than with github.com/icholy/digest, whose
+// general parser costs more than the rest of a REGISTER; the tests check both against it.
 
 // Digest algorithms (RFC 8760).
 const (
@@ -35,6 +39,7 @@ type digestAuth struct {
 	now      func() time.Time
 	// algorithms are offered in this order, one challenge header each.
 	algorithms func() []string
+	macs       sync.Pool // of hash.Hash: HMAC-SHA256 under key
 }
 
 func newDigestAuth(lifetime func() time.Duration, algorithms func() []string) *digestAuth {
@@ -42,17 +47,26 @@ func newDigestAuth(lifetime func() time.Duration, algorithms func() []string) *d
 	if _, err := rand.Read(a.key[:]); err != nil {
 		panic("sip: no randomness for digest nonces: " + err.Error())
 	}
+	a.macs.New = func() any { return hmac.New(sha256.New, a.key[:]) }
 	return a
+}
+
+// nonceMAC computes the 16-byte MAC of a nonce's timestamp for realm into out.
+func (a *digestAuth) nonceMAC(ts []byte, realm string, out []byte) {
+	m := a.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(ts)
+	m.Write([]byte(realm))
+	var sum [sha256.Size]byte
+	copy(out, m.Sum(sum[:0])[:16])
+	a.macs.Put(m)
 }
 
 // nonce returns a fresh nonce for realm.
 func (a *digestAuth) nonce(realm string) string {
 	var b [24]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(a.now().Unix()))
-	m := hmac.New(sha256.New, a.key[:])
-	m.Write(b[:8])
-	m.Write([]byte(realm))
-	copy(b[8:], m.Sum(nil)[:16])
+	a.nonceMAC(b[:8], realm, b[8:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
@@ -65,10 +79,9 @@ func (a *digestAuth) nonceState(n, realm string) (ours, fresh bool) {
 	if _, err := base64.RawURLEncoding.Decode(b[:], []byte(n)); err != nil {
 		return false, false
 	}
-	m := hmac.New(sha256.New, a.key[:])
-	m.Write(b[:8])
-	m.Write([]byte(realm))
-	if !hmac.Equal(m.Sum(nil)[:16], b[8:]) {
+	var mac [16]byte
+	a.nonceMAC(b[:8], realm, mac[:])
+	if !hmac.Equal(mac[:], b[8:]) {
 		return false, false
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
@@ -84,9 +97,29 @@ func (a *digestAuth) challenge(res *sip.Response, proxy bool, realm string, stal
 	}
 	n := a.nonce(realm)
 	for _, alg := range a.algorithms() {
-		c := digest.Challenge{Realm: realm, Nonce: n, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
-		res.AppendHeader(sip.NewHeader(name, c.String()))
+		var b strings.Builder
+		b.Grow(100 + len(realm))
+		b.WriteString(`Digest realm="`)
+		b.WriteString(quote(realm))
+		b.WriteString(`", nonce="`)
+		b.WriteString(n)
+		b.WriteString(`"`)
+		if stale {
+			b.WriteString(", stale=true")
+		}
+		b.WriteString(", algorithm=")
+		b.WriteString(alg)
+		b.WriteString(`, qop="auth"`)
+		res.AppendHeader(sip.NewHeader(name, b.String()))
 	}
+}
+
+// quote escapes a value for a quoted-string.
+func quote(s string) string {
+	if !strings.ContainsAny(s, `"\`) {
+		return s
+	}
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
 }
 
 // authResult is the outcome of checking a request's credentials.
@@ -103,37 +136,123 @@ const (
 	authFailed
 )
 
+// digestCreds is a parsed Authorization (or Proxy-Authorization) header.
+type digestCreds struct {
+	Username, Realm, Nonce, URI, Response, Algorithm, Cnonce, QOP, NC string
+}
+
+// parseDigest parses a Digest credentials value; ok is false for other schemes and for
+// syntax it cannot read.
+func parseDigest(v string) (c digestCreds, ok bool) {
+	v = strings.TrimLeft(v, " \t")
+	if len(v) < 7 || !strings.EqualFold(v[:6], "Digest") || (v[6] != ' ' && v[6] != '\t') {
+		return c, false
+	}
+	v = v[7:]
+	for {
+		v = strings.TrimLeft(v, " \t,")
+		if v == "" {
+			return c, true
+		}
+		eq := strings.IndexByte(v, '=')
+		if eq <= 0 {
+			return c, false
+		}
+		key := strings.TrimRight(v[:eq], " \t")
+		v = strings.TrimLeft(v[eq+1:], " \t")
+		var val string
+		if strings.HasPrefix(v, `"`) {
+			end, esc := 1, false
+			for ; end < len(v); end++ {
+				if v[end] == '\\' {
+					esc = true
+					end++
+					continue
+				}
+				if v[end] == '"' {
+					break
+				}
+			}
+			if end >= len(v) {
+				return c, false // unterminated quoted string
+			}
+			val = v[1:end]
+			if esc {
+				val = unescape(val)
+			}
+			v = v[end+1:]
+		} else {
+			end := strings.IndexAny(v, ", \t")
+			if end < 0 {
+				end = len(v)
+			}
+			val, v = v[:end], v[end:]
+		}
+		switch strings.ToLower(key) {
+		case "username":
+			c.Username = val
+		case "realm":
+			c.Realm = val
+		case "nonce":
+			c.Nonce = val
+		case "uri":
+			c.URI = val
+		case "response":
+			c.Response = val
+		case "algorithm":
+			c.Algorithm = val
+		case "cnonce":
+			c.Cnonce = val
+		case "qop":
+			c.QOP = val
+		case "nc":
+			c.NC = val
+		}
+	}
+}
+
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
 // credentials returns the parsed credentials for realm from the request's Authorization (or
 // Proxy-Authorization) headers, or nil.
-func credentials(req *sip.Request, proxy bool, realm string) *digest.Credentials {
-	name := "Authorization"
+func credentials(req *sip.Request, proxy bool, realm string) *digestCreds {
+	name := "authorization"
 	if proxy {
-		name = "Proxy-Authorization"
+		name = "proxy-authorization"
 	}
-	for _, h := range req.GetHeaders(name) {
-		c, err := digest.ParseCredentials(h.Value())
-		if err != nil {
+	for _, h := range req.Headers() {
+		if len(h.Name()) != len(name) || !strings.EqualFold(h.Name(), name) {
 			continue
 		}
-		if c.Realm == realm {
-			return c
+		c, ok := parseDigest(h.Value())
+		if ok && c.Realm == realm {
+			return &c
 		}
 	}
 	return nil
 }
 
 // verify checks credentials against an account's stored secret.
-func (a *digestAuth) verify(c *digest.Credentials, method string, acct *account, realm string) authResult {
+func (a *digestAuth) verify(c *digestCreds, method string, acct *account, realm string) authResult {
 	if acct == nil || acct.realm != realm {
 		return authFailed
 	}
 	var ha1 string
-	var h hash.Hash
+	var sum func(parts ...string) string
 	switch strings.ToUpper(c.Algorithm) {
 	case "", algMD5:
-		ha1, h = acct.ha1MD5, md5.New()
+		ha1, sum = acct.ha1MD5, md5Hex
 	case algSHA256:
-		ha1, h = acct.ha1SHA256, sha256.New()
+		ha1, sum = acct.ha1SHA256, sha256Hex
 	default:
 		return authFailed
 	}
@@ -143,10 +262,9 @@ func (a *digestAuth) verify(c *digest.Credentials, method string, acct *account,
 	var expect string
 	switch strings.ToLower(c.QOP) {
 	case "":
-		expect = hexHash(h, ha1, ":", c.Nonce, ":", hexHash(h, method, ":", c.URI))
+		expect = sum(ha1, ":", c.Nonce, ":", sum(method, ":", c.URI))
 	case "auth":
-		nc := hex8(c.Nc)
-		expect = hexHash(h, ha1, ":", c.Nonce, ":", nc, ":", c.Cnonce, ":", "auth", ":", hexHash(h, method, ":", c.URI))
+		expect = sum(ha1, ":", c.Nonce, ":", c.NC, ":", c.Cnonce, ":", "auth", ":", sum(method, ":", c.URI))
 	default:
 		return authFailed // auth-int is not offered
 	}
@@ -161,17 +279,22 @@ func (a *digestAuth) verify(c *digest.Credentials, method string, acct *account,
 	return authOK
 }
 
-func hexHash(h hash.Hash, parts ...string) string {
-	h.Reset()
+// join concatenates parts into a stack buffer when they fit.
+func join(buf []byte, parts []string) []byte {
 	for _, p := range parts {
-		h.Write([]byte(p))
+		buf = append(buf, p...)
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	return buf
 }
 
-func hex8(n int) string {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], uint32(n))
-	return hex.EncodeToString(b[:])
+func md5Hex(parts ...string) string {
+	var stack [256]byte
+	sum := md5.Sum(join(stack[:0], parts))
+	return hex.EncodeToString(sum[:])
+}
+
+func sha256Hex(parts ...string) string {
+	var stack [256]byte
+	sum := sha256.Sum256(join(stack[:0], parts))
+	return hex.EncodeToString(sum[:])
 }

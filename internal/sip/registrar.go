@@ -2,9 +2,12 @@ package sip
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unique"
 
@@ -184,8 +187,8 @@ func (s *Server) doRegister(in *inbound, l *lookups) *sip.Response {
 		h.Params.Add("expires", strconv.FormatInt(max(b.expires-now, 0), 10))
 		res.AppendHeader(h)
 	}
-	res.AppendHeader(sip.NewHeader("Date", time.Now().UTC().Format(time.RFC1123)))
-	if s.log.Enabled(context.Background(), -4) {
+	res.AppendHeader(sip.NewHeader("Date", httpDate()))
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("registered", "tenant", t.ID, "ext", acct.number, "peer", in.src.String(), "transport", in.transport, "contacts", len(current))
 	}
 	return res
@@ -263,6 +266,25 @@ func (s *Server) parseRegister(in *inbound, acct *account, realm string) (*regRe
 		rr.useSource = needsSource(in.transport, in.src, uri)
 	}
 	return rr, nil
+}
+
+var dateCache atomic.Pointer[struct {
+	sec  int64
+	text string
+}]
+
+// httpDate is the Date header value (RFC 3261 §20.17), formatted once a second.
+func httpDate() string {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.text
+	}
+	d := &struct {
+		sec  int64
+		text string
+	}{now.Unix(), now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.text
 }
 
 // options answers an out-of-dialog OPTIONS: Privox is the final recipient (RFC 3261 §11).

@@ -234,12 +234,16 @@ func (s *Server) udpRespond(u *udpListener, req *sip.Request, src netip.AddrPort
 			}
 		}
 	}
-	var b bytes.Buffer
-	res.StringWrite(&b)
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	res.StringWrite(b)
 	if err := u.writeAddrPort(b.Bytes(), dst); err != nil {
 		s.log.Debug("udp write failed", "peer", dst.String(), "err", err)
 	}
+	bufPool.Put(b)
 }
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func hasToTag(req *sip.Request) bool {
 	to := req.To()

@@ -2,9 +2,11 @@ package sip
 
 import (
 	"bytes"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -44,9 +46,36 @@ func (s *Server) validate(req *sip.Request) *sip.Response {
 	if v := req.Via(); v.ProtocolName != "SIP" || v.ProtocolVersion != "2.0" || v.Transport == "" || v.Host == "" || strings.ContainsAny(v.Transport, "/ ") {
 		return s.reply(req, 400, "Bad Via")
 	}
-	for _, name := range singular {
-		if len(req.GetHeaders(name)) > 1 {
-			return s.reply(req, 400, "Repeated "+name)
+	// One pass over the header fields (GetHeaders would allocate per name): the singular
+	// ones must appear once (RFC 4475 §3.3.8, §3.3.9); Require and Accept are kept for later.
+	var nFrom, nTo, nCallID, nCSeq, nMF, nCL int
+	var require, accept []sip.Header
+	for _, h := range req.Headers() {
+		switch h.(type) {
+		case *sip.FromHeader:
+			nFrom++
+		case *sip.ToHeader:
+			nTo++
+		case *sip.CallIDHeader:
+			nCallID++
+		case *sip.CSeqHeader:
+			nCSeq++
+		case *sip.MaxForwardsHeader:
+			nMF++
+		case *sip.ContentLengthHeader:
+			nCL++
+		default:
+			switch name := h.Name(); {
+			case strings.EqualFold(name, "Require"):
+				require = append(require, h)
+			case strings.EqualFold(name, "Accept"):
+				accept = append(accept, h)
+			}
+		}
+	}
+	for i, n := range [...]int{nFrom, nTo, nCallID, nCSeq, nMF, nCL} {
+		if n > 1 {
+			return s.reply(req, 400, "Repeated "+singular[i])
 		}
 	}
 	cseq := req.CSeq()
@@ -76,7 +105,7 @@ func (s *Server) validate(req *sip.Request) *sip.Response {
 	}
 	if req.Method != sip.CANCEL {
 		var unsupported []string
-		for _, h := range req.GetHeaders("Require") {
+		for _, h := range require {
 			for _, opt := range strings.Split(h.Value(), ",") {
 				opt = strings.ToLower(strings.TrimSpace(opt))
 				if opt != "" && !supported[opt] {
@@ -103,7 +132,7 @@ func (s *Server) validate(req *sip.Request) *sip.Response {
 		}
 	}
 	if req.Method == sip.INVITE || req.Method == sip.UPDATE {
-		if acc := req.GetHeaders("Accept"); len(acc) > 0 && !acceptsSDP(acc) {
+		if len(accept) > 0 && !acceptsSDP(accept) {
 			res := s.reply(req, 406, "Not Acceptable")
 			res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 			return res
@@ -141,17 +170,59 @@ func acceptsSDP(hs []sip.Header) bool {
 	return false
 }
 
-// reply builds a response to req with our To tag.
+// reply builds a response to req (RFC 3261 §8.2.6): its Via, From, To (with our tag),
+// Call-ID and CSeq, and rport/received on the top Via (RFC 3581). Unlike
+// sip.NewResponseFromRequest it takes the tag from a counter, not from crypto/rand: this runs
+// twice per registration.
 func (s *Server) reply(req *sip.Request, code int, reason string) *sip.Response {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	res.SipVersion = "SIP/2.0" // even to a request in another version (505)
-	if code != 100 {
-		if to := res.To(); to != nil && !to.Params.Has("tag") {
-			to.Params.Add("tag", sip.GenerateTagN(10))
+	res := sip.NewResponse(code, reason)
+	top := true
+	for _, h := range req.Headers() {
+		v, ok := h.(*sip.ViaHeader)
+		if !ok {
+			continue
 		}
+		v = v.Clone()
+		if top {
+			top = false
+			if val, ok := v.Params.Get("rport"); ok && val == "" {
+				if host, port, err := net.SplitHostPort(req.Source()); err == nil {
+					v.Params.Add("rport", port)
+					v.Params.Add("received", host)
+				}
+			}
+		}
+		res.AppendHeader(v)
 	}
+	if h := req.From(); h != nil {
+		res.AppendHeader(sip.HeaderClone(h))
+	}
+	if h := req.To(); h != nil {
+		to := sip.HeaderClone(h).(*sip.ToHeader)
+		if code != 100 && !to.Params.Has("tag") {
+			to.Params.Add("tag", newTag())
+		}
+		res.AppendHeader(to)
+	}
+	if h := req.CallID(); h != nil {
+		res.AppendHeader(sip.HeaderClone(h))
+	}
+	if h := req.CSeq(); h != nil {
+		res.AppendHeader(sip.HeaderClone(h))
+	}
+	res.SetTransport(req.Transport())
+	res.SetDestination(req.Source())
 	return res
 }
+
+var (
+	tagPrefix = sip.GenerateTagN(8) + "-"
+	tagSeq    atomic.Uint64
+)
+
+// newTag returns a tag unique to this process run (RFC 3261 §19.3 asks for 32 bits of
+// randomness across runs: the random prefix provides them).
+func newTag() string { return tagPrefix + strconv.FormatUint(tagSeq.Add(1), 36) }
 
 // rawBadRequest builds a stateless 400 for a request the parser rejected, from the raw lines
 // of the header fields a response needs (Via, From, To, Call-ID, CSeq). It returns nil when

@@ -1,0 +1,196 @@
+# bench/lib.sh — shared helpers of the SIP/media benchmarks (sourced, not run).
+#
+# Every benchmark builds Privox from this repository, runs it and its peer (Kamailio,
+# rtpengine) on free loopback ports in the same run, drives both with sipp, bounds every load
+# step in count and time, stops everything it started by PID, and ends with
+# "RESULT name=value unit" lines on stdout (progress on stderr). Loopback only.
+# The peer set-ups follow the anchor scripts in /work/shared/peers (Kamailio with -x tlsf,
+# sipp -buff_size of a few MB, rtpengine userspace --table=-1).
+
+set -euo pipefail
+
+HOST=127.0.0.1
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+WORK=$(mktemp -d "/tmp/privox-bench.XXXXXX")
+PIDS=()
+PVX_PASSWORD=bench-admin-password
+
+log() { echo "[$NAME] $*" >&2; }
+
+stop_pid() { # stop_pid PID : TERM, wait, then KILL the pid and its direct children
+  local pid=$1 i kids
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
+  if [ "${KEEP_WORK:-0}" = 1 ]; then log "scratch kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need_pkgs() { # need_pkgs PKG... : apt-get install what is missing
+  local p missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >"$WORK/apt.log" 2>&1; then
+    $SUDO apt-get update >>"$WORK/apt.log" 2>&1
+    $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >>"$WORK/apt.log" 2>&1 \
+      || { tail -n 20 "$WORK/apt.log" >&2; log "apt-get install failed"; exit 1; }
+  fi
+}
+
+USED_PORTS=" "
+pick_port() { # pick_port VAR [span] : a random free loopback port (and the span-1 above it)
+  local var=$1 span=${2:-1} p i j busy
+  for i in $(seq 1 500); do
+    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 10000 ))
+    busy=0
+    for j in $(seq 0 $(( span - 1 ))); do
+      case "$USED_PORTS" in *" $(( p + j )) "*) busy=1 ;; esac
+      [ -z "$(ss -Hn -uta "sport = :$(( p + j ))" 2>/dev/null)" ] || busy=1
+    done
+    [ "$busy" = 0 ] || continue
+    for j in $(seq 0 $(( span - 1 ))); do USED_PORTS="$USED_PORTS$(( p + j )) "; done
+    printf -v "$var" '%s' "$p"
+    return 0
+  done
+  log "no free port found"; exit 1
+}
+
+pick_range() { # pick_range VAR SPAN : a block of SPAN ports in 30000-59999 with nothing bound
+  local var=$1 span=$2 base i n
+  for i in $(seq 1 50); do
+    base=$(( 30000 + (RANDOM % ((30000 - span) / 100)) * 100 ))
+    n=$(ss -Hnuta 2>/dev/null | awk -v lo="$base" -v hi="$(( base + span - 1 ))" \
+          '{ k = split($5, a, ":"); p = a[k] + 0; if (p >= lo && p <= hi) c++ } END { print c + 0 }')
+    if [ "$n" -eq 0 ]; then printf -v "$var" '%s' "$base"; return 0; fi
+  done
+  log "no free port range found"; exit 1
+}
+
+sys_cpu() { awk '/^cpu /{ print $2 + $3 + $4 + $6 + $7 + $8, $5 }' /proc/stat; } # busy idle ticks
+
+cpu_ticks() { # cpu_ticks PID... : utime+stime (clock ticks) of the pids and their children
+  local total=0 pid f
+  for pid in "$@"; do
+    for f in /proc/"$pid"/stat $(for c in $(ps -o pid= --ppid "$pid" 2>/dev/null); do echo /proc/"$c"/stat; done); do
+      [ -r "$f" ] || continue
+      total=$(( total + $(awk '{sub(/^.*\) /,""); print $12 + $13}' "$f") ))
+    done
+  done
+  echo "$total"
+}
+
+rss_mb() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+wait_port() { # wait_port PROTO PORT PID
+  local proto=$1 port=$2 pid=$3 i
+  for i in $(seq 1 200); do
+    [ -n "$(ss -Hn -"$proto"l "sport = :$port" 2>/dev/null)" ] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# build_privox: go build ./cmd/privox into $WORK.
+build_privox() {
+  command -v go >/dev/null || { log "Go toolchain missing"; exit 1; }
+  log "building privox from $REPO"
+  (cd "$REPO" && go build -o "$WORK/privox" ./cmd/privox) || { log "go build failed"; exit 1; }
+}
+
+# start_privox RTP_MIN RTP_MAX: runs privox serve on free loopback ports; sets PVX_PID,
+# PVX_SIP_PORT, PVX_HTTP_PORT, PVX_TOKEN (an admin API token of tenant "default").
+start_privox() {
+  local rmin=$1 rmax=$2
+  pick_port PVX_SIP_PORT; pick_port PVX_TLS_PORT; pick_port PVX_HTTP_PORT
+  mkdir -p "$WORK/privox-data"
+  PRIVOX_ADMIN_PASSWORD=$PVX_PASSWORD PRIVOX_LOG_LEVEL=warn PRIVOX_LDAP_ADDR= PRIVOX_LDAP_LDAPS_ADDR= \
+  PRIVOX_SIP_TLS_ADDR=$HOST:$PVX_TLS_PORT GOGC=${GOGC:-200} \
+    "$WORK/privox" serve --data "$WORK/privox-data" --http-addr "$HOST:$PVX_HTTP_PORT" \
+    --sip-addr "$HOST:$PVX_SIP_PORT" --rtp-ports "$rmin-$rmax" >"$WORK/privox.log" 2>&1 &
+  PVX_PID=$!
+  PIDS+=("$PVX_PID")
+  local i
+  for i in $(seq 1 200); do
+    curl -fsS "http://$HOST:$PVX_HTTP_PORT/readyz" >/dev/null 2>&1 && break
+    kill -0 "$PVX_PID" 2>/dev/null || { tail -20 "$WORK/privox.log" >&2; log "privox died"; exit 1; }
+    sleep 0.1
+  done
+  PVX_TOKEN=$("$WORK/privox" token add --data "$WORK/privox-data" --tenant default --user 1 --name bench --json \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+  log "privox pid $PVX_PID: sip udp:$HOST:$PVX_SIP_PORT http $HOST:$PVX_HTTP_PORT rtp $rmin-$rmax"
+}
+
+# make_extensions FIRST COUNT PASSWORD: creates extensions through the REST API, four
+# connections in parallel: numbers 100000+i, SIP user names u<i>.
+make_extensions() {
+  local first=$1 count=$2 pw=$3
+  python3 - "$PVX_HTTP_PORT" "$PVX_TOKEN" "$first" "$count" "$pw" <<'EOF'
+import http.client, json, sys, threading
+port, token, first, count, pw = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+errors = []
+def work(lo, hi):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for i in range(lo, hi):
+        body = json.dumps({"number": str(100000 + i), "sip_username": "u%d" % i, "sip_password": pw})
+        c.request("POST", "/api/v1/tenants/1/extensions", body, {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        r = c.getresponse(); r.read()
+        if r.status != 201:
+            errors.append((i, r.status)); return
+k = 4; step = (count + k - 1) // k; ts = []
+for j in range(k):
+    lo = first + j * step; hi = min(first + count, lo + step)
+    if lo < hi:
+        t = threading.Thread(target=work, args=(lo, hi)); t.start(); ts.append(t)
+for t in ts: t.join()
+if errors: sys.exit("extension create failed: %r" % errors[:3])
+EOF
+}
+
+# metric NAME: a Privox Prometheus metric (0 when absent).
+metric() {
+  curl -fsS "http://$HOST:$PVX_HTTP_PORT/metrics" | awk -v n="$1" '$1 == n { printf "%.0f", $2; f = 1 } END { if (!f) print 0 }'
+}
+
+# users_csv FILE COUNT PASSWORD: a sipp injection file u1..uN with their credentials (sipp cannot
+# nest [field] in [authentication], so the whole keyword is one field).
+users_csv() {
+  { echo SEQUENTIAL
+    awk -v n="$2" -v pw="$3" 'BEGIN{for(i=1;i<=n;i++) printf "u%d;[authentication username=u%d password=%s]\n", i, i, pw}'
+  } >"$1"
+}
+
+# sipp_stats FILE -> OK FAIL LEFT RETRANS SUST(successful calls/s over full 1-s periods,
+# skipping SKIP leading periods and the last one) PEAK(concurrent calls)
+sipp_stats() {
+  local stat=$1 skip=${2:-0}
+  if [ ! -s "$stat" ]; then echo "0 0 0 0 0 0"; return; fi
+  local ok fail left retrans
+  read -r ok fail left retrans < <(tail -1 "$stat" | awk -F';' '{ printf "%d %d %d %d\n", $16, $18, $14, $58 }')
+  local sust peak
+  sust=$(awk -F';' -v skip="$skip" 'NR > 1 { split($2, a, "\t"); split($3, c, "\t"); d = c[3] - a[3];
+                             if (d > 0.5) { n++; D[n] = d; S[n] = $15 } }
+                    END { for (i = 1 + skip; i < n; i++) { sd += D[i]; ss += S[i] }
+                          if (sd > 0) printf "%.0f", ss / sd; else print 0 }' "$stat")
+  peak=$(awk -F';' 'NR > 1 && $14 + 0 > m { m = $14 + 0 } END { print m + 0 }' "$stat")
+  echo "$ok $fail $left $retrans $sust $peak"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }

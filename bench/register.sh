@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# bench/register.sh — REGISTER with digest authentication per second: Privox (built from this
+# repository) against Kamailio 5.6 configured as a digest registrar, in the same run, on the
+# same loopback, with the same sipp load.
+#
+# One registration = REGISTER -> 401 -> REGISTER with credentials -> 200 (two transactions),
+# users u1..u$USERS in turn (sipp injection file). The offered rate ramps in bounded steps
+# (doubling, then bisection), then the best passing rate is confirmed in a longer step. A step
+# passes when failed+unfinished < 0.1 % of offered, the sustained rate (successful per second
+# over sipp's full 1-s periods) >= 97 % of offered, and retransmissions <= 1 % of calls.
+# Privox runs with its default policy (MD5 challenges, loopback exempt from the per-source
+# rate limit, as a co-located load balancer would be); Kamailio as in the anchor script
+# (2 UDP workers, in-memory usrloc, -x tlsf). sipp shares the 2 cores: whole-box figures.
+#
+# Env knobs: STEP_S (8), CONFIRM_S (20), START_RATE (1000), MAX_RATE (40000), USERS (10000),
+#            ONLY (privox|kamailio), KEEP_WORK=1.
+# Output: RESULT privox_register_per_s=N registrations/s, RESULT kamailio_register_per_s=N
+#         registrations/s, RESULT register_ratio=X x (Privox / Kamailio).
+NAME=register
+source "$(dirname "$0")/lib.sh"
+
+STEP_S=${STEP_S:-8}
+CONFIRM_S=${CONFIRM_S:-20}
+START_RATE=${START_RATE:-1000}
+MAX_RATE=${MAX_RATE:-40000}
+USERS=${USERS:-10000}
+ONLY=${ONLY:-}
+PASSWORD=anchor-secret
+REALM=bench.local
+
+need_pkgs kamailio sip-tester iproute2 procps curl python3
+pick_port SPORT
+pick_port CPORT
+users_csv "$WORK/users.csv" "$USERS" "$PASSWORD"
+{ echo SEQUENTIAL; echo "u1;[authentication username=u1 password=wrong-$PASSWORD]"; } >"$WORK/bad.csv"
+log "nproc=$(nproc) cpu='$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)' kamailio=$(kamailio -v 2>/dev/null | awk '/^version:/{print $3}') sipp=$(sipp -v 2>&1 | awk '/SIPp v/{print $2; exit}')"
+
+# run_sipp PORT CSV RATE CALLS TIMEOUT_S -> OK FAIL LEFT RETRANS SUST
+run_sipp() {
+  local port=$1 csv=$2 rate=$3 calls=$4 tmo=$5 stat="$WORK/stat.$RANDOM.csv" pid
+  rm -f "$stat"
+  timeout $((tmo + 5)) sipp "$HOST:$port" -sf "$BENCH_DIR/sipp/register.xml" -inf "$csv" \
+    -i "$HOST" -p "$SPORT" -cp "$CPORT" -r "$rate" -m "$calls" -timeout "$tmo" \
+    -buff_size 4194304 -nostdin -trace_stat -stf "$stat" -fd 1 >"$WORK/sipp.out" 2>&1 &
+  pid=$!
+  wait "$pid" 2>/dev/null || true
+  read -r OK FAIL LEFT RETRANS SUST _ < <(sipp_stats "$stat")
+}
+
+# step PORT RATE DURATION -> PASS THRU
+step() {
+  local port=$1 rate=$2 dur=$3 calls
+  calls=$(( rate * dur ))
+  run_sipp "$port" "$WORK/users.csv" "$rate" "$calls" $(( dur + 3 ))
+  THRU=$SUST
+  PASS=$(awk -v o="$OK" -v c="$calls" -v t="$THRU" -v r="$rate" -v rt="$RETRANS" \
+         'BEGIN{ bad = c - o; print (bad <= c * 0.001 && t >= 0.97 * r && rt <= c * 0.01) ? 1 : 0 }')
+  log "$(printf '%-8s rate=%6d/s %3ds offered=%7d ok=%7d failed=%5d unfinished=%5d retrans=%6d sustained=%6d/s %s' \
+        "$TARGET" "$rate" "$dur" "$calls" "$OK" "$FAIL" "$LEFT" "$RETRANS" "$THRU" "$([ "$PASS" = 1 ] && echo PASS || echo FAIL)")"
+}
+
+# measure PORT PID -> BEST (registrations/s) and CPU_US (server CPU per registration)
+measure() {
+  local port=$1 pid=$2 lo=0 hi=0 r=$START_RATE mid rate attempt c0 c1
+  run_sipp "$port" "$WORK/users.csv" 10 5 8
+  [ "$OK" -eq 5 ] || { log "$TARGET self-check failed: $OK/5 registrations"; exit 1; }
+  run_sipp "$port" "$WORK/bad.csv" 1 1 4
+  [ "$OK" -eq 0 ] || { log "$TARGET self-check failed: a wrong password was accepted"; exit 1; }
+  log "$TARGET self-check ok: 5/5 registered, wrong password rejected"
+  while :; do
+    step "$port" "$r" "$STEP_S"
+    if [ "$PASS" = 1 ]; then lo=$r; else hi=$r; break; fi
+    [ $(( r * 2 )) -le "$MAX_RATE" ] || { hi=0; break; }
+    r=$(( r * 2 ))
+  done
+  if [ "$lo" -eq 0 ]; then
+    r=$START_RATE
+    while [ "$PASS" != 1 ] && [ "$r" -gt 50 ]; do r=$(( r / 2 )); step "$port" "$r" "$STEP_S"; done
+    [ "$PASS" = 1 ] && lo=$r
+  elif [ "$hi" -gt 0 ]; then
+    for _ in 1 2 3; do
+      mid=$(( (lo + hi) / 2 / 100 * 100 ))
+      [ "$mid" -le "$lo" ] && break
+      step "$port" "$mid" "$STEP_S"
+      if [ "$PASS" = 1 ]; then lo=$mid; else hi=$mid; fi
+    done
+  fi
+  BEST=0; CPU_US=0
+  [ "$lo" -gt 0 ] || return 0
+  rate=$lo
+  for attempt in 1 2; do
+    c0=$(cpu_ticks "$pid")
+    step "$port" "$rate" "$CONFIRM_S"
+    c1=$(cpu_ticks "$pid")
+    if [ "$PASS" = 1 ]; then
+      BEST=$THRU
+      CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$OK" 'BEGIN{ if (n > 0) printf "%.0f", 1e6 * (b - a) / hz / n; else print 0 }')
+      break
+    fi
+    rate=$(( rate * 9 / 10 / 100 * 100 ))
+  done
+  log "$TARGET confirmed: $BEST registrations/s ($CPU_US us server CPU per registration)"
+}
+
+PVX_BEST=0; KAM_BEST=0
+# ---------------------------------------------------------------- Privox
+if [ "$ONLY" != kamailio ]; then
+  TARGET=privox
+  build_privox
+  start_privox 40000 40099
+  log "creating $USERS extensions through the API"
+  make_extensions 1 "$USERS" "$PASSWORD"
+  measure "$PVX_SIP_PORT" "$PVX_PID"
+  PVX_BEST=$BEST
+  log "privox RSS $(rss_mb "$PVX_PID") MB with $(metric privox_sip_registered_contacts) contacts"
+  stop_pid "$PVX_PID"
+fi
+
+# ---------------------------------------------------------------- Kamailio
+if [ "$ONLY" != privox ]; then
+  TARGET=kamailio
+  pick_port KPORT
+  cat >"$WORK/kamailio.cfg" <<EOF
+#!KAMAILIO
+# Registrar with digest auth against one fixed password, in-memory usrloc.
+debug=0
+log_stderror=yes
+memdbg=5
+memlog=5
+children=2
+auto_aliases=no
+dns=no
+rev_dns=no
+maxbuffer=4194304
+listen=udp:$HOST:$KPORT
+
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("auth", "secret", "bench-nonce-secret")
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (!is_method("REGISTER")) { sl_send_reply("405", "Method Not Allowed"); exit; }
+    if (!pv_www_authenticate("$REALM", "$PASSWORD", "0")) {
+        www_challenge("$REALM", "0");
+        exit;
+    }
+    consume_credentials();
+    if (!save("location")) { sl_reply_error(); }
+    exit;
+}
+EOF
+  kamailio -c -f "$WORK/kamailio.cfg" >"$WORK/kamailio-check.log" 2>&1 || { cat "$WORK/kamailio-check.log" >&2; exit 1; }
+  kamailio -DD -E -f "$WORK/kamailio.cfg" -m 512 -M 16 -x tlsf -Y "$WORK" -w "$WORK" -P "$WORK/kamailio.pid" >"$WORK/kamailio.log" 2>&1 &
+  KAM_PID=$!
+  PIDS+=("$KAM_PID")
+  wait_port u "$KPORT" "$KAM_PID" || { cat "$WORK/kamailio.log" >&2; log "kamailio did not start"; exit 1; }
+  sleep 0.3
+  measure "$KPORT" "$KAM_PID"
+  KAM_BEST=$BEST
+  stop_pid "$KAM_PID"
+fi
+
+echo "RESULT privox_register_per_s=$PVX_BEST registrations/s"
+echo "RESULT kamailio_register_per_s=$KAM_BEST registrations/s"
+echo "RESULT register_ratio=$(ratio "$PVX_BEST" "$KAM_BEST") x"
