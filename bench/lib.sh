@@ -55,10 +55,12 @@ need_pkgs() { # need_pkgs PKG... : apt-get install what is missing
 }
 
 USED_PORTS=" "
+# Ports are taken below the kernel's ephemeral range (32768-60999 by default), where sipp's and
+# curl's own sockets land: signalling ports in 20000-22999, media ranges in 23000-32499.
 pick_port() { # pick_port VAR [span] : a random free loopback port (and the span-1 above it)
   local var=$1 span=${2:-1} p i j busy
   for i in $(seq 1 500); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 10000 ))
+    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 3000 ))
     busy=0
     for j in $(seq 0 $(( span - 1 ))); do
       case "$USED_PORTS" in *" $(( p + j )) "*) busy=1 ;; esac
@@ -72,11 +74,11 @@ pick_port() { # pick_port VAR [span] : a random free loopback port (and the span
   log "no free port found"; exit 1
 }
 
-pick_range() { # pick_range VAR SPAN : a block of SPAN ports in 30000-59999 with nothing bound
+pick_range() { # pick_range VAR SPAN : a block of SPAN UDP ports in 23000-32499 with nothing bound
   local var=$1 span=$2 base i n
   for i in $(seq 1 50); do
-    base=$(( 30000 + (RANDOM % ((30000 - span) / 100)) * 100 ))
-    n=$(ss -Hnuta 2>/dev/null | awk -v lo="$base" -v hi="$(( base + span - 1 ))" \
+    base=$(( 23000 + (RANDOM % ((9500 - span) / 100 + 1)) * 100 ))
+    n=$(ss -Hnua 2>/dev/null | awk -v lo="$base" -v hi="$(( base + span - 1 ))" \
           '{ k = split($5, a, ":"); p = a[k] + 0; if (p >= lo && p <= hi) c++ } END { print c + 0 }')
     if [ "$n" -eq 0 ]; then printf -v "$var" '%s' "$base"; return 0; fi
   done

@@ -107,7 +107,8 @@ PVX_BEST=0; KAM_BEST=0
 if [ "$ONLY" != kamailio ]; then
   TARGET=privox
   build_privox
-  start_privox 40000 40099
+  pick_range RTP_MIN 100
+  start_privox "$RTP_MIN" $(( RTP_MIN + 99 ))
   log "creating $USERS extensions through the API"
   make_extensions 1 "$USERS" "$PASSWORD"
   measure "$PVX_SIP_PORT" "$PVX_PID"

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -109,6 +110,7 @@ type call struct {
 	timers         []*time.Timer
 	sessTimer      *time.Timer
 	endOnce        sync.Once
+	self           atomic.Pointer[call] // cleared when the call ends (see handleInvite)
 }
 
 // callTable finds calls by the Call-ID of either leg.

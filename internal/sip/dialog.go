@@ -75,7 +75,11 @@ func (s *Server) onAck(in *inbound) {
 			}
 			return
 		}
-		c.onAck(in.req)
+		// Only the ACK of the INVITE that was answered counts (not that of a challenge
+		// answered earlier in the same call, whose ACK may come late).
+		if in.req.CSeq().SeqNo == c.invite.CSeq().SeqNo {
+			c.onAck(in.req)
+		}
 		return
 	}
 	c.mu.Lock()

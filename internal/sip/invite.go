@@ -112,7 +112,16 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 		respond(s.reply(req, 482, "Loop Detected"))
 		return
 	}
-	tx.OnCancel(func(*sip.Request) { go c.cancelledByCaller() })
+	// The transaction outlives the call by its timers: it must not keep the call (and its
+	// media session and messages) alive, so the callback reaches it through a reference the
+	// call clears when it ends.
+	ref := &c.self
+	ref.Store(c)
+	tx.OnCancel(func(*sip.Request) {
+		if c := ref.Load(); c != nil {
+			go c.cancelledByCaller()
+		}
+	})
 	respond(sip.NewResponseFromRequest(req, 100, "Trying", nil))
 
 	c.setup(ctx)
@@ -853,6 +862,7 @@ func (c *call) finish(cause int, by string) {
 		ms := c.ms
 		c.mu.Unlock()
 		close(c.ended)
+		c.self.Store(nil)
 		if ms != nil {
 			ms.Close()
 		}

@@ -105,6 +105,13 @@ func init() {
 	// puts no limit on responses: a response echoing a long request's headers must still go
 	// out, fragmented if need be. (Package-wide sipgo setting.)
 	sip.UDPMTUSize = 65535 + 200
+	// A completed server transaction over UDP waits 64*T1 (32 s) for retransmissions of its
+	// request: Timer J for non-INVITE (a BYE whose 200 got lost), Timer L for an answered
+	// INVITE. Holding every call's messages that long made transactions most of the heap
+	// under load; Kamailio's tm keeps completed transactions 5 s (wt_timer), and so does
+	// Privox. A retransmission arriving later than that gets a 481, and the sender gives up.
+	sip.Timer_J = 5 * time.Second
+	sip.Timer_L = 5 * time.Second
 }
 
 // New configures the SIP core; it binds nothing until Start.
