@@ -211,7 +211,9 @@ func (p *Privox) CLI(args ...string) (stdout, stderr string, code int) {
 func RTPRange(n int) string {
 	var b [2]byte
 	rand.Read(b[:])
-	lo := 20000 + int(binary.BigEndian.Uint16(b[:]))%30000
+	// Stay below the kernel's ephemeral range (32768 and up), where sipp, baresip and every
+	// client socket get their ports.
+	lo := 10000 + int(binary.BigEndian.Uint16(b[:]))%(32768-10000-n)
 	lo &^= 1
 	return fmt.Sprintf("%d-%d", lo, lo+n-1)
 }
