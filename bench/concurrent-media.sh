@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# bench/concurrent-media.sh — how many simultaneous G.711 calls the relay carries on this
+# machine with < 0.1 % packet loss: Privox (B2BUA + its relay) against Kamailio 5.6 +
+# rtpengine (userspace, --table=-1), in the same run, with the same sipp load.
+#
+# Each call: INVITE/100/180/200/ACK (through Privox also the 407 challenge), then 6 s of A-law
+# both ways (sipp rtp_stream, 300 x 20 ms packets per direction), BYE after CALL_MS. The
+# target concurrency ramps (doubling, then bisection); a step offers calls for STEP_S seconds
+# at the rate that holds the target, and passes when failed+unfinished calls < 0.1 %, the relay
+# forwarded >= 99.9 % of the expected packets (loss < 0.1 %), and the peak number of
+# simultaneous calls reached 90 % of the target. Reported: the peak simultaneous calls of the
+# best passing step. sipp, the servers and the relays share the 2 cores: whole-box figures.
+#
+# Env knobs: STEP_S (14), CALL_MS (7600), START_CONC (250), MAX_CONC (4000), ONLY
+#            (privox|kamailio), GOGC (Privox's, 400), KEEP_WORK=1.
+# Output: RESULT privox_concurrent_calls=N calls, RESULT rtpengine_concurrent_calls=N calls,
+#         RESULT concurrent_ratio=X x.
+NAME=concurrent-media
+source "$(dirname "$0")/lib.sh"
+
+STEP_S=${STEP_S:-14}
+CALL_MS=${CALL_MS:-7600}
+START_CONC=${START_CONC:-250}
+MAX_CONC=${MAX_CONC:-4000}
+ONLY=${ONLY:-}
+export GOGC=${GOGC:-400}
+PASSWORD=anchor-secret
+PKTS=300 # 6 s of 20 ms packets per direction
+
+need_pkgs kamailio sip-tester rtpengine-daemon iproute2 procps curl python3
+command -v rtpengine >/dev/null || { log "rtpengine binary missing"; exit 1; }
+pick_port UAS_PORT; pick_port UAC_PORT; pick_port UAS_CPORT; pick_port UAC_CPORT; pick_port REG_PORT
+# sipp's rtp_stream ports grow from -mp; keep them apart from the relays' ranges (23000-32499)
+UAC_MPORT=40000; UAS_MPORT=50000
+mkdir -p "$WORK/media"
+head -c 48000 /dev/zero | tr '\0' '\325' >"$WORK/media/audio.alaw" # 6 s of A-law silence
+cp "$BENCH_DIR"/sipp/*.xml "$WORK/"
+log "nproc=$(nproc) kamailio=$(kamailio -v 2>/dev/null | awk '/^version:/{print $3}') rtpengine=$(rtpengine --version 2>&1 | awk '/Version/{print $2}') sipp=$(sipp -v 2>&1 | awk '/SIPp v/{print $2; exit}')"
+
+start_uas() {
+  ( cd "$WORK" && exec timeout 3600 sipp -sf uas_media.xml -i "$HOST" -p "$UAS_PORT" -mp "$UAS_MPORT" -cp "$UAS_CPORT" \
+      -buff_size 4194304 -nostdin >"$WORK/uas.out" 2>&1 ) &
+  UAS_PID=$!
+  PIDS+=("$UAS_PID")
+  wait_port u "$UAS_PORT" "$UAS_PID" || { cat "$WORK/uas.out" >&2; log "sipp uas did not start"; exit 1; }
+}
+
+# run_uac RATE CALLS TIMEOUT_S -> OK FAIL LEFT PEAK RELAYED
+run_uac() {
+  local rate=$1 calls=$2 tmo=$3 stat="$WORK/stat.$RANDOM.csv" r0 r1 pid
+  rm -f "$stat"
+  r0=$($RELAYED_FN)
+  ( cd "$WORK" && exec timeout $((tmo + 5)) sipp "$HOST:$TARGET_PORT" -sf "$UAC_SCENARIO" "${UAC_ARGS[@]}" -d "$CALL_MS" \
+      -i "$HOST" -p "$UAC_PORT" -mp "$UAC_MPORT" -cp "$UAC_CPORT" -r "$rate" -m "$calls" -timeout "$tmo" \
+      -buff_size 4194304 -nostdin -trace_stat -stf "$stat" -fd 1 >"$WORK/uac.out" 2>&1 ) &
+  pid=$!
+  wait "$pid" 2>/dev/null || true
+  sleep 0.5
+  r1=$($RELAYED_FN)
+  RELAYED=$(( r1 - r0 ))
+  read -r OK FAIL LEFT _ _ PEAK < <(sipp_stats "$stat")
+}
+
+# step CONCURRENCY -> PASS PEAK
+step() {
+  local conc=$1 rate calls expect c0 c1 t0 t1
+  rate=$(( (conc * 1000 + CALL_MS / 2) / CALL_MS )); [ "$rate" -ge 1 ] || rate=1
+  calls=$(( rate * STEP_S ))
+  c0=$(cpu_ticks $SERVER_PIDS); t0=$(date +%s.%N)
+  run_uac "$rate" "$calls" $(( STEP_S + CALL_MS / 1000 + 8 ))
+  c1=$(cpu_ticks $SERVER_PIDS); t1=$(date +%s.%N)
+  CPU=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN{ printf "%.0f", 100 * (b - a) / hz / (t1 - t0) }')
+  expect=$(( OK * PKTS * 2 ))
+  PASS=$(awk -v o="$OK" -v c="$calls" -v rel="$RELAYED" -v ex="$expect" -v pk="$PEAK" -v t="$conc" \
+         'BEGIN{ bad = c - o; print (bad <= c * 0.001 && ex > 0 && rel >= 0.999 * ex && pk >= 0.9 * t) ? 1 : 0 }')
+  log "$(printf '%-8s target=%5d (%4d cps x %ds) ok=%6d failed=%4d unfinished=%4d peak=%5d rtp=%9d/%9d (%6.2f%%) cpu=%3d%% %s' \
+        "$TARGET" "$conc" "$rate" "$STEP_S" "$OK" "$FAIL" "$LEFT" "$PEAK" "$RELAYED" "$expect" \
+        "$(awk -v a="$RELAYED" -v b="$expect" 'BEGIN{ print (b > 0) ? 100 * a / b : 0 }')" "$CPU" "$([ "$PASS" = 1 ] && echo PASS || echo FAIL)")"
+}
+
+# measure -> BEST (peak simultaneous calls of the best passing step)
+measure() {
+  local lo=0 lo_peak=0 hi=0 c=$START_CONC mid
+  run_uac 2 2 $(( CALL_MS / 1000 + 8 ))
+  if [ "$OK" -ne 2 ] || [ "$RELAYED" -lt $(( 2 * PKTS * 2 * 95 / 100 )) ]; then
+    log "$TARGET self-check failed: ok=$OK/2 relayed=$RELAYED"; tail -n 30 "$WORK/uac.out" "$WORK/uas.out" >&2; exit 1
+  fi
+  log "$TARGET self-check ok: 2/2 calls, $RELAYED RTP packets relayed"
+  while :; do
+    step "$c"
+    if [ "$PASS" = 1 ]; then lo=$c; lo_peak=$PEAK; else hi=$c; break; fi
+    [ $(( c * 2 )) -le "$MAX_CONC" ] || { hi=0; break; }
+    c=$(( c * 2 ))
+  done
+  if [ "$lo" -eq 0 ]; then
+    c=$START_CONC
+    while [ "$PASS" != 1 ] && [ "$c" -gt 25 ]; do c=$(( c / 2 )); step "$c"; done
+    [ "$PASS" = 1 ] && { lo=$c; lo_peak=$PEAK; }
+  elif [ "$hi" -gt 0 ]; then
+    for _ in 1 2 3; do
+      mid=$(( (lo + hi) / 2 / 50 * 50 ))
+      [ "$mid" -le "$lo" ] && break
+      step "$mid"
+      if [ "$PASS" = 1 ]; then lo=$mid; lo_peak=$PEAK; else hi=$mid; fi
+    done
+  fi
+  BEST=$lo_peak
+  log "$TARGET best: target $lo, peak $lo_peak simultaneous calls"
+}
+
+PVX_BEST=0; KAM_BEST=0
+# ---------------------------------------------------------------- Privox
+if [ "$ONLY" != kamailio ]; then
+  TARGET=privox
+  build_privox
+  pick_range RTP_MIN 9500
+  start_privox "$RTP_MIN" $(( RTP_MIN + 9499 ))
+  make_extensions 1 2 "$PASSWORD"
+  start_uas
+  ( cd "$WORK" && timeout 20 sipp "$HOST:$PVX_SIP_PORT" -sf register_contact.xml -s u2 -au u2 -ap "$PASSWORD" \
+      -key contact_port "$UAS_PORT" -i "$HOST" -p "$REG_PORT" -m 1 -timeout 15 -nostdin >"$WORK/reg.out" 2>&1 ) \
+    || { cat "$WORK/reg.out" >&2; log "registering the callee failed"; exit 1; }
+  TARGET_PORT=$PVX_SIP_PORT
+  UAC_SCENARIO=uac_media_auth.xml
+  UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
+  RELAYED_FN="metric privox_media_packets_relayed_total"
+  SERVER_PIDS=$PVX_PID
+  measure
+  PVX_BEST=$BEST
+  log "privox RSS $(rss_mb "$PVX_PID") MB"
+  stop_pid "$UAS_PID"; stop_pid "$PVX_PID"
+fi
+
+# ---------------------------------------------------------------- Kamailio + rtpengine
+if [ "$ONLY" != privox ]; then
+  TARGET=rtpengine
+  pick_port KPORT; pick_port NG_PORT; pick_port CLI_PORT
+  pick_range RTPE_MIN 9500
+  rtpengine --config-file=none --table=-1 --interface="$HOST" --listen-ng="$HOST:$NG_PORT" --listen-cli="$HOST:$CLI_PORT" \
+    --port-min="$RTPE_MIN" --port-max="$(( RTPE_MIN + 9499 ))" --num-threads="$(nproc)" --delete-delay=0 \
+    --foreground --log-stderr --log-level=4 --pidfile="$WORK/rtpengine.pid" >"$WORK/rtpengine.log" 2>&1 &
+  RTPE_PID=$!
+  PIDS+=("$RTPE_PID")
+  wait_port t "$CLI_PORT" "$RTPE_PID" || { cat "$WORK/rtpengine.log" >&2; log "rtpengine did not start"; exit 1; }
+  rtpe_relayed() {
+    local out
+    exec 4<>"/dev/tcp/$HOST/$CLI_PORT" || { echo 0; return; }
+    echo "list totals" >&4
+    out=$(timeout 3 cat <&4 || true)
+    exec 4<&-
+    awk -F: '/Total relayed packets \(userspace\)/ { print $2 + 0; f = 1 } END { if (!f) print 0 }' <<<"$out"
+  }
+  cat >"$WORK/kamailio.cfg" <<EOF
+#!KAMAILIO
+# Stateful record-routing proxy; SDP offer/answer rewritten by rtpengine.
+debug=0
+log_stderror=yes
+memdbg=5
+memlog=5
+children=2
+auto_aliases=no
+dns=no
+rev_dns=no
+maxbuffer=4194304
+listen=udp:$HOST:$KPORT
+
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "rtpengine.so"
+
+modparam("rtpengine", "rtpengine_sock", "udp:$HOST:$NG_PORT")
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (has_totag()) {
+        if (loose_route()) {
+            if (is_method("BYE")) { rtpengine_delete(); }
+            route(RELAY);
+        }
+        if (is_method("ACK")) {
+            if (t_check_trans()) { t_relay(); }
+            exit;
+        }
+        sl_send_reply("404", "Not here");
+        exit;
+    }
+    if (is_method("CANCEL")) {
+        if (t_check_trans()) { rtpengine_delete(); route(RELAY); }
+        exit;
+    }
+    t_check_trans();
+    if (is_method("INVITE")) {
+        record_route();
+        if (has_body("application/sdp")) {
+            if (!rtpengine_offer("replace-origin replace-session-connection")) {
+                sl_send_reply("503", "Media relay unavailable");
+                exit;
+            }
+        }
+        t_on_reply("MEDIA_REPLY");
+        t_on_failure("MEDIA_FAIL");
+    }
+    \$du = "sip:$HOST:$UAS_PORT";
+    route(RELAY);
+}
+
+route[RELAY] {
+    if (!t_relay()) { sl_reply_error(); }
+    exit;
+}
+
+onreply_route[MEDIA_REPLY] {
+    if (status =~ "(183)|(2[0-9][0-9])" && has_body("application/sdp")) {
+        rtpengine_answer("replace-origin replace-session-connection");
+    }
+}
+
+failure_route[MEDIA_FAIL] {
+    rtpengine_delete();
+}
+EOF
+  kamailio -c -f "$WORK/kamailio.cfg" >"$WORK/kamailio-check.log" 2>&1 || { cat "$WORK/kamailio-check.log" >&2; exit 1; }
+  kamailio -DD -E -f "$WORK/kamailio.cfg" -m 1024 -M 16 -x tlsf -Y "$WORK" -w "$WORK" -P "$WORK/kamailio.pid" >"$WORK/kamailio.log" 2>&1 &
+  KAM_PID=$!
+  PIDS+=("$KAM_PID")
+  wait_port u "$KPORT" "$KAM_PID" || { cat "$WORK/kamailio.log" >&2; log "kamailio did not start"; exit 1; }
+  start_uas
+  sleep 0.3
+  TARGET_PORT=$KPORT
+  UAC_SCENARIO=uac_media.xml
+  UAC_ARGS=(-s 100002 -key caller u1)
+  RELAYED_FN=rtpe_relayed
+  SERVER_PIDS="$KAM_PID $RTPE_PID"
+  measure
+  KAM_BEST=$BEST
+  stop_pid "$UAS_PID"; stop_pid "$KAM_PID"; stop_pid "$RTPE_PID"
+fi
+
+echo "RESULT privox_concurrent_calls=$PVX_BEST calls"
+echo "RESULT rtpengine_concurrent_calls=$KAM_BEST calls"
+echo "RESULT concurrent_ratio=$(ratio "$PVX_BEST" "$KAM_BEST") x"
