@@ -288,10 +288,13 @@ func (s *Session) forward(x, y *leg, e *endpoint, pkt []byte) {
 		x.dropped.Add(1)
 		return
 	}
-	if err := e.sock.writeTo(pkt, p); err != nil {
-		x.dropped.Add(1)
-		return
-	}
+	// Count before sending, so that a peer that has the packet always sees it counted; a
+	// failed send takes the count back.
 	x.forwarded.Add(1)
 	x.forwardedBytes.Add(uint64(len(pkt)))
+	if err := e.sock.writeTo(pkt, p); err != nil {
+		x.forwarded.Add(^uint64(0))
+		x.forwardedBytes.Add(^uint64(len(pkt) - 1))
+		x.dropped.Add(1)
+	}
 }
