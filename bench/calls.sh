@@ -88,8 +88,8 @@ measure() {
   while :; do
     step "$r" "$STEP_S"
     if [ "$PASS" = 1 ]; then lo=$r; else hi=$r; break; fi
-    [ $(( r * 2 )) -le "$MAX_RATE" ] || { hi=0; break; }
-    r=$(( r * 2 ))
+    [ "$r" -lt "$MAX_RATE" ] || { hi=0; break; }
+    r=$(( r * 2 > MAX_RATE ? MAX_RATE : r * 2 ))
   done
   if [ "$lo" -eq 0 ]; then
     r=$START_RATE

@@ -89,8 +89,8 @@ measure() {
   while :; do
     step "$c"
     if [ "$PASS" = 1 ]; then lo=$c; lo_peak=$PEAK; else hi=$c; break; fi
-    [ $(( c * 2 )) -le "$MAX_CONC" ] || { hi=0; break; }
-    c=$(( c * 2 ))
+    [ "$c" -lt "$MAX_CONC" ] || { hi=0; break; }
+    c=$(( c * 2 > MAX_CONC ? MAX_CONC : c * 2 ))
   done
   if [ "$lo" -eq 0 ]; then
     c=$START_CONC

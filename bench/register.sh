@@ -70,8 +70,8 @@ measure() {
   while :; do
     step "$port" "$r" "$STEP_S"
     if [ "$PASS" = 1 ]; then lo=$r; else hi=$r; break; fi
-    [ $(( r * 2 )) -le "$MAX_RATE" ] || { hi=0; break; }
-    r=$(( r * 2 ))
+    [ "$r" -lt "$MAX_RATE" ] || { hi=0; break; }
+    r=$(( r * 2 > MAX_RATE ? MAX_RATE : r * 2 ))
   done
   if [ "$lo" -eq 0 ]; then
     r=$START_RATE
@@ -88,7 +88,7 @@ measure() {
   BEST=0; CPU_US=0
   [ "$lo" -gt 0 ] || return 0
   rate=$lo
-  for attempt in 1 2; do
+  for attempt in 1 2 3; do
     c0=$(cpu_ticks "$pid")
     step "$port" "$rate" "$CONFIRM_S"
     c1=$(cpu_ticks "$pid")

@@ -67,7 +67,7 @@ Content-Length: 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s.udpDatagram(u, msgs[i%len(msgs)], src)
+		s.udpDatagram(u, nil, msgs[i%len(msgs)], src)
 	}
 	b.StopTimer()
 	if s.loc.bindings() == 0 {
@@ -115,6 +115,6 @@ Content-Length: 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s.udpDatagram(u, msg, src)
+		s.udpDatagram(u, nil, msg, src)
 	}
 }

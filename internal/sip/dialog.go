@@ -15,6 +15,7 @@ import (
 // requests over TCP, TLS and WebSocket, and over UDP those the UDP reader hands on (calls).
 func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	in := &inbound{req: req, src: parseSource(req.Source()), transport: sip.NetworkToUpper(req.Transport())}
+	defer s.survive("request", in.src)
 	if in.transport != tpUDP {
 		// UDP requests were screened and validated by the UDP reader already.
 		if s.screen(req, in.src) {

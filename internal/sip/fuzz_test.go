@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +164,71 @@ func FuzzSDP(f *testing.F) {
 			if _, err := ms.Answer(other(leg), out); err != nil {
 				continue
 			}
+		}
+	})
+}
+
+// FuzzFastRegister checks the REGISTER fast path against sipgo: whatever parseRawRegister
+// accepts, sipgo must parse, validate must accept, and both must read the same registration.
+func FuzzFastRegister(f *testing.F) {
+	addSeedFiles(f, "testdata/torture/valid", "testdata/torture/invalid")
+	s := fuzzServer(f)
+	src := netip.MustParseAddrPort("192.0.2.7:5060")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, ok := parseRawRegister(data)
+		if !ok {
+			return
+		}
+		msg, err := sip.ParseMessage(data)
+		if err != nil {
+			t.Fatalf("fast path accepted what sipgo rejects (%v):\n%q", err, data)
+		}
+		req, isReq := msg.(*sip.Request)
+		if !isReq || req.Method != sip.REGISTER {
+			t.Fatalf("fast path accepted a non-REGISTER:\n%q", data)
+		}
+		req.SetSource(src.String())
+		req.SetTransport(tpUDP)
+		if res := s.validate(req); res != nil {
+			t.Fatalf("fast path accepted what validate rejects (%d %s):\n%q", res.StatusCode, res.Reason, data)
+		}
+		full, bad := regFromRequest(&inbound{req: req, src: src, transport: tpUDP})
+		if bad != nil {
+			if r.in.star && r.in.expires != 0 {
+				return // the fast path leaves this to the full path too
+			}
+			t.Fatalf("full path rejects (%d %s) what the fast path accepts:\n%q", bad.code, bad.reason, data)
+		}
+		fast := r.in
+		fast.src, fast.transport = src, tpUDP
+		if !strings.EqualFold(fast.ruriHost, full.ruriHost) || fast.toUser != full.toUser || fast.callID != full.callID || fast.cseq != full.cseq ||
+			fast.expires != full.expires || fast.star != full.star || fast.ua != full.ua || len(fast.auths) != len(full.auths) ||
+			len(fast.contacts) != len(full.contacts) {
+			t.Fatalf("fast and full path read differently:\nfast %+v\nfull %+v\n%q", fast, *full, data)
+		}
+		for i := range fast.contacts {
+			if fast.contacts[i] != full.contacts[i] {
+				t.Fatalf("contact %d: fast %+v full %+v\n%q", i, fast.contacts[i], full.contacts[i], data)
+			}
+		}
+		for i := range fast.auths {
+			if fast.auths[i] != full.auths[i] {
+				t.Fatalf("authorization %d differs:\n%q", i, data)
+			}
+		}
+		// the raw answer is one well-formed response that sipgo reads back
+		out := s.registrar(&fast, &lookups{s: s, cacheOnly: true})
+		if out == nil {
+			return
+		}
+		var b bytes.Buffer
+		s.writeRawResponse(&b, &r, src, out)
+		res, err := sip.ParseMessage(b.Bytes())
+		if err != nil {
+			t.Fatalf("raw answer does not parse: %v\n%q", err, b.String())
+		}
+		if rr, ok := res.(*sip.Response); !ok || rr.StatusCode != out.code || rr.CallID().Value() != full.callID {
+			t.Fatalf("raw answer %v does not match %d", res, out.code)
 		}
 	})
 }

@@ -91,10 +91,11 @@ func (l *location) shard(k aorKey) *locShard {
 
 // contactUpdate is one Contact of a REGISTER.
 type contactUpdate struct {
-	contact  string
-	expires  int64 // seconds from now; 0 removes
-	instance string
-	q        float32
+	contact   string
+	expires   int64 // seconds from now; 0 removes
+	instance  string
+	q         float32
+	useSource bool // see needsSource
 }
 
 // regRequest is the part of a REGISTER the location service needs.
@@ -105,7 +106,6 @@ type regRequest struct {
 	userID    int64
 	source    netip.AddrPort
 	transport string
-	useSource bool
 	callID    string
 	cseq      uint32
 	ua        string
@@ -178,7 +178,7 @@ func (l *location) apply(r *regRequest, maxContacts int) ([]binding, regOutcome)
 		if !uaSet {
 			ua, uaSet = unique.Make(r.ua), true
 		}
-		nb := binding{contact: c.contact, source: r.source, transport: r.transport, useSource: r.useSource,
+		nb := binding{contact: c.contact, source: r.source, transport: r.transport, useSource: c.useSource,
 			expires: now + c.expires, callID: r.callID, cseq: r.cseq, ua: ua, instance: c.instance, q: c.q, updated: now}
 		if i >= 0 {
 			old := &e.bindings[i]

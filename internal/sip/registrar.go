@@ -92,59 +92,172 @@ func (l *lookups) target(tenantID int64, user string) *account {
 	return l.number(tenantID, user)
 }
 
+// regIn is a REGISTER as the registrar needs it, whichever parser read it: sipgo's (every
+// transport) or the UDP fast path's (fastreg.go).
+type regIn struct {
+	src       netip.AddrPort
+	transport string
+	ruriHost  string
+	toUser    string
+	callID    string
+	cseq      uint32
+	ua        string
+	expires   int // the Expires header field; -1 when absent
+	star      bool
+	contacts  []contactIn
+	auths     []string // Authorization header values
+}
+
+// contactIn is one Contact of a REGISTER.
+type contactIn struct {
+	uri      string // as sipgo writes it, so that both parsers store the same string
+	expires  int    // -1 when the contact has no expires parameter
+	q        string
+	instance string
+}
+
+// regOut is the registrar's answer, for either renderer (sipgo response or raw bytes).
+type regOut struct {
+	code       int
+	reason     string
+	challenge  bool // add digest challenges (401)
+	stale      bool
+	realm      string
+	contacts   []binding
+	minExpires bool
+	retryAfter bool
+}
+
+// regFromRequest reads a REGISTER parsed by sipgo.
+func regFromRequest(in *inbound) (*regIn, *regOut) {
+	req := in.req
+	r := &regIn{src: in.src, transport: in.transport, ruriHost: req.Recipient.Host, toUser: req.To().Address.User,
+		callID: req.CallID().Value(), cseq: req.CSeq().SeqNo, expires: -1}
+	for _, h := range req.Headers() {
+		switch {
+		case strings.EqualFold(h.Name(), "Authorization"):
+			r.auths = append(r.auths, h.Value())
+		case strings.EqualFold(h.Name(), "User-Agent"):
+			r.ua = h.Value()
+		case strings.EqualFold(h.Name(), "Expires"):
+			n, err := strconv.Atoi(strings.TrimSpace(h.Value()))
+			if err != nil || n < 0 {
+				return nil, &regOut{code: 400, reason: "Bad Expires"}
+			}
+			r.expires = n
+		}
+	}
+	for _, h := range req.GetHeaders("Contact") {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok {
+			return nil, &regOut{code: 400, reason: "Bad Contact"}
+		}
+		if c.Address.Wildcard {
+			r.star = true
+			continue
+		}
+		if !sipScheme(c.Address.Scheme) || c.Address.Host == "" {
+			return nil, &regOut{code: 400, reason: "Bad Contact URI"}
+		}
+		ci := contactIn{uri: c.Address.String(), expires: -1}
+		if v, ok := c.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+				ci.expires = n
+			}
+		}
+		ci.q, _ = c.Params.Get("q")
+		ci.instance, _ = c.Params.Get("+sip.instance")
+		r.contacts = append(r.contacts, ci)
+	}
+	if r.star && len(r.contacts) > 0 {
+		return nil, &regOut{code: 400, reason: "Bad Wildcard Contact"}
+	}
+	return r, nil
+}
+
 // registerCached answers a REGISTER from cached accounts only; ok is false when the store is
 // needed (the caller then runs register off the read loop).
 func (s *Server) registerCached(in *inbound) (*sip.Response, bool) {
+	r, bad := regFromRequest(in)
+	if bad != nil {
+		return s.regResponse(in.req, bad), true
+	}
 	l := &lookups{s: s, cacheOnly: true}
-	res := s.doRegister(in, l)
+	out := s.registrar(r, l)
 	if l.missed {
 		return nil, false
 	}
-	return res, true
+	return s.regResponse(in.req, out), true
 }
 
 // register answers a REGISTER, asking the store where the cache has no answer.
 func (s *Server) register(in *inbound) *sip.Response {
+	r, bad := regFromRequest(in)
+	if bad != nil {
+		return s.regResponse(in.req, bad)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return s.doRegister(in, &lookups{s: s, ctx: ctx})
+	return s.regResponse(in.req, s.registrar(r, &lookups{s: s, ctx: ctx}))
 }
 
-// doRegister is the registrar (RFC 3261 §10.3) with digest authentication.
-func (s *Server) doRegister(in *inbound, l *lookups) *sip.Response {
-	req := in.req
-	if s.draining.Load() {
-		res := s.reply(req, 503, "Service Unavailable")
-		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
-		return res
+// regResponse renders the registrar's answer as a sipgo response.
+func (s *Server) regResponse(req *sip.Request, out *regOut) *sip.Response {
+	res := s.reply(req, out.code, out.reason)
+	if out.challenge {
+		s.auth.challenge(res, false, out.realm, out.stale)
 	}
-	t, ok := l.tenant(req.Recipient.Host)
+	if out.retryAfter {
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+	}
+	if out.minExpires {
+		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(s.pol().MinExpires)))
+	}
+	if out.code == 200 {
+		now := s.loc.now().Unix()
+		for _, b := range out.contacts {
+			res.AppendHeader(sip.NewHeader("Contact", "<"+b.contact+">;expires="+strconv.FormatInt(max(b.expires-now, 0), 10)))
+		}
+		res.AppendHeader(sip.NewHeader("Date", httpDate()))
+	}
+	return res
+}
+
+// registrar is the registrar (RFC 3261 §10.3) with digest authentication. With cache-only
+// lookups it may stop early (l.missed): the caller then retries with the store.
+func (s *Server) registrar(r *regIn, l *lookups) *regOut {
+	if s.draining.Load() {
+		return &regOut{code: 503, reason: "Service Unavailable", retryAfter: true}
+	}
+	t, ok := l.tenant(r.ruriHost)
 	if l.missed {
 		return nil
 	}
 	if !ok {
 		if l.err != nil {
 			s.log.Error("registrar: tenant lookup", "err", l.err)
-			return s.reply(req, 500, "Server Internal Error")
+			return &regOut{code: 500, reason: "Server Internal Error"}
 		}
-		return s.reply(req, 404, "Not Found")
+		return &regOut{code: 404, reason: "Not Found"}
 	}
 	realm := realmOf(t)
-	to := req.To()
-	aorUser := to.Address.User
-	creds := credentials(req, false, realm)
+	var creds *digestCreds
+	for _, v := range r.auths {
+		if c, ok := parseDigest(v); ok && c.Realm == realm {
+			creds = &c
+			break
+		}
+	}
 	if creds == nil {
 		// Challenge everyone alike, so that the answer does not reveal whether the user
 		// exists; probing for many unknown users still bans the source.
-		if a := l.target(t.ID, aorUser); a == nil && !l.missed && l.err == nil {
-			s.guard.unknownTarget(in.src, aorUser)
+		if a := l.target(t.ID, r.toUser); a == nil && !l.missed && l.err == nil {
+			s.guard.unknownTarget(r.src, r.toUser)
 		}
 		if l.missed {
 			return nil
 		}
-		res := s.reply(req, 401, "Unauthorized")
-		s.auth.challenge(res, false, realm, false)
-		return res
+		return &regOut{code: 401, reason: "Unauthorized", challenge: true, realm: realm}
 	}
 	acct := l.user(t.ID, creds.Username)
 	if l.missed {
@@ -152,118 +265,79 @@ func (s *Server) doRegister(in *inbound, l *lookups) *sip.Response {
 	}
 	if l.err != nil {
 		s.log.Error("registrar: account lookup", "err", l.err)
-		return s.reply(req, 500, "Server Internal Error")
+		return &regOut{code: 500, reason: "Server Internal Error"}
 	}
-	switch s.auth.verify(creds, string(req.Method), acct, realm) {
+	switch s.auth.verify(creds, "REGISTER", acct, realm) {
 	case authStale:
-		res := s.reply(req, 401, "Unauthorized")
-		s.auth.challenge(res, false, realm, true)
-		return res
+		return &regOut{code: 401, reason: "Unauthorized", challenge: true, stale: true, realm: realm}
 	case authFailed:
-		s.log.Info("registration rejected: wrong credentials", "tenant", t.ID, "user", creds.Username, "peer", in.src.Addr().String())
-		s.guard.authFailed(in.src)
-		return s.reply(req, 403, "Forbidden")
+		s.log.Info("registration rejected: wrong credentials", "tenant", t.ID, "user", creds.Username, "peer", r.src.Addr().String())
+		s.guard.authFailed(r.src)
+		return &regOut{code: 403, reason: "Forbidden"}
 	}
-	if aorUser != acct.number && aorUser != acct.username {
-		s.guard.authFailed(in.src)
-		return s.reply(req, 403, "Forbidden")
+	if r.toUser != acct.number && r.toUser != acct.username {
+		s.guard.authFailed(r.src)
+		return &regOut{code: 403, reason: "Forbidden"}
 	}
-	rr, bad := s.parseRegister(in, acct, realm)
+	rr, bad := s.locationUpdate(r, acct, realm)
 	if bad != nil {
 		return bad
 	}
 	current, outcome := s.loc.apply(rr, s.pol().MaxContacts)
 	if outcome == regOutOfOrder {
-		return s.reply(req, 500, "Out Of Order")
+		return &regOut{code: 500, reason: "Out Of Order"}
 	}
-	res := s.reply(req, 200, "OK")
-	now := s.loc.now().Unix()
-	for _, b := range current {
-		var u sip.Uri
-		if err := sip.ParseUri(b.contact, &u); err != nil {
-			continue
-		}
-		h := &sip.ContactHeader{Address: u}
-		h.Params.Add("expires", strconv.FormatInt(max(b.expires-now, 0), 10))
-		res.AppendHeader(h)
-	}
-	res.AppendHeader(sip.NewHeader("Date", httpDate()))
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("registered", "tenant", t.ID, "ext", acct.number, "peer", in.src.String(), "transport", in.transport, "contacts", len(current))
+		s.log.Debug("registered", "tenant", t.ID, "ext", acct.number, "peer", r.src.String(), "transport", r.transport, "contacts", len(current))
 	}
-	return res
+	return &regOut{code: 200, reason: "OK", contacts: current}
 }
 
-// parseRegister turns a REGISTER's Contact and Expires header fields into a location update,
-// or returns the error response.
-func (s *Server) parseRegister(in *inbound, acct *account, realm string) (*regRequest, *sip.Response) {
-	req := in.req
+// locationUpdate turns a REGISTER's contacts and expiry into a location update, or returns
+// the error answer.
+func (s *Server) locationUpdate(r *regIn, acct *account, realm string) (*regRequest, *regOut) {
 	p := s.pol()
 	defExp := p.DefaultExpires
-	if h := req.GetHeader("Expires"); h != nil {
-		n, err := strconv.Atoi(strings.TrimSpace(h.Value()))
-		if err != nil || n < 0 {
-			return nil, s.reply(req, 400, "Bad Expires")
-		}
-		defExp = n
+	if r.expires >= 0 {
+		defExp = r.expires
 	}
-	ua := ""
-	if h := req.GetHeader("User-Agent"); h != nil {
-		ua = h.Value()
-		if len(ua) > 200 {
-			ua = ua[:200]
-		}
+	ua := r.ua
+	if len(ua) > 200 {
+		ua = ua[:200]
 	}
 	rr := &regRequest{key: aorKey{acct.tenantID, acct.number}, aor: "sip:" + acct.number + "@" + realm, extID: acct.extID, userID: acct.userID,
-		source: in.src, transport: in.transport, callID: req.CallID().Value(), cseq: req.CSeq().SeqNo, ua: ua}
-	contacts := req.GetHeaders("Contact")
-	if len(contacts) > 2*p.MaxContacts {
-		return nil, s.reply(req, 403, "Too Many Contacts")
+		source: r.src, transport: r.transport, callID: r.callID, cseq: r.cseq, ua: ua}
+	if len(r.contacts) > 2*p.MaxContacts {
+		return nil, &regOut{code: 403, reason: "Too Many Contacts"}
 	}
-	for _, h := range contacts {
-		c, ok := h.(*sip.ContactHeader)
-		if !ok {
-			return nil, s.reply(req, 400, "Bad Contact")
+	if r.star {
+		if defExp != 0 {
+			return nil, &regOut{code: 400, reason: "Bad Wildcard Contact"}
 		}
-		if c.Address.Wildcard {
-			if len(contacts) != 1 || defExp != 0 {
-				return nil, s.reply(req, 400, "Bad Wildcard Contact")
-			}
-			rr.removeAll = true
-			continue
-		}
-		if !sipScheme(c.Address.Scheme) || c.Address.Host == "" {
-			return nil, s.reply(req, 400, "Bad Contact URI")
-		}
-		uri := c.Address.String()
-		if len(uri) > 512 {
-			return nil, s.reply(req, 400, "Contact Too Long")
+		rr.removeAll = true
+	}
+	for _, c := range r.contacts {
+		if len(c.uri) > 512 {
+			return nil, &regOut{code: 400, reason: "Contact Too Long"}
 		}
 		exp := defExp
-		if v, ok := c.Params.Get("expires"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < 0 {
-				n = defExp
-			}
-			exp = n
+		if c.expires >= 0 {
+			exp = c.expires
 		}
 		if exp > 0 && exp < p.MinExpires {
-			res := s.reply(req, 423, "Interval Too Brief")
-			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(p.MinExpires)))
-			return nil, res
+			return nil, &regOut{code: 423, reason: "Interval Too Brief", minExpires: true}
 		}
 		exp = min(exp, p.MaxExpires)
-		cu := contactUpdate{contact: uri, expires: int64(exp), q: 1}
-		if v, ok := c.Params.Get("q"); ok {
-			if q, err := strconv.ParseFloat(v, 32); err == nil && q >= 0 && q <= 1 {
+		cu := contactUpdate{contact: c.uri, expires: int64(exp), q: 1, useSource: needsSource(r.transport, r.src, c.uri)}
+		if c.q != "" {
+			if q, err := strconv.ParseFloat(c.q, 32); err == nil && q >= 0 && q <= 1 {
 				cu.q = float32(q)
 			}
 		}
-		if v, ok := c.Params.Get("+sip.instance"); ok && len(v) <= 128 {
-			cu.instance = strings.Trim(v, `"`)
+		if len(c.instance) <= 128 {
+			cu.instance = strings.Trim(c.instance, `"`)
 		}
 		rr.contacts = append(rr.contacts, cu)
-		rr.useSource = needsSource(in.transport, in.src, uri)
 	}
 	return rr, nil
 }
