@@ -32,6 +32,8 @@ import (
 type env struct {
 	t *testing.T
 	p *privoxtest.Privox
+	// direct is a SIP server a test runs without the app around it (p is nil then).
+	direct *sip.Server
 }
 
 // start runs a Privox for the test; tune may adjust the SIP policy before any traffic.
@@ -51,7 +53,12 @@ func start(t *testing.T, tune func(p *sip.Policy)) *env {
 	return &env{t: t, p: p}
 }
 
-func (e *env) srv() *sip.Server { return e.p.App.SIP() }
+func (e *env) srv() *sip.Server {
+	if e.direct != nil {
+		return e.direct
+	}
+	return e.p.App.SIP()
+}
 
 // ext creates an extension through the CLI, as an administrator would.
 func (e *env) ext(number, password string, extra ...string) {
@@ -66,7 +73,7 @@ func (e *env) ext(number, password string, extra ...string) {
 // addr returns a SIP listener's address for a transport name (udp, tcp, tls).
 func (e *env) addr(transport string) string {
 	name := "sip-" + transport
-	a := e.p.Addr(name)
+	a := e.srv().Addr(name)
 	if a == "" {
 		e.t.Fatalf("no %s listener", name)
 	}
