@@ -262,6 +262,9 @@ func (s *Server) Start(ctx context.Context) error {
 
 func (s *Server) listen() error {
 	var host string
+	// Serving starts only once every socket is bound and the ports and host that Via and
+	// Contact headers read are set, so request handlers never see them change.
+	var serve []func()
 	if s.cfg.Addr != "" {
 		uc, err := net.ListenPacket("udp", s.cfg.Addr)
 		if err != nil {
@@ -274,11 +277,9 @@ func (s *Server) listen() error {
 		s.ports[tpUDP] = uc.LocalAddr().(*net.UDPAddr).Port
 		readers := min(max(runtime.GOMAXPROCS(0), 1), 4)
 		for range readers {
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.udp.readLoop() }()
+			serve = append(serve, s.udp.readLoop)
 		}
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.srv.ServeUDP(s.udp) }()
+		serve = append(serve, func() { s.srv.ServeUDP(s.udp) })
 
 		tl, err := net.Listen("tcp", s.cfg.Addr)
 		if err != nil {
@@ -288,8 +289,7 @@ func (s *Server) listen() error {
 		s.closers = append(s.closers, tl.Close)
 		s.addrs["sip-tcp"] = tl.Addr().String()
 		s.ports[tpTCP] = tl.Addr().(*net.TCPAddr).Port
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.srv.ServeTCP(gl) }()
+		serve = append(serve, func() { s.srv.ServeTCP(gl) })
 	}
 	if s.cfg.TLSAddr != "" {
 		conf, err := s.loadTLS()
@@ -308,16 +308,18 @@ func (s *Server) listen() error {
 		if host == "" {
 			host = tl.Addr().(*net.TCPAddr).IP.String()
 		}
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.srv.ServeTLS(gl) }()
+		serve = append(serve, func() { s.srv.ServeTLS(gl) })
 	}
 	if s.cfg.WebSocket {
 		s.wsAccept = newConnListener()
 		s.closers = append(s.closers, s.wsAccept.Close)
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.srv.ServeWS(s.wsAccept) }()
+		serve = append(serve, func() { s.srv.ServeWS(s.wsAccept) })
 	}
 	s.host = advertisedHost(s.cfg.PublicHost, host)
+	for _, f := range serve {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); f() }()
+	}
 	return nil
 }
 
