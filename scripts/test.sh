@@ -21,7 +21,18 @@ for pkg in $($GO list ./...); do
 	dir=$($GO list -f '{{.Dir}}' "$pkg")
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
 		echo "fuzz: $pkg $f"
-		$GO test -run='^$' -fuzz="^${f}\$" -fuzztime=${FUZZTIME:-10s} "$pkg" >/dev/null
+		log=$(mktemp)
+		before=$(ls "$dir/testdata/fuzz/$f" 2>/dev/null | wc -l)
+		if ! $GO test -run='^$' -fuzz="^${f}\$" -fuzztime=${FUZZTIME:-10s} "$pkg" >"$log" 2>&1; then
+			after=$(ls "$dir/testdata/fuzz/$f" 2>/dev/null | wc -l)
+			grep -v '^fuzz: elapsed' "$log" | tail -40
+			# A new failing input is a real find: fail. Anything else (a worker that hung under
+			# load) gets one more run, and fails if it happens again.
+			if [ "$after" != "$before" ]; then rm -f "$log"; exit 1; fi
+			echo "fuzz: $f stopped without a failing input; running it once more"
+			$GO test -run='^$' -fuzz="^${f}\$" -fuzztime=${FUZZTIME:-10s} "$pkg" >"$log" 2>&1 || { grep -v '^fuzz: elapsed' "$log" | tail -40; rm -f "$log"; exit 1; }
+		fi
+		rm -f "$log"
 	done
 done
 # Benchmarks compile and run once.
