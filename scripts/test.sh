@@ -22,9 +22,9 @@ for pkg in $($GO list ./...); do
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
 		echo "fuzz: $pkg $f"
 		log=$(mktemp)
-		before=$(ls "$dir/testdata/fuzz/$f" 2>/dev/null | wc -l)
+		before=$( (ls "$dir/testdata/fuzz/$f" 2>/dev/null || true) | wc -l)
 		if ! $GO test -run='^$' -fuzz="^${f}\$" -fuzztime=${FUZZTIME:-10s} "$pkg" >"$log" 2>&1; then
-			after=$(ls "$dir/testdata/fuzz/$f" 2>/dev/null | wc -l)
+			after=$( (ls "$dir/testdata/fuzz/$f" 2>/dev/null || true) | wc -l)
 			grep -v '^fuzz: elapsed' "$log" | tail -40
 			# A new failing input is a real find: fail. Anything else (a worker that hung under
 			# load) gets one more run, and fails if it happens again.
