@@ -49,6 +49,8 @@ type accounts struct {
 	byNumber map[acctKey]acctEntry
 	tenants  map[string]tenantEntry // SIP domain ("" = first tenant) → tenant
 	since    int64                  // unix ms of the newest secret change seen by the poll
+	// refreshing names the entries being reloaded ahead of their expiry.
+	refreshing map[acctKey]bool
 }
 
 type acctKey struct {
@@ -81,16 +83,52 @@ func (c *accounts) fresh(e acctEntry, now time.Time) bool {
 	return now.Sub(e.fetched) < ttl
 }
 
-// cachedUser returns a fresh cache entry for a SIP user name without asking the store.
+// cachedUser returns a fresh cache entry for a SIP user name without asking the store. An
+// entry past half its lifetime is refreshed in the background while it is still served, so
+// that phones re-registering steadily never wait for the store, and the entries of a crowd
+// that registered together do not all expire in the same second.
 func (c *accounts) cachedUser(tenantID int64, username string) (*account, bool) {
+	k := acctKey{tenantID, username}
 	c.mu.RLock()
-	e, ok := c.byUser[acctKey{tenantID, username}]
+	e, ok := c.byUser[k]
 	c.mu.RUnlock()
-	if ok && c.fresh(e, c.now()) {
-		return e.acct, true
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	now := c.now()
+	if !c.fresh(e, now) {
+		return nil, false
+	}
+	if e.acct != nil && now.Sub(e.fetched) > c.policy().CredentialTTL/2 {
+		c.refreshAhead(k)
+	}
+	return e.acct, true
 }
+
+// refreshAhead reloads one account in the background, at most one at a time per account and
+// maxRefreshing in all (beyond that the entry is simply loaded when it expires).
+func (c *accounts) refreshAhead(k acctKey) {
+	c.mu.Lock()
+	if c.refreshing == nil {
+		c.refreshing = map[acctKey]bool{}
+	}
+	if c.refreshing[k] || len(c.refreshing) >= maxRefreshing {
+		c.mu.Unlock()
+		return
+	}
+	c.refreshing[k] = true
+	c.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = c.loadUser(ctx, k.tenant, k.name)
+		c.mu.Lock()
+		delete(c.refreshing, k)
+		c.mu.Unlock()
+	}()
+}
+
+const maxRefreshing = 32
 
 // cachedNumber returns a fresh cache entry for a number without asking the store.
 func (c *accounts) cachedNumber(tenantID int64, number string) (*account, bool) {
@@ -131,6 +169,11 @@ func (c *accounts) byUsername(ctx context.Context, tenantID int64, username stri
 	if a, ok := c.cachedUser(tenantID, username); ok {
 		return a, nil
 	}
+	return c.loadUser(ctx, tenantID, username)
+}
+
+// loadUser reads an extension by SIP user name from the store into the cache.
+func (c *accounts) loadUser(ctx context.Context, tenantID int64, username string) (*account, error) {
 	k := acctKey{tenantID, username}
 	now := c.now()
 	ext, sec, err := c.db.ExtensionByUsername(ctx, tenantID, username)
