@@ -13,7 +13,7 @@
 # (both directions). sipp and the servers share the 2 cores: whole-box figures.
 #
 # Env knobs: STEP_S (8), CONFIRM_S (20), CALL_MS (1000), START_RATE (100), MAX_RATE (6400),
-#            ONLY (privox|kamailio), GOGC (Privox's, 400), KEEP_WORK=1.
+#            ONLY (privox|kamailio), KEEP_WORK=1.
 # Output: RESULT privox_cps=N calls/s, RESULT kamailio_rtpengine_cps=N calls/s,
 #         RESULT calls_ratio=X x.
 NAME=calls
@@ -25,7 +25,6 @@ CALL_MS=${CALL_MS:-1000}
 START_RATE=${START_RATE:-100}
 MAX_RATE=${MAX_RATE:-6400}
 ONLY=${ONLY:-}
-export GOGC=${GOGC:-400}
 PASSWORD=anchor-secret
 # the media lasts 200 ms less than the call, so that no packet races the BYE
 MEDIA_MS=$(( CALL_MS - 200 ))

@@ -12,7 +12,7 @@
 # best passing step. sipp, the servers and the relays share the 2 cores: whole-box figures.
 #
 # Env knobs: STEP_S (14), CALL_MS (7600), START_CONC (250), MAX_CONC (4000), ONLY
-#            (privox|kamailio), GOGC (Privox's, 400), KEEP_WORK=1.
+#            (privox|kamailio), KEEP_WORK=1.
 # Output: RESULT privox_concurrent_calls=N calls, RESULT rtpengine_concurrent_calls=N calls,
 #         RESULT concurrent_ratio=X x.
 NAME=concurrent-media
@@ -23,7 +23,6 @@ CALL_MS=${CALL_MS:-7600}
 START_CONC=${START_CONC:-250}
 MAX_CONC=${MAX_CONC:-4000}
 ONLY=${ONLY:-}
-export GOGC=${GOGC:-400}
 PASSWORD=anchor-secret
 PKTS=300 # 6 s of 20 ms packets per direction
 

@@ -124,7 +124,7 @@ start_privox() {
   pick_port PVX_SIP_PORT; pick_port PVX_TLS_PORT; pick_port PVX_HTTP_PORT
   mkdir -p "$WORK/privox-data"
   PRIVOX_ADMIN_PASSWORD=$PVX_PASSWORD PRIVOX_LOG_LEVEL=warn PRIVOX_LDAP_ADDR= PRIVOX_LDAP_LDAPS_ADDR= \
-  PRIVOX_SIP_TLS_ADDR=$HOST:$PVX_TLS_PORT GOGC=${GOGC:-200} \
+  PRIVOX_SIP_TLS_ADDR=$HOST:$PVX_TLS_PORT \
     "$WORK/privox" serve --data "$WORK/privox-data" --http-addr "$HOST:$PVX_HTTP_PORT" \
     --sip-addr "$HOST:$PVX_SIP_PORT" --rtp-ports "$rmin-$rmax" >"$WORK/privox.log" 2>&1 &
   PVX_PID=$!
