@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,79 @@ func TestDigestSHA256(t *testing.T) {
 		if err != nil || got.StatusCode != want {
 			t.Fatalf("MD5 REGISTER with password %q: %v %v, want %d", pw, got, err, want)
 		}
+	}
+}
+
+// TestTenantByDomain: a REGISTER names its tenant by the SIP domain of its Request-URI (the
+// tenant's digest realm); an IP address or an unknown domain means the first tenant.
+func TestTenantByDomain(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-default")
+	var tn struct {
+		ID int64 `json:"id"`
+	}
+	e.p.MustDo(201, "POST", "/api/v1/tenants", e.p.AdminToken, map[string]any{"name": "acme", "sip_domain": "acme.example"}, &tn)
+	e.p.MustDo(201, "POST", "/api/v1/tenants/"+itoa(tn.ID)+"/extensions", e.p.AdminToken, map[string]any{"number": "1001", "sip_password": "secret-acme"}, nil)
+	c := newSIPClient(t, "127.0.0.2")
+	reg := func(domain string) *gosip.Request {
+		req := gosip.NewRequest(gosip.REGISTER, gosip.Uri{Scheme: "sip", Host: domain})
+		req.SetDestination(e.addr("udp"))
+		req.AppendHeader(&gosip.FromHeader{Address: gosip.Uri{Scheme: "sip", User: "1001", Host: domain}, Params: tagParam()})
+		req.AppendHeader(&gosip.ToHeader{Address: gosip.Uri{Scheme: "sip", User: "1001", Host: domain}})
+		req.AppendHeader(&gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", User: "1001", Host: "127.0.0.2", Port: 5999}})
+		return req
+	}
+	for _, tc := range []struct {
+		domain, password string
+		status           int
+		realm            string
+	}{
+		{"acme.example", "secret-acme", 200, "acme.example"},
+		{"acme.example", "secret-default", 403, "acme.example"},
+		{"127.0.0.1", "secret-default", 200, "default"},
+		{"unknown.example", "secret-default", 200, "default"},
+	} {
+		res := c.do(reg(tc.domain), "1001", "")
+		if h := res.GetHeader("WWW-Authenticate"); h == nil || !strings.Contains(h.Value(), `realm="`+tc.realm+`"`) {
+			t.Errorf("%s: challenge %v, want realm %s", tc.domain, h, tc.realm)
+		}
+		if res := c.do(reg(tc.domain), "1001", tc.password); res.StatusCode != tc.status {
+			t.Errorf("%s with %s: %d, want %d", tc.domain, tc.password, res.StatusCode, tc.status)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestLimits: an oversized datagram is dropped without an answer, and a source beyond its
+// rate gets no answers until its bucket refills (loopback is not exempt in this test).
+func TestLimits(t *testing.T) {
+	e := start(t, func(p *sip.Policy) {
+		p.RateExempt = nil
+		p.RatePerSource, p.BurstPerSource = 5, 10
+	})
+	c := udpFrom(t, "127.0.0.9")
+	big := strings.Replace(options("big"), "Content-Length: 0", "X-Padding: "+strings.Repeat("x", 20000)+"\r\nContent-Length: 0", 1)
+	send(t, c, e.addr("udp"), big)
+	if res := recv(c, 500*time.Millisecond); res != "" {
+		t.Errorf("oversized datagram answered: %q", firstLine(res))
+	}
+	answered := 0
+	for i := 0; i < 30; i++ {
+		send(t, c, e.addr("udp"), options("burst-"+strconv.Itoa(i)))
+	}
+	for recv(c, 300*time.Millisecond) != "" {
+		answered++
+	}
+	if answered < 8 || answered > 12 {
+		t.Errorf("%d of 30 answered, want about the burst of 10", answered)
+	}
+	if _, limited := e.srv().Dropped(); limited == 0 {
+		t.Error("nothing counted as rate-limited")
+	}
+	time.Sleep(1100 * time.Millisecond) // the bucket refills at 5/s
+	send(t, c, e.addr("udp"), options("after"))
+	if res := recv(c, time.Second); !strings.HasPrefix(res, "SIP/2.0 200") {
+		t.Errorf("after the refill: %q", firstLine(res))
 	}
 }
