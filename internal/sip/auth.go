@@ -40,6 +40,8 @@ type digestAuth struct {
 	// algorithms are offered in this order, one challenge header each.
 	algorithms func() []string
 	macs       sync.Pool // of hash.Hash: HMAC-SHA256 under key
+	seenMu     sync.RWMutex
+	seen       map[string]string // nonce → realm, of nonces whose MAC checked out
 }
 
 func newDigestAuth(lifetime func() time.Duration, algorithms func() []string) *digestAuth {
@@ -79,14 +81,36 @@ func (a *digestAuth) nonceState(n, realm string) (ours, fresh bool) {
 	if _, err := base64.RawURLEncoding.Decode(b[:], []byte(n)); err != nil {
 		return false, false
 	}
-	var mac [16]byte
-	a.nonceMAC(b[:8], realm, mac[:])
-	if !hmac.Equal(mac[:], b[8:]) {
-		return false, false
+	if !a.knownNonce(n, realm) {
+		var mac [16]byte
+		a.nonceMAC(b[:8], realm, mac[:])
+		if !hmac.Equal(mac[:], b[8:]) {
+			return false, false
+		}
+		a.rememberNonce(n, realm)
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
 	age := a.now().Sub(issued)
 	return true, age >= -time.Minute && age <= a.lifetime()
+}
+
+// Nonces are issued per second and realm, so the few that are in use at any time are
+// remembered once their MAC checked out: a phone's every REGISTER then costs no HMAC. The set
+// is dropped when it grows (a nonce's freshness is still checked each time).
+func (a *digestAuth) knownNonce(n, realm string) bool {
+	a.seenMu.RLock()
+	r, ok := a.seen[n]
+	a.seenMu.RUnlock()
+	return ok && r == realm
+}
+
+func (a *digestAuth) rememberNonce(n, realm string) {
+	a.seenMu.Lock()
+	if a.seen == nil || len(a.seen) >= 4096 {
+		a.seen = make(map[string]string)
+	}
+	a.seen[n] = realm
+	a.seenMu.Unlock()
 }
 
 // challenge adds one WWW-Authenticate (or Proxy-Authenticate) header per algorithm.

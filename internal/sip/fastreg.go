@@ -56,7 +56,7 @@ func parseRawRegister(data []byte) (r rawReg, ok bool) {
 	r.in.expires = -1
 	r.maxFwd = -1
 	rest := data[i+2:]
-	var nCallID, nCSeq, nCL int
+	var nFrom, nTo, nCallID, nCSeq, nCL int
 	for {
 		j := bytes.Index(rest, crlf)
 		if j < 0 {
@@ -82,14 +82,10 @@ func parseRawRegister(data []byte) (r rawReg, ok bool) {
 			}
 			r.vias = append(r.vias, value)
 		case isName(name, "from", "f"):
-			if r.from != nil {
-				return r, false
-			}
+			nFrom++
 			r.from = value
 		case isName(name, "to", "t"):
-			if r.to != nil {
-				return r, false
-			}
+			nTo++
 			r.to = value
 		case isName(name, "call-id", "i"):
 			nCallID++
@@ -125,14 +121,14 @@ func parseRawRegister(data []byte) (r rawReg, ok bool) {
 			return r, false
 		}
 	}
-	if len(bytes.Trim(rest, "\r\n")) != 0 || len(r.vias) == 0 || r.from == nil || r.to == nil ||
+	if len(bytes.Trim(rest, "\r\n")) != 0 || len(r.vias) == 0 || nFrom != 1 || nTo != 1 || len(r.from) == 0 || len(r.to) == 0 ||
 		nCallID != 1 || nCSeq != 1 || nCL > 1 || len(r.callID) == 0 {
 		return r, false
 	}
 	r.in.callID = string(r.callID)
 	// CSeq: number REGISTER
-	sp := bytes.IndexAny(r.cseq, " \t")
-	if sp < 0 || !bytes.Equal(bytes.TrimSpace(r.cseq[sp:]), []byte("REGISTER")) {
+	sp := bytes.IndexByte(r.cseq, ' ')
+	if sp < 0 || !bytes.Equal(r.cseq[sp+1:], []byte("REGISTER")) {
 		return r, false
 	}
 	n, ok := atoi(r.cseq[:sp])
@@ -143,6 +139,11 @@ func parseRawRegister(data []byte) (r rawReg, ok bool) {
 	// top Via: SIP/2.0/TRANSPORT host[:port];params
 	if !r.topVia(r.vias[0]) {
 		return r, false
+	}
+	for _, v := range r.vias[1:] { // rare in a REGISTER (a proxy in between): sipgo must read them
+		if _, err := headerParsers["via"]([]byte("via"), string(v)); err != nil {
+			return r, false
+		}
 	}
 	// To: the user of the address of record, and whether it has a tag
 	user, tag, ok := addrUser(r.to)
@@ -208,7 +209,7 @@ func uriHost(b []byte) (string, bool) {
 		return "", false
 	}
 	var u sip.Uri
-	if err := sip.ParseUri(string(b), &u); err != nil || !sipScheme(u.Scheme) || u.Host == "" {
+	if err := sip.ParseUri(string(b), &u); err != nil || u.Wildcard || !sipScheme(u.Scheme) || u.Host == "" {
 		return "", false
 	}
 	return u.Host, true
@@ -243,9 +244,13 @@ func (r *rawReg) topVia(v []byte) bool {
 	return true
 }
 
-// addrUser reads a From or To value with sipgo's address parser (so that both paths agree):
-// the user of its sip/sips URI and whether it has a tag.
+// addrUser reads a From or To value: the user of its sip/sips URI and whether it has a tag.
+// The plain forms phones send are read here; anything else goes to sipgo's address parser,
+// so that both paths agree (FuzzFastRegister holds them to it).
 func addrUser(v []byte) (user string, tag bool, ok bool) {
+	if user, tag, ok := simpleAddr(v); ok {
+		return user, tag, true
+	}
 	h, err := headerParsers["to"]([]byte("to"), string(v))
 	if err != nil {
 		return "", false, false
@@ -255,6 +260,98 @@ func addrUser(v []byte) (user string, tag bool, ok bool) {
 		return "", false, false
 	}
 	return to.Address.User, to.Params.Has("tag"), true
+}
+
+// simpleAddr reads <sip:user@host[:port]>[;name=value…] (or the same without brackets and
+// without parameters), with a token display name or none, where every character is one of
+// plainChars. ok is false for anything else.
+func simpleAddr(v []byte) (user string, tag, ok bool) {
+	i := bytes.IndexByte(v, '<')
+	if i < 0 {
+		// bare sip:user@host (no parameters, which would be ambiguous without brackets)
+		if bytes.IndexByte(v, ';') >= 0 {
+			return "", false, false
+		}
+		u, ok := simpleURI(v)
+		return u, false, ok
+	}
+	display := bytes.TrimRight(v[:i], " ")
+	for _, c := range display {
+		if !plainChar(c) {
+			return "", false, false
+		}
+	}
+	end := bytes.IndexByte(v, '>')
+	if end < i {
+		return "", false, false
+	}
+	u, ok := simpleURI(v[i+1 : end])
+	if !ok {
+		return "", false, false
+	}
+	rest := v[end+1:]
+	for len(rest) > 0 {
+		if rest[0] != ';' {
+			return "", false, false
+		}
+		rest = rest[1:]
+		p := rest
+		if n := bytes.IndexByte(rest, ';'); n >= 0 {
+			p, rest = rest[:n], rest[n:]
+		} else {
+			rest = nil
+		}
+		name, val, _ := bytes.Cut(p, []byte("="))
+		if len(name) == 0 || len(val) == 0 {
+			return "", false, false
+		}
+		for _, c := range p {
+			if c != '=' && !plainChar(c) {
+				return "", false, false
+			}
+		}
+		if string(name) == "tag" {
+			tag = true
+		}
+	}
+	return u, tag, true
+}
+
+// simpleURI reads sip:user@host[:port] with plain characters; the user is returned.
+func simpleURI(b []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte("sip:"))
+	if !ok {
+		return "", false
+	}
+	at := bytes.IndexByte(rest, '@')
+	if at <= 0 {
+		return "", false
+	}
+	host := rest[at+1:]
+	if c := bytes.IndexByte(host, ':'); c >= 0 {
+		if _, ok := atoi(host[c+1:]); !ok {
+			return "", false
+		}
+		host = host[:c]
+	}
+	if len(host) == 0 {
+		return "", false
+	}
+	for _, c := range rest[:at] {
+		if !plainChar(c) {
+			return "", false
+		}
+	}
+	for _, c := range host {
+		if !plainChar(c) {
+			return "", false
+		}
+	}
+	return string(rest[:at]), true
+}
+
+func plainChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == '+'
 }
 
 // parseRawContact reads one Contact value ("*", or an address with parameters) with sipgo's

@@ -206,6 +206,12 @@ func FuzzFastRegister(f *testing.F) {
 			len(fast.contacts) != len(full.contacts) {
 			t.Fatalf("fast and full path read differently:\nfast %+v\nfull %+v\n%q", fast, *full, data)
 		}
+		if r.toTag != req.To().Params.Has("tag") {
+			t.Fatalf("To tag: fast %v, full %v\n%q", r.toTag, req.To().Params.Has("tag"), data)
+		}
+		if u, tag, ok := simpleAddr(r.from); ok && (u != req.From().Address.User || tag != req.From().Params.Has("tag")) {
+			t.Fatalf("From read differently: %q %v\n%q", u, tag, data)
+		}
 		for i := range fast.contacts {
 			if fast.contacts[i] != full.contacts[i] {
 				t.Fatalf("contact %d: fast %+v full %+v\n%q", i, fast.contacts[i], full.contacts[i], data)

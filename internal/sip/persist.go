@@ -178,13 +178,41 @@ func needsSource(transport string, src netip.AddrPort, contact string) bool {
 	if transport != tpUDP {
 		return true
 	}
-	var u sip.Uri
-	if err := sip.ParseUri(contact, &u); err != nil {
+	host, ok := uriHostOf(contact)
+	if !ok {
 		return true
 	}
-	ip, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
 	if err != nil {
 		return true // a name in the contact: trust the address the phone really used
 	}
 	return ip.Unmap() != src.Addr().Unmap()
+}
+
+// uriHostOf returns the host of a contact URI as sipgo writes it (sip:user@host:port;params):
+// a cheaper look than parsing the URI again.
+func uriHostOf(uri string) (string, bool) {
+	rest, ok := strings.CutPrefix(uri, "sip:")
+	if !ok {
+		if rest, ok = strings.CutPrefix(uri, "sips:"); !ok {
+			var u sip.Uri
+			if err := sip.ParseUri(uri, &u); err != nil {
+				return "", false
+			}
+			return u.Host, true
+		}
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	if strings.HasPrefix(rest, "[") {
+		if end := strings.IndexByte(rest, ']'); end > 0 {
+			return rest[:end+1], true
+		}
+		return "", false
+	}
+	if end := strings.IndexAny(rest, ":;?"); end >= 0 {
+		rest = rest[:end]
+	}
+	return rest, rest != ""
 }
