@@ -13,7 +13,8 @@
 # (both directions). sipp and the servers share the 2 cores: whole-box figures.
 #
 # Env knobs: STEP_S (8), CONFIRM_S (20), CALL_MS (1000), START_RATE (100), MAX_RATE (6400),
-#            ONLY (privox|kamailio), KEEP_WORK=1.
+#            ONLY (privox|kamailio), KEEP_WORK=1, PROFILE=1 (CPU profile of Privox during the
+#            confirming step, see profile_privox in lib.sh).
 # Output: RESULT privox_cps=N calls/s, RESULT kamailio_rtpengine_cps=N calls/s,
 #         RESULT calls_ratio=X x.
 NAME=calls
@@ -107,6 +108,7 @@ measure() {
   rate=$lo
   for _ in 1 2 3; do
     c0=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
+    [ "$TARGET" != privox ] || profile_privox $(( CONFIRM_S - 4 )) calls
     step "$rate" "$CONFIRM_S"
     c1=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
     if [ "$PASS" = 1 ]; then

@@ -119,11 +119,13 @@ build_privox() {
 
 # start_privox RTP_MIN RTP_MAX: runs privox serve on free loopback ports; sets PVX_PID,
 # PVX_SIP_PORT, PVX_HTTP_PORT, PVX_TOKEN (an admin API token of tenant "default").
+# With PROFILE=1 it also serves runtime profiles on PVX_PPROF_PORT (see profile_privox).
 start_privox() {
-  local rmin=$1 rmax=$2
+  local rmin=$1 rmax=$2 pprof=
   pick_port PVX_SIP_PORT; pick_port PVX_TLS_PORT; pick_port PVX_HTTP_PORT
+  if [ "${PROFILE:-0}" = 1 ]; then pick_port PVX_PPROF_PORT; pprof=$HOST:$PVX_PPROF_PORT; fi
   mkdir -p "$WORK/privox-data"
-  PRIVOX_ADMIN_PASSWORD=$PVX_PASSWORD PRIVOX_LOG_LEVEL=warn PRIVOX_LDAP_ADDR= PRIVOX_LDAP_LDAPS_ADDR= \
+  PRIVOX_DEBUG_PPROF_ADDR=$pprof PRIVOX_ADMIN_PASSWORD=$PVX_PASSWORD PRIVOX_LOG_LEVEL=warn PRIVOX_LDAP_ADDR= PRIVOX_LDAP_LDAPS_ADDR= \
   PRIVOX_SIP_TLS_ADDR=$HOST:$PVX_TLS_PORT \
     "$WORK/privox" serve --data "$WORK/privox-data" --http-addr "$HOST:$PVX_HTTP_PORT" \
     --sip-addr "$HOST:$PVX_SIP_PORT" --rtp-ports "$rmin-$rmax" >"$WORK/privox.log" 2>&1 &
@@ -138,6 +140,20 @@ start_privox() {
   PVX_TOKEN=$("$WORK/privox" token add --data "$WORK/privox-data" --tenant default --user 1 --name bench --json \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
   log "privox pid $PVX_PID: sip udp:$HOST:$PVX_SIP_PORT http $HOST:$PVX_HTTP_PORT rtp $rmin-$rmax"
+}
+
+# profile_privox SECONDS NAME: with PROFILE=1, records a CPU profile of Privox in the
+# background into $PROFILE_DIR (default /tmp)/privox-NAME.pprof and prints its top functions to
+# stderr when done; without PROFILE=1 it does nothing.
+profile_privox() {
+  [ "${PROFILE:-0}" = 1 ] || return 0
+  local secs=$1 out="${PROFILE_DIR:-/tmp}/privox-$2.pprof"
+  (
+    curl -fsS -o "$out" "http://$HOST:$PVX_PPROF_PORT/debug/pprof/profile?seconds=$secs" || { log "profile failed"; exit 0; }
+    log "CPU profile in $out; top functions (flat and cumulative):"
+    (cd "$REPO" && go tool pprof -top -nodecount=40 "$WORK/privox" "$out" 2>/dev/null | sed -n 1,48p >&2)
+    (cd "$REPO" && go tool pprof -top -cum -nodecount=40 "$WORK/privox" "$out" 2>/dev/null | sed -n 6,48p >&2)
+  ) &
 }
 
 # make_extensions FIRST COUNT PASSWORD: creates extensions through the REST API, four

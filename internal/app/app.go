@@ -78,6 +78,7 @@ type App struct {
 	subsystems []Subsystem
 	httpSrv    *http.Server
 	httpLn     net.Listener
+	pprofSrv   *http.Server
 	// apiDeps lets wire files add API dependencies before the API is built.
 	apiDeps []func(*api.Deps)
 }
@@ -235,12 +236,19 @@ func (a *App) Start(ctx context.Context) error {
 			a.Logger.Error("http server stopped", "err", err)
 		}
 	}()
+	if err := a.startPprof(); err != nil {
+		a.httpSrv.Close()
+		return err
+	}
 	for i, s := range a.subsystems {
 		if err := s.Start(ctx); err != nil {
 			for j := i - 1; j >= 0; j-- {
 				a.subsystems[j].Stop()
 			}
 			a.httpSrv.Close()
+			if a.pprofSrv != nil {
+				a.pprofSrv.Close()
+			}
 			return fmt.Errorf("start %s: %w", s.Name(), err)
 		}
 	}
@@ -273,6 +281,9 @@ func (a *App) Shutdown(grace time.Duration) error {
 			a.httpSrv.Close()
 		}
 		hcancel()
+	}
+	if a.pprofSrv != nil {
+		a.pprofSrv.Close()
 	}
 	for i := len(a.subsystems) - 1; i >= 0; i-- {
 		if err := a.subsystems[i].Stop(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/privox/privox/internal/app"
+	"github.com/privox/privox/internal/config"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/store/storetest"
@@ -220,5 +222,32 @@ func TestAPIAndCLIShareTheStore(t *testing.T) {
 	o, _, _ := p.CLI("tenant", "list")
 	if !strings.Contains(o, "viaapi") {
 		t.Fatalf("cli list: %s", o)
+	}
+}
+
+// TestPprofListener: profiles are served on their own loopback listener when configured, and
+// never on the API listener.
+func TestPprofListener(t *testing.T) {
+	p := privoxtest.Start(t, privoxtest.Options{Configure: func(c *config.Config) { c.Debug.PprofAddr = "127.0.0.1:0" }})
+	addr := p.App.Addr("pprof")
+	if addr == "" {
+		t.Fatal("no pprof address recorded")
+	}
+	res, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !bytes.Contains(body, []byte("goroutine profile")) {
+		t.Fatalf("pprof: %d %.200s", res.StatusCode, body)
+	}
+	res, err = http.Get(p.URL + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == 200 {
+		t.Fatal("profiles served on the API listener")
 	}
 }

@@ -31,6 +31,7 @@ type Config struct {
 	RTP      RTP           `yaml:"rtp"`
 	Log      Log           `yaml:"log"`
 	Privacy  Privacy       `yaml:"privacy"`
+	Debug    Debug         `yaml:"debug"`
 	Shutdown time.Duration `yaml:"shutdown_grace"`
 	// NodeName names this node when several share one PostgreSQL database.
 	NodeName string `yaml:"node_name"`
@@ -77,6 +78,13 @@ type RTP struct {
 // Log configures structured logging.
 type Log struct {
 	Level string `yaml:"level"`
+}
+
+// Debug holds troubleshooting listeners, all off by default.
+type Debug struct {
+	// PprofAddr serves Go's runtime profiles (net/http/pprof) on a loopback address, e.g.
+	// 127.0.0.1:6060; empty (the default) serves none.
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 // Privacy holds installation-wide privacy settings.
@@ -366,6 +374,12 @@ func Validate(c Config) Problems {
 	checkAddr("sip.tls_addr", c.SIP.TLSAddr, false)
 	checkAddr("ldap.addr", c.LDAP.Addr, false)
 	checkAddr("ldap.ldaps_addr", c.LDAP.LDAPSAddr, false)
+	checkAddr("debug.pprof_addr", c.Debug.PprofAddr, false)
+	if c.Debug.PprofAddr != "" {
+		if host, _, err := net.SplitHostPort(c.Debug.PprofAddr); err == nil && !loopbackHost(host) {
+			add("debug.pprof_addr", "must be a loopback address (127.0.0.1, ::1 or localhost), not %q", host)
+		}
+	}
 	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
 		add("http.tls_cert", "tls_cert and tls_key go together")
 	}
@@ -407,3 +421,11 @@ func ParsePortRange(s string) (lo, hi int, err error) {
 
 // SQLitePath returns the SQLite database file inside the data directory.
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "privox.db") }
+
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -78,3 +78,18 @@ func TestEnvBadValue(t *testing.T) {
 		t.Fatalf("want env error, got %v", err)
 	}
 }
+
+func TestPprofOnlyOnLoopback(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:6060": true, "[::1]:6060": true, "localhost:0": true,
+		"0.0.0.0:6060": false, ":6060": false, "10.1.2.3:6060": false, "nonsense": false,
+	} {
+		_, err := Load("", []string{"PRIVOX_DEBUG_PPROF_ADDR=" + addr})
+		if (err == nil) != ok {
+			t.Errorf("debug.pprof_addr %q: err %v, want ok=%v", addr, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "debug.pprof_addr") {
+			t.Errorf("debug.pprof_addr %q: error does not name the key: %v", addr, err)
+		}
+	}
+}
