@@ -21,10 +21,10 @@ type cdrWriter struct {
 	start sync.Once
 }
 
-type cdrItem struct {
-	cdr     store.CDR
-	journal []store.JournalEntry
-}
+type cdrItem = store.CallRecord
+
+// cdrBatch is the most calls written in one transaction.
+const cdrBatch = 256
 
 func newCDRWriter(db *store.DB, log *slog.Logger) *cdrWriter {
 	return &cdrWriter{db: db, log: log, queue: make(chan cdrItem, 10000), done: make(chan struct{})}
@@ -36,12 +36,43 @@ func (w *cdrWriter) startLoop() {
 
 func (w *cdrWriter) run() {
 	defer close(w.done)
+	batch := make([]cdrItem, 0, cdrBatch)
 	for it := range w.queue {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if _, err := w.db.RecordCall(ctx, it.cdr, it.journal); err != nil {
-			w.log.Error("record CDR", "err", err, "call_id", it.cdr.CallID)
+		// Whatever else has queued meanwhile goes into the same transaction.
+		batch = append(batch[:0], it)
+	more:
+		for len(batch) < cdrBatch {
+			select {
+			case it, ok := <-w.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, it)
+			default:
+				break more
+			}
 		}
-		cancel()
+		w.write(batch)
+	}
+}
+
+// write stores a batch in one transaction; should that fail, each call is tried on its own so
+// that one bad record loses no other.
+func (w *cdrWriter) write(batch []cdrItem) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := w.db.RecordCalls(ctx, batch)
+	if err == nil {
+		return
+	}
+	if len(batch) == 1 {
+		w.log.Error("record CDR", "err", err, "call_id", batch[0].CDR.CallID)
+		return
+	}
+	for i := range batch {
+		if err := w.db.RecordCalls(ctx, batch[i:i+1]); err != nil {
+			w.log.Error("record CDR", "err", err, "call_id", batch[i].CDR.CallID)
+		}
 	}
 }
 
@@ -90,7 +121,7 @@ func (w *cdrWriter) record(c *call) {
 		journal = append(journal, e)
 	}
 	select {
-	case w.queue <- cdrItem{cdr: cdr, journal: journal}:
+	case w.queue <- cdrItem{CDR: cdr, Journal: journal}:
 	default:
 		w.log.Error("CDR queue full, record dropped", "call_id", c.id)
 	}

@@ -127,26 +127,43 @@ func idPtr(n sql.NullInt64) *int64 {
 	return &v
 }
 
+// CallRecord is what one ended call leaves: its CDR and the journal entries of the users on
+// both ends.
+type CallRecord struct {
+	CDR     CDR
+	Journal []JournalEntry
+}
+
 // RecordCall stores a CDR and the journal entries of the users on both ends in one transaction.
 func (db *DB) RecordCall(ctx context.Context, c CDR, journal []JournalEntry) (CDR, error) {
-	err := db.InTx(ctx, func(tx *DB) error {
-		id, err := tx.insertID(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
-			c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy)
-		if err != nil {
-			return err
-		}
-		c.ID = id
-		for _, j := range journal {
-			if _, err := tx.Exec(ctx, `INSERT INTO call_journal (tenant_id, user_id, call_id, direction, peer_number, peer_name, start_at, answered, duration_ms, cause)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.TenantID, j.UserID, j.CallID, j.Direction, j.PeerNumber, j.PeerName, j.StartAt, j.Answered, j.DurationMS, j.Cause); err != nil {
+	recs := []CallRecord{{CDR: c, Journal: journal}}
+	err := db.RecordCalls(ctx, recs)
+	return recs[0].CDR, err
+}
+
+// RecordCalls stores several calls in one transaction (all or none), setting each CDR's ID.
+// Busy installations end calls faster than one transaction each can commit.
+func (db *DB) RecordCalls(ctx context.Context, recs []CallRecord) error {
+	return db.InTx(ctx, func(tx *DB) error {
+		for i := range recs {
+			c := &recs[i].CDR
+			id, err := tx.insertID(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
+				c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy)
+			if err != nil {
 				return err
+			}
+			c.ID = id
+			for _, j := range recs[i].Journal {
+				if _, err := tx.Exec(ctx, `INSERT INTO call_journal (tenant_id, user_id, call_id, direction, peer_number, peer_name, start_at, answered, duration_ms, cause)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.TenantID, j.UserID, j.CallID, j.Direction, j.PeerNumber, j.PeerName, j.StartAt, j.Answered, j.DurationMS, j.Cause); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
-	return c, err
 }
 
 const cdrCols = `id, tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, anonymised`

@@ -192,3 +192,46 @@ func TestTokensAndSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordCallsBatch: a batch of calls lands in one transaction, all or none.
+func TestRecordCallsBatch(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		tn, err := db.CreateTenant(ctx, store.Tenant{Name: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := db.CreateUser(ctx, store.User{TenantID: tn.ID, Name: "Alice", Email: "alice@acme.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := func(id string, tenant int64) store.CallRecord {
+			return store.CallRecord{
+				CDR: store.CDR{TenantID: tenant, CallID: id, Caller: "1001", Callee: "1002", CallerUserID: &u.ID, Direction: "internal", StartAt: 1, EndAt: 2},
+				Journal: []store.JournalEntry{{TenantID: tenant, UserID: u.ID, CallID: id, Direction: "out", PeerNumber: "1002", StartAt: 1}},
+			}
+		}
+		batch := []store.CallRecord{rec("a", tn.ID), rec("b", tn.ID), rec("c", tn.ID)}
+		if err := db.RecordCalls(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if batch[0].CDR.ID == 0 || batch[0].CDR.ID == batch[1].CDR.ID || batch[1].CDR.ID == batch[2].CDR.ID {
+			t.Fatalf("ids not set: %d %d %d", batch[0].CDR.ID, batch[1].CDR.ID, batch[2].CDR.ID)
+		}
+		// One record naming a tenant that does not exist: nothing of the batch is stored.
+		if err := db.RecordCalls(ctx, []store.CallRecord{rec("d", tn.ID), rec("e", tn.ID+1000)}); err == nil {
+			t.Fatal("batch with a record of a missing tenant stored")
+		}
+		cdrs, err := db.ListCDRs(ctx, tn.ID, 0, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := db.ListJournal(ctx, tn.ID, u.ID, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cdrs) != 3 || len(j) != 3 {
+			t.Fatalf("want 3 CDRs and 3 journal entries, got %d and %d", len(cdrs), len(j))
+		}
+	})
+}
