@@ -143,8 +143,8 @@ start_privox() {
 }
 
 # profile_privox SECONDS NAME: with PROFILE=1, records a CPU profile of Privox in the
-# background into $PROFILE_DIR (default /tmp)/privox-NAME.pprof and prints its top functions to
-# stderr when done; without PROFILE=1 it does nothing.
+# background into $PROFILE_DIR (default /tmp)/privox-NAME.pprof, then a heap profile beside it,
+# and prints their top functions to stderr; without PROFILE=1 it does nothing.
 profile_privox() {
   [ "${PROFILE:-0}" = 1 ] || return 0
   local secs=$1 out="${PROFILE_DIR:-/tmp}/privox-$2.pprof"
@@ -153,6 +153,10 @@ profile_privox() {
     log "CPU profile in $out; top functions (flat and cumulative):"
     (cd "$REPO" && go tool pprof -top -nodecount=40 "$WORK/privox" "$out" 2>/dev/null | sed -n 1,48p >&2)
     (cd "$REPO" && go tool pprof -top -cum -nodecount=40 "$WORK/privox" "$out" 2>/dev/null | sed -n 6,48p >&2)
+    curl -fsS -o "${out%.pprof}.heap.pprof" "http://$HOST:$PVX_PPROF_PORT/debug/pprof/heap" || exit 0
+    log "heap profile in ${out%.pprof}.heap.pprof; in use, and allocated since start:"
+    (cd "$REPO" && go tool pprof -top -sample_index=inuse_space -nodecount=20 "$WORK/privox" "${out%.pprof}.heap.pprof" 2>/dev/null | sed -n 5,28p >&2)
+    (cd "$REPO" && go tool pprof -top -sample_index=alloc_space -nodecount=25 "$WORK/privox" "${out%.pprof}.heap.pprof" 2>/dev/null | sed -n 5,33p >&2)
   ) &
 }
 

@@ -23,8 +23,13 @@ type cdrWriter struct {
 
 type cdrItem = store.CallRecord
 
-// cdrBatch is the most calls written in one transaction.
-const cdrBatch = 256
+// cdrBatch is the most calls written in one transaction; cdrLinger is how long the writer
+// waits for more calls to end once one has, so that a busy system commits a few times a second
+// instead of once per call.
+const (
+	cdrBatch  = 256
+	cdrLinger = 50 * time.Millisecond
+)
 
 func newCDRWriter(db *store.DB, log *slog.Logger) *cdrWriter {
 	return &cdrWriter{db: db, log: log, queue: make(chan cdrItem, 10000), done: make(chan struct{})}
@@ -37,21 +42,24 @@ func (w *cdrWriter) startLoop() {
 func (w *cdrWriter) run() {
 	defer close(w.done)
 	batch := make([]cdrItem, 0, cdrBatch)
+	linger := time.NewTimer(cdrLinger)
+	linger.Stop()
 	for it := range w.queue {
-		// Whatever else has queued meanwhile goes into the same transaction.
 		batch = append(batch[:0], it)
-	more:
+		linger.Reset(cdrLinger)
+	collect:
 		for len(batch) < cdrBatch {
 			select {
 			case it, ok := <-w.queue:
 				if !ok {
-					break more
+					break collect // closing: write what there is now
 				}
 				batch = append(batch, it)
-			default:
-				break more
+			case <-linger.C:
+				break collect
 			}
 		}
+		linger.Stop()
 		w.write(batch)
 	}
 }

@@ -145,20 +145,27 @@ func (db *DB) RecordCall(ctx context.Context, c CDR, journal []JournalEntry) (CD
 // Busy installations end calls faster than one transaction each can commit.
 func (db *DB) RecordCalls(ctx context.Context, recs []CallRecord) error {
 	return db.InTx(ctx, func(tx *DB) error {
+		insCDR, err := tx.prepare(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer insCDR.Close()
+		insJournal, err := tx.prepare(ctx, `INSERT INTO call_journal (tenant_id, user_id, call_id, direction, peer_number, peer_name, start_at, answered, duration_ms, cause)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insJournal.Close()
 		for i := range recs {
 			c := &recs[i].CDR
-			id, err := tx.insertID(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
-				c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy)
-			if err != nil {
-				return err
+			if err := insCDR.QueryRowContext(ctx, c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
+				c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy).Scan(&c.ID); err != nil {
+				return mapErr(err)
 			}
-			c.ID = id
 			for _, j := range recs[i].Journal {
-				if _, err := tx.Exec(ctx, `INSERT INTO call_journal (tenant_id, user_id, call_id, direction, peer_number, peer_name, start_at, answered, duration_ms, cause)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.TenantID, j.UserID, j.CallID, j.Direction, j.PeerNumber, j.PeerName, j.StartAt, j.Answered, j.DurationMS, j.Cause); err != nil {
-					return err
+				if _, err := insJournal.ExecContext(ctx, j.TenantID, j.UserID, j.CallID, j.Direction, j.PeerNumber, j.PeerName, j.StartAt, j.Answered, j.DurationMS, j.Cause); err != nil {
+					return mapErr(err)
 				}
 			}
 		}

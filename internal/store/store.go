@@ -41,6 +41,7 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // DB is a handle on the store. Inside InTx the same methods run in the transaction.
@@ -173,6 +174,12 @@ func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 // QueryRow runs a single-row query with ?-placeholders.
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return db.q.QueryRowContext(ctx, db.Rebind(q), args...)
+}
+
+// prepare prepares a statement with ?-placeholders, for a statement run many times in a row.
+func (db *DB) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	st, err := db.q.PrepareContext(ctx, db.Rebind(q))
+	return st, mapErr(err)
 }
 
 // insertID runs an INSERT … RETURNING id.
