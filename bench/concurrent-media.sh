@@ -36,30 +36,6 @@ head -c 48000 /dev/zero | tr '\0' '\325' >"$WORK/media/audio.alaw" # 6 s of A-la
 cp "$BENCH_DIR"/sipp/*.xml "$WORK/"
 log "nproc=$(nproc) kamailio=$(kamailio -v 2>/dev/null | awk '/^version:/{print $3}') rtpengine=$(rtpengine --version 2>&1 | awk '/Version/{print $2}') sipp=$(sipp -v 2>&1 | awk '/SIPp v/{print $2; exit}')"
 
-start_uas() {
-  ( cd "$WORK" && exec timeout 3600 sipp -sf uas_media.xml -i "$HOST" -p "$UAS_PORT" -mp "$UAS_MPORT" -cp "$UAS_CPORT" \
-      -buff_size 4194304 -nostdin >"$WORK/uas.out" 2>&1 ) &
-  UAS_PID=$!
-  PIDS+=("$UAS_PID")
-  wait_port u "$UAS_PORT" "$UAS_PID" || { cat "$WORK/uas.out" >&2; log "sipp uas did not start"; exit 1; }
-}
-
-# run_uac RATE CALLS TIMEOUT_S -> OK FAIL LEFT PEAK RELAYED
-run_uac() {
-  local rate=$1 calls=$2 tmo=$3 stat="$WORK/stat.$RANDOM.csv" r0 r1 pid
-  rm -f "$stat"
-  r0=$($RELAYED_FN)
-  ( cd "$WORK" && exec timeout $((tmo + 5)) sipp "$HOST:$TARGET_PORT" -sf "$UAC_SCENARIO" "${UAC_ARGS[@]}" -d "$CALL_MS" \
-      -i "$HOST" -p "$UAC_PORT" -mp "$UAC_MPORT" -cp "$UAC_CPORT" -r "$rate" -m "$calls" -timeout "$tmo" \
-      -buff_size 4194304 -nostdin -trace_stat -stf "$stat" -fd 1 >"$WORK/uac.out" 2>&1 ) &
-  pid=$!
-  wait "$pid" 2>/dev/null || true
-  sleep 0.5
-  r1=$($RELAYED_FN)
-  RELAYED=$(( r1 - r0 ))
-  read -r OK FAIL LEFT _ _ PEAK < <(sipp_stats "$stat")
-}
-
 # step CONCURRENCY -> PASS PEAK
 step() {
   local conc=$1 rate calls expect c0 c1 t0 t1
@@ -115,10 +91,8 @@ if [ "$ONLY" != kamailio ]; then
   pick_range RTP_MIN 9500
   start_privox "$RTP_MIN" $(( RTP_MIN + 9499 ))
   make_extensions 1 2 "$PASSWORD"
-  start_uas
-  ( cd "$WORK" && timeout 20 sipp "$HOST:$PVX_SIP_PORT" -sf register_contact.xml -s u2 -au u2 -ap "$PASSWORD" \
-      -key contact_port "$UAS_PORT" -i "$HOST" -p "$REG_PORT" -m 1 -timeout 15 -nostdin >"$WORK/reg.out" 2>&1 ) \
-    || { cat "$WORK/reg.out" >&2; log "registering the callee failed"; exit 1; }
+  start_uas 3600
+  register_callee "$PASSWORD"
   TARGET_PORT=$PVX_SIP_PORT
   UAC_SCENARIO=uac_media_auth.xml
   UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
@@ -133,107 +107,9 @@ fi
 # ---------------------------------------------------------------- Kamailio + rtpengine
 if [ "$ONLY" != privox ]; then
   TARGET=rtpengine
-  pick_port KPORT; pick_port NG_PORT; pick_port CLI_PORT
-  pick_range RTPE_MIN 9500
-  rtpengine --config-file=none --table=-1 --interface="$HOST" --listen-ng="$HOST:$NG_PORT" --listen-cli="$HOST:$CLI_PORT" \
-    --port-min="$RTPE_MIN" --port-max="$(( RTPE_MIN + 9499 ))" --num-threads="$(nproc)" --delete-delay=0 \
-    --foreground --log-stderr --log-level=4 --pidfile="$WORK/rtpengine.pid" >"$WORK/rtpengine.log" 2>&1 &
-  RTPE_PID=$!
-  PIDS+=("$RTPE_PID")
-  wait_port t "$CLI_PORT" "$RTPE_PID" || { cat "$WORK/rtpengine.log" >&2; log "rtpengine did not start"; exit 1; }
-  rtpe_relayed() {
-    local out
-    exec 4<>"/dev/tcp/$HOST/$CLI_PORT" || { echo 0; return; }
-    echo "list totals" >&4
-    out=$(timeout 3 cat <&4 || true)
-    exec 4<&-
-    awk -F: '/Total relayed packets \(userspace\)/ { print $2 + 0; f = 1 } END { if (!f) print 0 }' <<<"$out"
-  }
-  cat >"$WORK/kamailio.cfg" <<EOF
-#!KAMAILIO
-# Stateful record-routing proxy; SDP offer/answer rewritten by rtpengine.
-debug=0
-log_stderror=yes
-memdbg=5
-memlog=5
-children=2
-auto_aliases=no
-dns=no
-rev_dns=no
-maxbuffer=4194304
-listen=udp:$HOST:$KPORT
-
-loadmodule "kex.so"
-loadmodule "corex.so"
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "rtpengine.so"
-
-modparam("rtpengine", "rtpengine_sock", "udp:$HOST:$NG_PORT")
-
-request_route {
-    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-    if (has_totag()) {
-        if (loose_route()) {
-            if (is_method("BYE")) { rtpengine_delete(); }
-            route(RELAY);
-        }
-        if (is_method("ACK")) {
-            if (t_check_trans()) { t_relay(); }
-            exit;
-        }
-        sl_send_reply("404", "Not here");
-        exit;
-    }
-    if (is_method("CANCEL")) {
-        if (t_check_trans()) { rtpengine_delete(); route(RELAY); }
-        exit;
-    }
-    t_check_trans();
-    if (is_method("INVITE")) {
-        record_route();
-        if (has_body("application/sdp")) {
-            if (!rtpengine_offer("replace-origin replace-session-connection")) {
-                sl_send_reply("503", "Media relay unavailable");
-                exit;
-            }
-        }
-        t_on_reply("MEDIA_REPLY");
-        t_on_failure("MEDIA_FAIL");
-    }
-    \$du = "sip:$HOST:$UAS_PORT";
-    route(RELAY);
-}
-
-route[RELAY] {
-    if (!t_relay()) { sl_reply_error(); }
-    exit;
-}
-
-onreply_route[MEDIA_REPLY] {
-    if (status =~ "(183)|(2[0-9][0-9])" && has_body("application/sdp")) {
-        rtpengine_answer("replace-origin replace-session-connection");
-    }
-}
-
-failure_route[MEDIA_FAIL] {
-    rtpengine_delete();
-}
-EOF
-  kamailio -c -f "$WORK/kamailio.cfg" >"$WORK/kamailio-check.log" 2>&1 || { cat "$WORK/kamailio-check.log" >&2; exit 1; }
-  kamailio -DD -E -f "$WORK/kamailio.cfg" -m 1024 -M 16 -x tlsf -Y "$WORK" -w "$WORK" -P "$WORK/kamailio.pid" >"$WORK/kamailio.log" 2>&1 &
-  KAM_PID=$!
-  PIDS+=("$KAM_PID")
-  wait_port u "$KPORT" "$KAM_PID" || { cat "$WORK/kamailio.log" >&2; log "kamailio did not start"; exit 1; }
-  start_uas
-  sleep 0.3
+  start_rtpengine 9500
+  start_uas 3600
+  start_kamailio_media_proxy "$UAS_PORT"
   TARGET_PORT=$KPORT
   UAC_SCENARIO=uac_media.xml
   UAC_ARGS=(-s 100002 -key caller u1)

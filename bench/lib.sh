@@ -216,3 +216,210 @@ sipp_stats() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+
+# ---------------------------------------------------------------- peers
+# The Kamailio and rtpengine set-ups follow /work/shared/peers: Kamailio with the tlsf
+# allocator, a few MB of socket buffer and two children; rtpengine in userspace (--table=-1).
+
+# kamailio_header: the global part of every Kamailio configuration here (listens on KPORT).
+kamailio_header() {
+  cat <<EOF2
+#!KAMAILIO
+debug=0
+log_stderror=yes
+memdbg=5
+memlog=5
+children=2
+auto_aliases=no
+dns=no
+rev_dns=no
+maxbuffer=4194304
+listen=udp:$HOST:$KPORT
+EOF2
+}
+
+# run_kamailio SHM_MB: checks and starts $WORK/kamailio.cfg; sets KAM_PID.
+run_kamailio() {
+  kamailio -c -f "$WORK/kamailio.cfg" >"$WORK/kamailio-check.log" 2>&1 || { cat "$WORK/kamailio-check.log" >&2; exit 1; }
+  kamailio -DD -E -f "$WORK/kamailio.cfg" -m "$1" -M 16 -x tlsf -Y "$WORK" -w "$WORK" -P "$WORK/kamailio.pid" >"$WORK/kamailio.log" 2>&1 &
+  KAM_PID=$!
+  PIDS+=("$KAM_PID")
+  wait_port u "$KPORT" "$KAM_PID" || { cat "$WORK/kamailio.log" >&2; log "kamailio did not start"; exit 1; }
+  sleep 0.3
+}
+
+# start_kamailio_registrar REALM PASSWORD: Kamailio 5.6 as a registrar with digest auth against
+# one fixed password and in-memory usrloc, on a free port; sets KPORT and KAM_PID.
+start_kamailio_registrar() {
+  local realm=$1 password=$2
+  pick_port KPORT
+  { kamailio_header; cat <<EOF2
+
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("auth", "secret", "bench-nonce-secret")
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (!is_method("REGISTER")) { sl_send_reply("405", "Method Not Allowed"); exit; }
+    if (!pv_www_authenticate("$realm", "$password", "0")) {
+        www_challenge("$realm", "0");
+        exit;
+    }
+    consume_credentials();
+    if (!save("location")) { sl_reply_error(); }
+    exit;
+}
+EOF2
+  } >"$WORK/kamailio.cfg"
+  run_kamailio 512
+}
+
+# start_rtpengine SPAN: rtpengine (userspace) with SPAN media ports on free loopback ports;
+# sets RTPE_PID, NG_PORT and CLI_PORT (for rtpe_relayed).
+start_rtpengine() {
+  local span=$1
+  pick_port NG_PORT; pick_port CLI_PORT
+  pick_range RTPE_MIN "$span"
+  rtpengine --config-file=none --table=-1 --interface="$HOST" --listen-ng="$HOST:$NG_PORT" --listen-cli="$HOST:$CLI_PORT" \
+    --port-min="$RTPE_MIN" --port-max="$(( RTPE_MIN + span - 1 ))" --num-threads="$(nproc)" --delete-delay=0 \
+    --foreground --log-stderr --log-level=4 --pidfile="$WORK/rtpengine.pid" >"$WORK/rtpengine.log" 2>&1 &
+  RTPE_PID=$!
+  PIDS+=("$RTPE_PID")
+  wait_port t "$CLI_PORT" "$RTPE_PID" || { cat "$WORK/rtpengine.log" >&2; log "rtpengine did not start"; exit 1; }
+}
+
+# rtpe_relayed: the packets rtpengine has relayed so far (its CLI's totals).
+rtpe_relayed() {
+  local out
+  exec 4<>"/dev/tcp/$HOST/$CLI_PORT" || { echo 0; return; }
+  echo "list totals" >&4
+  out=$(timeout 3 cat <&4 || true)
+  exec 4<&-
+  awk -F: '/Total relayed packets \(userspace\)/ { print $2 + 0; f = 1 } END { if (!f) print 0 }' <<<"$out"
+}
+
+# start_kamailio_media_proxy UAS_PORT: Kamailio 5.6 as a stateful record-routing proxy to the
+# sipp UAS on UAS_PORT, the SDP of every offer and answer rewritten by the rtpengine on NG_PORT;
+# sets KPORT and KAM_PID.
+start_kamailio_media_proxy() {
+  local uas_port=$1
+  pick_port KPORT
+  { kamailio_header; cat <<EOF2
+
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "rtpengine.so"
+
+modparam("rtpengine", "rtpengine_sock", "udp:$HOST:$NG_PORT")
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (has_totag()) {
+        if (loose_route()) {
+            if (is_method("BYE")) { rtpengine_delete(); }
+            route(RELAY);
+        }
+        if (is_method("ACK")) {
+            if (t_check_trans()) { t_relay(); }
+            exit;
+        }
+        sl_send_reply("404", "Not here");
+        exit;
+    }
+    if (is_method("CANCEL")) {
+        if (t_check_trans()) { rtpengine_delete(); route(RELAY); }
+        exit;
+    }
+    t_check_trans();
+    if (is_method("INVITE")) {
+        record_route();
+        if (has_body("application/sdp")) {
+            if (!rtpengine_offer("replace-origin replace-session-connection")) {
+                sl_send_reply("503", "Media relay unavailable");
+                exit;
+            }
+        }
+        t_on_reply("MEDIA_REPLY");
+        t_on_failure("MEDIA_FAIL");
+    }
+    \$du = "sip:$HOST:$uas_port";
+    route(RELAY);
+}
+
+route[RELAY] {
+    if (!t_relay()) { sl_reply_error(); }
+    exit;
+}
+
+onreply_route[MEDIA_REPLY] {
+    if (status =~ "(183)|(2[0-9][0-9])" && has_body("application/sdp")) {
+        rtpengine_answer("replace-origin replace-session-connection");
+    }
+}
+
+failure_route[MEDIA_FAIL] {
+    rtpengine_delete();
+}
+EOF2
+  } >"$WORK/kamailio.cfg"
+  run_kamailio 1024
+}
+
+# ---------------------------------------------------------------- sipp media calls
+# Used by calls.sh and concurrent-media.sh: a sipp UAS answering with RTP on UAS_PORT, and the
+# callee u2 (number 100002) registered at Privox with the UAS as its contact.
+
+# start_uas TIMEOUT_S: sets UAS_PID.
+start_uas() {
+  ( cd "$WORK" && exec timeout "$1" sipp -sf uas_media.xml -i "$HOST" -p "$UAS_PORT" -mp "$UAS_MPORT" -cp "$UAS_CPORT" \
+      -buff_size 4194304 -nostdin >"$WORK/uas.out" 2>&1 ) &
+  UAS_PID=$!
+  PIDS+=("$UAS_PID")
+  wait_port u "$UAS_PORT" "$UAS_PID" || { cat "$WORK/uas.out" >&2; log "sipp uas did not start"; exit 1; }
+}
+
+# register_callee PASSWORD: registers u2 at Privox with the UAS as its contact.
+register_callee() {
+  ( cd "$WORK" && timeout 20 sipp "$HOST:$PVX_SIP_PORT" -sf register_contact.xml -s u2 -au u2 -ap "$1" \
+      -key contact_port "$UAS_PORT" -i "$HOST" -p "$REG_PORT" -m 1 -timeout 15 -nostdin >"$WORK/reg.out" 2>&1 ) \
+    || { cat "$WORK/reg.out" >&2; log "registering the callee failed"; exit 1; }
+}
+
+# run_uac RATE CALLS TIMEOUT_S: sipp calls TARGET_PORT with UAC_SCENARIO and UAC_ARGS, RATE
+# calls/s, CALLS in all, each lasting CALL_MS; sets OK FAIL LEFT RETRANS SUST PEAK (see
+# sipp_stats; SUST skips the first call's length) and RELAYED (packets RELAYED_FN counted meanwhile).
+run_uac() {
+  local rate=$1 calls=$2 tmo=$3 stat="$WORK/stat.$RANDOM.csv" r0 r1 pid
+  rm -f "$stat"
+  r0=$($RELAYED_FN)
+  ( cd "$WORK" && exec timeout $((tmo + 5)) sipp "$HOST:$TARGET_PORT" -sf "$UAC_SCENARIO" "${UAC_ARGS[@]}" -d "$CALL_MS" \
+      -i "$HOST" -p "$UAC_PORT" -mp "$UAC_MPORT" -cp "$UAC_CPORT" -r "$rate" -m "$calls" -timeout "$tmo" \
+      -buff_size 4194304 -nostdin -trace_stat -stf "$stat" -fd 1 >"$WORK/uac.out" 2>&1 ) &
+  pid=$!
+  wait "$pid" 2>/dev/null || true
+  sleep 0.5
+  r1=$($RELAYED_FN)
+  RELAYED=$(( r1 - r0 ))
+  read -r OK FAIL LEFT RETRANS SUST PEAK < <(sipp_stats "$stat" $(( (CALL_MS + 999) / 1000 )))
+}

@@ -120,54 +120,7 @@ fi
 # ---------------------------------------------------------------- Kamailio
 if [ "$ONLY" != privox ]; then
   TARGET=kamailio
-  pick_port KPORT
-  cat >"$WORK/kamailio.cfg" <<EOF
-#!KAMAILIO
-# Registrar with digest auth against one fixed password, in-memory usrloc.
-debug=0
-log_stderror=yes
-memdbg=5
-memlog=5
-children=2
-auto_aliases=no
-dns=no
-rev_dns=no
-maxbuffer=4194304
-listen=udp:$HOST:$KPORT
-
-loadmodule "kex.so"
-loadmodule "corex.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "auth.so"
-
-modparam("usrloc", "db_mode", 0)
-modparam("auth", "secret", "bench-nonce-secret")
-
-request_route {
-    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-    if (!is_method("REGISTER")) { sl_send_reply("405", "Method Not Allowed"); exit; }
-    if (!pv_www_authenticate("$REALM", "$PASSWORD", "0")) {
-        www_challenge("$REALM", "0");
-        exit;
-    }
-    consume_credentials();
-    if (!save("location")) { sl_reply_error(); }
-    exit;
-}
-EOF
-  kamailio -c -f "$WORK/kamailio.cfg" >"$WORK/kamailio-check.log" 2>&1 || { cat "$WORK/kamailio-check.log" >&2; exit 1; }
-  kamailio -DD -E -f "$WORK/kamailio.cfg" -m 512 -M 16 -x tlsf -Y "$WORK" -w "$WORK" -P "$WORK/kamailio.pid" >"$WORK/kamailio.log" 2>&1 &
-  KAM_PID=$!
-  PIDS+=("$KAM_PID")
-  wait_port u "$KPORT" "$KAM_PID" || { cat "$WORK/kamailio.log" >&2; log "kamailio did not start"; exit 1; }
-  sleep 0.3
+  start_kamailio_registrar "$REALM" "$PASSWORD"
   measure "$KPORT" "$KAM_PID"
   KAM_BEST=$BEST
   stop_pid "$KAM_PID"
