@@ -44,6 +44,24 @@ func init() {
 var cliActor = privacy.Actor{Name: "cli"}
 
 // privacy builds the privacy engine on the command's store, key vault and file store.
+// person reads --tenant and --user and opens the privacy engine: what every command about one
+// person's data needs.
+func (c *cmdCtx) person() (store.Tenant, int64, *privacy.Engine, error) {
+	t, err := c.tenant()
+	if err != nil {
+		return store.Tenant{}, 0, nil, err
+	}
+	uid, err := c.userFlag()
+	if err != nil {
+		return store.Tenant{}, 0, nil, err
+	}
+	eng, err := c.privacy()
+	if err != nil {
+		return store.Tenant{}, 0, nil, err
+	}
+	return t, uid, eng, nil
+}
+
 func (c *cmdCtx) privacy() (*privacy.Engine, error) {
 	db, err := c.store()
 	if err != nil {
@@ -295,19 +313,11 @@ func okText(ok bool) string {
 }
 
 func runExport(c *cmdCtx) error {
-	t, err := c.tenant()
-	if err != nil {
-		return err
-	}
-	uid, err := c.userFlag()
-	if err != nil {
-		return err
-	}
 	out := c.str("out")
 	if out == "" {
 		return usageErr("--out FILE.zip is required")
 	}
-	eng, err := c.privacy()
+	t, uid, eng, err := c.person()
 	if err != nil {
 		return err
 	}
@@ -340,15 +350,7 @@ func runExport(c *cmdCtx) error {
 }
 
 func runErase(c *cmdCtx) error {
-	t, err := c.tenant()
-	if err != nil {
-		return err
-	}
-	uid, err := c.userFlag()
-	if err != nil {
-		return err
-	}
-	eng, err := c.privacy()
+	t, uid, eng, err := c.person()
 	if err != nil {
 		return err
 	}
@@ -612,15 +614,7 @@ func runHoldRelease(c *cmdCtx) error {
 }
 
 func runRestrictSet(c *cmdCtx) error {
-	t, err := c.tenant()
-	if err != nil {
-		return err
-	}
-	uid, err := c.userFlag()
-	if err != nil {
-		return err
-	}
-	eng, err := c.privacy()
+	t, uid, eng, err := c.person()
 	if err != nil {
 		return err
 	}
@@ -634,15 +628,7 @@ func runRestrictSet(c *cmdCtx) error {
 }
 
 func runRestrictLift(c *cmdCtx) error {
-	t, err := c.tenant()
-	if err != nil {
-		return err
-	}
-	uid, err := c.userFlag()
-	if err != nil {
-		return err
-	}
-	eng, err := c.privacy()
+	t, uid, eng, err := c.person()
 	if err != nil {
 		return err
 	}
