@@ -51,6 +51,7 @@ step() {
          'BEGIN{ bad = c - o; print (bad <= c * 0.001 && t >= 0.97 * r && rt <= c * 0.01 && ex > 0 && rel >= 0.99 * ex) ? 1 : 0 }')
   log "$(printf '%-8s rate=%5d/s %3ds offered=%6d ok=%6d failed=%4d unfinished=%4d retrans=%5d sustained=%5d/s rtp=%8d/%8d %s' \
         "$TARGET" "$rate" "$dur" "$calls" "$OK" "$FAIL" "$LEFT" "$RETRANS" "$THRU" "$RELAYED" "$expect" "$([ "$PASS" = 1 ] && echo PASS || echo FAIL)")"
+  [ "$PASS" = 1 ] || settle
 }
 
 # measure SERVER_PID -> BEST (calls/s)
@@ -112,6 +113,7 @@ if [ "$ONLY" != kamailio ]; then
   UAC_SCENARIO=uac_media_auth.xml
   UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
   RELAYED_FN="metric privox_media_packets_relayed_total"
+  SESSIONS_FN="metric privox_media_sessions"
   measure "$PVX_PID"
   PVX_BEST=$BEST
   log "privox RSS $(rss_mb "$PVX_PID") MB; $(metric privox_sip_active_calls) calls left"
@@ -128,6 +130,7 @@ if [ "$ONLY" != privox ]; then
   UAC_SCENARIO=uac_media.xml
   UAC_ARGS=(-s 100002 -key caller u1)
   RELAYED_FN=rtpe_relayed
+  SESSIONS_FN=rtpe_sessions
   EXTRA_PIDS=$RTPE_PID
   measure "$KAM_PID"
   KAM_BEST=$BEST

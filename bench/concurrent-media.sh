@@ -51,6 +51,7 @@ step() {
   log "$(printf '%-8s target=%5d (%4d cps x %ds) ok=%6d failed=%4d unfinished=%4d peak=%5d rtp=%9d/%9d (%6.2f%%) cpu=%3d%% %s' \
         "$TARGET" "$conc" "$rate" "$STEP_S" "$OK" "$FAIL" "$LEFT" "$PEAK" "$RELAYED" "$expect" \
         "$(awk -v a="$RELAYED" -v b="$expect" 'BEGIN{ print (b > 0) ? 100 * a / b : 0 }')" "$CPU" "$([ "$PASS" = 1 ] && echo PASS || echo FAIL)")"
+  [ "$PASS" = 1 ] || settle
 }
 
 # measure -> BEST (peak simultaneous calls of the best passing step)
@@ -97,6 +98,7 @@ if [ "$ONLY" != kamailio ]; then
   UAC_SCENARIO=uac_media_auth.xml
   UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
   RELAYED_FN="metric privox_media_packets_relayed_total"
+  SESSIONS_FN="metric privox_media_sessions"
   SERVER_PIDS=$PVX_PID
   measure
   PVX_BEST=$BEST
@@ -114,6 +116,7 @@ if [ "$ONLY" != privox ]; then
   UAC_SCENARIO=uac_media.xml
   UAC_ARGS=(-s 100002 -key caller u1)
   RELAYED_FN=rtpe_relayed
+  SESSIONS_FN=rtpe_sessions
   SERVER_PIDS="$KAM_PID $RTPE_PID"
   measure
   KAM_BEST=$BEST

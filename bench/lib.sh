@@ -287,27 +287,50 @@ EOF2
 }
 
 # start_rtpengine SPAN: rtpengine (userspace) with SPAN media ports on free loopback ports;
-# sets RTPE_PID, NG_PORT and CLI_PORT (for rtpe_relayed).
+# sets RTPE_PID, NG_PORT and CLI_PORT (for rtpe_relayed). Sessions that never got an answer
+# (a call abandoned in an overloaded step) are dropped after 60 s like every other dead
+# session, not after the default hour, which would keep their ports from the next step.
 start_rtpengine() {
   local span=$1
   pick_port NG_PORT; pick_port CLI_PORT
   pick_range RTPE_MIN "$span"
   rtpengine --config-file=none --table=-1 --interface="$HOST" --listen-ng="$HOST:$NG_PORT" --listen-cli="$HOST:$CLI_PORT" \
-    --port-min="$RTPE_MIN" --port-max="$(( RTPE_MIN + span - 1 ))" --num-threads="$(nproc)" --delete-delay=0 \
+    --port-min="$RTPE_MIN" --port-max="$(( RTPE_MIN + span - 1 ))" --num-threads="$(nproc)" --delete-delay=0 --offer-timeout=60 \
     --foreground --log-stderr --log-level=4 --pidfile="$WORK/rtpengine.pid" >"$WORK/rtpengine.log" 2>&1 &
   RTPE_PID=$!
   PIDS+=("$RTPE_PID")
   wait_port t "$CLI_PORT" "$RTPE_PID" || { cat "$WORK/rtpengine.log" >&2; log "rtpengine did not start"; exit 1; }
 }
 
+# rtpe_cli COMMAND: runs one command on rtpengine's CLI (CLI_PORT) and prints its answer.
+rtpe_cli() {
+  exec 4<>"/dev/tcp/$HOST/$CLI_PORT" || return 0
+  echo "$1" >&4
+  timeout 3 cat <&4 || true
+  exec 4<&-
+}
+
 # rtpe_relayed: the packets rtpengine has relayed so far (its CLI's totals).
 rtpe_relayed() {
-  local out
-  exec 4<>"/dev/tcp/$HOST/$CLI_PORT" || { echo 0; return; }
-  echo "list totals" >&4
-  out=$(timeout 3 cat <&4 || true)
-  exec 4<&-
-  awk -F: '/Total relayed packets \(userspace\)/ { print $2 + 0; f = 1 } END { if (!f) print 0 }' <<<"$out"
+  rtpe_cli "list totals" | awk -F: '/Total relayed packets \(userspace\)/ { print $2 + 0; f = 1 } END { if (!f) print 0 }'
+}
+
+# rtpe_sessions: the calls rtpengine holds now.
+rtpe_sessions() {
+  rtpe_cli "list numsessions" | awk -F: '/Current sessions own/ { print $2 + 0; f = 1 } END { if (!f) print 0 }'
+}
+
+# settle: after a failed load step, waits (at most 120 s) until the target holds no media
+# sessions any more (SESSIONS_FN), so that the ports an overloaded step left behind do not fail
+# the next step for the same reason.
+settle() {
+  local i n=0
+  for i in $(seq 1 240); do
+    n=$($SESSIONS_FN)
+    [ "$n" -gt 0 ] || break
+    sleep 0.5
+  done
+  log "$TARGET settled in $(( i / 2 )) s ($n media sessions left)"
 }
 
 # start_kamailio_media_proxy UAS_PORT: Kamailio 5.6 as a stateful record-routing proxy to the
@@ -332,6 +355,8 @@ loadmodule "xlog.so"
 loadmodule "rtpengine.so"
 
 modparam("rtpengine", "rtpengine_sock", "udp:$HOST:$NG_PORT")
+# after an overloaded step rtpengine is tried again within seconds, not after a minute
+modparam("rtpengine", "rtpengine_disable_tout", 5)
 
 request_route {
     if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
