@@ -111,10 +111,16 @@ if [ "$ONLY" != privox ]; then
   TARGET=rtpengine
   start_rtpengine 9500
   start_uas 3600
-  start_kamailio_media_proxy "$UAS_PORT"
+  if [ "${KAMAILIO_AUTH:-1}" = 1 ]; then
+    start_kamailio_media_proxy "$UAS_PORT" "$PASSWORD"
+    UAC_SCENARIO=uac_media_auth.xml
+    UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
+  else
+    start_kamailio_media_proxy "$UAS_PORT"
+    UAC_SCENARIO=uac_media.xml
+    UAC_ARGS=(-s 100002 -key caller u1)
+  fi
   TARGET_PORT=$KPORT
-  UAC_SCENARIO=uac_media.xml
-  UAC_ARGS=(-s 100002 -key caller u1)
   RELAYED_FN=rtpe_relayed
   SESSIONS_FN=rtpe_sessions
   SERVER_PIDS="$KAM_PID $RTPE_PID"

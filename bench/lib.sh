@@ -333,12 +333,24 @@ settle() {
   log "$TARGET settled in $(( i / 2 )) s ($n media sessions left)"
 }
 
-# start_kamailio_media_proxy UAS_PORT: Kamailio 5.6 as a stateful record-routing proxy to the
-# sipp UAS on UAS_PORT, the SDP of every offer and answer rewritten by the rtpengine on NG_PORT;
-# sets KPORT and KAM_PID.
+# start_kamailio_media_proxy UAS_PORT [PASSWORD]: Kamailio 5.6 as a stateful record-routing
+# proxy to the sipp UAS on UAS_PORT, the SDP of every offer and answer rewritten by the
+# rtpengine on NG_PORT; with PASSWORD, every new INVITE is challenged (407, digest against that
+# one password) as Privox challenges its callers, so that both carry the same SIP load. Sets
+# KPORT and KAM_PID.
 start_kamailio_media_proxy() {
-  local uas_port=$1
+  local uas_port=$1 password=${2:-} auth=""
   pick_port KPORT
+  local challenge=""
+  if [ -n "$password" ]; then
+    auth='loadmodule "auth.so"
+modparam("auth", "secret", "bench-nonce-secret")'
+    challenge='        if (!pv_proxy_authenticate("$fd", "'"$password"'", "0")) {
+            proxy_challenge("$fd", "0");
+            exit;
+        }
+        consume_credentials();'
+  fi
   { kamailio_header; cat <<EOF2
 
 loadmodule "kex.so"
@@ -353,6 +365,7 @@ loadmodule "textops.so"
 loadmodule "siputils.so"
 loadmodule "xlog.so"
 loadmodule "rtpengine.so"
+$auth
 
 modparam("rtpengine", "rtpengine_sock", "udp:$HOST:$NG_PORT")
 # after an overloaded step rtpengine is tried again within seconds, not after a minute
@@ -378,6 +391,7 @@ request_route {
     }
     t_check_trans();
     if (is_method("INVITE")) {
+$challenge
         record_route();
         if (has_body("application/sdp")) {
             if (!rtpengine_offer("replace-origin replace-session-connection")) {
