@@ -3,17 +3,19 @@
 # call's RTP through its relay) -> sipp UAS, against Kamailio 5.6 as a stateful record-routing
 # proxy with rtpengine (userspace, --table=-1) anchoring the media, in the same run.
 #
-# A call: INVITE/100/180/200/ACK, G.711 A-law both ways (sipp rtp_stream, 20 ms packets, for
-# CALL_MS - 200 ms), BYE/200 after CALL_MS. Through Privox the caller also authenticates (INVITE -> 407 -> ACK ->
-# INVITE with credentials): Privox requires it and Kamailio's configuration does not, so
-# Privox carries one more transaction per call. The offered rate ramps in bounded steps
-# (doubling, then bisection to 25 calls/s), then the best passing rate is confirmed in a longer step. A step
-# passes when failed+unfinished calls < 0.1 % of offered, the sustained rate >= 97 % of offered,
-# retransmissions <= 1 % of calls, and the relay forwarded >= 99 % of the expected RTP packets
-# (both directions). sipp and the servers share the 2 cores: whole-box figures.
+# A call: INVITE -> 407 -> ACK -> INVITE with credentials, 100/180/200/ACK, G.711 A-law both
+# ways (sipp rtp_stream, 20 ms packets, for CALL_MS - 200 ms), BYE/200 after CALL_MS. Privox
+# challenges callers, and so does the Kamailio set-up (digest against the same password), so
+# both carry the same SIP load; KAMAILIO_AUTH=0 runs Kamailio as a plain proxy instead. The
+# offered rate ramps in bounded steps (doubling, then bisection to 25 calls/s), then the best
+# passing rate is confirmed in a longer step. A step passes when failed+unfinished calls
+# < 0.1 % of offered, the sustained rate >= 97 % of offered, retransmissions <= 1 % of calls,
+# and the relay forwarded >= 99 % of the expected RTP packets (both directions); after a
+# failed step the target first releases its media sessions (settle in lib.sh). sipp and the
+# servers share the 2 cores: whole-box figures.
 #
 # Env knobs: STEP_S (8), CONFIRM_S (20), CALL_MS (1000), START_RATE (100), MAX_RATE (6400),
-#            ONLY (privox|kamailio), KEEP_WORK=1, PROFILE=1 (CPU profile of Privox during the
+#            ONLY (privox|kamailio), KAMAILIO_AUTH (1), KEEP_WORK=1, PROFILE=1 (CPU profile of Privox during the
 #            confirming step, see profile_privox in lib.sh).
 # Output: RESULT privox_cps=N calls/s, RESULT kamailio_rtpengine_cps=N calls/s,
 #         RESULT calls_ratio=X x.
@@ -110,8 +112,7 @@ if [ "$ONLY" != kamailio ]; then
   start_uas 1800
   register_callee "$PASSWORD"
   TARGET_PORT=$PVX_SIP_PORT
-  UAC_SCENARIO=uac_media_auth.xml
-  UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
+  privox_caller "$PASSWORD"
   RELAYED_FN="metric privox_media_packets_relayed_total"
   SESSIONS_FN="metric privox_media_sessions"
   measure "$PVX_PID"
@@ -125,15 +126,7 @@ if [ "$ONLY" != privox ]; then
   TARGET=kamailio
   start_rtpengine 8000
   start_uas 1800
-  if [ "${KAMAILIO_AUTH:-1}" = 1 ]; then
-    start_kamailio_media_proxy "$UAS_PORT" "$PASSWORD"
-    UAC_SCENARIO=uac_media_auth.xml
-    UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
-  else
-    start_kamailio_media_proxy "$UAS_PORT"
-    UAC_SCENARIO=uac_media.xml
-    UAC_ARGS=(-s 100002 -key caller u1)
-  fi
+  kamailio_caller "$PASSWORD"
   TARGET_PORT=$KPORT
   RELAYED_FN=rtpe_relayed
   SESSIONS_FN=rtpe_sessions

@@ -3,7 +3,8 @@
 # machine with < 0.1 % packet loss: Privox (B2BUA + its relay) against Kamailio 5.6 +
 # rtpengine (userspace, --table=-1), in the same run, with the same sipp load.
 #
-# Each call: INVITE/100/180/200/ACK (through Privox also the 407 challenge), then 6 s of A-law
+# Each call: INVITE -> 407 -> ACK -> INVITE with credentials, 100/180/200/ACK (Privox and the
+# Kamailio set-up both challenge; KAMAILIO_AUTH=0 for a plain proxy), then 6 s of A-law
 # both ways (sipp rtp_stream, 300 x 20 ms packets per direction), BYE after CALL_MS. The
 # target concurrency ramps (doubling, then bisection); a step offers calls for STEP_S seconds
 # at the rate that holds the target, and passes when failed+unfinished calls < 0.1 %, the relay
@@ -12,7 +13,7 @@
 # best passing step. sipp, the servers and the relays share the 2 cores: whole-box figures.
 #
 # Env knobs: STEP_S (14), CALL_MS (7600), START_CONC (250), MAX_CONC (4000), ONLY
-#            (privox|kamailio), KEEP_WORK=1.
+#            (privox|kamailio), KAMAILIO_AUTH (1), KEEP_WORK=1.
 # Output: RESULT privox_concurrent_calls=N calls, RESULT rtpengine_concurrent_calls=N calls,
 #         RESULT concurrent_ratio=X x.
 NAME=concurrent-media
@@ -95,8 +96,7 @@ if [ "$ONLY" != kamailio ]; then
   start_uas 3600
   register_callee "$PASSWORD"
   TARGET_PORT=$PVX_SIP_PORT
-  UAC_SCENARIO=uac_media_auth.xml
-  UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
+  privox_caller "$PASSWORD"
   RELAYED_FN="metric privox_media_packets_relayed_total"
   SESSIONS_FN="metric privox_media_sessions"
   SERVER_PIDS=$PVX_PID
@@ -111,15 +111,7 @@ if [ "$ONLY" != privox ]; then
   TARGET=rtpengine
   start_rtpengine 9500
   start_uas 3600
-  if [ "${KAMAILIO_AUTH:-1}" = 1 ]; then
-    start_kamailio_media_proxy "$UAS_PORT" "$PASSWORD"
-    UAC_SCENARIO=uac_media_auth.xml
-    UAC_ARGS=(-s 100002 -au u1 -ap "$PASSWORD" -key caller u1)
-  else
-    start_kamailio_media_proxy "$UAS_PORT"
-    UAC_SCENARIO=uac_media.xml
-    UAC_ARGS=(-s 100002 -key caller u1)
-  fi
+  kamailio_caller "$PASSWORD"
   TARGET_PORT=$KPORT
   RELAYED_FN=rtpe_relayed
   SESSIONS_FN=rtpe_sessions

@@ -462,3 +462,23 @@ run_uac() {
   RELAYED=$(( r1 - r0 ))
   read -r OK FAIL LEFT RETRANS SUST PEAK < <(sipp_stats "$stat" $(( (CALL_MS + 999) / 1000 )))
 }
+
+# privox_caller PASSWORD: the sipp caller u1 calls 100002 through Privox, answering its 407.
+privox_caller() {
+  UAC_SCENARIO=uac_media_auth.xml
+  UAC_ARGS=(-s 100002 -au u1 -ap "$1" -key caller u1)
+}
+
+# kamailio_caller PASSWORD: starts Kamailio as the media proxy to the UAS and sets the caller
+# up for it: challenging INVITEs like Privox (the same sipp scenario), or with KAMAILIO_AUTH=0
+# as a plain proxy that lets every INVITE through.
+kamailio_caller() {
+  if [ "${KAMAILIO_AUTH:-1}" = 1 ]; then
+    start_kamailio_media_proxy "$UAS_PORT" "$1"
+    privox_caller "$1"
+  else
+    start_kamailio_media_proxy "$UAS_PORT"
+    UAC_SCENARIO=uac_media.xml
+    UAC_ARGS=(-s 100002 -key caller u1)
+  fi
+}
