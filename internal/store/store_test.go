@@ -207,7 +207,7 @@ func TestRecordCallsBatch(t *testing.T) {
 		}
 		rec := func(id string, tenant int64) store.CallRecord {
 			return store.CallRecord{
-				CDR: store.CDR{TenantID: tenant, CallID: id, Caller: "1001", Callee: "1002", CallerUserID: &u.ID, Direction: "internal", StartAt: 1, EndAt: 2},
+				CDR:     store.CDR{TenantID: tenant, CallID: id, Caller: "1001", Callee: "1002", CallerUserID: &u.ID, Direction: "internal", StartAt: 1, EndAt: 2},
 				Journal: []store.JournalEntry{{TenantID: tenant, UserID: u.ID, CallID: id, Direction: "out", PeerNumber: "1002", StartAt: 1}},
 			}
 		}
