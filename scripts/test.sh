@@ -14,6 +14,8 @@ trap cleanup EXIT
 export PRIVOX_TEST_POSTGRES=$(scripts/pg-cluster.sh start "$pgdir")
 export PRIVOX_REQUIRE_POSTGRES=1
 echo "test: PostgreSQL at ${PRIVOX_TEST_POSTGRES}"
+unformatted=$("$($GO env GOROOT)/bin/gofmt" -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "test: not gofmt-formatted:" $unformatted >&2; exit 1; fi
 $GO vet ./...
 $GO test -race -count=1 -timeout 20m ./...
 # Fuzz targets run briefly on top of their committed seed corpus (which the run above replays).
