@@ -8,6 +8,9 @@ import (
 )
 
 func init() {
+	// cdrs(start_at) duplicated what cdrs(tenant_id, start_at) serves: every reader of CDRs by
+	// time (retention, statistics) asks per tenant. One index fewer per call and per swept row.
+	addMigration("0207_cdrs_start_dropped", `DROP INDEX cdrs_start;`)
 	addMigration("0002_calls", `
 CREATE TABLE cdrs (
 	id {{id}},
