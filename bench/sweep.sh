@@ -14,29 +14,14 @@ cd "$(dirname "$0")/.."
 CDRS=${CDRS:-10000000}
 FILES=${FILES:-100000}
 MODES=${MODES:-"default fast"}
-ENGINES=${ENGINES:-"sqlite postgres"}
 TIMEOUT=${TIMEOUT:-90m}
 
-pg=""
-cleanup() { [ -n "$pg" ] && scripts/pg-cluster.sh stop "$pg" >/dev/null 2>&1; [ -n "$pg" ] && rm -rf "$pg"; true; }
-trap cleanup EXIT
-if [[ " $ENGINES " == *" postgres "* ]]; then
-	pg=$(mktemp -d /tmp/privox-bench-pg.XXXXXX)
-	if dsn=$(scripts/pg-cluster.sh start "$pg" 2>/dev/null); then
-		export PRIVOX_TEST_POSTGRES=$dsn
-	else
-		echo "bench/sweep.sh: PostgreSQL not available; SQLite only" >&2
-		rm -rf "$pg"; pg=""
-	fi
-fi
-filter=sqlite
-[[ " $ENGINES " == *" postgres "* ]] && [ -n "${PRIVOX_TEST_POSTGRES:-}" ] && filter='(sqlite|postgres)'
-[[ " $ENGINES " != *" sqlite "* ]] && filter=postgres
+source bench/engines.sh
 
 go test -c -o /tmp/privox-privacy.bench ./internal/privacy/
 for mode in $MODES; do
 	PRIVOX_BENCH_MODE=$mode PRIVOX_BENCH_CDRS=$CDRS PRIVOX_BENCH_FILES=$FILES \
-		/tmp/privox-privacy.bench -test.run '^$' -test.bench "^BenchmarkSweep/$filter\$" -test.benchtime 1x -test.timeout "$TIMEOUT" \
+		/tmp/privox-privacy.bench -test.run '^$' -test.bench "^BenchmarkSweep/$FILTER\$" -test.benchtime 1x -test.timeout "$TIMEOUT" \
 		| grep -E '^(RESULT|Benchmark|FAIL|panic)|filled' || true
 done
 rm -f /tmp/privox-privacy.bench

@@ -239,30 +239,9 @@ func tlsClientTunnel(t *testing.T, target string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait)
-	t.Cleanup(func() { l.Close() }) // runs first
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				u, err := tls.Dial("tcp", target, &tls.Config{InsecureSkipVerify: true})
-				if err != nil {
-					c.Close()
-					return
-				}
-				pipe(c, u)
-			}()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port
+	return tunnel(t, l, func() (net.Conn, error) {
+		return tls.Dial("tcp", target, &tls.Config{InsecureSkipVerify: true})
+	})
 }
 
 // tlsServerTunnel listens for TLS on a local port and forwards each connection as plain TCP
@@ -273,6 +252,14 @@ func tlsServerTunnel(t *testing.T, targetPort int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tunnel(t, l, func() (net.Conn, error) {
+		return net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(targetPort)))
+	})
+}
+
+// tunnel pipes every connection accepted on l to a connection from dial, until the test ends;
+// it returns l's port.
+func tunnel(t *testing.T, l net.Listener, dial func() (net.Conn, error)) int {
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
 	t.Cleanup(func() { l.Close() }) // runs first
@@ -287,7 +274,7 @@ func tlsServerTunnel(t *testing.T, targetPort int) int {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				u, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(targetPort)))
+				u, err := dial()
 				if err != nil {
 					c.Close()
 					return
