@@ -105,16 +105,7 @@ PVX_BEST=0; KAM_BEST=0
 # ---------------------------------------------------------------- Privox
 if [ "$ONLY" != kamailio ]; then
   TARGET=privox
-  build_privox
-  pick_range RTP_MIN 8000
-  start_privox "$RTP_MIN" $(( RTP_MIN + 7999 ))
-  make_extensions 1 2 "$PASSWORD" # u1 = 100001 calls u2 = 100002
-  start_uas 1800
-  register_callee "$PASSWORD"
-  TARGET_PORT=$PVX_SIP_PORT
-  privox_caller "$PASSWORD"
-  RELAYED_FN="metric privox_media_packets_relayed_total"
-  SESSIONS_FN="metric privox_media_sessions"
+  start_privox_call_target 8000 1800 "$PASSWORD"
   measure "$PVX_PID"
   PVX_BEST=$BEST
   log "privox RSS $(rss_mb "$PVX_PID") MB; $(metric privox_sip_active_calls) calls left"
@@ -124,12 +115,7 @@ fi
 # ---------------------------------------------------------------- Kamailio + rtpengine
 if [ "$ONLY" != privox ]; then
   TARGET=kamailio
-  start_rtpengine 8000
-  start_uas 1800
-  kamailio_caller "$PASSWORD"
-  TARGET_PORT=$KPORT
-  RELAYED_FN=rtpe_relayed
-  SESSIONS_FN=rtpe_sessions
+  start_kamailio_call_target 8000 1800 "$PASSWORD"
   EXTRA_PIDS=$RTPE_PID
   measure "$KAM_PID"
   KAM_BEST=$BEST

@@ -89,16 +89,7 @@ PVX_BEST=0; KAM_BEST=0
 # ---------------------------------------------------------------- Privox
 if [ "$ONLY" != kamailio ]; then
   TARGET=privox
-  build_privox
-  pick_range RTP_MIN 9500
-  start_privox "$RTP_MIN" $(( RTP_MIN + 9499 ))
-  make_extensions 1 2 "$PASSWORD"
-  start_uas 3600
-  register_callee "$PASSWORD"
-  TARGET_PORT=$PVX_SIP_PORT
-  privox_caller "$PASSWORD"
-  RELAYED_FN="metric privox_media_packets_relayed_total"
-  SESSIONS_FN="metric privox_media_sessions"
+  start_privox_call_target 9500 3600 "$PASSWORD"
   SERVER_PIDS=$PVX_PID
   measure
   PVX_BEST=$BEST
@@ -109,12 +100,7 @@ fi
 # ---------------------------------------------------------------- Kamailio + rtpengine
 if [ "$ONLY" != privox ]; then
   TARGET=rtpengine
-  start_rtpengine 9500
-  start_uas 3600
-  kamailio_caller "$PASSWORD"
-  TARGET_PORT=$KPORT
-  RELAYED_FN=rtpe_relayed
-  SESSIONS_FN=rtpe_sessions
+  start_kamailio_call_target 9500 3600 "$PASSWORD"
   SERVER_PIDS="$KAM_PID $RTPE_PID"
   measure
   KAM_BEST=$BEST

@@ -463,22 +463,43 @@ run_uac() {
   read -r OK FAIL LEFT RETRANS SUST PEAK < <(sipp_stats "$stat" $(( (CALL_MS + 999) / 1000 )))
 }
 
-# privox_caller PASSWORD: the sipp caller u1 calls 100002 through Privox, answering its 407.
-privox_caller() {
+# start_privox_call_target SPAN UAS_TIMEOUT_S PASSWORD: Privox with SPAN media ports and
+# extensions 100001 (u1) and 100002 (u2), the sipp UAS registered as u2, and the sipp caller
+# set up as u1 answering Privox's 407; sets TARGET_PORT, UAC_SCENARIO, UAC_ARGS, RELAYED_FN
+# and SESSIONS_FN for run_uac and settle.
+start_privox_call_target() {
+  local span=$1 password=$3
+  build_privox
+  pick_range RTP_MIN "$span"
+  start_privox "$RTP_MIN" $(( RTP_MIN + span - 1 ))
+  make_extensions 1 2 "$password"
+  start_uas "$2"
+  register_callee "$password"
+  TARGET_PORT=$PVX_SIP_PORT
   UAC_SCENARIO=uac_media_auth.xml
-  UAC_ARGS=(-s 100002 -au u1 -ap "$1" -key caller u1)
+  UAC_ARGS=(-s 100002 -au u1 -ap "$password" -key caller u1)
+  RELAYED_FN="metric privox_media_packets_relayed_total"
+  SESSIONS_FN="metric privox_media_sessions"
 }
 
-# kamailio_caller PASSWORD: starts Kamailio as the media proxy to the UAS and sets the caller
-# up for it: challenging INVITEs like Privox (the same sipp scenario), or with KAMAILIO_AUTH=0
-# as a plain proxy that lets every INVITE through.
-kamailio_caller() {
+# start_kamailio_call_target SPAN UAS_TIMEOUT_S PASSWORD: rtpengine with SPAN media ports,
+# the sipp UAS, and Kamailio as the media proxy to it, challenging INVITEs like Privox (the
+# same sipp scenario), or with KAMAILIO_AUTH=0 as a plain proxy that lets every INVITE
+# through; sets what start_privox_call_target sets.
+start_kamailio_call_target() {
+  local password=$3
+  start_rtpengine "$1"
+  start_uas "$2"
   if [ "${KAMAILIO_AUTH:-1}" = 1 ]; then
-    start_kamailio_media_proxy "$UAS_PORT" "$1"
-    privox_caller "$1"
+    start_kamailio_media_proxy "$UAS_PORT" "$password"
+    UAC_SCENARIO=uac_media_auth.xml
+    UAC_ARGS=(-s 100002 -au u1 -ap "$password" -key caller u1)
   else
     start_kamailio_media_proxy "$UAS_PORT"
     UAC_SCENARIO=uac_media.xml
     UAC_ARGS=(-s 100002 -key caller u1)
   fi
+  TARGET_PORT=$KPORT
+  RELAYED_FN=rtpe_relayed
+  SESSIONS_FN=rtpe_sessions
 }
