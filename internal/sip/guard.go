@@ -142,6 +142,14 @@ func (g *guard) key(src netip.AddrPort, p *Policy) netip.AddrPort {
 	return netip.AddrPortFrom(addr, 0)
 }
 
+// source returns what every per-source check starts from: the policy in force, the source's
+// key under it, its shard, and the time.
+func (g *guard) source(src netip.AddrPort) (*Policy, netip.AddrPort, *guardShard, time.Time) {
+	p := g.policy()
+	k := g.key(src, p)
+	return p, k, g.shard(k), g.now()
+}
+
 func (g *guard) shard(k netip.AddrPort) *guardShard {
 	b := k.Addr().As16()
 	h := maphash.Bytes(g.seed, b[:]) ^ uint64(k.Port())*0x9e3779b97f4a7c15
@@ -159,10 +167,7 @@ func exempt(p *Policy, a netip.Addr) bool {
 
 // admit decides whether a message (or a new connection) from src is processed.
 func (g *guard) admit(src netip.AddrPort) verdict {
-	p := g.policy()
-	k := g.key(src, p)
-	sh := g.shard(k)
-	now := g.now()
+	p, k, sh, now := g.source(src)
 	limit := !exempt(p, k.Addr())
 	sh.mu.Lock()
 	st := sh.sources[k]
@@ -198,10 +203,7 @@ func (g *guard) admit(src netip.AddrPort) verdict {
 
 // isBanned reports whether src is banned now.
 func (g *guard) isBanned(src netip.AddrPort) bool {
-	p := g.policy()
-	k := g.key(src, p)
-	sh := g.shard(k)
-	now := g.now()
+	_, k, sh, now := g.source(src)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	st := sh.sources[k]
@@ -228,10 +230,7 @@ func (st *sourceState) window(now time.Time, d time.Duration) {
 
 // ban bans src for the policy's ban time.
 func (g *guard) ban(src netip.AddrPort, reason string) {
-	p := g.policy()
-	k := g.key(src, p)
-	sh := g.shard(k)
-	now := g.now()
+	p, k, sh, now := g.source(src)
 	sh.mu.Lock()
 	st := sh.state(k, now)
 	already := now.Before(st.bannedUntil)
@@ -244,10 +243,7 @@ func (g *guard) ban(src netip.AddrPort, reason string) {
 
 // authFailed records a failed digest response; it returns true when the source got banned.
 func (g *guard) authFailed(src netip.AddrPort) bool {
-	p := g.policy()
-	k := g.key(src, p)
-	sh := g.shard(k)
-	now := g.now()
+	p, k, sh, now := g.source(src)
 	sh.mu.Lock()
 	st := sh.state(k, now)
 	st.window(now, p.AuthWindow)
@@ -264,10 +260,7 @@ func (g *guard) authFailed(src netip.AddrPort) bool {
 // unknownTarget records a request for a user or number that does not exist; it returns true
 // when the source got banned for enumerating.
 func (g *guard) unknownTarget(src netip.AddrPort, target string) bool {
-	p := g.policy()
-	k := g.key(src, p)
-	sh := g.shard(k)
-	now := g.now()
+	p, k, sh, now := g.source(src)
 	sh.mu.Lock()
 	st := sh.state(k, now)
 	st.window(now, p.AuthWindow)
