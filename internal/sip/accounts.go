@@ -183,16 +183,22 @@ func (c *accounts) loadUser(ctx context.Context, tenantID int64, username string
 	case err != nil:
 		return nil, err
 	default:
-		a = &account{tenantID: ext.TenantID, extID: ext.ID, number: ext.Number, username: ext.SIPUsername, display: ext.DisplayName,
-			realm: sec.Realm, ha1MD5: sec.HA1MD5, ha1SHA256: sec.HA1SHA256}
-		if ext.UserID != nil {
-			a.userID = *ext.UserID
-		}
+		a = accountOf(ext)
+		a.realm, a.ha1MD5, a.ha1SHA256 = sec.Realm, sec.HA1MD5, sec.HA1SHA256
 	}
 	c.mu.Lock()
 	c.byUser[k] = acctEntry{acct: a, fetched: now}
 	c.mu.Unlock()
 	return a, nil
+}
+
+// accountOf is an extension as the SIP core knows it, without its secret.
+func accountOf(ext store.Extension) *account {
+	a := &account{tenantID: ext.TenantID, extID: ext.ID, number: ext.Number, username: ext.SIPUsername, display: ext.DisplayName}
+	if ext.UserID != nil {
+		a.userID = *ext.UserID
+	}
+	return a
 }
 
 // byNum returns the extension with a number, nil when there is none. The returned account
@@ -210,10 +216,7 @@ func (c *accounts) byNum(ctx context.Context, tenantID int64, number string) (*a
 	case err != nil:
 		return nil, err
 	default:
-		a = &account{tenantID: ext.TenantID, extID: ext.ID, number: ext.Number, username: ext.SIPUsername, display: ext.DisplayName}
-		if ext.UserID != nil {
-			a.userID = *ext.UserID
-		}
+		a = accountOf(ext)
 	}
 	c.mu.Lock()
 	c.byNumber[k] = acctEntry{acct: a, fetched: now}

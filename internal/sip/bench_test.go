@@ -17,27 +17,7 @@ import (
 // measures the whole box with sipp and compares with Kamailio.)
 func BenchmarkRegisterUDP(b *testing.B) {
 	s := fuzzServer(b)
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sink.Close()
-	go func() { // drain the answers
-		buf := make([]byte, 65536)
-		for {
-			if _, _, err := sink.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	u := newUDPListener(s, conn)
-	defer u.Close()
-	src := sink.LocalAddr().(*net.UDPAddr).AddrPort()
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	u, src := benchUDP(b, s)
 
 	nonce := s.auth.nonce("default")
 	msgs := make([][]byte, 1000)
@@ -79,26 +59,7 @@ Content-Length: 0
 // credentials answered with a digest challenge.
 func BenchmarkRegisterChallenge(b *testing.B) {
 	s := fuzzServer(b)
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sink.Close()
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			if _, _, err := sink.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	u := newUDPListener(s, conn)
-	defer u.Close()
-	src := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	u, src := benchUDP(b, s)
 	msg := []byte(strings.ReplaceAll(fmt.Sprintf(`REGISTER sip:127.0.0.1 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-bench-1
 Max-Forwards: 70
@@ -117,4 +78,30 @@ Content-Length: 0
 	for i := 0; i < b.N; i++ {
 		s.udpDatagram(u, nil, msg, src)
 	}
+}
+
+// benchUDP gives s a UDP listener on loopback and a source address whose answers are read and
+// dropped, both closed when the benchmark ends.
+func benchUDP(b *testing.B, s *Server) (*udpListener, netip.AddrPort) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sink.Close() })
+	go func() { // drain the answers
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := sink.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	u := newUDPListener(s, conn)
+	b.Cleanup(func() { u.Close() })
+	src := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	return u, netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 }

@@ -66,11 +66,7 @@ func TestSessionTimer(t *testing.T) {
 	e := start(t, func(p *sip.Policy) { p.MinSE = time.Second })
 	e.ext("1001", "secret-1001")
 	e.ext("1002", "secret-1002")
-	uas := e.newPeer("tcp")
-	callee := e.sippUAS("callee", "uas.xml", uas)
-	e.register("1002", "secret-1002", uas)
-	e.sippUAC("caller", "uac_wait_bye.xml", "tcp", "-key", "session_expires", "3").wait(t)
-	callee.wait(t)
+	e.sippCall(t, "tcp", "uas.xml", "uac_wait_bye.xml", "-key", "session_expires", "3")
 	waitFor(t, "CDR", func() bool { return len(e.cdrs(t)) == 1 })
 	if c := e.cdrs(t)[0]; c.Cause != 200 || c.HangupBy != "system:session-timer" {
 		t.Errorf("CDR cause %d hangup_by %q", c.Cause, c.HangupBy)
@@ -154,11 +150,7 @@ func TestDTMF(t *testing.T) {
 	e.srv().OnDTMF(func(c sip.CallInfo, from media.LegID, ev media.DTMFEvent) {
 		got <- fmt.Sprintf("%s %s %s %c", c.Caller, c.Callee, from, ev.Digit)
 	})
-	uas := e.newPeer("udp")
-	callee := e.sippUAS("callee", "uas.xml", uas)
-	e.register("1002", "secret-1002", uas)
-	e.sippUAC("caller", "uac_dtmf.xml", "udp").wait(t)
-	callee.wait(t)
+	e.sippCall(t, "udp", "uas.xml", "uac_dtmf.xml")
 	select {
 	case ev := <-got:
 		if ev != "1001 1002 A 1" {

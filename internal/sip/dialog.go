@@ -65,32 +65,20 @@ func (s *Server) onAck(in *inbound) {
 	if !ok {
 		return
 	}
-	if id == media.LegA {
-		c.mu.Lock()
-		re := c.reAck
-		c.mu.Unlock()
-		if re != nil {
-			select {
-			case re <- in.req:
-			default:
-			}
-			return
-		}
-		// Only the ACK of the INVITE that was answered counts (not that of a challenge
-		// answered earlier in the same call, whose ACK may come late).
-		if in.req.CSeq().SeqNo == c.invite.CSeq().SeqNo {
-			c.onAck(in.req)
-		}
-		return
-	}
 	c.mu.Lock()
 	re := c.reAck
 	c.mu.Unlock()
-	if re != nil {
+	if re != nil { // a re-INVITE's 2xx waits for its ACK
 		select {
 		case re <- in.req:
 		default:
 		}
+		return
+	}
+	// Only the caller's ACK of the INVITE that was answered counts (not that of a challenge
+	// answered earlier in the same call, whose ACK may come late).
+	if id == media.LegA && in.req.CSeq().SeqNo == c.invite.CSeq().SeqNo {
+		c.onAck(in.req)
 	}
 }
 

@@ -46,25 +46,13 @@ func TestSippCalls(t *testing.T) {
 			e.ext("1002", "secret-1002")
 
 			t.Run("answer", func(t *testing.T) {
-				uas := e.newPeer(tr)
-				callee := e.sippUAS("callee", "uas.xml", uas)
-				e.register("1002", "secret-1002", uas)
-				e.sippUAC("caller", "uac.xml", tr, "-d", "500").wait(t)
-				callee.wait(t)
+				e.sippCall(t, tr, "uas.xml", "uac.xml", "-d", "500")
 			})
 			t.Run("cancel", func(t *testing.T) {
-				uas := e.newPeer(tr)
-				callee := e.sippUAS("callee", "uas_cancel.xml", uas)
-				e.register("1002", "secret-1002", uas)
-				e.sippUAC("caller", "uac_cancel.xml", tr).wait(t)
-				callee.wait(t)
+				e.sippCall(t, tr, "uas_cancel.xml", "uac_cancel.xml")
 			})
 			t.Run("busy", func(t *testing.T) {
-				uas := e.newPeer(tr)
-				callee := e.sippUAS("callee", "uas_busy.xml", uas)
-				e.register("1002", "secret-1002", uas)
-				e.sippUAC("caller", "uac_busy.xml", tr).wait(t)
-				callee.wait(t)
+				e.sippCall(t, tr, "uas_busy.xml", "uac_busy.xml")
 			})
 			t.Run("hold", func(t *testing.T) {
 				uas := e.newPeer(tr)
@@ -113,6 +101,17 @@ func (e *env) sippUAS(name, scenario string, p peer, extra ...string) *sippRun {
 }
 
 // sippUAC starts a sipp caller (1001 calling 1002) over a transport.
+// sippCall runs one call from the sipp caller 1001 to a sipp callee registered as 1002 (with
+// the password e.ext gave it in these tests) over transport, and waits for both to finish.
+func (e *env) sippCall(t *testing.T, transport, uasScenario, uacScenario string, uacExtra ...string) {
+	t.Helper()
+	uas := e.newPeer(transport)
+	callee := e.sippUAS("callee", uasScenario, uas)
+	e.register("1002", "secret-1002", uas)
+	e.sippUAC("caller", uacScenario, transport, uacExtra...).wait(t)
+	callee.wait(t)
+}
+
 func (e *env) sippUAC(name, scenario, transport string, extra ...string) *sippRun {
 	return e.sippUACAt(peer{port: freePort(e.t), transport: transport}, name, scenario, extra...)
 }
