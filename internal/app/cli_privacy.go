@@ -690,6 +690,6 @@ func runFlowsSet(c *cmdCtx) error {
 		return err
 	}
 	return c.out(s, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "flow %s switched %s (running nodes pick it up within %s)\n", s.Name, onOff(s.Enabled), privacy.FlowRefresh)
+		fmt.Fprintf(w, "flow %s switched %s (a running server picks it up within %s)\n", s.Name, onOff(s.Enabled), privacy.FlowRefresh)
 	})
 }

@@ -33,13 +33,16 @@ type Config struct {
 	Privacy  Privacy       `yaml:"privacy"`
 	Debug    Debug         `yaml:"debug"`
 	Shutdown time.Duration `yaml:"shutdown_grace"`
-	// NodeName names this node when several share one PostgreSQL database.
+	// NodeName tags the registrations this node stores, which it restores at start. Privox
+	// runs as one node per database (SQLite or PostgreSQL): the location service and the
+	// nonce key are per process, so several nodes on one database are not supported.
 	NodeName string `yaml:"node_name"`
 }
 
-// Database selects the store.
+// Database selects the store of this one node.
 type Database struct {
-	// Driver is "sqlite" (embedded, default) or "postgres".
+	// Driver is "sqlite" (embedded, default) or "postgres". PostgreSQL is supported as the
+	// store of one Privox node, not as a database shared by several (see NodeName).
 	Driver string `yaml:"driver"`
 	// DSN is the PostgreSQL connection string; for SQLite the file defaults to DataDir/privox.db.
 	DSN string `yaml:"dsn"`
