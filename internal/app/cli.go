@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/config"
+	"github.com/privox/privox/internal/privacy"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
 )
@@ -55,6 +57,9 @@ func init() {
 	addCommand(command{"ext list", "ext list --tenant T", runExtList})
 	addCommand(command{"token add", "token add --tenant T --user ID --name N", runTokenAdd})
 }
+
+// listenerFlags are the flags that set configuration options, by option key.
+var listenerFlags = map[string]string{"http-addr": "http.addr", "sip-addr": "sip.addr", "ldap-addr": "ldap.addr", "rtp-ports": "rtp.ports"}
 
 // cmdCtx is a command being run: its flags, config and (opened on demand) store.
 type cmdCtx struct {
@@ -126,18 +131,26 @@ func Main(env Env) int {
 			fmt.Fprintf(env.Stderr, "privox: configuration:\n%v\n", err)
 			return 1
 		}
-		for flagName, key := range map[string]string{"http-addr": "http.addr", "sip-addr": "sip.addr", "ldap-addr": "ldap.addr", "rtp-ports": "rtp.ports"} {
+		given := map[string]string{} // option key → the flag that set it
+		for flagName, key := range listenerFlags {
 			if v := c.str(flagName); v != "" {
 				if err := config.Set(&cfg, key, v); err != nil {
 					fmt.Fprintf(env.Stderr, "privox: --%s: %v\n", flagName, err)
 					return 2
 				}
+				given[key] = "--" + flagName
 			}
 		}
 		if c.data != "" {
 			cfg.DataDir = c.data
+			given["data_dir"] = "--data"
 		}
 		if ps := config.Validate(cfg); len(ps) > 0 {
+			for i := range ps {
+				if f, ok := given[ps[i].Key]; ok {
+					ps[i].Key = f
+				}
+			}
 			fmt.Fprintf(env.Stderr, "privox: configuration:\n%v\n", ps)
 			return 1
 		}
@@ -151,7 +164,13 @@ func Main(env Env) int {
 		var fe *tenancy.FieldError
 		switch {
 		case errors.As(err, &fe):
-			fmt.Fprintf(env.Stderr, "privox: invalid --%s: %s\n", strings.ReplaceAll(fe.Field, "_", "-"), fe.Msg)
+			fmt.Fprintf(env.Stderr, "privox: invalid %s: %s\n", cmd.fieldName(fe.Field), fe.Msg)
+		case errors.Is(err, privacy.ErrInvalid):
+			msg := strings.TrimPrefix(err.Error(), privacy.ErrInvalid.Error()+": ")
+			if f, rest, ok := strings.Cut(msg, ": "); ok && !strings.Contains(f, " ") {
+				msg = "invalid " + cmd.fieldName(f) + ": " + rest
+			}
+			fmt.Fprintf(env.Stderr, "privox: %s\n", msg)
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(env.Stderr, "privox: %v\nusage: privox %s\n", err, cmd.usage)
 			return 2
@@ -162,6 +181,29 @@ func Main(env Env) int {
 	}
 	return 0
 }
+
+// flagOfField names the flag that sets a field of the API (and of the tenancy and privacy
+// errors), where the two differ.
+var flagOfField = map[string]string{"user_id": "user", "retention_preset": "preset", "expires_at": "expires", "record_id": "record",
+	"on_deactivation": "on-deactivation"}
+
+// fieldName says which part of the command line a field error is about: the command's flag
+// (--user for user_id), or the field itself where the command takes it as an argument
+// ("tenant add NAME").
+func (cmd *command) fieldName(field string) string {
+	f, ok := flagOfField[field]
+	if !ok {
+		f = strings.ReplaceAll(field, "_", "-")
+	}
+	for _, m := range usageFlag.FindAllStringSubmatch(cmd.usage, -1) {
+		if m[1] == f {
+			return "--" + f
+		}
+	}
+	return strings.ReplaceAll(field, "_", " ")
+}
+
+var usageFlag = regexp.MustCompile(`--([a-z][a-z-]*)`)
 
 var errUsage = errors.New("usage")
 
