@@ -511,16 +511,50 @@ func runExtList(c *cmdCtx) error {
 		}
 		p.After = es[len(es)-1].ID
 	}
-	return c.out(nonNil(all), func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "ID\tNUMBER\tSIP USER\tUSER\tNAME")
-		for _, e := range all {
-			uid := "-"
+	names := map[int64]string{}
+	for p := (store.Page{Limit: 500}); ; {
+		us, err := c.db.ListUsers(c.ctx, t.ID, p)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			names[u.ID] = u.Name
+		}
+		if len(us) < p.Limit {
+			break
+		}
+		p.After = us[len(us)-1].ID
+	}
+	rows := make([]extRow, len(all))
+	for i, e := range all {
+		rows[i].Extension = e
+		if e.UserID != nil {
+			rows[i].UserName = names[*e.UserID]
+		}
+	}
+	return c.out(rows, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "ID\tNUMBER\tSIP USER\tUSER\tUSER NAME\tDISPLAY NAME")
+		for _, e := range rows {
+			uid, uname := "-", "-"
 			if e.UserID != nil {
-				uid = strconv.FormatInt(*e.UserID, 10)
+				uid, uname = strconv.FormatInt(*e.UserID, 10), e.UserName
 			}
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", e.ID, e.Number, e.SIPUsername, uid, e.DisplayName)
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Number, e.SIPUsername, uid, uname, orDash(e.DisplayName))
 		}
 	})
+}
+
+// extRow is an extension as ext list shows it: with the name of the user it belongs to.
+type extRow struct {
+	store.Extension
+	UserName string `json:"user_name,omitempty"`
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func runTokenAdd(c *cmdCtx) error {
