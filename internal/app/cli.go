@@ -126,6 +126,9 @@ func Main(env Env) int {
 	}
 	c.args = c.fs.Args()
 	if cmd.name != "config check" {
+		for _, w := range config.UnknownEnv(env.Environ, "PRIVOX_ADMIN_PASSWORD") {
+			fmt.Fprintf(env.Stderr, "privox: warning: %s\n", w)
+		}
 		cfg, err := config.Load(c.cfgPath, env.Environ)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "privox: configuration:\n%v\n", err)

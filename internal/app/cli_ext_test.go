@@ -42,3 +42,18 @@ func TestExtListShowsUserName(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestUnknownEnvWarning: a mistyped PRIVOX_ variable gets one warning line naming it and the
+// variable meant, and the command still runs.
+func TestUnknownEnvWarning(t *testing.T) {
+	env := []string{"PRIVOX_DATA_DIR=" + filepath.Join(t.TempDir(), "d"), "PRIVOX_SIP_ADR=127.0.0.1:5070", "PRIVOX_NONSENSE=1", "PRIVOX_ADMIN_PASSWORD=not-a-setting-but-read"}
+	_, er, code := run(env, "tenant", "list")
+	if code != 0 {
+		t.Fatalf("tenant list: %d %s", code, er)
+	}
+	lines := strings.Split(strings.TrimSpace(er), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "warning: PRIVOX_NONSENSE is not a Privox setting") ||
+		!strings.Contains(lines[1], "warning: PRIVOX_SIP_ADR is not a Privox setting") || !strings.Contains(lines[1], "did you mean PRIVOX_SIP_ADDR?") {
+		t.Fatalf("warnings: %q", er)
+	}
+}

@@ -93,3 +93,18 @@ func TestPprofOnlyOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownEnvWarns(t *testing.T) {
+	got := UnknownEnv([]string{"PRIVOX_SIP_ADR=127.0.0.1:5060", "PRIVOX_SIP_ADDR=127.0.0.1:5060", "PRIVOX_ADMIN_PASSWORD=x",
+		"PRIVOX_FROBNICATE=1", "PRIVOX_TEST_POSTGRES=postgres://x", "PRIVOX_HTTP_ADRESS=:80", "HOME=/root", "PRIVOX_ADMIN_PASWORD=y"},
+		"PRIVOX_ADMIN_PASSWORD")
+	want := []string{
+		"PRIVOX_ADMIN_PASWORD is not a Privox setting and is ignored (did you mean PRIVOX_ADMIN_PASSWORD?)",
+		"PRIVOX_FROBNICATE is not a Privox setting and is ignored",
+		"PRIVOX_HTTP_ADRESS is not a Privox setting and is ignored (did you mean PRIVOX_HTTP_ADDR?)",
+		"PRIVOX_SIP_ADR is not a Privox setting and is ignored (did you mean PRIVOX_SIP_ADDR?)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
