@@ -180,18 +180,20 @@ func decodeFile(path string, data []byte, cfg *Config, lines map[string]int) Pro
 		if errors.Is(err, errEOF(err)) {
 			return nil
 		}
-		line := 0
-		var msg = err.Error()
-		if n, ok := yamlErrLine(msg); ok {
-			line = n
-		}
-		return Problems{{File: path, Line: line, Key: "(syntax)", Msg: msg}}
-	}
-	if len(root.Content) == 0 {
-		return nil
+		return Problems{syntaxProblem(path, data, err)}
 	}
 	var probs Problems
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		probs = append(probs, Problem{File: path, Line: next.Line, Key: "(syntax)", Msg: "a second YAML document: the configuration is one document"})
+	} else if !errors.Is(err, errEOF(err)) {
+		probs = append(probs, syntaxProblem(path, data, err))
+	}
+	if len(root.Content) == 0 {
+		return probs
+	}
 	walk(path, "", root.Content[0], reflect.ValueOf(cfg).Elem(), lines, &probs)
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 	return probs
 }
 
@@ -230,6 +232,10 @@ func walk(path, prefix string, node *yaml.Node, v reflect.Value, lines map[strin
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		k, val := node.Content[i], node.Content[i+1]
 		key := prefix + k.Value
+		if first, dup := lines[key]; dup {
+			*probs = append(*probs, Problem{File: path, Line: k.Line, Key: key, Msg: fmt.Sprintf("set twice (first at line %d)", first)})
+			continue
+		}
 		lines[key] = k.Line
 		f, ok := fields[k.Value]
 		if !ok {

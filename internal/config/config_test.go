@@ -108,3 +108,36 @@ func TestUnknownEnvWarns(t *testing.T) {
 		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestSyntaxErrorsAtTheirLine: malformed files report the line that is wrong, not the line
+// where the enclosing block starts or the end of the file.
+func TestSyntaxErrorsAtTheirLine(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		file []string
+		line int
+		msg  string
+	}{
+		{"key indented too far", []string{"http:", "  addr: \":8080\"", "   bad: indent", "log:", "  level: info"}, 3, "in the block that starts at line 1"},
+		{"list item in a mapping", []string{"log:", "  level: info", " - item", "data_dir: ./d"}, 3, ""},
+		{"tab", []string{"http:", "  addr: \":8080\"", "\tsip: x"}, 3, ""},
+		{"unclosed quote", []string{"data_dir: ./d", "node_name: \"unterminated", "log:", "  level: info"}, 2, "not closed"},
+		{"unclosed bracket", []string{"http:", "  addr: \":8080\"", "sip:", "  addr: [", "log:", "  level: info"}, 4, ""},
+		{"error after a multi-line flow value", []string{"rtp: {ports:", "  10000-20000}", "log:", "  level: info", "   oops: 1", "data_dir: ./d"}, 5, ""},
+		{"duplicate key", []string{"log:", "  level: info", "data_dir: ./d", "log:", "  level: debug"}, 4, "set twice (first at line 1)"},
+		{"second document", []string{"data_dir: ./d", "---", "log:", "  level: info"}, 2, "second YAML document"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.yaml")
+			os.WriteFile(p, []byte(strings.Join(c.file, "\n")+"\n"), 0o600)
+			_, err := Load(p, nil)
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("want problems, got %v", err)
+			}
+			if ps[0].Line != c.line || !strings.Contains(ps[0].Msg, c.msg) || !strings.HasPrefix(ps[0].Error(), p+":") {
+				t.Fatalf("first problem %q (line %d), want line %d with %q; all: %v", ps[0].Error(), ps[0].Line, c.line, c.msg, ps)
+			}
+		})
+	}
+}
