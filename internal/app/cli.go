@@ -46,7 +46,7 @@ var commands []command
 func addCommand(c command) { commands = append(commands, c) }
 
 func init() {
-	addCommand(command{"serve", "serve [--config FILE] [--data DIR] [--http-addr A] [--sip-addr A] [--ldap-addr A] [--rtp-ports LO-HI]", runServe})
+	addCommand(command{"serve", "serve [--config FILE] [--data DIR] [--http-addr A] [--sip-addr A] [--sip-tls-addr A] [--ldap-addr A] [--rtp-ports LO-HI]", runServe})
 	addCommand(command{"config check", "config check FILE", runConfigCheck})
 	addCommand(command{"tenant add", "tenant add NAME [--sip-domain D] [--preset default|eu|de]", runTenantAdd})
 	addCommand(command{"tenant list", "tenant list", runTenantList})
@@ -59,7 +59,7 @@ func init() {
 }
 
 // listenerFlags are the flags that set configuration options, by option key.
-var listenerFlags = map[string]string{"http-addr": "http.addr", "sip-addr": "sip.addr", "ldap-addr": "ldap.addr", "rtp-ports": "rtp.ports"}
+var listenerFlags = map[string]string{"http-addr": "http.addr", "sip-addr": "sip.addr", "sip-tls-addr": "sip.tls_addr", "ldap-addr": "ldap.addr", "rtp-ports": "rtp.ports"}
 
 // cmdCtx is a command being run: its flags, config and (opened on demand) store.
 type cmdCtx struct {
@@ -106,7 +106,7 @@ func Main(env Env) int {
 	c.fs.StringVar(&c.data, "data", "", "data directory")
 	c.fs.BoolVar(&c.json, "json", false, "print JSON")
 	for _, f := range []string{"tenant", "name", "email", "role", "password", "user", "number", "sip-password", "sip-username", "display-name", "sip-domain", "preset",
-		"http-addr", "sip-addr", "ldap-addr", "rtp-ports", "language", "out", "lang", "category", "mode", "days", "reason", "expires",
+		"http-addr", "sip-addr", "sip-tls-addr", "ldap-addr", "rtp-ports", "language", "out", "lang", "category", "mode", "days", "reason", "expires",
 		// privacy engine (cli_privacy.go)
 		"kind", "on-deactivation", "table", "record"} {
 		c.flags[f] = c.fs.String(f, "", f)

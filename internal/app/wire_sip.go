@@ -54,7 +54,7 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 	}
 	srv, err := sip.New(sip.Config{
 		Addr:       c.SIP.Addr,
-		TLSAddr:    c.SIP.TLSAddr,
+		TLSAddr:    c.SIP.TLSListenAddr(),
 		TLSCert:    c.SIP.TLSCert,
 		TLSKey:     c.SIP.TLSKey,
 		TLSDir:     filepath.Join(c.DataDir, "tls"),

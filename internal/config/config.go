@@ -59,12 +59,27 @@ type HTTP struct {
 type SIP struct {
 	// Addr is the UDP and TCP listener; empty disables SIP.
 	Addr string `yaml:"addr"`
-	// TLSAddr is the SIP over TLS listener; it starts when a certificate is available.
+	// TLSAddr is the SIP over TLS listener (a certificate is generated when none is given).
+	// Without a host (":5061", the default) it listens on the host of Addr, so that SIP bound
+	// to 127.0.0.1 is not offered over TLS on every interface; see TLSListenAddr.
 	TLSAddr string `yaml:"tls_addr"`
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
 	// PublicAddr is the address written into SDP and Contact headers (defaults to the listener).
 	PublicAddr string `yaml:"public_addr"`
+}
+
+// TLSListenAddr is the address the SIP over TLS listener binds: TLSAddr, with the host of
+// Addr when TLSAddr names only a port.
+func (s SIP) TLSListenAddr() string {
+	host, port, err := net.SplitHostPort(s.TLSAddr)
+	if err != nil || host != "" {
+		return s.TLSAddr
+	}
+	if sipHost, _, err := net.SplitHostPort(s.Addr); err == nil && sipHost != "" {
+		return net.JoinHostPort(sipHost, port)
+	}
+	return s.TLSAddr
 }
 
 // LDAP holds the directory listeners.

@@ -141,3 +141,20 @@ func TestSyntaxErrorsAtTheirLine(t *testing.T) {
 		})
 	}
 }
+
+func TestTLSListensWhereSIPDoes(t *testing.T) {
+	for _, c := range []struct{ addr, tls, want string }{
+		{":5060", ":5061", ":5061"},
+		{"127.0.0.1:5060", ":5061", "127.0.0.1:5061"},
+		{"[::1]:5070", ":5071", "[::1]:5071"},
+		{"localhost:5060", ":0", "localhost:0"},
+		{"127.0.0.1:5060", "0.0.0.0:5061", "0.0.0.0:5061"},
+		{"127.0.0.1:5060", "192.0.2.7:5061", "192.0.2.7:5061"},
+		{"", ":5061", ":5061"},
+		{"127.0.0.1:5060", "", ""},
+	} {
+		if got := (SIP{Addr: c.addr, TLSAddr: c.tls}).TLSListenAddr(); got != c.want {
+			t.Errorf("sip.addr %q, tls_addr %q: TLS listens on %q, want %q", c.addr, c.tls, got, c.want)
+		}
+	}
+}
