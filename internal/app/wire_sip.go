@@ -40,7 +40,10 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		return nil, fmt.Errorf("sip: %w", err)
 	}
 	mc := media.Config{PortMin: lo, PortMax: hi, Logger: a.Logger}
-	if ip, ok := hostIP(c.SIP.Addr); ok {
+	// Media binds where SIP does, so that SIP on loopback advertises loopback media.
+	if ip, ok := listenIP(c.SIP.Addr); ok {
+		mc.BindIP = ip
+	} else if ip, ok := listenIP(c.SIP.TLSListenAddr()); ok && c.SIP.Addr == "" {
 		mc.BindIP = ip
 	}
 	if ip, ok := hostIP(c.SIP.PublicAddr); ok {
@@ -107,6 +110,26 @@ func hostIP(addr string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return ip, true
+}
+
+// listenIP is the IP a listener on addr binds: hostIP, or the address a host name such as
+// localhost resolves to, as net.Listen resolves it.
+func listenIP(addr string) (netip.Addr, bool) {
+	if ip, ok := hostIP(addr); ok {
+		return ip, true
+	}
+	if h, _, err := net.SplitHostPort(addr); err != nil || h == "" {
+		return netip.Addr{}, false
+	}
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip, ok := netip.AddrFromSlice(ua.IP)
+	if !ok || ip.IsUnspecified() {
+		return netip.Addr{}, false
+	}
+	return ip.Unmap(), true
 }
 
 // Start binds the SIP listeners and records their addresses (tests use port 0).
