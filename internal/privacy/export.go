@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,12 +63,14 @@ type ManifestTable struct {
 
 // ManifestFile is one content file in an export.
 type ManifestFile struct {
-	ID        int64         `json:"id"`
-	Kind      string        `json:"kind"`
-	Path      string        `json:"path,omitempty"`
-	Bytes     int64         `json:"bytes"`
-	CreatedAt int64         `json:"created_at"`
-	Retention EffectiveRule `json:"retention"`
+	ID        int64  `json:"id"`
+	Kind      string `json:"kind"`
+	Path      string `json:"path,omitempty"`
+	Bytes     int64  `json:"bytes"`
+	CreatedAt int64  `json:"created_at"`
+	// CreatedAtISO is CreatedAt in ISO 8601 (UTC).
+	CreatedAtISO string        `json:"created_at_iso"`
+	Retention    EffectiveRule `json:"retention"`
 	// Unreadable says why the content is not included (crypto-erased, missing).
 	Unreadable string `json:"unreadable,omitempty"`
 }
@@ -139,7 +142,7 @@ func (e *Engine) Export(ctx context.Context, tenantID, userID int64, w io.Writer
 		m.Content = []ManifestFile{}
 	}
 	m.Notes = []string{
-		"Times are unix milliseconds (UTC).",
+		"Times are unix milliseconds (UTC) in the columns named at and *_at; beside each, <column>_iso holds the same instant in ISO 8601 (UTC), in the JSON and the CSV files.",
 		"Secret columns (password hashes, SIP digest secrets, token digests) are stored but withheld from exports.",
 		"Categories marked never_stored are not kept by Privox at all.",
 	}
@@ -237,14 +240,21 @@ func (x *categoryExport) table(ctx context.Context, w io.Writer, t datacat.Table
 		secret[c] = true
 	}
 	colKeys := make([][]byte, len(cols))
+	isoKeys := make([][]byte, len(cols)) // set for time columns: the key of their ISO 8601 sibling
+	header := make([]string, 0, len(cols))
 	for i, c := range cols {
 		colKeys[i], _ = json.Marshal(c)
+		header = append(header, c)
+		if timeColumn(t, c) && !slices.Contains(cols, c+isoSuffix) {
+			isoKeys[i], _ = json.Marshal(c + isoSuffix)
+			header = append(header, c+isoSuffix)
+		}
 	}
 	var csvBuf, vcfBuf bytes.Buffer
 	var cw *csv.Writer
 	if csvCategories[t.Category] {
 		cw = csv.NewWriter(&csvBuf)
-		cw.Write(cols)
+		cw.Write(header)
 	}
 	fileCol := -1
 	for i, c := range cols {
@@ -258,7 +268,7 @@ func (x *categoryExport) table(ctx context.Context, w io.Writer, t datacat.Table
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	strs := make([]string, len(cols))
+	strs := make([]string, 0, len(header))
 	var count int64
 	var line bytes.Buffer
 	for rows.Next() {
@@ -270,6 +280,7 @@ func (x *categoryExport) table(ctx context.Context, w io.Writer, t datacat.Table
 			line.WriteByte(',')
 		}
 		line.WriteString("\n      {")
+		strs = strs[:0]
 		for i, v := range vals {
 			v = plain(v)
 			if secret[cols[i]] && v != nil {
@@ -287,7 +298,18 @@ func (x *categoryExport) table(ctx context.Context, w io.Writer, t datacat.Table
 			}
 			line.Write(js)
 			if cw != nil {
-				strs[i] = csvValue(v)
+				strs = append(strs, csvValue(v))
+			}
+			if isoKeys[i] != nil {
+				iso := isoTime(v)
+				line.WriteByte(',')
+				line.Write(isoKeys[i])
+				line.WriteByte(':')
+				js, _ := json.Marshal(iso)
+				line.Write(js)
+				if cw != nil {
+					strs = append(strs, csvValue(iso))
+				}
 			}
 		}
 		line.WriteByte('}')
@@ -334,6 +356,31 @@ func (x *categoryExport) entry(name string, data []byte, method uint16) error {
 	return err
 }
 
+// isoSuffix names the sibling of a time column that holds the same instant in ISO 8601.
+const isoSuffix = "_iso"
+
+// timeColumn reports whether a column holds a time in unix milliseconds: the store's naming
+// rule (at, created_at, expires_at, …) and the columns the registry declares as times.
+func timeColumn(t datacat.Table, col string) bool {
+	return col == "at" || strings.HasSuffix(col, "_at") || col == t.TimeColumn || col == t.ExpiresColumn
+}
+
+// isoTime renders a unix-millisecond value as ISO 8601 (RFC 3339) in UTC, with milliseconds;
+// nil (no time) stays nil.
+func isoTime(v any) any {
+	switch ms := v.(type) {
+	case int64:
+		return formatISO(ms)
+	case int:
+		return formatISO(int64(ms))
+	}
+	return nil
+}
+
+func formatISO(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
 // plain turns a driver value into one that encodes as plain JSON.
 func plain(v any) any {
 	switch t := v.(type) {
@@ -371,7 +418,7 @@ func (e *Engine) exportFile(ctx context.Context, zw *zip.Writer, book *ruleBook,
 	if f.State != store.FileReady {
 		return nil, nil
 	}
-	mf := &ManifestFile{ID: f.ID, Kind: f.Kind, Bytes: f.Size, CreatedAt: f.CreatedAt, Retention: book.rule(tenantID, datacat.UserContent, f.Kind)}
+	mf := &ManifestFile{ID: f.ID, Kind: f.Kind, Bytes: f.Size, CreatedAt: f.CreatedAt, CreatedAtISO: formatISO(f.CreatedAt), Retention: book.rule(tenantID, datacat.UserContent, f.Kind)}
 	if e.files == nil {
 		mf.Unreadable = "file store not available"
 		return mf, nil
