@@ -20,6 +20,10 @@ type retentionReset struct {
 	Kind     string           `json:"kind,omitempty"`
 }
 
+type presetBody struct {
+	Preset string `json:"preset"`
+}
+
 type rulesResult struct {
 	Preset string                  `json:"preset"`
 	Rules  []privacy.EffectiveRule `json:"rules"`
@@ -50,6 +54,7 @@ func privacyRoutes(s *Server) []Route {
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/retention", Summary: "Retention rules that apply in the tenant, per category and kind of content", Auth: Admin, Result: rulesResult{}, Handler: s.getRetention},
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/retention", Summary: "Set the tenant's rule for a category (or one kind of content)", Auth: Admin, Body: privacy.RuleChange{}, Result: privacy.EffectiveRule{}, Handler: s.putRetention},
 		{Method: "POST", Path: "/api/v1/tenants/{tenant}/retention/reset", Summary: "Return a category (or kind) to the tenant's preset", Auth: Admin, Body: retentionReset{}, Result: privacy.EffectiveRule{}, Handler: s.resetRetention},
+		{Method: "POST", Path: "/api/v1/tenants/{tenant}/retention/preset", Summary: "Switch the tenant to a retention preset (default, eu, de): its rules replace the tenant's own", Auth: Admin, Body: presetBody{}, Result: privacy.PresetChange{}, Handler: s.setPreset},
 		{Method: "GET", Path: "/api/v1/retention", Summary: "Installation-wide retention rules (installation tables, the audit log)", Auth: Operator, Result: rulesResult{}, Handler: s.getRetention},
 		{Method: "PUT", Path: "/api/v1/retention", Summary: "Set an installation-wide retention rule", Auth: Operator, Body: privacy.RuleChange{}, Result: privacy.EffectiveRule{}, Handler: s.putRetention},
 		{Method: "POST", Path: "/api/v1/retention/sweep", Summary: "Run the retention sweeper now (or count what it would remove)", Auth: Operator, Body: sweepBody{}, Result: privacy.SweepReport{}, Handler: s.sweep},
@@ -157,6 +162,18 @@ func (s *Server) resetRetention(r *Request) (any, error) {
 		return nil, err
 	}
 	out, err := s.Privacy.ResetRule(r.Context(), r.TenantID, in.Category, in.Kind, r.actor())
+	return out, privErr(err)
+}
+
+func (s *Server) setPreset(r *Request) (any, error) {
+	if s.Privacy == nil {
+		return nil, errNoPrivacy
+	}
+	var in presetBody
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	out, err := s.Privacy.SetPreset(r.Context(), r.TenantID, in.Preset, r.actor())
 	return out, privErr(err)
 }
 

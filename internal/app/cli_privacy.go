@@ -22,7 +22,7 @@ import (
 
 func init() {
 	addCommand(command{"retention show", "retention show [--tenant T]", runRetentionShow})
-	addCommand(command{"retention set", "retention set [--tenant T] --category C [--kind K] --mode delete|anonymise|while_active|until_deleted|preset [--days N] [--on-deactivation delete|anonymise|n/a]", runRetentionSet})
+	addCommand(command{"retention set", "retention set --tenant T --preset default|eu|de, or: retention set [--tenant T] --category C [--kind K] --mode delete|anonymise|while_active|until_deleted|preset [--days N] [--on-deactivation delete|anonymise|n/a]", runRetentionSet})
 	addCommand(command{"retention run", "retention run [--dry-run] [--tenant T] [--mode fast]   (fast: no pauses between batches)", runRetentionRun})
 	addCommand(command{"fsck", "fsck [--repair]   (stop Privox before repairing)", runFsck})
 	addCommand(command{"export", "export --tenant T --user ID --out FILE.zip", runExport})
@@ -190,6 +190,9 @@ func ruleLabel(r privacy.EffectiveRule) string {
 }
 
 func runRetentionSet(c *cmdCtx) error {
+	if c.str("preset") != "" {
+		return runRetentionPreset(c) // cli_retention.go
+	}
 	tid, tname, err := c.optTenant()
 	if err != nil {
 		return err
