@@ -259,9 +259,15 @@ func (a *App) Start(ctx context.Context) error {
 
 // Shutdown drains every subsystem within the grace period, then stops everything.
 func (a *App) Shutdown(grace time.Duration) error {
+	return a.ShutdownContext(context.Background(), grace)
+}
+
+// ShutdownContext is Shutdown that stops waiting as soon as abort is done (a second Ctrl-C):
+// draining ends, running calls are hung up and everything stops at once.
+func (a *App) ShutdownContext(abort context.Context, grace time.Duration) error {
 	a.Ready.Store(false)
 	a.Logger.Info("draining", "grace", grace.String())
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	ctx, cancel := context.WithTimeout(abort, grace)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, s := range a.subsystems {
@@ -276,7 +282,7 @@ func (a *App) Shutdown(grace time.Duration) error {
 	wg.Wait()
 	var errs []error
 	if a.httpSrv != nil {
-		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		hctx, hcancel := context.WithTimeout(abort, 5*time.Second)
 		if err := a.httpSrv.Shutdown(hctx); err != nil {
 			a.httpSrv.Close()
 		}

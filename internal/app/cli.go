@@ -328,13 +328,29 @@ func runServe(c *cmdCtx) error {
 	fmt.Fprintf(c.env.Stdout, "Privox is running: http://%s  (Ctrl-C to stop)\n", a.HTTPAddr)
 	sig := c.env.Signals
 	if sig == nil {
-		ch := make(chan os.Signal, 1)
+		ch := make(chan os.Signal, 2)
 		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
 		defer signal.Stop(ch)
 		sig = ch
 	}
 	<-sig
-	return a.Shutdown(c.cfg.Shutdown)
+	grace := c.cfg.Shutdown
+	fmt.Fprintf(c.env.Stdout, "Draining: new calls and registrations are refused; running calls have up to %s (shutdown_grace) to end. Press Ctrl-C again to stop now.\n", grace)
+	abort, stopNow := context.WithCancel(context.Background())
+	defer stopNow()
+	drained := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			fmt.Fprintln(c.env.Stdout, "Stopping now: running calls are hung up.")
+			stopNow()
+		case <-drained:
+		}
+	}()
+	err = a.ShutdownContext(abort, grace)
+	close(drained)
+	fmt.Fprintln(c.env.Stdout, "Privox stopped.")
+	return err
 }
 
 func runConfigCheck(c *cmdCtx) error {
