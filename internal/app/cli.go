@@ -50,7 +50,7 @@ func init() {
 	addCommand(command{"config check", "config check FILE", runConfigCheck})
 	addCommand(command{"tenant add", "tenant add NAME [--sip-domain D] [--preset default|eu|de]", runTenantAdd})
 	addCommand(command{"tenant list", "tenant list", runTenantList})
-	addCommand(command{"user add", "user add --tenant T --name N --email E [--role admin] [--password P]", runUserAdd})
+	addCommand(command{"user add", "user add --tenant T --name N --email E [--role admin] [--password P] [--language en|de|fr|es|it|nl]", runUserAdd})
 	addCommand(command{"user list", "user list --tenant T", runUserList})
 	addCommand(command{"user deactivate", "user deactivate --tenant T ID", runUserDeactivate})
 	addCommand(command{"ext add", "ext add --tenant T [--user ID] --number 1001 --sip-password P [--sip-username U] [--display-name N]", runExtAdd})
@@ -173,6 +173,7 @@ func Main(env Env) int {
 			if f, rest, ok := strings.Cut(msg, ": "); ok && !strings.Contains(f, " ") {
 				msg = "invalid " + cmd.fieldName(f) + ": " + rest
 			}
+			msg = snakeField.ReplaceAllStringFunc(msg, cmd.fieldName)
 			fmt.Fprintf(env.Stderr, "privox: %s\n", msg)
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(env.Stderr, "privox: %v\nusage: privox %s\n", err, cmd.usage)
@@ -206,7 +207,10 @@ func (cmd *command) fieldName(field string) string {
 	return strings.ReplaceAll(field, "_", " ")
 }
 
-var usageFlag = regexp.MustCompile(`--([a-z][a-z-]*)`)
+var (
+	usageFlag  = regexp.MustCompile(`--([a-z][a-z-]*)`)
+	snakeField = regexp.MustCompile(`\b[a-z]+(_[a-z]+)+\b`) // record_id, on_deactivation
+)
 
 var errUsage = errors.New("usage")
 
