@@ -193,6 +193,9 @@ func TestCtrlCDrainsThenStopsOnSecond(t *testing.T) {
 	if m := regexp.MustCompile(`c=IN IP4 ([0-9.]+)`).FindStringSubmatch(callee.messages()); m == nil || !net.ParseIP(m[1]).IsLoopback() {
 		t.Errorf("callee offered media at %v, want a loopback address (SIP is on localhost)", m)
 	}
+	if m := regexp.MustCompile(`(?m)^Contact: <sip:[^>]*?@?([0-9.]+):[0-9]+`).FindStringSubmatch(callee.messages()); m == nil || !net.ParseIP(m[1]).IsLoopback() {
+		t.Errorf("callee got a Contact at %v, want a loopback address (SIP is on localhost)", m)
+	}
 
 	srv.Process.Signal(syscall.SIGINT)
 	waitUntil(t, "the draining message", func() bool { return strings.Contains(out.String(), "Draining") })
