@@ -173,7 +173,12 @@ func Main(env Env) int {
 			if f, rest, ok := strings.Cut(msg, ": "); ok && !strings.Contains(f, " ") {
 				msg = "invalid " + cmd.fieldName(f) + ": " + rest
 			}
-			msg = snakeField.ReplaceAllStringFunc(msg, cmd.fieldName)
+			msg = snakeField.ReplaceAllStringFunc(msg, func(f string) string {
+				if n := cmd.fieldName(f); strings.HasPrefix(n, "--") {
+					return n
+				}
+				return f // a value such as while_active
+			})
 			fmt.Fprintf(env.Stderr, "privox: %s\n", msg)
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(env.Stderr, "privox: %v\nusage: privox %s\n", err, cmd.usage)
