@@ -14,6 +14,10 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("http: [1, 2]\n"))
 	f.Add([]byte("sip:\n  addr:\n    nested: true\n"))
 	f.Add([]byte("\x00\xff: &a *a\n"))
+	f.Add([]byte("http:\n  addr: \":8080\"\n   bad: indent\nlog:\n  level: info\n"))
+	f.Add([]byte("node_name: \"unterminated\nlog:\n  level: info\n"))
+	f.Add([]byte("log:\n  level: info\nlog:\n  level: debug\n---\ndata_dir: x\n"))
+	f.Add([]byte("rtp: {ports:\n  10000-20000}\nlog:\n  level: info\n   oops: 1\n"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "fuzz.yaml")

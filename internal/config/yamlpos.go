@@ -10,7 +10,7 @@ import (
 )
 
 // maxProbeLines bounds the search for a syntax error's line (one parse per line).
-const maxProbeLines = 5000
+const maxProbeLines = 1000
 
 // syntaxProblem turns a YAML syntax error into a problem at the line where the error is.
 // yaml.v3 reports the line where the enclosing block starts (a mis-indented key on line 3 of a
