@@ -282,6 +282,7 @@ func runFsck(c *cmdCtx) error {
 		return err
 	}
 	err = c.out(rep, func(w *tabwriter.Writer) {
+		printIntegrity(w, rep.Database) // cli_fsck.go
 		f := rep.Files
 		fmt.Fprintf(w, "content files:\tpending writes %d, unfinished deletions %d, rows without file %d, files without row %d, temp files %d\n",
 			f.PendingRemoved, f.DeletesFinished, f.MissingFiles, f.OrphanFiles, f.TempFiles)
@@ -293,13 +294,15 @@ func runFsck(c *cmdCtx) error {
 		switch {
 		case rep.Clean():
 			fmt.Fprintln(w, "consistent")
+		case !rep.Database.OK():
+			fmt.Fprintln(w, "damaged database: restore it from a backup (fsck does not repair database files)")
 		case rep.Repair:
 			fmt.Fprintln(w, "repaired (the audit log is reported, never changed)")
 		default:
 			fmt.Fprintln(w, "inconsistent: run privox fsck --repair with Privox stopped")
 		}
 	})
-	if err == nil && !rep.Clean() && (!rep.Repair || !rep.Audit.OK) {
+	if err == nil && !rep.Clean() && (!rep.Repair || !rep.Audit.OK || !rep.Database.OK()) {
 		return errors.New("fsck found problems")
 	}
 	return err
@@ -455,7 +458,7 @@ func runAuditList(c *cmdCtx) error {
 // writeDoc writes a generated document to --out, or to standard output.
 func (c *cmdCtx) writeDoc(doc string) error {
 	if out := c.str("out"); out != "" {
-		if err := os.WriteFile(out, []byte(doc), 0o644); err != nil {
+		if err := os.WriteFile(out, []byte(doc), 0o600); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.env.Stdout, "wrote %s\n", out)

@@ -1,8 +1,10 @@
 // Package keys owns the encryption keys of content at rest: a master key, one key per tenant
-// wrapped by the master key, and one data key per user wrapped by the tenant key. The keys live
-// in a key vault directory kept apart from the data directory, so that copies of the data
-// directory (backups, snapshots) hold only ciphertext. Destroying a user's data key is
-// crypto-erasure: every copy of that user's content, wherever it went, can no longer be read.
+// wrapped by the master key, and one data key per user wrapped by the tenant key; and the
+// sealing of password-equivalent secrets with the tenant key (secrets.go). The keys live in a
+// key vault directory kept apart from the data directory, so that copies of the data directory
+// (backups, snapshots) hold content and sealed secrets only as ciphertext (the database's
+// other columns are not encrypted). Destroying a user's data key is crypto-erasure: every copy
+// of that user's content, wherever it went, can no longer be read.
 package keys
 
 import (

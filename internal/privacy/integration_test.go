@@ -776,13 +776,19 @@ func TestFsck(t *testing.T) {
 	if code != 1 || !strings.Contains(so, "rows without file 1") || !strings.Contains(so, "files without row 1") {
 		t.Fatalf("fsck did not report: %d\n%s", code, so)
 	}
+	// Repair is refused while the server runs, and works once it is stopped.
+	if _, se, code := p.CLI("fsck", "--repair"); code != 1 || !strings.Contains(se, "stop it before repairing") {
+		t.Fatalf("fsck --repair beside a running server: %d %s", code, se)
+	}
+	p.Stop()
 	if so, se, code := p.CLI("fsck", "--repair"); code != 0 {
 		t.Fatalf("fsck --repair: %d %s %s", code, so, se)
 	}
 	so, _, code = p.CLI("fsck")
-	if code != 0 || !strings.Contains(so, "consistent") {
+	if code != 0 || !strings.Contains(so, "consistent") || !strings.Contains(so, "integrity_check ok") {
 		t.Fatalf("after repair: %d\n%s", code, so)
 	}
+	p = start(t, privoxtest.Options{DataDir: p.DataDir, DSN: p.DSN})
 	if got, _, err := p.App.Files.Get(ctx, o.tid, f2.ID); err != nil || string(got) != "two" {
 		t.Fatalf("intact file after repair: %q %v", got, err)
 	}
