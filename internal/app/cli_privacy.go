@@ -666,9 +666,13 @@ func runFlowsList(c *cmdCtx) error {
 	}
 	fs := eng.Flows(c.ctx)
 	return c.out(fs, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "FLOW\tSTATE\tDEFAULT\tPURPOSE\tDATA SENT")
+		fmt.Fprintln(w, "FLOW\tSTATE\tSWITCH\tDESTINATION\tDEFAULT\tPURPOSE\tDATA SENT")
 		for _, f := range fs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Name, onOff(f.Enabled), onOff(f.DefaultOn), f.Purpose, f.DataSent)
+			dest := "configured"
+			if !f.Configured {
+				dest = "none configured"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, onOff(f.Enabled), onOff(f.SwitchedOn), dest, onOff(f.DefaultOn), f.Purpose, f.DataSent)
 		}
 	})
 }
@@ -693,6 +697,9 @@ func runFlowsSet(c *cmdCtx) error {
 		return err
 	}
 	return c.out(s, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "flow %s switched %s (running nodes pick it up within %s)\n", s.Name, onOff(s.Enabled), privacy.FlowRefresh)
+		fmt.Fprintf(w, "flow %s switched %s (running nodes pick it up within %s)\n", s.Name, onOff(s.SwitchedOn), privacy.FlowRefresh)
+		if s.SwitchedOn && !s.Configured {
+			fmt.Fprintf(w, "it stays off while no destination is configured for it\n")
+		}
 	})
 }
