@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -98,12 +99,18 @@ func startProcess(t *testing.T, args []string) *privoxProcess {
 // runProcess runs privox with args to its end and returns its exit code and stderr.
 func runProcess(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	// A command that is not refused keeps running (a second server): fail, do not hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = procEnv()
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	cmd.Stdout = io.Discard
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("privox %s still running after 3 minutes (not refused): %s", strings.Join(args, " "), errb.String())
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode(), errb.String()
 	}
