@@ -76,6 +76,7 @@ type App struct {
 	addrs  map[string]string
 
 	subsystems []Subsystem
+	locks      locks // lock.go: one server per data directory and key vault
 	httpSrv    *http.Server
 	httpLn     net.Listener
 	pprofSrv   *http.Server
@@ -141,15 +142,30 @@ func ensureDir(dir string) error {
 }
 
 // New opens everything a running Privox needs, but starts nothing.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, err error) {
 	a := &App{Cfg: cfg, Logger: logger, Flows: flows.NewRegistry(), Metrics: prometheus.NewRegistry(), Mux: http.NewServeMux(), addrs: map[string]string{}}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := ensureDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if a.locks, err = lockServe(cfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a.locks.release()
+		}
+	}()
 	db, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	a.DB = db
 	if a.Vault, err = keys.Open(keys.DefaultDir(cfg.DataDir)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := sealSecrets(ctx, db, a.Vault, logger); err != nil { // secrets.go
 		db.Close()
 		return nil, err
 	}
@@ -180,7 +196,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 			http.Error(w, "not ready\n", http.StatusServiceUnavailable)
 			return
 		}
-		if err := a.DB.Ping(r.Context()); err != nil {
+		if err := a.DB.Healthy(r.Context()); errors.Is(err, store.ErrCorrupt) {
+			http.Error(w, "database reports corruption: run privox fsck\n", http.StatusServiceUnavailable)
+			return
+		} else if err != nil {
 			http.Error(w, "database unavailable\n", http.StatusServiceUnavailable)
 			return
 		}
@@ -297,6 +316,7 @@ func (a *App) ShutdownContext(abort context.Context, grace time.Duration) error 
 		}
 	}
 	errs = append(errs, a.DB.Close())
+	a.locks.release()
 	a.Logger.Info("stopped")
 	return errors.Join(errs...)
 }

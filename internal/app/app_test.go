@@ -142,7 +142,7 @@ func TestStartupErrors(t *testing.T) {
 		{filepath.Join(file, "sub"), "data directory"},
 		{corrupt, "open database"},
 	} {
-		_, er, code := run([]string{"PRIVOX_DATA_DIR=" + c.data}, "serve", "--http-addr", "127.0.0.1:0", "--sip-addr", "", "--ldap-addr", "")
+		_, er, code := run([]string{"PRIVOX_DATA_DIR=" + c.data}, "serve", "--http-addr", "127.0.0.1:0", "--sip-addr", "")
 		if code != 1 || !strings.Contains(er, c.want) || strings.Contains(er, "panic") {
 			t.Errorf("data %s: exit %d, stderr %q, want %q", c.data, code, er, c.want)
 		}
@@ -161,8 +161,8 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	var o, e syncBuf
 	done := make(chan int)
 	go func() {
-		done <- app.Main(app.Env{Args: []string{"serve", "--data", data, "--http-addr", "127.0.0.1:0", "--sip-addr", "127.0.0.1:0", "--ldap-addr", "127.0.0.1:0"},
-			Environ: []string{"PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_LDAP_LDAPS_ADDR=127.0.0.1:0", "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(100)},
+		done <- app.Main(app.Env{Args: []string{"serve", "--data", data, "--http-addr", "127.0.0.1:0", "--sip-addr", "127.0.0.1:0"},
+			Environ: []string{"PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(100)},
 			Stdout:  &o, Stderr: &e, Signals: sig})
 	}()
 	var url string

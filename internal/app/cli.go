@@ -79,6 +79,7 @@ func (c *cmdCtx) str(name string) string { return *c.flags[name] }
 
 // Main runs the privox command line and returns the exit code.
 func Main(env Env) int {
+	restrictUmask() // lock.go
 	args := env.Args
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(env.Stdout)
@@ -159,7 +160,13 @@ func Main(env Env) int {
 		}
 		c.cfg = cfg
 	}
-	err := cmd.run(c)
+	held, err := lockCommand(c, cmd.name) // lock.go
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "privox: %v\n", err)
+		return 1
+	}
+	defer held.release()
+	err = cmd.run(c)
 	if c.db != nil {
 		c.db.Close()
 	}
@@ -262,6 +269,10 @@ func (c *cmdCtx) store() (*store.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := attachSealer(db, c.cfg); err != nil { // secrets.go
+		db.Close()
+		return nil, err
+	}
 	c.db = db
 	return db, nil
 }
@@ -322,16 +333,16 @@ func runServe(c *cmdCtx) error {
 	}
 	if adminPW != "" {
 		if err := tenancy.ValidatePassword(adminPW); err != nil {
-			a.DB.Close()
+			a.abandon()
 			return fmt.Errorf("PRIVOX_ADMIN_PASSWORD: %v", err)
 		}
 	}
 	if err := a.Bootstrap(ctx, adminPW, c.env.Stdout); err != nil {
-		a.DB.Close()
+		a.abandon()
 		return err
 	}
 	if err := a.Start(ctx); err != nil {
-		a.DB.Close()
+		a.abandon()
 		return err
 	}
 	fmt.Fprintf(c.env.Stdout, "Privox is running: http://%s  (Ctrl-C to stop)\n", a.HTTPAddr)

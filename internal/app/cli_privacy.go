@@ -285,6 +285,7 @@ func runFsck(c *cmdCtx) error {
 		return err
 	}
 	err = c.out(rep, func(w *tabwriter.Writer) {
+		printIntegrity(w, rep.Database) // cli_fsck.go
 		f := rep.Files
 		fmt.Fprintf(w, "content files:\tpending writes %d, unfinished deletions %d, rows without file %d, files without row %d, temp files %d\n",
 			f.PendingRemoved, f.DeletesFinished, f.MissingFiles, f.OrphanFiles, f.TempFiles)
@@ -296,13 +297,15 @@ func runFsck(c *cmdCtx) error {
 		switch {
 		case rep.Clean():
 			fmt.Fprintln(w, "consistent")
+		case !rep.Database.OK():
+			fmt.Fprintln(w, "damaged database: restore it from a backup (fsck does not repair database files)")
 		case rep.Repair:
 			fmt.Fprintln(w, "repaired (the audit log is reported, never changed)")
 		default:
 			fmt.Fprintln(w, "inconsistent: run privox fsck --repair with Privox stopped")
 		}
 	})
-	if err == nil && !rep.Clean() && (!rep.Repair || !rep.Audit.OK) {
+	if err == nil && !rep.Clean() && (!rep.Repair || !rep.Audit.OK || !rep.Database.OK()) {
 		return errors.New("fsck found problems")
 	}
 	return err
@@ -458,7 +461,7 @@ func runAuditList(c *cmdCtx) error {
 // writeDoc writes a generated document to --out, or to standard output.
 func (c *cmdCtx) writeDoc(doc string) error {
 	if out := c.str("out"); out != "" {
-		if err := os.WriteFile(out, []byte(doc), 0o644); err != nil {
+		if err := os.WriteFile(out, []byte(doc), 0o600); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.env.Stdout, "wrote %s\n", out)
@@ -666,9 +669,13 @@ func runFlowsList(c *cmdCtx) error {
 	}
 	fs := eng.Flows(c.ctx)
 	return c.out(fs, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "FLOW\tSTATE\tDEFAULT\tPURPOSE\tDATA SENT")
+		fmt.Fprintln(w, "FLOW\tSTATE\tSWITCH\tDESTINATION\tDEFAULT\tPURPOSE\tDATA SENT")
 		for _, f := range fs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Name, onOff(f.Enabled), onOff(f.DefaultOn), f.Purpose, f.DataSent)
+			dest := "configured"
+			if !f.Configured {
+				dest = "none configured"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, onOff(f.Enabled), onOff(f.SwitchedOn), dest, onOff(f.DefaultOn), f.Purpose, f.DataSent)
 		}
 	})
 }
@@ -693,6 +700,9 @@ func runFlowsSet(c *cmdCtx) error {
 		return err
 	}
 	return c.out(s, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "flow %s switched %s (a running server picks it up within %s)\n", s.Name, onOff(s.Enabled), privacy.FlowRefresh)
+		fmt.Fprintf(w, "flow %s switched %s (a running server picks it up within %s)\n", s.Name, onOff(s.SwitchedOn), privacy.FlowRefresh)
+		if s.SwitchedOn && !s.Configured {
+			fmt.Fprintf(w, "it stays off while no destination is configured for it\n")
+		}
 	})
 }

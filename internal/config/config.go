@@ -120,7 +120,7 @@ func Default() Config {
 		Database: Database{Driver: "sqlite"},
 		HTTP:     HTTP{Addr: ":8080"},
 		SIP:      SIP{Addr: ":5060", TLSAddr: ":5061"},
-		LDAP:     LDAP{Addr: ":3890", LDAPSAddr: ":6360"},
+		LDAP:     LDAP{}, // no LDAP server yet: ldap.go
 		RTP:      RTP{Ports: "10000-20000"},
 		Log:      Log{Level: "info"},
 		Privacy:  Privacy{Preset: "default", SweepInterval: time.Hour},
@@ -398,6 +398,7 @@ func Validate(c Config) Problems {
 	checkAddr("sip.tls_addr", c.SIP.TLSAddr, false)
 	checkAddr("ldap.addr", c.LDAP.Addr, false)
 	checkAddr("ldap.ldaps_addr", c.LDAP.LDAPSAddr, false)
+	refuseLDAPUntilServerExists(c, add)
 	checkAddr("debug.pprof_addr", c.Debug.PprofAddr, false)
 	if c.Debug.PprofAddr != "" {
 		if host, _, err := net.SplitHostPort(c.Debug.PprofAddr); err == nil && !loopbackHost(host) {

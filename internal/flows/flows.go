@@ -1,7 +1,10 @@
 // Package flows is the registry of outbound data flows (SPEC §4): every connection Privox
 // initiates is declared here with its purpose, destination, the data it sends, its legal basis,
-// its default and the switch that turns it on. Dialling goes through Dial, which refuses a flow
-// that is undeclared or switched off; nothing else in Privox opens outbound connections.
+// its default and the switch that turns it on. A flow is on only when it is switched on and the
+// subsystem that owns it has a destination configured (a trunk, a directory source, an SMTP
+// relay): a declared flow with nothing to connect to is off, and the generated privacy
+// documents leave it out. Dialling goes through Dial, which refuses a flow that is undeclared,
+// switched off or without a destination; nothing else in Privox opens outbound connections.
 package flows
 
 import (
@@ -20,7 +23,8 @@ type Flow struct {
 	Destination string `json:"destination"`
 	DataSent    string `json:"data_sent"`
 	LegalBasis  string `json:"legal_basis"`
-	// DefaultOn is the state before an administrator changes it.
+	// DefaultOn is the switch before an administrator changes it; the flow is still off
+	// while no destination is configured.
 	DefaultOn bool `json:"default_on"`
 	// Switch names the setting that turns the flow on or off.
 	Switch string `json:"switch"`
@@ -43,16 +47,21 @@ var ErrUndeclared = errors.New("flows: undeclared outbound flow")
 // ErrSwitchedOff is returned for a declared flow that is switched off.
 var ErrSwitchedOff = errors.New("flows: outbound flow is switched off")
 
-// Registry holds the declared flows and their current switches.
+// ErrNotConfigured is returned for a declared flow that has no destination configured.
+var ErrNotConfigured = errors.New("flows: outbound flow has no destination configured")
+
+// Registry holds the declared flows, their current switches and their configured
+// destinations.
 type Registry struct {
 	mu     sync.RWMutex
 	on     map[string]bool
+	dest   map[string]string
 	dialer net.Dialer
 }
 
-// NewRegistry returns a registry with every flow at its default.
+// NewRegistry returns a registry with every flow's switch at its default and no destination.
 func NewRegistry() *Registry {
-	r := &Registry{on: map[string]bool{}}
+	r := &Registry{on: map[string]bool{}, dest: map[string]string{}}
 	for _, f := range declared {
 		r.on[f.Name] = f.DefaultOn
 	}
@@ -76,10 +85,20 @@ func Lookup(name string) (Flow, bool) {
 	return Flow{}, false
 }
 
-// State is a flow with its current switch.
+// State is a flow with its current switch and destination.
 type State struct {
 	Flow
+	// Enabled is whether the flow is on: switched on and with a destination configured.
 	Enabled bool `json:"enabled"`
+	// SwitchedOn is the administrator's switch (or the default).
+	SwitchedOn bool `json:"switched_on"`
+	// Configured is whether the owning subsystem has a destination for the flow.
+	Configured bool `json:"configured"`
+}
+
+// NewState is a flow with a switch and a configured destination (or none).
+func NewState(f Flow, switchedOn bool, destination string) State {
+	return State{Flow: f, Enabled: switchedOn && destination != "", SwitchedOn: switchedOn, Configured: destination != ""}
 }
 
 // List returns every flow with its current state.
@@ -88,16 +107,46 @@ func (r *Registry) List() []State {
 	defer r.mu.RUnlock()
 	var out []State
 	for _, f := range Declared() {
-		out = append(out, State{Flow: f, Enabled: r.on[f.Name]})
+		out = append(out, NewState(f, r.on[f.Name], r.dest[f.Name]))
 	}
 	return out
 }
 
-// Enabled reports whether a flow is switched on.
+// Enabled reports whether a flow is on: switched on and with a destination configured.
 func (r *Registry) Enabled(name string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	return r.on[name] && r.dest[name] != ""
+}
+
+// SwitchedOn reports the switch of a flow, whether or not it has a destination.
+func (r *Registry) SwitchedOn(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return r.on[name]
+}
+
+// Destination returns the destination configured for a flow ("" when none).
+func (r *Registry) Destination(name string) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.dest[name]
+}
+
+// SetDestination records the destination the subsystem that owns a flow is configured with
+// (a trunk's server, a directory source's URL); "" says there is none, and the flow is off.
+func (r *Registry) SetDestination(name, destination string) error {
+	if _, ok := Lookup(name); !ok {
+		return fmt.Errorf("%w: %q", ErrUndeclared, name)
+	}
+	r.mu.Lock()
+	if destination == "" {
+		delete(r.dest, name)
+	} else {
+		r.dest[name] = destination
+	}
+	r.mu.Unlock()
+	return nil
 }
 
 // SetEnabled switches a declared flow on or off.
@@ -124,8 +173,11 @@ func (r *Registry) Check(flow string) error {
 	if _, ok := Lookup(flow); !ok {
 		return fmt.Errorf("%w: %q", ErrUndeclared, flow)
 	}
-	if !r.Enabled(flow) {
+	if !r.SwitchedOn(flow) {
 		return fmt.Errorf("%w: %q", ErrSwitchedOff, flow)
+	}
+	if r.Destination(flow) == "" {
+		return fmt.Errorf("%w: %q", ErrNotConfigured, flow)
 	}
 	return nil
 }

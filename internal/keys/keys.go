@@ -1,8 +1,10 @@
 // Package keys owns the encryption keys of content at rest: a master key, one key per tenant
-// wrapped by the master key, and one data key per user wrapped by the tenant key. The keys live
-// in a key vault directory kept apart from the data directory, so that copies of the data
-// directory (backups, snapshots) hold only ciphertext. Destroying a user's data key is
-// crypto-erasure: every copy of that user's content, wherever it went, can no longer be read.
+// wrapped by the master key, and one data key per user wrapped by the tenant key; and the
+// sealing of password-equivalent secrets with the tenant key (secrets.go). The keys live in a
+// key vault directory kept apart from the data directory, so that copies of the data directory
+// (backups, snapshots) hold content and sealed secrets only as ciphertext (the database's
+// other columns are not encrypted). Destroying a user's data key is crypto-erasure: every copy
+// of that user's content, wherever it went, can no longer be read.
 package keys
 
 import (
@@ -57,7 +59,9 @@ func Open(dir string) (*Vault, error) {
 		if _, err := rand.Read(master); err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(mp, master); err != nil {
+		if err := writeNew(mp, master); errors.Is(err, os.ErrExist) {
+			return Open(dir) // made by another process meanwhile
+		} else if err != nil {
 			return nil, fmt.Errorf("keys: write master key: %w", err)
 		}
 	case err != nil:
@@ -121,15 +125,28 @@ func (v *Vault) loadOrCreate(path string, wrapKey []byte, aad string, create boo
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(path, w); err != nil {
-			return nil, fmt.Errorf("keys: store key: %w", err)
+		werr := writeNew(path, w)
+		if werr == nil {
+			v.cache[path] = k
+			return k, nil
 		}
-		v.cache[path] = k
-		return k, nil
+		if !errors.Is(werr, os.ErrExist) {
+			return nil, fmt.Errorf("keys: store key: %w", werr)
+		}
+		// Another process (a CLI command beside the server) made the key first: use theirs.
+		theirs, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("keys: read key: %w", err)
+		}
+		return v.unwrap(path, wrapKey, theirs, aad)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keys: read key: %w", err)
 	}
+	return v.unwrap(path, wrapKey, wrapped, aad)
+}
+
+func (v *Vault) unwrap(path string, wrapKey, wrapped []byte, aad string) ([]byte, error) {
 	k, err := Unseal(wrapKey, wrapped, []byte(aad))
 	if err != nil {
 		return nil, fmt.Errorf("keys: unwrap %s: %w", filepath.Base(path), err)
@@ -207,6 +224,31 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCM(b)
+}
+
+// writeNew writes a file that must not exist yet, by temp file, fsync and link: of two
+// processes creating the same key at once, one wins and the other gets os.ErrExist.
+func writeNew(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // writeAtomic writes a file by temp file, fsync and rename, then syncs the directory.

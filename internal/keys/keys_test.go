@@ -49,3 +49,26 @@ func TestTamperDetected(t *testing.T) {
 		t.Fatal("tampered ciphertext accepted")
 	}
 }
+
+// TestConcurrentKeyCreation: two vault handles on one directory (a server and a CLI command)
+// creating the same tenant key at once end up with one key.
+func TestConcurrentKeyCreation(t *testing.T) {
+	dir := t.TempDir()
+	for round := 0; round < 20; round++ {
+		a, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := Open(dir)
+		tenant := int64(round + 1)
+		var ka, kb []byte
+		var ea, eb error
+		done := make(chan bool)
+		go func() { ka, ea = a.TenantKey(tenant); done <- true }()
+		kb, eb = b.TenantKey(tenant)
+		<-done
+		if ea != nil || eb != nil || !bytes.Equal(ka, kb) {
+			t.Fatalf("round %d: two keys for one tenant (%v, %v)", round, ea, eb)
+		}
+	}
+}

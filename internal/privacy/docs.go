@@ -151,10 +151,14 @@ func (e *Engine) RecordsOfProcessing(ctx context.Context, tenantID int64) (strin
 		}
 	}
 	if len(off) > 0 {
-		w("\nDeclared but switched off (nothing is sent): ")
+		w("\nDeclared but off (nothing is sent): ")
 		var names []string
 		for _, f := range off {
-			names = append(names, "`"+f.Name+"`")
+			why := "switched off"
+			if !f.Configured {
+				why = "no destination configured"
+			}
+			names = append(names, "`"+f.Name+"` ("+why+")")
 		}
 		w("%s.\n", strings.Join(names, ", "))
 	}
@@ -162,7 +166,7 @@ func (e *Engine) RecordsOfProcessing(ctx context.Context, tenantID int64) (strin
 	w("\n## Technical and organisational measures (Art. 32)\n\n")
 	for _, m := range []string{
 		"Content files (voicemail, fax, recordings, messages) are encrypted at rest with AES-256-GCM under a key per user, wrapped by a key per tenant and a master key kept outside the data directory; erasing a user destroys their key (crypto-erasure), so copies in backups become unreadable.",
-		"Passwords are stored as argon2id hashes, SIP secrets only as digest HA1 values, API tokens and sessions only as SHA-256 digests.",
+		"Passwords are stored as argon2id hashes; SIP secrets only as digest HA1 values, sealed (AES-256-GCM) with the tenant's key from the key vault; API tokens and sessions only as SHA-256 digests. The database itself is not encrypted: its other contents are readable in a copy of the data directory, which is therefore kept readable by Privox's user only (files 0600, directories 0700).",
 		"Every category has a retention rule; a sweeper deletes expired rows and their files together, in short transactions, crash-safe, and reduces anonymised records to hourly aggregates. Legal holds suspend deletion and are audited.",
 		"Every read, play, download, export and deletion of content and every administrative change is written to an audit log whose entries form a hash chain (`privox audit verify`).",
 		"Every outbound connection goes through a registry of declared flows; undeclared or switched-off flows cannot connect.",
@@ -274,11 +278,11 @@ func (e *Engine) PrivacyNotice(ctx context.Context, tenantID int64, lang string)
 		}
 	}
 	w("\n## %s\n\n", t("Cookies", "Cookies"))
-	w(t("Only one cookie, `%s`: strictly necessary to keep you logged in to the web portal. It is set when you log in, is HttpOnly and SameSite, and ends when you log out or after %d hours. There are no tracking, analytics or advertising cookies, so no consent banner is needed.\n",
-		"Nur ein Cookie, `%s`: technisch notwendig, um Sie im Webportal angemeldet zu halten. Es wird bei der Anmeldung gesetzt, ist HttpOnly und SameSite und endet bei der Abmeldung oder nach %d Stunden. Es gibt keine Tracking-, Analyse- oder Werbe-Cookies; deshalb ist keine Einwilligungsabfrage nötig.\n"), SessionCookie, SessionHours)
+	w(t("Only one cookie, `%s`: strictly necessary to keep you signed in after you sign in with your password to Privox's HTTP interface (`/api/v1/login`). It is set when you sign in, is HttpOnly and SameSite, and ends when you sign out or after %d hours. There are no tracking, analytics or advertising cookies, so no consent banner is needed.\n",
+		"Nur ein Cookie, `%s`: technisch notwendig, um Sie angemeldet zu halten, nachdem Sie sich mit Ihrem Passwort an der HTTP-Schnittstelle von Privox (`/api/v1/login`) angemeldet haben. Es wird bei der Anmeldung gesetzt, ist HttpOnly und SameSite und endet bei der Abmeldung oder nach %d Stunden. Es gibt keine Tracking-, Analyse- oder Werbe-Cookies; deshalb ist keine Einwilligungsabfrage nötig.\n"), SessionCookie, SessionHours)
 	w("\n## %s\n\n", t("Your rights", "Ihre Rechte"))
 	for _, r := range [][2]string{
-		{"Access and portability: download all your data as one ZIP (\"download my data\" in the portal, or ask the administrator).", "Auskunft und Datenübertragbarkeit: alle Ihre Daten als eine ZIP-Datei herunterladen („Meine Daten herunterladen“ im Portal, oder über die Administration)."},
+		{"Access and portability: download all your data as one ZIP through Privox's HTTP interface (`GET /api/v1/tenants/{tenant}/users/{you}/export`, signed in as yourself), or ask the administrator.", "Auskunft und Datenübertragbarkeit: alle Ihre Daten als eine ZIP-Datei über die HTTP-Schnittstelle von Privox herunterladen (`GET /api/v1/tenants/{tenant}/users/{Sie}/export`, mit Ihrer eigenen Anmeldung), oder über die Administration."},
 		{"Rectification: every personal field can be corrected.", "Berichtigung: jedes personenbezogene Feld kann korrigiert werden."},
 		{"Erasure: when your account is deleted or deactivated, your data is deleted or anonymised as listed above.", "Löschung: wenn Ihr Konto gelöscht oder deaktiviert wird, werden Ihre Daten wie oben angegeben gelöscht oder anonymisiert."},
 		{"Restriction: your data can be frozen: kept, but not processed or passed on.", "Einschränkung: Ihre Daten können eingefroren werden: sie bleiben gespeichert, werden aber nicht verarbeitet oder weitergegeben."},

@@ -55,7 +55,8 @@ func (e *Engine) SetFlow(ctx context.Context, name string, on bool, a Actor) (fl
 	return flows.State{}, nil
 }
 
-// Flows lists every declared flow with its switch as stored (or its default).
+// Flows lists every declared flow with its switch as stored (or its default) and whether a
+// destination is configured; a flow is on only with both.
 func (e *Engine) Flows(ctx context.Context) []flows.State {
 	stored := map[string]bool{}
 	if fs, err := e.db.FlowSettings(ctx); err == nil {
@@ -69,10 +70,14 @@ func (e *Engine) Flows(ctx context.Context) []flows.State {
 		if !ok {
 			on = f.DefaultOn
 			if e.flows != nil {
-				on = e.flows.Enabled(f.Name)
+				on = e.flows.SwitchedOn(f.Name)
 			}
 		}
-		out = append(out, flows.State{Flow: f, Enabled: on})
+		dest := ""
+		if e.flows != nil {
+			dest = e.flows.Destination(f.Name)
+		}
+		out = append(out, flows.NewState(f, on, dest))
 	}
 	return out
 }

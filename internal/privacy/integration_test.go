@@ -17,6 +17,7 @@ import (
 	"github.com/privox/privox/internal/config"
 	"github.com/privox/privox/internal/datacat"
 	"github.com/privox/privox/internal/filestore"
+	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/privacy"
 	"github.com/privox/privox/internal/privoxtest"
@@ -515,6 +516,11 @@ func TestGeneratedDocsFollowLiveConfig(t *testing.T) {
 	if st, _ := p.Do("PUT", "/api/v1/flows", o.admin, map[string]any{"name": "update_check", "enabled": true}); st != 403 {
 		t.Fatalf("tenant admin switching a flow: %d", st)
 	}
+	// On needs a destination as well as the switch; no subsystem configures one yet, so the
+	// test gives this server's registry one (the CLI's registry has none: off there).
+	if err := p.App.Flows.SetDestination("update_check", "updates.example.test:443"); err != nil {
+		t.Fatal(err)
+	}
 	p.MustDo(200, "PUT", "/api/v1/flows", p.AdminToken, map[string]any{"name": "update_check", "enabled": true}, nil)
 	p.MustDo(200, "PUT", o.prefix+"/retention", o.admin, map[string]any{"category": "traffic", "mode": "anonymise", "days": 10}, nil)
 	en2, de2 := notice("en"), notice("de")
@@ -551,7 +557,7 @@ func TestGeneratedDocsFollowLiveConfig(t *testing.T) {
 		t.Error("a tenant's records name another tenant")
 	}
 	so, se, code := p.CLI("docs", "records")
-	if code != 0 || !strings.Contains(so, "| update_check |") || !strings.Contains(so, "acme: anonymised after 10 days") {
+	if code != 0 || !strings.Contains(so, "`update_check` (no destination configured)") || !strings.Contains(so, "acme: anonymised after 10 days") {
 		t.Fatalf("privox docs records: %d %s", code, se)
 	}
 	so, _, code = p.CLI("docs", "privacy-notice", "--tenant", "acme", "--lang", "de")
@@ -746,9 +752,13 @@ func TestFlowsAndRestriction(t *testing.T) {
 	p.Stop()
 
 	p2 := start(t, privoxtest.Options{DataDir: data})
-	if !p2.App.Flows.Enabled("time_sync") {
+	if !p2.App.Flows.SwitchedOn("time_sync") {
 		t.Fatal("flow switch lost across a restart")
 	}
+	if err := p2.App.Flows.Check("time_sync"); !errors.Is(err, flows.ErrNotConfigured) {
+		t.Fatalf("switched on without an NTP server: %v", err)
+	}
+	p2.App.Flows.SetDestination("time_sync", "ntp.example.test:123")
 	if err := p2.App.Flows.Check("time_sync"); err != nil {
 		t.Fatal(err)
 	}
@@ -776,13 +786,19 @@ func TestFsck(t *testing.T) {
 	if code != 1 || !strings.Contains(so, "rows without file 1") || !strings.Contains(so, "files without row 1") {
 		t.Fatalf("fsck did not report: %d\n%s", code, so)
 	}
+	// Repair is refused while the server runs, and works once it is stopped.
+	if _, se, code := p.CLI("fsck", "--repair"); code != 1 || !strings.Contains(se, "stop it before repairing") {
+		t.Fatalf("fsck --repair beside a running server: %d %s", code, se)
+	}
+	p.Stop()
 	if so, se, code := p.CLI("fsck", "--repair"); code != 0 {
 		t.Fatalf("fsck --repair: %d %s %s", code, so, se)
 	}
 	so, _, code = p.CLI("fsck")
-	if code != 0 || !strings.Contains(so, "consistent") {
+	if code != 0 || !strings.Contains(so, "consistent") || !strings.Contains(so, "integrity_check ok") {
 		t.Fatalf("after repair: %d\n%s", code, so)
 	}
+	p = start(t, privoxtest.Options{DataDir: p.DataDir, DSN: p.DSN})
 	if got, _, err := p.App.Files.Get(ctx, o.tid, f2.ID); err != nil || string(got) != "two" {
 		t.Fatalf("intact file after repair: %q %v", got, err)
 	}

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -40,9 +41,10 @@ func (a *account) userPtr() *int64 {
 // CredentialPoll drops entries whose password changed, so a new password applies within
 // seconds. A deleted extension stops authenticating when its entry expires.
 type accounts struct {
-	db     *store.DB
-	policy func() *Policy
-	now    func() time.Time
+	db      *store.DB
+	secrets SecretOpener
+	policy  func() *Policy
+	now     func() time.Time
 
 	mu       sync.RWMutex
 	byUser   map[acctKey]acctEntry
@@ -69,8 +71,8 @@ type tenantEntry struct {
 	fetched time.Time
 }
 
-func newAccounts(db *store.DB, policy func() *Policy) *accounts {
-	return &accounts{db: db, policy: policy, now: time.Now, byUser: map[acctKey]acctEntry{}, byNumber: map[acctKey]acctEntry{},
+func newAccounts(db *store.DB, secrets SecretOpener, policy func() *Policy) *accounts {
+	return &accounts{db: db, secrets: secrets, policy: policy, now: time.Now, byUser: map[acctKey]acctEntry{}, byNumber: map[acctKey]acctEntry{},
 		tenants: map[string]tenantEntry{}, since: store.Now()}
 }
 
@@ -184,12 +186,34 @@ func (c *accounts) loadUser(ctx context.Context, tenantID int64, username string
 		return nil, err
 	default:
 		a = accountOf(ext)
-		a.realm, a.ha1MD5, a.ha1SHA256 = sec.Realm, sec.HA1MD5, sec.HA1SHA256
+		a.realm = sec.Realm
+		if a.ha1MD5, a.ha1SHA256, err = c.open(ext, sec); err != nil {
+			return nil, err
+		}
 	}
 	c.mu.Lock()
 	c.byUser[k] = acctEntry{acct: a, fetched: now}
 	c.mu.Unlock()
 	return a, nil
+}
+
+// SecretOpener opens a secret the store keeps sealed with the tenant's key (keys.Vault).
+type SecretOpener interface {
+	OpenSecret(tenantID int64, binding, sealed string) (string, error)
+}
+
+// open returns an extension's HA1 values in clear; they stay in the cache's memory only.
+func (c *accounts) open(ext store.Extension, sec store.SIPSecret) (md5, sha256 string, err error) {
+	if c.secrets == nil {
+		return "", "", errors.New("sip: no key vault to open SIP secrets with")
+	}
+	if md5, err = c.secrets.OpenSecret(ext.TenantID, store.SIPSecretBinding(ext.ID, "ha1_md5"), sec.HA1MD5); err != nil {
+		return "", "", fmt.Errorf("sip: secret of extension %d: %w", ext.ID, err)
+	}
+	if sha256, err = c.secrets.OpenSecret(ext.TenantID, store.SIPSecretBinding(ext.ID, "ha1_sha256"), sec.HA1SHA256); err != nil {
+		return "", "", fmt.Errorf("sip: secret of extension %d: %w", ext.ID, err)
+	}
+	return md5, sha256, nil
 }
 
 // accountOf is an extension as the SIP core knows it, without its secret.

@@ -47,6 +47,8 @@ type Deps struct {
 	Relay   *media.Relay
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
+	// Secrets opens the sealed HA1 values the store returns (keys.Vault).
+	Secrets SecretOpener
 }
 
 // Server is the SIP core. Its lifecycle follows the app's subsystems: New (configure and
@@ -130,7 +132,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.policy.Store(&p)
 	s.guard = newGuard(s.pol, log)
 	s.auth = newDigestAuth(func() time.Duration { return s.pol().NonceLifetime }, func() []string { return s.pol().DigestAlgorithms })
-	s.accounts = newAccounts(deps.DB, s.pol)
+	s.accounts = newAccounts(deps.DB, deps.Secrets, s.pol)
 	s.persist = newPersister(deps.DB, cfg.Node, log)
 	s.loc = newLocation(s.persist)
 	s.calls = newCallTable()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/media"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/sip"
@@ -26,6 +27,11 @@ func TestMediaTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	vault, err := keys.Open(filepath.Join(t.TempDir(), "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetSecretSealer(vault)
 	if _, _, err := tenancy.Bootstrap(ctx, db, "default", "not-used-password"); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +50,7 @@ func TestMediaTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer relay.Close()
-	srv, err := sip.New(sip.Config{Addr: "127.0.0.1:0", Node: "test"}, sip.Deps{DB: db, Relay: relay, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := sip.New(sip.Config{Addr: "127.0.0.1:0", Node: "test"}, sip.Deps{DB: db, Relay: relay, Logger: slog.New(slog.DiscardHandler), Secrets: vault})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,8 @@ type Extension struct {
 	CreatedAt   int64  `json:"created_at"`
 }
 
-// SIPSecret is the digest secret of an extension for one realm.
+// SIPSecret is the digest secret of an extension for one realm. Written in clear HA1 values
+// (the store seals them); read back sealed (see SIPSecretBinding).
 type SIPSecret struct {
 	Realm     string
 	HA1MD5    string
@@ -67,8 +68,12 @@ func (db *DB) CreateExtension(ctx context.Context, e Extension, sec SIPSecret) (
 			return err
 		}
 		e.ID = id
+		md5, sha, err := tx.sealSIP(e.TenantID, id, sec)
+		if err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO sip_secrets (extension_id, tenant_id, user_id, realm, ha1_md5, ha1_sha256, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			id, e.TenantID, uid, sec.Realm, sec.HA1MD5, sec.HA1SHA256, e.CreatedAt)
+			id, e.TenantID, uid, sec.Realm, md5, sha, e.CreatedAt)
 		return err
 	})
 	return e, err
@@ -84,7 +89,8 @@ func (db *DB) ExtensionByNumber(ctx context.Context, tenantID int64, number stri
 	return scanExt(db.QueryRow(ctx, `SELECT `+extCols+` FROM extensions WHERE tenant_id = ? AND number = ?`, tenantID, number))
 }
 
-// ExtensionByUsername returns an extension and its secret by SIP user name, for digest auth.
+// ExtensionByUsername returns an extension and its secret by SIP user name, for digest auth;
+// the HA1 values are sealed (the SIP account cache opens them).
 func (db *DB) ExtensionByUsername(ctx context.Context, tenantID int64, username string) (Extension, SIPSecret, error) {
 	var e Extension
 	var sec SIPSecret
@@ -135,10 +141,14 @@ func (db *DB) UpdateExtension(ctx context.Context, e Extension) error {
 	})
 }
 
-// SetSIPSecret replaces an extension's digest secret.
+// SetSIPSecret replaces an extension's digest secret (sealed before it is written).
 func (db *DB) SetSIPSecret(ctx context.Context, tenantID, extID int64, sec SIPSecret) error {
+	md5, sha, err := db.sealSIP(tenantID, extID, sec)
+	if err != nil {
+		return err
+	}
 	res, err := db.Exec(ctx, `UPDATE sip_secrets SET realm = ?, ha1_md5 = ?, ha1_sha256 = ?, updated_at = ? WHERE tenant_id = ? AND extension_id = ?`,
-		sec.Realm, sec.HA1MD5, sec.HA1SHA256, Now(), tenantID, extID)
+		sec.Realm, md5, sha, Now(), tenantID, extID)
 	return affected(res, err)
 }
 

@@ -51,6 +51,7 @@ type DB struct {
 	q      querier
 	tx     bool
 	binds  *sync.Map // query text → rebound text (PostgreSQL placeholders)
+	state  *dbState  // shared with transactions: secrets.go, integrity.go
 }
 
 // Open opens (and creates) the database and applies pending migrations. For SQLite, dsn is a
@@ -66,6 +67,9 @@ func Open(ctx context.Context, engine Engine, dsn string) (*DB, error) {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, fmt.Errorf("store: create database directory: %w", err)
 			}
+		}
+		if err := secureSQLiteFiles(dsn); err != nil { // files.go
+			return nil, err
 		}
 		q := "file:" + dsn + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		sdb, err = sql.Open("sqlite", q)
@@ -85,7 +89,7 @@ func Open(ctx context.Context, engine Engine, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", engine, err)
 	}
-	db := &DB{sql: sdb, engine: engine, q: sdb, binds: &sync.Map{}}
+	db := &DB{sql: sdb, engine: engine, q: sdb, binds: &sync.Map{}, state: &dbState{}}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", engine, err)
@@ -118,15 +122,15 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *DB) error) error {
 	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return fmt.Errorf("store: begin: %w", db.note(err))
 	}
-	inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds}
+	inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds, state: db.state}
 	if err := fn(inner); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", mapErr(err))
+		return fmt.Errorf("store: commit: %w", db.note(mapErr(err)))
 	}
 	return nil
 }
@@ -162,31 +166,33 @@ func (db *DB) Rebind(q string) string {
 // Exec runs a statement with ?-placeholders.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	r, err := db.q.ExecContext(ctx, db.Rebind(q), args...)
-	return r, mapErr(err)
+	return r, db.note(mapErr(err))
 }
 
 // Query runs a query with ?-placeholders.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	r, err := db.q.QueryContext(ctx, db.Rebind(q), args...)
-	return r, mapErr(err)
+	return r, db.note(mapErr(err))
 }
 
 // QueryRow runs a single-row query with ?-placeholders.
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return db.q.QueryRowContext(ctx, db.Rebind(q), args...)
+	row := db.q.QueryRowContext(ctx, db.Rebind(q), args...)
+	db.note(row.Err())
+	return row
 }
 
 // prepare prepares a statement with ?-placeholders, for a statement run many times in a row.
 func (db *DB) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 	st, err := db.q.PrepareContext(ctx, db.Rebind(q))
-	return st, mapErr(err)
+	return st, db.note(mapErr(err))
 }
 
 // insertID runs an INSERT … RETURNING id.
 func (db *DB) insertID(ctx context.Context, q string, args ...any) (int64, error) {
 	var id int64
 	if err := db.QueryRow(ctx, q+" RETURNING id", args...).Scan(&id); err != nil {
-		return 0, mapErr(err)
+		return 0, db.note(mapErr(err))
 	}
 	return id, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/privox/privox/internal/datacat"
+	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/store/storetest"
 )
@@ -70,6 +71,14 @@ func TestTenantUserExtension(t *testing.T) {
 		if _, err := db.User(ctx, b.ID, u.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("user visible in other tenant: %v", err)
 		}
+		if _, err := db.CreateExtension(ctx, store.Extension{TenantID: a.ID, Number: "1009"}, store.SIPSecret{Realm: "acme", HA1MD5: "x", HA1SHA256: "y"}); !errors.Is(err, store.ErrNoSealer) {
+			t.Fatalf("secret written without a sealer: %v", err)
+		}
+		vault, err := keys.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetSecretSealer(vault)
 		e, err := db.CreateExtension(ctx, store.Extension{TenantID: a.ID, UserID: &u.ID, Number: "1001"}, store.SIPSecret{Realm: "acme", HA1MD5: "x", HA1SHA256: "y"})
 		if err != nil {
 			t.Fatal(err)
@@ -89,8 +98,11 @@ func TestTenantUserExtension(t *testing.T) {
 			t.Fatalf("failed create left a row: %v", err)
 		}
 		got, sec, err := db.ExtensionByUsername(ctx, a.ID, "1001")
-		if err != nil || got.ID != e.ID || sec.HA1MD5 != "x" || *got.UserID != u.ID {
+		if err != nil || got.ID != e.ID || *got.UserID != u.ID {
 			t.Fatalf("by username: %+v %+v %v", got, sec, err)
+		}
+		if md5, err := vault.OpenSecret(a.ID, store.SIPSecretBinding(e.ID, "ha1_md5"), sec.HA1MD5); err != nil || md5 != "x" {
+			t.Fatalf("stored HA1 MD5: %q %v", md5, err)
 		}
 		if err := db.SetUserActive(ctx, a.ID, u.ID, false); err != nil {
 			t.Fatal(err)
@@ -232,6 +244,49 @@ func TestRecordCallsBatch(t *testing.T) {
 		}
 		if len(cdrs) != 3 || len(j) != 3 {
 			t.Fatalf("want 3 CDRs and 3 journal entries, got %d and %d", len(cdrs), len(j))
+		}
+	})
+}
+
+// TestSealClearSIPSecrets: HA1 values stored in clear are sealed once, sealed ones are left
+// alone, and the sealed values open to the clear ones for their extension only.
+func TestSealClearSIPSecrets(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		vault, err := keys.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetSecretSealer(vault)
+		tn, _ := db.CreateTenant(ctx, store.Tenant{Name: "acme"})
+		e1, err := db.CreateExtension(ctx, store.Extension{TenantID: tn.ID, Number: "1001"}, store.SIPSecret{Realm: "acme", HA1MD5: "m1", HA1SHA256: "s1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2, _ := db.CreateExtension(ctx, store.Extension{TenantID: tn.ID, Number: "1002"}, store.SIPSecret{Realm: "acme", HA1MD5: "m2", HA1SHA256: "s2"})
+		_, sealed2, _ := db.ExtensionByUsername(ctx, tn.ID, "1002")
+		// 1001 as a release before sealing left it.
+		if _, err := db.Exec(ctx, `UPDATE sip_secrets SET ha1_md5 = 'm1', ha1_sha256 = 's1' WHERE extension_id = ?`, e1.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := db.SealClearSIPSecrets(ctx, keys.IsSealed); err != nil || n != 1 {
+			t.Fatalf("sealed %d rows, %v; want 1", n, err)
+		}
+		_, sec1, _ := db.ExtensionByUsername(ctx, tn.ID, "1001")
+		if m, err := vault.OpenSecret(tn.ID, store.SIPSecretBinding(e1.ID, "ha1_md5"), sec1.HA1MD5); err != nil || m != "m1" {
+			t.Fatalf("1001 MD5: %q %v", m, err)
+		}
+		if s, err := vault.OpenSecret(tn.ID, store.SIPSecretBinding(e1.ID, "ha1_sha256"), sec1.HA1SHA256); err != nil || s != "s1" {
+			t.Fatalf("1001 SHA-256: %q %v", s, err)
+		}
+		if _, err := vault.OpenSecret(tn.ID, store.SIPSecretBinding(e2.ID, "ha1_md5"), sec1.HA1MD5); err == nil {
+			t.Fatal("1001's sealed HA1 opens for 1002")
+		}
+		if _, again, _ := db.ExtensionByUsername(ctx, tn.ID, "1002"); again != sealed2 {
+			t.Fatal("a sealed row was sealed again")
+		}
+		if n, err := db.SealClearSIPSecrets(ctx, keys.IsSealed); err != nil || n != 0 {
+			t.Fatalf("second run sealed %d rows, %v; want 0", n, err)
 		}
 	})
 }
