@@ -54,7 +54,7 @@ type Server struct {
 	Deps
 	routes []Route
 	mux    *http.ServeMux
-	// failures throttles password guessing per source address.
+	// failures throttles password guessing per source address and per account.
 	failures *loginThrottle
 	reqs     *prometheus.CounterVec
 	lat      *prometheus.HistogramVec
@@ -109,7 +109,7 @@ func New(d Deps) *Server {
 	if d.Realm == nil {
 		d.Realm = DefaultRealm
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux(), failures: &loginThrottle{m: map[string]*throttleEntry{}}}
+	s := &Server{Deps: d, mux: http.NewServeMux(), failures: newLoginThrottle()}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "privox_api_requests_total", Help: "API requests by route and status."}, []string{"route", "status"})
 	s.lat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "privox_api_request_seconds", Help: "API request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	if d.Metrics != nil {
