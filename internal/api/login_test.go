@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/credential"
 	"github.com/privox/privox/internal/privoxtest"
 )
@@ -52,6 +54,7 @@ func procStatus(key string) string {
 // sized to memory, and another address logs in as usual afterwards.
 func TestParallelWrongLogins(t *testing.T) {
 	p := privoxtest.Start(t, privoxtest.Options{})
+	api.FreezeLoginClock(p.App.API)
 	credential.VerifyUnknown(t.Context(), "warm-up") // makes the dummy hash once
 	t.Logf("before: VmRSS %s, VmHWM %s", procStatus("VmRSS"), procStatus("VmHWM"))
 	before := credential.Hashes()
@@ -107,6 +110,7 @@ func TestParallelWrongLogins(t *testing.T) {
 // address they logged in from before; an unknown account costs a hash like a known one.
 func TestLoginThrottlePerAccount(t *testing.T) {
 	p := privoxtest.Start(t, privoxtest.Options{})
+	advance := api.FreezeLoginClock(p.App.API)
 	if st, _ := loginFrom(t, p, "127.0.0.1", "default", "admin@localhost", privoxtest.AdminPassword); st != 200 {
 		t.Fatalf("first login: %d", st)
 	}
@@ -130,6 +134,11 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 	// A new address waits for the budget to refill, even with the right password.
 	if st, retry := loginFrom(t, p, "127.0.2.7", "default", "admin@localhost", privoxtest.AdminPassword); st != 429 || retry == "" {
 		t.Errorf("new address while the budget is spent: %d %q", st, retry)
+	}
+	// The budget refills with time: one attempt per 30 s.
+	advance(31 * time.Second)
+	if st, _ := loginFrom(t, p, "127.0.2.8", "default", "admin@localhost", privoxtest.AdminPassword); st != 200 {
+		t.Errorf("new address after the budget refilled by one: %d", st)
 	}
 	// One address alone cannot slow an account: ten wrong passwords from it (its own limit),
 	// and the owner logs in from a new address.
