@@ -28,6 +28,8 @@ type loginThrottle struct {
 	addrs    map[string]*addrState
 	accounts map[string]*acctState
 	now      func() time.Time
+	// limit bounds each map (maxThrottleEntries).
+	limit int
 }
 
 const (
@@ -56,7 +58,7 @@ type acctState struct {
 }
 
 func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{addrs: map[string]*addrState{}, accounts: map[string]*acctState{}, now: time.Now}
+	return &loginThrottle{addrs: map[string]*addrState{}, accounts: map[string]*acctState{}, now: time.Now, limit: maxThrottleEntries}
 }
 
 // throttleAddr is the key of a source address: the address, or its /64 for IPv6.
@@ -102,7 +104,7 @@ func (t *loginThrottle) begin(ip, account string) (bool, time.Duration) {
 	}
 	a := t.accounts[account]
 	if a == nil {
-		if len(t.accounts) >= maxThrottleEntries {
+		if len(t.accounts) >= t.limit {
 			t.pruneAccounts(now)
 		}
 		a = &acctState{tokens: acctBurst, at: now}
@@ -130,7 +132,7 @@ func (t *loginThrottle) begin(ip, account string) (bool, time.Duration) {
 		}
 	}
 	if e == nil || !now.Before(e.until) {
-		if len(t.addrs) >= maxThrottleEntries {
+		if len(t.addrs) >= t.limit {
 			t.pruneAddrs(now)
 		}
 		e = &addrState{}
@@ -182,7 +184,7 @@ func (t *loginThrottle) pruneAddrs(now time.Time) {
 		}
 	}
 	for k := range t.addrs {
-		if len(t.addrs) < maxThrottleEntries/2 {
+		if len(t.addrs) < t.limit/2 {
 			break
 		}
 		delete(t.addrs, k)
@@ -198,7 +200,7 @@ func (t *loginThrottle) pruneAccounts(now time.Time) {
 		}
 	}
 	for k := range t.accounts {
-		if len(t.accounts) < maxThrottleEntries/2 {
+		if len(t.accounts) < t.limit/2 {
 			break
 		}
 		delete(t.accounts, k)
