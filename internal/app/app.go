@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,8 +205,12 @@ const AdminPasswordFile = "initial-admin-password"
 // path the log names.
 func (a *App) Bootstrap(ctx context.Context, password string, term io.Writer) error {
 	ts, err := a.DB.ListTenants(ctx, store.Page{Limit: 1})
-	if err != nil || len(ts) > 0 {
+	if err != nil {
 		return err
+	}
+	if len(ts) > 0 {
+		a.removeStalePasswordFile(ctx, ts[0].ID)
+		return nil
 	}
 	var generated, file string
 	if password == "" {
@@ -236,6 +241,33 @@ func (a *App) Bootstrap(ctx context.Context, password string, term io.Writer) er
 		fmt.Fprintf(term, "\nPrivox first start: log in to tenant \"default\" as admin@localhost with password %s\nThis password is shown only once.\n\n", generated)
 	}
 	return nil
+}
+
+// removeStalePasswordFile deletes AdminPasswordFile once the password in it no longer opens
+// the first admin's account (it was changed, or the account is gone), so that a forgotten
+// file does not keep a working password in the data directory.
+func (a *App) removeStalePasswordFile(ctx context.Context, tenantID int64) {
+	file := filepath.Join(a.Cfg.DataDir, AdminPasswordFile)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	_, pw, _ := strings.Cut(string(b), "password: ")
+	pw = strings.TrimSpace(pw)
+	var hash string
+	u, err := a.DB.UserByEmail(ctx, tenantID, "admin@localhost")
+	if err == nil && u.Active {
+		hash, err = a.DB.PasswordHash(ctx, tenantID, u.ID)
+	}
+	switch {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return // the store cannot tell now; look again at the next start
+	case err == nil && u.Active && credential.VerifyPasswordContext(ctx, hash, pw) == nil:
+		return // still the password
+	}
+	if err := os.Remove(file); err == nil {
+		a.Logger.Info("removed the generated administrator password file: the password was changed", "file", file)
+	}
 }
 
 // terminal returns w when it is a terminal, else nil (a pipe, a file, a journal).

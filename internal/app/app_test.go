@@ -18,6 +18,7 @@ import (
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/store/storetest"
+	"github.com/privox/privox/internal/tenancy"
 )
 
 func run(env []string, args ...string) (string, string, int) {
@@ -263,6 +264,40 @@ func TestBootstrapTerminal(t *testing.T) {
 	term.Reset()
 	if err := a.Bootstrap(t.Context(), "", &term); err != nil || term.Len() != 0 {
 		t.Fatalf("second bootstrap: %v %q", err, term.String())
+	}
+}
+
+// TestPasswordFileRemovedOnceChanged: the file with a generated password stays while the
+// password opens the admin's account, and goes at the first start after it was changed.
+func TestPasswordFileRemovedOnceChanged(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	var logs bytes.Buffer
+	a, err := app.New(t.Context(), cfg, app.NewLogger(&logs, "debug"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.DB.Close()
+	if err := a.Bootstrap(t.Context(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(cfg.DataDir, app.AdminPasswordFile)
+	if err := a.Bootstrap(t.Context(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("password file gone while the password still works: %v", err)
+	}
+	tn, _ := a.DB.TenantByName(t.Context(), "default")
+	u, _ := a.DB.UserByEmail(t.Context(), tn.ID, "admin@localhost")
+	if err := tenancy.SetPassword(t.Context(), a.DB, tn.ID, u.ID, "a-new-admin-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Bootstrap(t.Context(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("password file kept after the password was changed: %v", err)
 	}
 }
 
