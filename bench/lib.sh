@@ -118,15 +118,15 @@ build_privox() {
 }
 
 # start_privox RTP_MIN RTP_MAX: runs privox serve on free loopback ports; sets PVX_PID,
-# PVX_SIP_PORT, PVX_HTTP_PORT, PVX_TOKEN (an admin API token of tenant "default").
+# PVX_SIP_PORT, PVX_HTTP_PORT, PVX_METRICS_PORT, PVX_TOKEN (an admin API token of tenant "default").
 # With PROFILE=1 it also serves runtime profiles on PVX_PPROF_PORT (see profile_privox).
 start_privox() {
   local rmin=$1 rmax=$2 pprof=
-  pick_port PVX_SIP_PORT; pick_port PVX_TLS_PORT; pick_port PVX_HTTP_PORT
+  pick_port PVX_SIP_PORT; pick_port PVX_TLS_PORT; pick_port PVX_HTTP_PORT; pick_port PVX_METRICS_PORT
   if [ "${PROFILE:-0}" = 1 ]; then pick_port PVX_PPROF_PORT; pprof=$HOST:$PVX_PPROF_PORT; fi
   mkdir -p "$WORK/privox-data"
   PRIVOX_DEBUG_PPROF_ADDR=$pprof PRIVOX_ADMIN_PASSWORD=$PVX_PASSWORD PRIVOX_LOG_LEVEL=warn PRIVOX_LDAP_ADDR= PRIVOX_LDAP_LDAPS_ADDR= \
-  PRIVOX_SIP_TLS_ADDR=$HOST:$PVX_TLS_PORT \
+  PRIVOX_SIP_TLS_ADDR=$HOST:$PVX_TLS_PORT PRIVOX_METRICS_ADDR=$HOST:$PVX_METRICS_PORT \
     "$WORK/privox" serve --data "$WORK/privox-data" --http-addr "$HOST:$PVX_HTTP_PORT" \
     --sip-addr "$HOST:$PVX_SIP_PORT" --rtp-ports "$rmin-$rmax" >"$WORK/privox.log" 2>&1 &
   PVX_PID=$!
@@ -188,7 +188,7 @@ EOF
 
 # metric NAME: a Privox Prometheus metric (0 when absent).
 metric() {
-  curl -fsS "http://$HOST:$PVX_HTTP_PORT/metrics" | awk -v n="$1" '$1 == n { printf "%.0f", $2; f = 1 } END { if (!f) print 0 }'
+  curl -fsS "http://$HOST:$PVX_METRICS_PORT/metrics" | awk -v n="$1" '$1 == n { printf "%.0f", $2; f = 1 } END { if (!f) print 0 }'
 }
 
 # users_csv FILE COUNT PASSWORD: a sipp injection file u1..uN with their credentials (sipp cannot

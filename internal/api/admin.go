@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/privox/privox/internal/store"
@@ -93,7 +94,7 @@ func fieldErr(err error) error {
 	if errors.As(err, &fe) {
 		status := http.StatusBadRequest
 		code := "invalid_field"
-		if fe.Msg != "" && (fe.Field == "number" || fe.Field == "name" || fe.Field == "email" || fe.Field == "sip_username") && containsExists(fe.Msg) {
+		if fe.Msg != "" && (fe.Field == "number" || fe.Field == "name" || fe.Field == "email" || fe.Field == "sip_username" || fe.Field == "sip_domain") && containsExists(fe.Msg) {
 			status, code = http.StatusConflict, "conflict"
 		}
 		return &Error{Status: status, Code: code, Field: fe.Field, Message: fe.Error()}
@@ -144,6 +145,7 @@ func (s *Server) patchTenant(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	oldName, oldDomain := t.Name, t.SIPDomain
 	if in.Name != "" {
 		t.Name = in.Name
 	}
@@ -156,13 +158,22 @@ func (s *Server) patchTenant(r *Request) (any, error) {
 	if in.AdminContact != "" {
 		t.AdminContact = in.AdminContact
 	}
-	if err := tenancy.ValidateTenant(t); err != nil {
+	// The SIP domain decides which tenant a phone's requests reach: only operators change it.
+	domainChanged := in.SIPDomain != "" && tenancy.NormalizeDomain(in.SIPDomain) != oldDomain
+	if domainChanged && !r.Principal.Operator {
+		return nil, &Error{Status: http.StatusForbidden, Code: "forbidden", Field: "sip_domain", Message: "sip_domain: only an operator changes a tenant's SIP domain"}
+	}
+	if t, err = tenancy.UpdateTenant(r.Context(), s.DB, t); err != nil {
 		return nil, fieldErr(err)
 	}
-	if err := s.DB.UpdateTenant(r.Context(), t); err != nil {
-		return nil, err
+	if domainChanged {
+		r.Audit("tenant.sip_domain", "tenant", t.ID, fmt.Sprintf("%q -> %q", oldDomain, t.SIPDomain))
 	}
-	r.Audit("tenant.update", "tenant", t.ID, "")
+	detail := ""
+	if t.Name != oldName {
+		detail = fmt.Sprintf("name %q -> %q", oldName, t.Name)
+	}
+	r.Audit("tenant.update", "tenant", t.ID, detail)
 	return t, nil
 }
 

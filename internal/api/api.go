@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +54,7 @@ type Server struct {
 	Deps
 	routes []Route
 	mux    *http.ServeMux
-	// failures throttles password guessing per source address.
+	// failures throttles password guessing per source address and per account.
 	failures *loginThrottle
 	reqs     *prometheus.CounterVec
 	lat      *prometheus.HistogramVec
@@ -107,7 +109,7 @@ func New(d Deps) *Server {
 	if d.Realm == nil {
 		d.Realm = DefaultRealm
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux(), failures: &loginThrottle{m: map[string]*throttleEntry{}}}
+	s := &Server{Deps: d, mux: http.NewServeMux(), failures: newLoginThrottle()}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "privox_api_requests_total", Help: "API requests by route and status."}, []string{"route", "status"})
 	s.lat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "privox_api_request_seconds", Help: "API request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	if d.Metrics != nil {
@@ -256,7 +258,7 @@ func (s *Server) serve(rt Route, w http.ResponseWriter, hr *http.Request) {
 		}
 		r.Principal = p
 		log = log.With("tenant", p.TenantID, "user", p.UserID)
-		if p.Via == "session" && hr.Method != http.MethodGet && hr.Method != http.MethodHead && hr.Header.Get("X-CSRF-Token") != p.CSRF {
+		if p.Via == "session" && hr.Method != http.MethodGet && hr.Method != http.MethodHead && !csrfMatches(hr.Header.Get("X-CSRF-Token"), p.CSRF) {
 			fail(&Error{Status: http.StatusForbidden, Code: "csrf", Message: "missing or wrong X-CSRF-Token header"})
 			return
 		}
@@ -310,6 +312,12 @@ func (s *Server) serve(rt Route, w http.ResponseWriter, hr *http.Request) {
 	writeJSON(w, status, out)
 }
 
+// csrfMatches compares a request's CSRF token with the session's in constant time, so that
+// response times do not reveal how much of a guess was right.
+func csrfMatches(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
 // Decode reads a JSON body strictly: unknown fields and trailing data are errors.
 func (r *Request) Decode(v any) error {
 	dec := json.NewDecoder(r.Body)
@@ -327,6 +335,8 @@ func (r *Request) Decode(v any) error {
 			return FieldError(typ.Field, "must be %s", typ.Type.String())
 		case errors.As(err, &mbe):
 			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "request body too large"}
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return &Error{Status: http.StatusRequestTimeout, Code: "body_timeout", Message: "request body not received in time"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return &Error{Status: 400, Code: "unknown_field", Field: f, Message: "unknown field " + f}

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/store"
 )
@@ -309,5 +312,163 @@ func TestPaginationOverAPI(t *testing.T) {
 	}
 	if st, _ := p.Do("GET", "/api/v1/tenants/1/users?limit=0", p.AdminToken, nil); st != 400 {
 		t.Fatalf("limit=0: %d", st)
+	}
+}
+
+// idFields are JSON fields of request bodies that name a resource, and the path parameter
+// whose kind of resource each names.
+var idFields = map[string]string{"user_id": "user", "tenant_id": "tenant", "record_id": "user"}
+
+// bodyFor builds a request body of a route's body type that is valid but for its ids: every
+// id field named in ids gets that id (one at a time, so that no "one or the other" rule
+// rejects it first), the other fields plausible values (a hold's table only with its record).
+func bodyFor(t *testing.T, rt api.Route, field string, ids map[string]int64) map[string]any {
+	t.Helper()
+	b := map[string]any{}
+	typ := reflect.TypeOf(rt.Body)
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	if typ.Kind() != reflect.Struct {
+		return b
+	}
+	defaults := map[string]any{"number": "3901", "sip_password": "isolation-secret-1", "name": "isolation", "email": "isolation@alpha.test",
+		"password": "isolation-password-1", "reason": "isolation test", "table": "users", "expires_at": time.Now().Add(24 * time.Hour).UnixMilli()}
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		if kind, ok := idFields[name]; ok {
+			if name == field {
+				b[name] = ids[kind]
+			}
+			continue
+		}
+		if v, ok := defaults[name]; ok && (name != "table" || field == "record_id") {
+			b[name] = v
+		}
+	}
+	return b
+}
+
+// TestTenantIsolationOwnPathForeignIDs is the check behind the router's: an admin and a
+// member of tenant A call every route under their OWN tenant's path with tenant B's resource
+// ids, in the path, in the query and in the body. The route list comes from the declarations,
+// so new routes are covered as they are added; a path parameter with no tenant-B resource
+// here fails the test. No answer may succeed on B's resources or show anything of B's, and
+// afterwards all of B's resources are as they were.
+func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
+	f := setup(t)
+	p := f.p
+	b := fmt.Sprintf("/api/v1/tenants/%d", f.tenantB)
+	// Tenant B's member carries a hold and a restriction whose reasons mark B's data.
+	var mb, hold created
+	p.MustDo(201, "POST", b+"/users", f.adminB, map[string]any{"name": "Beta Member Marker", "email": "member-marker@beta.test"}, &mb)
+	p.MustDo(201, "POST", b+"/holds", f.adminB, map[string]any{"user_id": mb.ID, "reason": "beta-hold-marker", "expires_at": time.Now().Add(48 * time.Hour).UnixMilli()}, &hold)
+	p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/restriction", b, mb.ID), f.adminB, map[string]any{"reason": "beta-restriction-marker"}, nil)
+	p.MustDo(200, "PATCH", fmt.Sprintf("%s/extensions/%d", b, f.extB), f.adminB, map[string]any{"display_name": "Beta Extension Marker"}, nil)
+	// A call of B's member: a CDR and a journal entry.
+	now := time.Now().UnixMilli()
+	if _, err := p.App.DB.RecordCall(t.Context(), store.CDR{TenantID: f.tenantB, CallID: "beta-call-marker", Caller: "2001", Callee: "2002", CallerUserID: &mb.ID,
+		Direction: "internal", StartAt: now - 1000, EndAt: now, Cause: 200},
+		[]store.JournalEntry{{TenantID: f.tenantB, UserID: mb.ID, CallID: "beta-call-marker", Direction: "out", PeerNumber: "2002", StartAt: now - 1000, Cause: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	markers := []string{"beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`}
+	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID}
+	// A's own resources, for the positive control of body ids.
+	var extA created
+	p.MustDo(201, "POST", fmt.Sprintf("/api/v1/tenants/%d/extensions", f.tenantA), f.adminA, map[string]any{"number": "1901", "sip_password": "alpha-secret-9"}, &extA)
+	own := map[string]int64{"tenant": f.tenantA, "user": f.memberIDA, "extension": extA.ID, "token": 0, "hold": 0}
+
+	leak := func(what string, body []byte) {
+		t.Helper()
+		for _, m := range markers {
+			if strings.Contains(string(body), m) {
+				t.Errorf("%s shows tenant B's %s: %.300s", what, m, body)
+			}
+		}
+	}
+	query := fmt.Sprintf("?user=%d&actor=%d&target_id=%d", mb.ID, mb.ID, mb.ID)
+	checked, bodies := 0, 0
+	for _, rt := range p.App.API.Routes() {
+		if !strings.Contains(rt.Path, "{tenant}") {
+			continue
+		}
+		hasID := false
+		path := param.ReplaceAllStringFunc(rt.Path, func(m string) string {
+			name := m[1 : len(m)-1]
+			if name == "tenant" {
+				return fmt.Sprint(f.tenantA)
+			}
+			hasID = true
+			id, ok := foreign[name]
+			if !ok {
+				t.Errorf("%s %s: no tenant-B resource for {%s}; add one to this test", rt.Method, rt.Path, name)
+			}
+			return fmt.Sprint(id)
+		})
+		if rt.Method == "GET" {
+			path += query
+		}
+		for _, who := range []struct{ name, tok string }{{"adminA", f.adminA}, {"memberA", f.memberA}} {
+			st, body := p.Do(rt.Method, path, who.tok, "{}")
+			what := fmt.Sprintf("%s %s as %s", rt.Method, path, who.name)
+			if hasID && st != http.StatusForbidden && st != http.StatusNotFound {
+				t.Errorf("%s with tenant B's ids: status %d, want 403/404: %.300s", what, st, body)
+			}
+			leak(what, body)
+			checked++
+		}
+		// Ids in the body: refused with B's, accepted with A's own (so that the refusal was
+		// the id's doing, not another field's).
+		for field, kind := range idFields {
+			if rt.Body == nil || !strings.Contains(fmt.Sprintf("%+v", bodyFor(t, rt, field, foreign)), field) {
+				continue
+			}
+			ownPath := param.ReplaceAllStringFunc(rt.Path, func(m string) string { return fmt.Sprint(own[m[1:len(m)-1]]) })
+			st, body := p.Do(rt.Method, ownPath, f.adminA, bodyFor(t, rt, field, foreign))
+			what := fmt.Sprintf("%s %s as adminA with %s of tenant B", rt.Method, ownPath, field)
+			if st < 300 {
+				t.Errorf("%s: status %d: %.300s", what, st, body)
+			}
+			leak(what, body)
+			ownIDs := map[string]int64{kind: own[kind], "tenant": f.tenantA}
+			if kind == "user" {
+				ownIDs["user"] = f.memberIDA
+			}
+			if st, body := p.Do(rt.Method, ownPath, f.adminA, bodyFor(t, rt, field, ownIDs)); st >= 300 && st != http.StatusForbidden {
+				t.Errorf("%s %s as adminA with its own %s: status %d, so the refusal above proves nothing: %.300s", rt.Method, ownPath, field, st, body)
+			}
+			bodies++
+		}
+	}
+	t.Logf("%d route checks, %d body checks", checked, bodies)
+	if checked < 40 || bodies < 4 {
+		t.Fatalf("only %d route checks and %d body checks", checked, bodies)
+	}
+	// Everything of B's is as it was.
+	var u store.User
+	p.MustDo(200, "GET", fmt.Sprintf("%s/users/%d", b, mb.ID), f.adminB, nil, &u)
+	if !u.Active || u.Name != "Beta Member Marker" {
+		t.Errorf("B's member changed: %+v", u)
+	}
+	p.MustDo(200, "GET", fmt.Sprintf("%s/extensions/%d", b, f.extB), f.adminB, nil, nil)
+	p.MustDo(200, "GET", fmt.Sprintf("%s/users/%d/restriction", b, mb.ID), f.adminB, nil, nil)
+	var toks struct{ Items []store.APIToken }
+	p.MustDo(200, "GET", b+"/tokens", f.adminB, nil, &toks)
+	found := false
+	for _, tk := range toks.Items {
+		found = found || tk.ID == f.tokB
+	}
+	if !found {
+		t.Error("B's token was revoked")
+	}
+	var holds struct{ Items []store.LegalHold }
+	p.MustDo(200, "GET", b+"/holds?open=1", f.adminB, nil, &holds)
+	if len(holds.Items) != 1 || holds.Items[0].ID != hold.ID {
+		t.Errorf("B's hold: %+v", holds.Items)
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/privox/privox/internal/credential"
@@ -47,78 +47,61 @@ func authRoutes(s *Server) []Route {
 	}
 }
 
-type throttleEntry struct {
-	n     int
-	until time.Time
-}
-
-type loginThrottle struct {
-	mu sync.Mutex
-	m  map[string]*throttleEntry
-}
-
-const maxLoginFailures = 10
-
-func (t *loginThrottle) blocked(ip string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.m[ip]
-	return e != nil && e.n >= maxLoginFailures && time.Now().Before(e.until)
-}
-
-func (t *loginThrottle) fail(ip string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.m[ip]
-	if e == nil || time.Now().After(e.until) {
-		e = &throttleEntry{}
-		t.m[ip] = e
-	}
-	e.n++
-	e.until = time.Now().Add(5 * time.Minute)
-	if len(t.m) > 100000 { // bound memory under a distributed attack
-		for k, v := range t.m {
-			if time.Now().After(v.until) {
-				delete(t.m, k)
-			}
-		}
-	}
-}
-
-func (t *loginThrottle) reset(ip string) {
-	t.mu.Lock()
-	delete(t.m, ip)
-	t.mu.Unlock()
-}
-
 var errBadLogin = &Error{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "wrong tenant, e-mail or password"}
 
+func tooMany(r *Request, wait time.Duration) error {
+	r.W.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	return &Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "too many failed logins; try again later"}
+}
+
+// login checks a password. The throttle decides before any hashing; an unknown tenant or
+// account, an inactive user and a user without password cost the same hashing as a wrong
+// password, so that neither the answer nor its time tells which it was.
 func (s *Server) login(r *Request) (any, error) {
 	ip := clientIP(r.Request)
-	if s.failures.blocked(ip) {
-		return nil, &Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "too many failed logins; try again later"}
+	if ok, wait := s.failures.addrAllowed(ip); !ok {
+		return nil, tooMany(r, wait)
 	}
 	var in loginRequest
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	account := accountKey(in.Tenant, in.Email)
+	if ok, wait := s.failures.begin(ip, account); !ok {
+		return nil, tooMany(r, wait)
+	}
 	ctx := r.Context()
+	var (
+		u    store.User
+		hash string
+	)
 	t, err := s.DB.TenantByName(ctx, in.Tenant)
+	if err == nil {
+		u, err = s.DB.UserByEmail(ctx, t.ID, in.Email)
+	}
+	if err == nil && !u.Active {
+		err = store.ErrNotFound
+	}
+	if err == nil {
+		hash, err = s.DB.PasswordHash(ctx, t.ID, u.ID)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	// A check waits for a hashing slot as long as the client does; the throttle above and
+	// http.max_conns bound how many wait.
 	if err != nil {
-		s.failures.fail(ip)
+		err = credential.VerifyUnknown(ctx, in.Password)
+	} else {
+		err = credential.VerifyPasswordContext(ctx, hash, in.Password)
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "gone", Message: "the request ended before the password was checked"}
+	case err != nil:
 		return nil, errBadLogin
 	}
-	u, err := s.DB.UserByEmail(ctx, t.ID, in.Email)
-	if err != nil || !u.Active {
-		s.failures.fail(ip)
-		return nil, errBadLogin
-	}
-	hash, err := s.DB.PasswordHash(ctx, t.ID, u.ID)
-	if err != nil || credential.VerifyPassword(hash, in.Password) != nil {
-		s.failures.fail(ip)
-		return nil, errBadLogin
-	}
-	s.failures.reset(ip)
+	s.failures.succeeded(ip, account)
 	tok, digest, err := credential.NewToken("pvs_")
 	if err != nil {
 		return nil, err

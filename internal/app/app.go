@@ -15,16 +15,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/config"
+	"github.com/privox/privox/internal/credential"
 	"github.com/privox/privox/internal/filestore"
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
@@ -80,6 +82,7 @@ type App struct {
 	httpSrv    *http.Server
 	httpLn     net.Listener
 	pprofSrv   *http.Server
+	metricsSrv *http.Server
 	// apiDeps lets wire files add API dependencies before the API is built.
 	apiDeps []func(*api.Deps)
 }
@@ -205,24 +208,114 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		}
 		w.Write([]byte("ready\n"))
 	})
-	a.Mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}))
+	if cfg.Metrics.Token != "" {
+		a.Mux.Handle("GET /metrics", a.tokenMetrics())
+	}
 	return a, nil
 }
 
-// Bootstrap creates the default tenant and admin on first start and prints a generated
-// password once to out.
-func (a *App) Bootstrap(ctx context.Context, password string, out io.Writer) error {
-	created, generated, err := tenancy.Bootstrap(ctx, a.DB, a.Cfg.Privacy.Preset, password)
+// AdminPasswordFile is the file in the data directory that holds a generated first admin
+// password when no terminal is there to show it.
+const AdminPasswordFile = "initial-admin-password"
+
+// Bootstrap creates the default tenant and admin on first start. A password it generates
+// never goes to the log: it is printed once to term, plain text, when term is a terminal (not
+// nil), and otherwise written to AdminPasswordFile (mode 0600) in the data directory, whose
+// path the log names.
+func (a *App) Bootstrap(ctx context.Context, password string, term io.Writer) error {
+	ts, err := a.DB.ListTenants(ctx, store.Page{Limit: 1})
 	if err != nil {
 		return err
 	}
-	if created {
-		a.Logger.Info("created tenant default with its administrator", "email", "admin@localhost")
-		if generated != "" {
-			fmt.Fprintf(out, "\nPrivox first start: log in to tenant \"default\" as admin@localhost with password %s\nThis password is shown only once.\n\n", generated)
+	if len(ts) > 0 {
+		a.removeStalePasswordFile(ctx, ts[0].ID)
+		return nil
+	}
+	var generated, file string
+	if password == "" {
+		if generated, err = credential.GeneratePassword(20); err != nil {
+			return err
+		}
+		password = generated
+		if term == nil {
+			// Written before the account exists, so that a failed write loses no password.
+			file = filepath.Join(a.Cfg.DataDir, AdminPasswordFile)
+			if err := writeSecretFile(file, "tenant: default\nemail: admin@localhost\npassword: "+generated+"\n"); err != nil {
+				return fmt.Errorf("bootstrap: %w", err)
+			}
 		}
 	}
+	created, _, err := tenancy.Bootstrap(ctx, a.DB, a.Cfg.Privacy.Preset, password)
+	if err != nil || !created {
+		if file != "" {
+			os.Remove(file)
+		}
+		return err
+	}
+	a.Logger.Info("created tenant default with its administrator", "email", "admin@localhost")
+	switch {
+	case file != "":
+		a.Logger.Info("the generated administrator password is in a file readable only by this user; delete it once you have logged in", "file", file)
+	case generated != "":
+		fmt.Fprintf(term, "\nPrivox first start: log in to tenant \"default\" as admin@localhost with password %s\nThis password is shown only once.\n\n", generated)
+	}
 	return nil
+}
+
+// removeStalePasswordFile deletes AdminPasswordFile once the password in it no longer opens
+// the first admin's account (it was changed, or the account is gone), so that a forgotten
+// file does not keep a working password in the data directory.
+func (a *App) removeStalePasswordFile(ctx context.Context, tenantID int64) {
+	file := filepath.Join(a.Cfg.DataDir, AdminPasswordFile)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	_, pw, _ := strings.Cut(string(b), "password: ")
+	pw = strings.TrimSpace(pw)
+	var hash string
+	u, err := a.DB.UserByEmail(ctx, tenantID, "admin@localhost")
+	if err == nil && u.Active {
+		hash, err = a.DB.PasswordHash(ctx, tenantID, u.ID)
+	}
+	switch {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return // the store cannot tell now; look again at the next start
+	case err == nil && u.Active && credential.VerifyPasswordContext(ctx, hash, pw) == nil:
+		return // still the password
+	}
+	if err := os.Remove(file); err == nil {
+		a.Logger.Info("removed the generated administrator password file: the password was changed", "file", file)
+	}
+}
+
+// terminal returns w when it is a terminal, else nil (a pipe, a file, a journal).
+func terminal(w io.Writer) io.Writer {
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return w
+	}
+	return nil
+}
+
+// writeSecretFile writes content to a new file only its owner can read.
+func writeSecretFile(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil { // an older file may have had other permissions
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Start binds the HTTP listener and starts every subsystem.
@@ -239,8 +332,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.httpLn = ln
 	a.HTTPAddr = ln.Addr().String()
-	a.httpSrv = &http.Server{Handler: a.Mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelDebug)}
+	a.httpSrv, ln = a.newHTTPServer(ln)
 	if a.Cfg.HTTP.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(a.Cfg.HTTP.TLSCert, a.Cfg.HTTP.TLSKey)
 		if err != nil {
@@ -259,6 +351,13 @@ func (a *App) Start(ctx context.Context) error {
 		a.httpSrv.Close()
 		return err
 	}
+	if err := a.startMetrics(); err != nil {
+		a.httpSrv.Close()
+		if a.pprofSrv != nil {
+			a.pprofSrv.Close()
+		}
+		return err
+	}
 	for i, s := range a.subsystems {
 		if err := s.Start(ctx); err != nil {
 			for j := i - 1; j >= 0; j-- {
@@ -267,6 +366,9 @@ func (a *App) Start(ctx context.Context) error {
 			a.httpSrv.Close()
 			if a.pprofSrv != nil {
 				a.pprofSrv.Close()
+			}
+			if a.metricsSrv != nil {
+				a.metricsSrv.Close()
 			}
 			return fmt.Errorf("start %s: %w", s.Name(), err)
 		}
@@ -309,6 +411,9 @@ func (a *App) ShutdownContext(abort context.Context, grace time.Duration) error 
 	}
 	if a.pprofSrv != nil {
 		a.pprofSrv.Close()
+	}
+	if a.metricsSrv != nil {
+		a.metricsSrv.Close()
 	}
 	for i := len(a.subsystems) - 1; i >= 0; i-- {
 		if err := a.subsystems[i].Stop(); err != nil {

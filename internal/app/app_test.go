@@ -18,6 +18,7 @@ import (
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/store/storetest"
+	"github.com/privox/privox/internal/tenancy"
 )
 
 func run(env []string, args ...string) (string, string, int) {
@@ -154,7 +155,8 @@ func TestStartupErrors(t *testing.T) {
 }
 
 // TestServeDrainsOnSIGTERM starts serve with zero configuration but a data directory, checks
-// health, the printed one-time password, and a clean stop on SIGTERM.
+// health, metrics on their own listener, the generated admin password (in a file only the
+// owner reads, never in the logs or on stdout), and a clean stop on SIGTERM.
 func TestServeDrainsOnSIGTERM(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "privox-data")
 	sig := make(chan os.Signal, 1)
@@ -162,7 +164,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	done := make(chan int)
 	go func() {
 		done <- app.Main(app.Env{Args: []string{"serve", "--data", data, "--http-addr", "127.0.0.1:0", "--sip-addr", "127.0.0.1:0"},
-			Environ: []string{"PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(100)},
+			Environ: []string{"PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(100)},
 			Stdout:  &o, Stderr: &e, Signals: sig})
 	}()
 	var url string
@@ -175,14 +177,43 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	if url == "" {
 		t.Fatalf("serve did not start: %s %s", o.String(), e.String())
 	}
-	if !strings.Contains(o.String(), "password") {
-		t.Fatalf("no one-time admin password printed: %s", o.String())
+	pwFile := filepath.Join(data, app.AdminPasswordFile)
+	fi, err := os.Stat(pwFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("generated password file: %v %v", fi, err)
 	}
-	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+	content, _ := os.ReadFile(pwFile)
+	_, pw, _ := strings.Cut(string(content), "password: ")
+	pw = strings.TrimSpace(pw)
+	if len(pw) != 20 {
+		t.Fatalf("password file: %q", content)
+	}
+	login, err := http.Post(url+"/api/v1/login", "application/json", strings.NewReader(`{"tenant":"default","email":"admin@localhost","password":"`+pw+`"}`))
+	if err != nil || login.StatusCode != 200 {
+		t.Fatalf("login with the generated password: %v %v", err, login)
+	}
+	login.Body.Close()
+	for _, path := range []string{"/healthz", "/readyz"} {
 		r, err := http.Get(url + path)
 		if err != nil || r.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", path, err, r)
 		}
+		r.Body.Close()
+	}
+	// Metrics are on their own loopback listener, not on the public one.
+	if r, err := http.Get(url + "/metrics"); err != nil || r.StatusCode != 404 {
+		t.Fatalf("/metrics on the HTTP listener: %v %v", err, r)
+	} else {
+		r.Body.Close()
+	}
+	_, rest, ok := strings.Cut(e.String(), `"msg":"serving metrics","addr":"`)
+	metricsAddr, _, _ := strings.Cut(rest, `"`)
+	if !ok || !strings.HasPrefix(metricsAddr, "127.0.0.1:") {
+		t.Fatalf("no metrics listener in the log: %s", e.String())
+	}
+	if r, err := http.Get("http://" + metricsAddr + "/metrics"); err != nil || r.StatusCode != 200 {
+		t.Fatalf("/metrics on %s: %v %v", metricsAddr, err, r)
+	} else {
 		r.Body.Close()
 	}
 	sig <- syscall.SIGTERM
@@ -192,14 +223,81 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(e.String(), `"msg":"draining"`) || !strings.Contains(e.String(), `"msg":"stopped"`) {
 		t.Fatalf("no drain in logs: %s", e.String())
 	}
-	// Logs never carry the password.
-	pw := strings.Fields(strings.SplitN(o.String(), "with password ", 2)[1])[0]
-	if strings.Contains(e.String(), pw) {
-		t.Fatal("admin password in logs")
+	// Neither the log stream nor stdout carries the password; the log names the file.
+	if strings.Contains(e.String(), pw) || strings.Contains(o.String(), pw) {
+		t.Fatal("admin password in the output")
+	}
+	if !strings.Contains(e.String(), pwFile) {
+		t.Fatalf("the log does not say where the password is: %s", e.String())
 	}
 	// Second start: no new password.
 	if _, _, code := run([]string{"PRIVOX_DATA_DIR=" + data}, "tenant", "list"); code != 0 {
 		t.Fatal("tenant list after serve")
+	}
+}
+
+// TestBootstrapTerminal: with a terminal to show it on, the generated password goes there in
+// plain text, once, and neither into the log nor into a file.
+func TestBootstrapTerminal(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	var logs, term bytes.Buffer
+	a, err := app.New(t.Context(), cfg, app.NewLogger(&logs, "debug"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.DB.Close()
+	if err := a.Bootstrap(t.Context(), "", &term); err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(term.String(), "with password ")
+	pw, _, _ := strings.Cut(rest, "\n")
+	if !ok || len(pw) != 20 {
+		t.Fatalf("terminal: %q", term.String())
+	}
+	if strings.Contains(logs.String(), pw) {
+		t.Fatal("password in the log")
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, app.AdminPasswordFile)); !os.IsNotExist(err) {
+		t.Fatalf("password file written although a terminal showed it: %v", err)
+	}
+	term.Reset()
+	if err := a.Bootstrap(t.Context(), "", &term); err != nil || term.Len() != 0 {
+		t.Fatalf("second bootstrap: %v %q", err, term.String())
+	}
+}
+
+// TestPasswordFileRemovedOnceChanged: the file with a generated password stays while the
+// password opens the admin's account, and goes at the first start after it was changed.
+func TestPasswordFileRemovedOnceChanged(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	var logs bytes.Buffer
+	a, err := app.New(t.Context(), cfg, app.NewLogger(&logs, "debug"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.DB.Close()
+	if err := a.Bootstrap(t.Context(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(cfg.DataDir, app.AdminPasswordFile)
+	if err := a.Bootstrap(t.Context(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("password file gone while the password still works: %v", err)
+	}
+	tn, _ := a.DB.TenantByName(t.Context(), "default")
+	u, _ := a.DB.UserByEmail(t.Context(), tn.ID, "admin@localhost")
+	if err := tenancy.SetPassword(t.Context(), a.DB, tn.ID, u.ID, "a-new-admin-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Bootstrap(t.Context(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("password file kept after the password was changed: %v", err)
 	}
 }
 

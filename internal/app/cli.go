@@ -337,7 +337,7 @@ func runServe(c *cmdCtx) error {
 			return fmt.Errorf("PRIVOX_ADMIN_PASSWORD: %v", err)
 		}
 	}
-	if err := a.Bootstrap(ctx, adminPW, c.env.Stdout); err != nil {
+	if err := a.Bootstrap(ctx, adminPW, terminal(c.env.Stderr)); err != nil {
 		a.abandon()
 		return err
 	}

@@ -32,6 +32,7 @@ type Config struct {
 	Log      Log           `yaml:"log"`
 	Privacy  Privacy       `yaml:"privacy"`
 	Debug    Debug         `yaml:"debug"`
+	Metrics  Metrics       `yaml:"metrics"`
 	Shutdown time.Duration `yaml:"shutdown_grace"`
 	// NodeName tags the registrations this node stores, which it restores at start. Privox
 	// runs as one node per database (SQLite or PostgreSQL): the location service and the
@@ -53,6 +54,19 @@ type HTTP struct {
 	Addr    string `yaml:"addr"`
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// ReadTimeout bounds reading one request, headers and body (slow senders are cut off).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxConns caps the connections served at once; more wait in the kernel's queue.
+	MaxConns int `yaml:"max_conns"`
+}
+
+// Metrics says where Prometheus metrics are served.
+type Metrics struct {
+	// Addr is a listener of its own for /metrics (loopback by default); empty serves none.
+	Addr string `yaml:"addr"`
+	// Token, when set, also serves /metrics on the HTTP listener to requests that carry
+	// "Authorization: Bearer <token>".
+	Token string `yaml:"token"`
 }
 
 // SIP holds the SIP listeners.
@@ -118,7 +132,8 @@ func Default() Config {
 	return Config{
 		DataDir:  "./privox-data",
 		Database: Database{Driver: "sqlite"},
-		HTTP:     HTTP{Addr: ":8080"},
+		HTTP:     HTTP{Addr: ":8080", ReadTimeout: 30 * time.Second, MaxConns: 1024},
+		Metrics:  Metrics{Addr: "127.0.0.1:9464"},
 		SIP:      SIP{Addr: ":5060", TLSAddr: ":5061"},
 		LDAP:     LDAP{}, // no LDAP server yet: ldap.go
 		RTP:      RTP{Ports: "10000-20000"},
@@ -400,6 +415,16 @@ func Validate(c Config) Problems {
 	checkAddr("ldap.ldaps_addr", c.LDAP.LDAPSAddr, false)
 	refuseLDAPUntilServerExists(c, add)
 	checkAddr("debug.pprof_addr", c.Debug.PprofAddr, false)
+	checkAddr("metrics.addr", c.Metrics.Addr, false)
+	if c.Metrics.Token != "" && len(c.Metrics.Token) < 16 {
+		add("metrics.token", "must be at least 16 characters")
+	}
+	if c.HTTP.ReadTimeout <= 0 || c.HTTP.ReadTimeout > 10*time.Minute {
+		add("http.read_timeout", "must be more than 0s and at most 10m")
+	}
+	if c.HTTP.MaxConns < 1 {
+		add("http.max_conns", "must be at least 1")
+	}
 	if c.Debug.PprofAddr != "" {
 		if host, _, err := net.SplitHostPort(c.Debug.PprofAddr); err == nil && !loopbackHost(host) {
 			add("debug.pprof_addr", "must be a loopback address (127.0.0.1, ::1 or localhost), not %q", host)

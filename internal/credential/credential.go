@@ -4,6 +4,7 @@
 package credential
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
@@ -35,13 +36,23 @@ func HashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key, err := idKey(context.Background(), []byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	if err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
-// VerifyPassword checks a password against a hash made by HashPassword.
+// VerifyPassword checks a password against a hash made by HashPassword, waiting as long as
+// it takes for a hashing slot.
 func VerifyPassword(hash, password string) error {
+	return VerifyPasswordContext(context.Background(), hash, password)
+}
+
+// VerifyPasswordContext is VerifyPassword that gives up waiting for a hashing slot when ctx
+// ends.
+func VerifyPasswordContext(ctx context.Context, hash, password string) error {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return errors.New("credential: unknown hash format")
@@ -60,7 +71,13 @@ func VerifyPassword(hash, password string) error {
 	if err1 != nil || err2 != nil {
 		return errors.New("credential: bad argon2 encoding")
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	if m > maxArgonMemory || t > maxArgonTime || p == 0 || len(want) == 0 || len(want) > 64 {
+		return errors.New("credential: argon2 parameters out of range")
+	}
+	got, err := idKey(ctx, []byte(password), salt, t, m, p, uint32(len(want)))
+	if err != nil {
+		return err
+	}
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
 	}

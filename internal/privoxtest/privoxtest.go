@@ -73,6 +73,7 @@ func Start(t testing.TB, opts Options) *Privox {
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.SIP.Addr = "127.0.0.1:0"
 	cfg.SIP.TLSAddr = "127.0.0.1:0"
+	cfg.Metrics.Addr = "127.0.0.1:0"
 	cfg.RTP.Ports = RTPRange(400)
 	cfg.Shutdown = 5 * time.Second
 	cfg.Log.Level = "debug"

@@ -56,17 +56,49 @@ func ValidateTenant(t store.Tenant) error {
 	return nil
 }
 
-// CreateTenant validates and adds a tenant.
+// NormalizeDomain is the form a SIP domain is stored and compared in: lower case, without
+// surrounding space or a trailing dot.
+func NormalizeDomain(d string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+}
+
+// CreateTenant validates and adds a tenant. Its SIP realm is fixed now: its SIP domain, or
+// its name.
 func CreateTenant(ctx context.Context, db *store.DB, t store.Tenant) (store.Tenant, error) {
 	t.Name = strings.TrimSpace(t.Name)
+	t.SIPDomain = NormalizeDomain(t.SIPDomain)
+	t.SIPRealm = Realm(t)
 	if err := ValidateTenant(t); err != nil {
 		return t, err
 	}
 	out, err := db.CreateTenant(ctx, t)
 	if errors.Is(err, store.ErrConflict) {
-		return out, &FieldError{Field: "name", Msg: "a tenant with this name exists"}
+		return out, tenantConflict(ctx, db, t)
 	}
 	return out, err
+}
+
+// UpdateTenant validates and stores a tenant's changed name, SIP domain, preset or contact.
+// The SIP realm stays as it was, so phones keep registering after a rename.
+func UpdateTenant(ctx context.Context, db *store.DB, t store.Tenant) (store.Tenant, error) {
+	t.Name = strings.TrimSpace(t.Name)
+	t.SIPDomain = NormalizeDomain(t.SIPDomain)
+	if err := ValidateTenant(t); err != nil {
+		return t, err
+	}
+	err := db.UpdateTenant(ctx, t)
+	if errors.Is(err, store.ErrConflict) {
+		return t, tenantConflict(ctx, db, t)
+	}
+	return t, err
+}
+
+// tenantConflict names the field whose unique value another tenant has.
+func tenantConflict(ctx context.Context, db *store.DB, t store.Tenant) error {
+	if o, err := db.TenantByName(ctx, t.Name); err == nil && o.ID != t.ID {
+		return &FieldError{Field: "name", Msg: "a tenant with this name exists"}
+	}
+	return &FieldError{Field: "sip_domain", Msg: "a tenant with this SIP domain (in any case) exists"}
 }
 
 // ValidateUser checks a user's fields.
@@ -163,9 +195,13 @@ func ValidateSIPPassword(pw string) error {
 	return nil
 }
 
-// Realm is the SIP digest realm of a tenant: its SIP domain, or its name. HA1 values are
-// computed for it, so changing a tenant's SIP domain requires new SIP passwords.
+// Realm is the SIP digest realm of a tenant, which HA1 values are computed for: the realm
+// stored when the tenant was created, which neither a rename nor a new SIP domain changes.
+// A tenant not yet stored gets the rule used at creation: its SIP domain, or its name.
 func Realm(t store.Tenant) string {
+	if t.SIPRealm != "" {
+		return t.SIPRealm
+	}
 	if t.SIPDomain != "" {
 		return t.SIPDomain
 	}
