@@ -342,7 +342,8 @@ func TestErasureMakesBackupCopyUnreadable(t *testing.T) {
 		fillers["call_journal"](t, o, alice, "A1")
 		fillers["test_contacts"](t, o, alice, "A1")
 		_, err := p.App.DB.RecordCall(ctx, store.CDR{TenantID: o.tid, CallID: "a-to-b", Caller: "+4930123456", Callee: "+4930654321", CallerUserID: &alice, CalleeUserID: &bob,
-			Direction: "internal", StartAt: ago(1), EndAt: ago(1), Cause: 200}, nil)
+			Direction: "internal", StartAt: ago(1), EndAt: ago(1), Cause: 200},
+			[]store.JournalEntry{{TenantID: o.tid, UserID: bob, CallID: "a-to-b", Direction: "in", PeerNumber: "+4930123456", PeerName: "Alice", StartAt: ago(1), Answered: true, Cause: 200}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -416,8 +417,15 @@ func TestErasureMakesBackupCopyUnreadable(t *testing.T) {
 		if err := p.App.DB.QueryRow(ctx, `SELECT caller, callee, anonymised, callee_user_id FROM cdrs WHERE call_id = 'a-to-b'`).Scan(&caller, &callee, &anon, &bobRef); err != nil {
 			t.Fatal(err)
 		}
-		if caller != "+49301xxxxx" || callee != "+49306xxxxx" || !anon || bobRef == nil || *bobRef != bob {
+		// Only alice's side goes: bob's side of his CDR stays, and the row is not flagged
+		// anonymised while bob is on it (retention anonymises it in time).
+		if caller != "+49301xxxxx" || callee != "+4930654321" || anon || bobRef == nil || *bobRef != bob {
 			t.Fatalf("anonymised CDR: %s %s %v %v", caller, callee, anon, bobRef)
+		}
+		// Bob's journal keeps the call without alice's number or name.
+		bj, err := p.App.DB.ListJournal(ctx, o.tid, bob, store.Page{})
+		if err != nil || len(bj) != 1 || bj[0].PeerNumber != "+49301xxxxx" || bj[0].PeerName != "" || bj[0].PeerUserID != nil {
+			t.Fatalf("bob's journal after alice's erasure: %+v %v", bj, err)
 		}
 		if err := p.App.Privacy.CheckProcessing(ctx, o.tid, alice, privacy.PurposeRecording); !errors.Is(err, privacy.ErrRestricted) {
 			t.Fatalf("processing of an erased user: %v", err)

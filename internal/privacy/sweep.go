@@ -148,6 +148,18 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error)
 			return rep, err
 		}
 	}
+	if rows, _ := rep.Removed(); !o.DryRun && rows > 0 {
+		// What the sweep deleted must not stay readable in the database files either.
+		var names []string
+		for _, t := range rep.Tables {
+			if t.Removed > 0 {
+				names = append(names, t.Table)
+			}
+		}
+		if err := e.db.Scrub(context.WithoutCancel(ctx), names...); err != nil {
+			return rep, fmt.Errorf("privacy: sweep done, but scrubbing the database files failed: %w", err)
+		}
+	}
 	rep.FinishedAt = e.opt.Now()
 	if rows, files := rep.Removed(); !o.DryRun && (rows > 0 || rep.HoldsExpired > 0 || rep.ErasuresCompleted > 0) {
 		var parts []string
