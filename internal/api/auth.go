@@ -109,7 +109,7 @@ func (s *Server) login(r *Request) (any, error) {
 		return nil, errBadLogin
 	}
 	u, err := s.DB.UserByEmail(ctx, t.ID, in.Email)
-	if err != nil || !u.Active {
+	if err != nil || !u.Usable() {
 		s.failures.fail(ip)
 		return nil, errBadLogin
 	}
@@ -178,7 +178,7 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 		return nil, errUnauthenticated
 	}
 	u, err := s.DB.User(ctx, p.TenantID, p.UserID)
-	if err != nil || !u.Active {
+	if err != nil || !u.Usable() {
 		return nil, errUnauthenticated
 	}
 	p.Role = u.Role

@@ -378,7 +378,7 @@ func TestErasureMakesBackupCopyUnreadable(t *testing.T) {
 		}
 
 		var u store.User
-		p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/deactivate", o.prefix, alice), o.admin, nil, &u)
+		p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/deactivate", o.prefix, alice), o.admin, map[string]any{"confirm": true}, &u)
 		if u.Active || u.Name != "Erased user" || u.Email != fmt.Sprintf("erased-%d@invalid", alice) {
 			t.Fatalf("user row after deactivation: %+v", u)
 		}
@@ -455,7 +455,7 @@ func TestEraseWaitsForHolds(t *testing.T) {
 	var h store.LegalHold
 	p.MustDo(201, "POST", o.prefix+"/holds", o.admin, map[string]any{"table": "content_files", "record_id": held.ID, "reason": "fraud investigation", "expires_at": ago(-10)}, &h)
 	var rep privacy.ErasureReport
-	p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/erase", o.prefix, carol), o.admin, nil, &rep)
+	p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/erase", o.prefix, carol), o.admin, map[string]any{"confirm": true}, &rep)
 	if rep.Complete || rep.KeyDestroyed || !strings.Contains(rep.PendingReason, "legal hold") {
 		t.Fatalf("erasure with a held file: %+v", rep)
 	}
@@ -479,10 +479,17 @@ func TestEraseWaitsForHolds(t *testing.T) {
 	}
 	// The CLI erases too, and its deactivation runs the same erasure.
 	so, se, code := p.CLI("user", "deactivate", "--tenant", "acme", fmt.Sprint(dave))
+	if code != 1 || !strings.Contains(se, "--yes") || !strings.Contains(se, "user_passwords") {
+		t.Fatalf("privox user deactivate without --yes: %d %s %s", code, so, se)
+	}
+	if u, err := p.App.DB.User(ctx, o.tid, dave); err != nil || !u.Active {
+		t.Fatalf("unconfirmed deactivation changed the user: %+v %v", u, err)
+	}
+	so, se, code = p.CLI("user", "deactivate", "--tenant", "acme", fmt.Sprint(dave), "--yes")
 	if code != 0 || !strings.Contains(so, "Erased user") {
 		t.Fatalf("privox user deactivate: %d %s %s", code, so, se)
 	}
-	so, se, code = p.CLI("erase", "--tenant", "acme", "--user", fmt.Sprint(dave))
+	so, se, code = p.CLI("erase", "--tenant", "acme", "--user", fmt.Sprint(dave), "--yes")
 	if code != 0 || !strings.Contains(so, "erased") {
 		t.Fatalf("privox erase: %d %s %s", code, so, se)
 	}

@@ -137,6 +137,35 @@ func (db *DB) SetUserSuspended(ctx context.Context, tenantID, id int64, suspende
 	return affected(res, err)
 }
 
+// UserRef names a user of a tenant.
+type UserRef struct {
+	TenantID int64
+	ID       int64
+}
+
+// UsersBlockedSince lists the users deactivated or suspended after a time (unix ms); since 0
+// lists every user deactivated or suspended now.
+func (db *DB) UsersBlockedSince(ctx context.Context, since int64) ([]UserRef, error) {
+	q, args := `SELECT tenant_id, id FROM users WHERE deactivated_at > ? OR suspended_at > ?`, []any{since, since}
+	if since == 0 {
+		q, args = `SELECT tenant_id, id FROM users WHERE NOT active OR suspended_at IS NOT NULL`, nil
+	}
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UserRef
+	for rows.Next() {
+		var u UserRef
+		if err := rows.Scan(&u.TenantID, &u.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // SetPassword stores a user's password hash (argon2id, made by the caller).
 func (db *DB) SetPassword(ctx context.Context, tenantID, userID int64, hash string) error {
 	if _, err := db.User(ctx, tenantID, userID); err != nil {

@@ -194,6 +194,11 @@ func CreateExtension(ctx context.Context, db *store.DB, realm string, e store.Ex
 	if err := ValidateSIPPassword(sipPassword); err != nil {
 		return e, err
 	}
+	if e.UserID != nil {
+		if err := CheckOwner(ctx, db, e.TenantID, *e.UserID); err != nil {
+			return e, err
+		}
+	}
 	out, err := db.CreateExtension(ctx, e, Secret(e.SIPUsername, realm, sipPassword))
 	switch {
 	case errors.Is(err, store.ErrConflict):
@@ -208,14 +213,59 @@ func CreateExtension(ctx context.Context, db *store.DB, realm string, e store.Ex
 }
 
 // DeactivateUser marks a user inactive and removes their sessions and tokens. Erasure of the
-// rest of their data per category is the privacy engine's job, run by its caller.
-func DeactivateUser(ctx context.Context, db *store.DB, tenantID, userID int64) error {
+// rest of their data per category is the privacy engine's job, run by its caller. The audit
+// entries given are appended in the same transaction: the change and its record of who made
+// it are stored together or not at all.
+func DeactivateUser(ctx context.Context, db *store.DB, tenantID, userID int64, audit ...store.AuditEntry) error {
 	return db.InTx(ctx, func(tx *store.DB) error {
 		if err := tx.SetUserActive(ctx, tenantID, userID, false); err != nil {
 			return err
 		}
-		return tx.DeleteUserCredentials(ctx, tenantID, userID)
+		if err := tx.DeleteUserCredentials(ctx, tenantID, userID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
 	})
+}
+
+// SuspendUser suspends (on) or resumes (off) a user: a suspended user cannot sign in, register
+// phones or make and take calls, and keeps every record; resuming restores all of it. A
+// deactivated user cannot be suspended or resumed (deactivation is final). The audit entries
+// are appended in the same transaction.
+func SuspendUser(ctx context.Context, db *store.DB, tenantID, userID int64, on bool, audit ...store.AuditEntry) error {
+	return db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.SetUserSuspended(ctx, tenantID, userID, on); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return &FieldError{Field: "user", Msg: "the user is deactivated; deactivation cannot be undone"}
+			}
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+}
+
+func appendAudit(ctx context.Context, tx *store.DB, entries []store.AuditEntry) error {
+	for _, e := range entries {
+		if _, err := tx.AppendAudit(ctx, e); err != nil {
+			return fmt.Errorf("audit %s: %w", e.Action, err)
+		}
+	}
+	return nil
+}
+
+// CheckOwner refuses to give an extension to a user who is not in the tenant or is
+// deactivated: nothing new may be stored about an erased person.
+func CheckOwner(ctx context.Context, db *store.DB, tenantID, userID int64) error {
+	u, err := db.User(ctx, tenantID, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &FieldError{Field: "user_id", Msg: "no such user in this tenant"}
+	case err != nil:
+		return err
+	case !u.Active:
+		return &FieldError{Field: "user_id", Msg: "the user is deactivated and cannot be given an extension"}
+	}
+	return nil
 }
 
 // CreateToken makes an API token for a user; the token is returned once and stored as a digest.
