@@ -110,8 +110,8 @@ func (s *Server) setSuspended(r *Request, on bool) (any, error) {
 		}
 		return nil, err
 	}
-	if on && s.Forget != nil {
-		s.Forget(r.Context(), r.TenantID, u.ID)
+	if s.Forget != nil {
+		s.Forget(r.Context(), r.TenantID, u.ID) // on resume: the cached refusals go
 	}
 	return s.DB.User(r.Context(), r.TenantID, u.ID)
 }

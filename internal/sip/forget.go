@@ -103,13 +103,19 @@ func (l *location) forgetUsers(set map[userRef]bool) int {
 	return n
 }
 
-// forgetUsers drops the cached accounts of the users' extensions.
+// forgetUsers drops the cached accounts of the users' extensions, and the tenants' cached
+// "no such account" answers, which may be the users' phones asking while they were blocked:
+// a resumed user's phone registers again at once.
 func (c *accounts) forgetUsers(set map[userRef]bool) {
+	tenants := map[int64]bool{}
+	for u := range set {
+		tenants[u.tenant] = true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range []map[acctKey]acctEntry{c.byUser, c.byNumber} {
 		for k, e := range m {
-			if e.acct != nil && set[userRef{e.acct.tenantID, e.acct.userID}] {
+			if e.acct == nil && tenants[k.tenant] || e.acct != nil && set[userRef{e.acct.tenantID, e.acct.userID}] {
 				delete(m, k)
 			}
 		}
