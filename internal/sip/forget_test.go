@@ -255,4 +255,3 @@ func grepDir(dir string, values ...string) error {
 	}
 	return nil
 }
-
