@@ -266,6 +266,9 @@ func (s *Server) export(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.Privacy.CheckExport(r.Context(), r.TenantID, u.ID, r.actor()); err != nil {
+		return nil, privErr(err)
+	}
 	h := r.W.Header()
 	h.Set("Content-Type", "application/zip")
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="privox-export-%d-%d.zip"`, r.TenantID, u.ID))

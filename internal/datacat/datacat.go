@@ -265,9 +265,20 @@ type Table struct {
 	// sweeper deletes only a prefix of such a table, by the installation's rule, and records
 	// the last removed hash as the chain's checkpoint.
 	HashColumn string
+	// TargetPerson, when set, says that a row names a person as the target of what it
+	// records (an audit entry about a user): a legal hold on the person then holds the row.
+	TargetPerson *TargetRef
 	// VCard maps columns to vCard 4 properties (FN, N, EMAIL, TEL, ORG, TITLE, NOTE, ADR) for
 	// contact tables; a subject-access export writes their rows as vCards as well as JSON.
 	VCard map[string]string
+}
+
+// TargetRef names the columns of a row's target: the row is about user ID when TypeColumn
+// holds Type and IDColumn the user's id as text.
+type TargetRef struct {
+	TypeColumn string
+	Type       string
+	IDColumn   string
 }
 
 // Party is one person's side of a record: the person column and the columns that describe

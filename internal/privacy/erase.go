@@ -66,8 +66,9 @@ func (e *Engine) Erase(ctx context.Context, tenantID, userID int64, a Actor) (Er
 	if !rep.Complete {
 		detail += " pending=" + rep.PendingReason
 	}
-	e.audit(ctx, a, tenantID, "user.erase", "user", userID, detail)
-	return rep, nil
+	// The erasure ran in many transactions and cannot be rolled back; if it cannot be recorded
+	// the caller learns so (the erasure record in the store says what was done).
+	return rep, e.audit(ctx, e.db, a, tenantID, "user.erase", "user", userID, detail)
 }
 
 // scrubErasure makes what an erasure removed unreadable in the database files too (see
@@ -333,7 +334,9 @@ func (e *Engine) completeErasures(ctx context.Context, tenantID int64) (done, pe
 					return done, pending, err
 				}
 				done++
-				e.audit(ctx, System, er.TenantID, "user.erase.complete", "user", er.UserID, "")
+				if err := e.audit(ctx, e.db, System, er.TenantID, "user.erase.complete", "user", er.UserID, ""); err != nil {
+					return done, pending, err
+				}
 			} else {
 				pending++
 			}
