@@ -179,11 +179,11 @@ func (s *Server) createUser(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	u, err := tenancy.CreateUser(r.Context(), s.DB, store.User{TenantID: r.TenantID, Name: in.Name, Email: in.Email, Language: in.Language, Role: in.Role}, in.Password)
+	u, err := tenancy.CreateUser(r.Context(), s.DB, store.User{TenantID: r.TenantID, Name: in.Name, Email: in.Email, Language: in.Language, Role: in.Role}, in.Password,
+		r.AuditEntry("user.create", "user", "", ""))
 	if err != nil {
 		return nil, fieldErr(err)
 	}
-	r.Audit("user.create", "user", u.ID, "")
 	return u, nil
 }
 
@@ -221,16 +221,12 @@ func (s *Server) patchUser(r *Request) (any, error) {
 	set(&u.Email, in.Email)
 	set(&u.Language, in.Language)
 	set(&u.Role, in.Role)
-	if err := tenancy.ValidateUser(u); err != nil {
-		return nil, fieldErr(err)
-	}
-	if err := s.DB.UpdateUser(r.Context(), u); err != nil {
+	if err := tenancy.UpdateUser(r.Context(), s.DB, u, r.AuditEntry("user.update", "user", u.ID, "")); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, &Error{Status: 409, Code: "conflict", Field: "email", Message: "email: a user with this e-mail address exists in the tenant"}
 		}
-		return nil, err
+		return nil, fieldErr(err)
 	}
-	r.Audit("user.update", "user", u.ID, "")
 	return u, nil
 }
 
@@ -243,10 +239,9 @@ func (s *Server) setPassword(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	if err := tenancy.SetPassword(r.Context(), s.DB, r.TenantID, u.ID, in.Password); err != nil {
+	if err := tenancy.SetPassword(r.Context(), s.DB, r.TenantID, u.ID, in.Password, r.AuditEntry("user.password", "user", u.ID, "")); err != nil {
 		return nil, fieldErr(err)
 	}
-	r.Audit("user.password", "user", u.ID, "")
 	return nil, nil
 }
 

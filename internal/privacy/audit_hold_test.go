@@ -104,7 +104,21 @@ func TestAuditAtomicWithAction(t *testing.T) {
 		if err := tenancy.DeactivateUser(ctx, e.db, tn.ID, u.ID, store.AuditEntry{Actor: "cli", Action: "user.deactivate", TargetType: "user"}); err == nil {
 			t.Error("deactivation without its audit entry succeeded")
 		}
+		if _, err := tenancy.CreateUser(ctx, e.db, store.User{TenantID: tn.ID, Name: "New", Email: "new@acme.test"}, "a-long-password-1",
+			store.AuditEntry{Actor: "cli", Action: "user.create", TargetType: "user"}); err == nil {
+			t.Error("user created without its audit entry")
+		}
+		if err := tenancy.SetPassword(ctx, e.db, tn.ID, u.ID, "a-long-password-2", store.AuditEntry{Actor: "cli", Action: "user.password", TargetType: "user"}); err == nil {
+			t.Error("password set without its audit entry")
+		}
+		renamed := u
+		renamed.Name = "Renamed"
+		if err := tenancy.UpdateUser(ctx, e.db, renamed, store.AuditEntry{Actor: "cli", Action: "user.update", TargetType: "user"}); err == nil {
+			t.Error("user changed without its audit entry")
+		}
 		for table, q := range map[string]string{
+			"users":           `SELECT COUNT(*) FROM users WHERE email = 'new@acme.test' OR name = 'Renamed'`,
+			"user_passwords":  `SELECT COUNT(*) FROM user_passwords`,
 			"restrictions":    `SELECT COUNT(*) FROM restrictions`,
 			"legal_holds":     `SELECT COUNT(*) FROM legal_holds`,
 			"retention_rules": `SELECT COUNT(*) FROM retention_rules`,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -106,8 +107,9 @@ func ValidatePassword(pw string) error {
 	return nil
 }
 
-// CreateUser validates and adds a user, with a password when pw is not empty.
-func CreateUser(ctx context.Context, db *store.DB, u store.User, pw string) (store.User, error) {
+// CreateUser validates and adds a user, with a password when pw is not empty. The audit
+// entries are appended in the same transaction; one without a target id names the new user.
+func CreateUser(ctx context.Context, db *store.DB, u store.User, pw string, audit ...store.AuditEntry) (store.User, error) {
 	u.Name = strings.TrimSpace(u.Name)
 	u.Email = strings.TrimSpace(u.Email)
 	if err := ValidateUser(u); err != nil {
@@ -136,15 +138,37 @@ func CreateUser(ctx context.Context, db *store.DB, u store.User, pw string) (sto
 			return err
 		}
 		if hash != "" {
-			return tx.SetPassword(ctx, u.TenantID, out.ID, hash)
+			if err := tx.SetPassword(ctx, u.TenantID, out.ID, hash); err != nil {
+				return err
+			}
 		}
-		return nil
+		for i := range audit {
+			if audit[i].TargetID == "" {
+				audit[i].TargetID = strconv.FormatInt(out.ID, 10)
+			}
+		}
+		return appendAudit(ctx, tx, audit)
 	})
 	return out, err
 }
 
-// SetPassword validates and stores a new password.
-func SetPassword(ctx context.Context, db *store.DB, tenantID, userID int64, pw string) error {
+// UpdateUser validates and stores a user's changed fields, with its audit entries in the same
+// transaction.
+func UpdateUser(ctx context.Context, db *store.DB, u store.User, audit ...store.AuditEntry) error {
+	if err := ValidateUser(u); err != nil {
+		return err
+	}
+	return db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+}
+
+// SetPassword validates and stores a new password, with its audit entries in the same
+// transaction.
+func SetPassword(ctx context.Context, db *store.DB, tenantID, userID int64, pw string, audit ...store.AuditEntry) error {
 	if err := ValidatePassword(pw); err != nil {
 		return err
 	}
@@ -152,7 +176,12 @@ func SetPassword(ctx context.Context, db *store.DB, tenantID, userID int64, pw s
 	if err != nil {
 		return err
 	}
-	return db.SetPassword(ctx, tenantID, userID, hash)
+	return db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.SetPassword(ctx, tenantID, userID, hash); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
 }
 
 // ValidateSIPPassword checks a SIP password (scanners guess weak ones within minutes).
