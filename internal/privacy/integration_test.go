@@ -452,6 +452,26 @@ func TestErasureMakesBackupCopyUnreadable(t *testing.T) {
 			}
 		}
 
+		// Irreversible: without confirmation the API says what would go and changes nothing.
+		var prev privacy.ErasurePreview
+		p.MustDo(200, "GET", fmt.Sprintf("%s/users/%d/erasure", o.prefix, alice), o.admin, nil, &prev)
+		what := map[string]string{}
+		for _, it := range prev.Items {
+			what[it.Table] = it.Action
+		}
+		if what["content_files"] != "delete" || what["cdrs"] != "anonymise" || what["users"] != "redact" || !prev.KeyDestroyed {
+			t.Fatalf("erasure preview: %+v", prev)
+		}
+		st, body := p.Do("POST", fmt.Sprintf("%s/users/%d/deactivate", o.prefix, alice), o.admin, nil)
+		if st != 409 || !strings.Contains(string(body), "confirmation_required") || !strings.Contains(string(body), "content_files") {
+			t.Fatalf("deactivation without confirmation: %d %s", st, body)
+		}
+		if st, _ := p.Do("POST", fmt.Sprintf("%s/users/%d/erase", o.prefix, alice), o.admin, map[string]any{"confirm": false}); st != 409 {
+			t.Fatalf("erasure without confirmation: %d", st)
+		}
+		if got, _ := p.App.DB.User(ctx, o.tid, alice); !got.Active || p.App.Vault.Erased(o.tid, alice) {
+			t.Fatalf("unconfirmed deactivation changed something: %+v", got)
+		}
 		var u store.User
 		p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/deactivate", o.prefix, alice), o.admin, map[string]any{"confirm": true}, &u)
 		if u.Active || u.Name != "Erased user" || u.Email != fmt.Sprintf("erased-%d@invalid", alice) {
