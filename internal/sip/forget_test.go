@@ -12,6 +12,7 @@ import (
 
 	gosip "github.com/emiago/sipgo/sip"
 
+	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/sip"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
@@ -58,7 +59,19 @@ func (e *env) journal(userID int64) []store.JournalEntry {
 // names her, she has no journal, bob's journal line of the calls shows her number masked. She
 // cannot be given a new extension either.
 func TestDeactivatedUserUnreachable(t *testing.T) {
-	e := start(t, nil)
+	t.Run("sqlite", func(t *testing.T) { deactivatedUserUnreachable(t, start(t, nil)) })
+	if os.Getenv("PRIVOX_TEST_POSTGRES") != "" {
+		t.Run("postgres", func(t *testing.T) {
+			e := &env{t: t, p: privoxtest.Start(t, privoxtest.Options{Engine: store.Postgres})}
+			pol := e.srv().Policy()
+			pol.NoAnswer = 20 * time.Second
+			e.srv().SetPolicy(pol)
+			deactivatedUserUnreachable(t, e)
+		})
+	}
+}
+
+func deactivatedUserUnreachable(t *testing.T, e *env) {
 	bob := e.person("Bob Caller", "bob@example.com")
 	alice := e.person("Alice Callee", "alice@example.com")
 	e.ext("1001", "secret-1001", "--user", fmt.Sprint(bob))
