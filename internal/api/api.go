@@ -164,6 +164,8 @@ type Request struct {
 	// TenantID is the {tenant} path value, already checked against the principal.
 	TenantID int64
 	srv      *Server
+	// auditErr is set when Audit could not record the request's change.
+	auditErr error
 }
 
 // Principal is the authenticated caller.
@@ -295,6 +297,12 @@ func (s *Server) serve(rt Route, w http.ResponseWriter, hr *http.Request) {
 	}
 	hr.Body = http.MaxBytesReader(w, hr.Body, maxBody)
 	out, err := rt.Handler(r)
+	if err == nil && r.auditErr != nil && !rt.Raw {
+		// Handlers that can record their change in its own transaction do (AuditEntry); for
+		// the others the caller at least learns that the record is missing.
+		err = &Error{Status: http.StatusInternalServerError, Code: "audit_failed",
+			Message: "the change was made but its audit entry could not be written; check the database"}
+	}
 	if err != nil {
 		fail(err)
 		return
@@ -385,6 +393,7 @@ func (r *Request) Audit(action, targetType string, targetID any, detail string) 
 	e := r.AuditEntry(action, targetType, targetID, detail)
 	if _, err := r.srv.DB.AppendAudit(context.WithoutCancel(r.Context()), e); err != nil {
 		r.srv.Logger.Error("audit append failed", "action", action, "err", err)
+		r.auditErr = err
 	}
 }
 
