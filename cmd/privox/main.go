@@ -8,5 +8,5 @@ import (
 )
 
 func main() {
-	os.Exit(app.Main(app.Env{Args: os.Args[1:], Environ: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr}))
+	os.Exit(app.Main(app.Env{Args: os.Args[1:], Environ: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin}))
 }

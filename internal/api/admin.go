@@ -74,7 +74,6 @@ func adminRoutes(s *Server) []Route {
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/users/{user}", Summary: "Get a user (self or admin)", Auth: Member, Result: store.User{}, Handler: s.getUser},
 		{Method: "PATCH", Path: "/api/v1/tenants/{tenant}/users/{user}", Summary: "Rectify a user's personal fields (self or admin; role by admin only)", Auth: Member, Body: userPatch{}, Result: store.User{}, Handler: s.patchUser},
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/users/{user}/password", Summary: "Set a user's password (self or admin)", Auth: Member, Body: passwordBody{}, Handler: s.setPassword},
-		{Method: "POST", Path: "/api/v1/tenants/{tenant}/users/{user}/deactivate", Summary: "Deactivate a user", Auth: Admin, Result: store.User{}, Handler: s.deactivateUser},
 
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/extensions", Summary: "List the tenant's extensions", Auth: Admin, Result: List[store.Extension]{}, Handler: s.listExtensions},
 		{Method: "POST", Path: "/api/v1/tenants/{tenant}/extensions", Summary: "Create an extension; the SIP password is stored only as HA1", Auth: Admin, Body: extensionBody{}, Result: store.Extension{}, Status: 201, Handler: s.createExtension},
@@ -191,11 +190,11 @@ func (s *Server) createUser(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	u, err := tenancy.CreateUser(r.Context(), s.DB, store.User{TenantID: r.TenantID, Name: in.Name, Email: in.Email, Language: in.Language, Role: in.Role}, in.Password)
+	u, err := tenancy.CreateUser(r.Context(), s.DB, store.User{TenantID: r.TenantID, Name: in.Name, Email: in.Email, Language: in.Language, Role: in.Role}, in.Password,
+		r.AuditEntry("user.create", "user", "", ""))
 	if err != nil {
 		return nil, fieldErr(err)
 	}
-	r.Audit("user.create", "user", u.ID, "")
 	return u, nil
 }
 
@@ -233,16 +232,12 @@ func (s *Server) patchUser(r *Request) (any, error) {
 	set(&u.Email, in.Email)
 	set(&u.Language, in.Language)
 	set(&u.Role, in.Role)
-	if err := tenancy.ValidateUser(u); err != nil {
-		return nil, fieldErr(err)
-	}
-	if err := s.DB.UpdateUser(r.Context(), u); err != nil {
+	if err := tenancy.UpdateUser(r.Context(), s.DB, u, r.AuditEntry("user.update", "user", u.ID, "")); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, &Error{Status: 409, Code: "conflict", Field: "email", Message: "email: a user with this e-mail address exists in the tenant"}
 		}
-		return nil, err
+		return nil, fieldErr(err)
 	}
-	r.Audit("user.update", "user", u.ID, "")
 	return u, nil
 }
 
@@ -255,31 +250,10 @@ func (s *Server) setPassword(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	if err := tenancy.SetPassword(r.Context(), s.DB, r.TenantID, u.ID, in.Password); err != nil {
+	if err := tenancy.SetPassword(r.Context(), s.DB, r.TenantID, u.ID, in.Password, r.AuditEntry("user.password", "user", u.ID, "")); err != nil {
 		return nil, fieldErr(err)
 	}
-	r.Audit("user.password", "user", u.ID, "")
 	return nil, nil
-}
-
-func (s *Server) deactivateUser(r *Request) (any, error) {
-	id, err := r.ID("user")
-	if err != nil {
-		return nil, err
-	}
-	if id == r.Principal.UserID {
-		return nil, &Error{Status: 409, Code: "self_deactivation", Message: "an admin cannot deactivate their own account"}
-	}
-	if err := tenancy.DeactivateUser(r.Context(), s.DB, r.TenantID, id); err != nil {
-		return nil, err
-	}
-	if s.OnDeactivate != nil {
-		if err := s.OnDeactivate(r.Context(), r.TenantID, id); err != nil {
-			return nil, err
-		}
-	}
-	r.Audit("user.deactivate", "user", id, "")
-	return s.DB.User(r.Context(), r.TenantID, id)
 }
 
 func (s *Server) listExtensions(r *Request) (any, error) {
@@ -330,6 +304,9 @@ func (s *Server) patchExtension(r *Request) (any, error) {
 		return nil, err
 	}
 	if in.UserID != nil {
+		if err := tenancy.CheckOwner(r.Context(), s.DB, r.TenantID, *in.UserID); err != nil {
+			return nil, fieldErr(err)
+		}
 		e.UserID = in.UserID
 	}
 	if in.DisplayName != nil {

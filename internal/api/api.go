@@ -45,6 +45,9 @@ type Deps struct {
 	Metrics       prometheus.Registerer
 	// OnDeactivate runs after a user is deactivated (the privacy engine erases per category).
 	OnDeactivate func(ctx context.Context, tenantID, userID int64) error
+	// Forget drops what running engines hold in memory about a user (the SIP server's
+	// bindings, account cache and calls), after a deactivation or suspension.
+	Forget func(ctx context.Context, tenantID, userID int64)
 	// Privacy is the privacy engine behind the routes in privacy.go (nil: those routes answer 503).
 	Privacy *privacy.Engine
 }
@@ -163,6 +166,8 @@ type Request struct {
 	// TenantID is the {tenant} path value, already checked against the principal.
 	TenantID int64
 	srv      *Server
+	// auditErr is set when Audit could not record the request's change.
+	auditErr error
 }
 
 // Principal is the authenticated caller.
@@ -294,6 +299,12 @@ func (s *Server) serve(rt Route, w http.ResponseWriter, hr *http.Request) {
 	}
 	hr.Body = http.MaxBytesReader(w, hr.Body, maxBody)
 	out, err := rt.Handler(r)
+	if err == nil && r.auditErr != nil && !rt.Raw {
+		// Handlers that can record their change in its own transaction do (AuditEntry); for
+		// the others the caller at least learns that the record is missing.
+		err = &Error{Status: http.StatusInternalServerError, Code: "audit_failed",
+			Message: "the change was made but its audit entry could not be written; check the database"}
+	}
 	if err != nil {
 		fail(err)
 		return
@@ -389,6 +400,16 @@ func (r *Request) SelfOrAdmin(userID int64) error {
 
 // Audit records an action of the caller in the audit log.
 func (r *Request) Audit(action, targetType string, targetID any, detail string) {
+	e := r.AuditEntry(action, targetType, targetID, detail)
+	if _, err := r.srv.DB.AppendAudit(context.WithoutCancel(r.Context()), e); err != nil {
+		r.srv.Logger.Error("audit append failed", "action", action, "err", err)
+		r.auditErr = err
+	}
+}
+
+// AuditEntry is the audit entry of an action of the caller, for handlers that append it in
+// the transaction of the action itself.
+func (r *Request) AuditEntry(action, targetType string, targetID any, detail string) store.AuditEntry {
 	e := store.AuditEntry{Action: action, TargetType: targetType, TargetID: fmt.Sprint(targetID), SourceIP: clientIP(r.Request), Detail: detail, Actor: "anonymous"}
 	if r.TenantID != 0 {
 		tid := r.TenantID
@@ -403,9 +424,7 @@ func (r *Request) Audit(action, targetType string, targetID any, detail string) 
 			e.TenantID = &tid
 		}
 	}
-	if _, err := r.srv.DB.AppendAudit(context.WithoutCancel(r.Context()), e); err != nil {
-		r.srv.Logger.Error("audit append failed", "action", action, "err", err)
-	}
+	return e
 }
 
 // List is a page of items with the cursor of the next page.

@@ -79,7 +79,7 @@ func (s *Server) login(r *Request) (any, error) {
 	if err == nil {
 		u, err = s.DB.UserByEmail(ctx, t.ID, in.Email)
 	}
-	if err == nil && !u.Active {
+	if err == nil && !u.Usable() {
 		err = store.ErrNotFound
 	}
 	if err == nil {
@@ -161,7 +161,7 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 		return nil, errUnauthenticated
 	}
 	u, err := s.DB.User(ctx, p.TenantID, p.UserID)
-	if err != nil || !u.Active {
+	if err != nil || !u.Usable() {
 		return nil, errUnauthenticated
 	}
 	p.Role = u.Role

@@ -11,6 +11,7 @@ import (
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/privacy"
 	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/tenancy"
 )
 
 func init() { registerRoutes(privacyRoutes) }
@@ -67,7 +68,7 @@ func privacyRoutes(s *Server) []Route {
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/users/{user}/restriction", Summary: "Restrict processing of a person's data: kept, not processed", Auth: Admin, Body: restrictionBody{}, Result: store.Restriction{}, Handler: s.putRestriction},
 		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/users/{user}/restriction", Summary: "Lift a restriction", Auth: Admin, Handler: s.deleteRestriction},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/users/{user}/export", Summary: "Download everything stored about a person as one ZIP (self or admin; audited)", Auth: Member, Result: privacy.Manifest{}, Raw: true, Handler: s.export},
-		{Method: "POST", Path: "/api/v1/tenants/{tenant}/users/{user}/erase", Summary: "Erase a person: delete or anonymise per category, destroy their content key", Auth: Admin, Result: privacy.ErasureReport{}, Handler: s.erase},
+		{Method: "POST", Path: "/api/v1/tenants/{tenant}/users/{user}/erase", Summary: "Erase a person: delete or anonymise per category, destroy their content key; irreversible, needs {\"confirm\": true}", Auth: Admin, Body: deactivateBody{}, Result: privacy.ErasureReport{}, Handler: s.erase},
 
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/audit", Summary: "The tenant's audit log (?action=, ?target_type=, ?target_id=, ?actor=, ?since=, ?until=)", Auth: Admin, Result: List[store.AuditEntry]{}, Handler: s.listAudit},
 		{Method: "GET", Path: "/api/v1/audit", Summary: "The whole audit log", Auth: Operator, Result: List[store.AuditEntry]{}, Handler: s.listAudit},
@@ -282,6 +283,9 @@ func (s *Server) export(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.Privacy.CheckExport(r.Context(), r.TenantID, u.ID, r.actor()); err != nil {
+		return nil, privErr(err)
+	}
 	h := r.W.Header()
 	h.Set("Content-Type", "application/zip")
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="privox-export-%d-%d.zip"`, r.TenantID, u.ID))
@@ -305,6 +309,34 @@ func (s *Server) erase(r *Request) (any, error) {
 	}
 	if id == r.Principal.UserID {
 		return nil, &Error{Status: 409, Code: "self_erasure", Message: "an admin cannot erase their own account"}
+	}
+	var in deactivateBody
+	if err := r.Decode(&in); err != nil {
+		var ae *Error
+		if !errors.As(err, &ae) || ae.Code != "invalid_body" {
+			return nil, err
+		}
+	}
+	if !in.Confirm {
+		p, err := s.Privacy.PreviewErasure(r.Context(), r.TenantID, id)
+		if err != nil {
+			return nil, privErr(err)
+		}
+		return nil, &Error{Status: http.StatusConflict, Code: "confirmation_required", Field: "confirm",
+			Message: `erasure cannot be undone; it will go: ` + p.Summary() + `. Send {"confirm": true} to go ahead`}
+	}
+	u, err := s.DB.User(r.Context(), r.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Active {
+		// deactivated first, so that the phones cannot register again once forgotten
+		if err := tenancy.DeactivateUser(r.Context(), s.DB, r.TenantID, id, r.AuditEntry("user.deactivate", "user", id, "")); err != nil {
+			return nil, err
+		}
+	}
+	if s.Forget != nil {
+		s.Forget(r.Context(), r.TenantID, id)
 	}
 	rep, err := s.Privacy.Erase(r.Context(), r.TenantID, id, r.actor())
 	return rep, privErr(err)

@@ -85,6 +85,8 @@ type App struct {
 	metricsSrv *http.Server
 	// apiDeps lets wire files add API dependencies before the API is built.
 	apiDeps []func(*api.Deps)
+	// forgetters hold personal data in memory (see forgetUser).
+	forgetters []userForgetter
 }
 
 // SetAddr records a bound listener address of a subsystem.

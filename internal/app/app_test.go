@@ -69,7 +69,7 @@ func TestCLIAdminFlow(t *testing.T) {
 			if err != nil || sec.HA1MD5 == "" || strings.Contains(sec.HA1MD5+sec.HA1SHA256, "s3cret") {
 				t.Fatalf("secret: %+v %v", sec, err)
 			}
-			if o := mustRun("user", "deactivate", fmt.Sprint(u.ID), "--tenant", "acme"); !strings.Contains(o, "deactivated") {
+			if o := mustRun("user", "deactivate", fmt.Sprint(u.ID), "--tenant", "acme", "--yes"); !strings.Contains(o, "deactivated") {
 				t.Fatalf("deactivate: %s", o)
 			}
 			if o := mustRun("user", "list", "--tenant", "acme"); !strings.Contains(o, "false") {

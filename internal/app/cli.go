@@ -29,6 +29,8 @@ type Env struct {
 	Environ []string
 	Stdout  io.Writer
 	Stderr  io.Writer
+	// Stdin answers confirmation prompts (nil: none; irreversible commands then need --yes).
+	Stdin io.Reader
 	// Signals delivers shutdown signals to serve (nil: SIGINT and SIGTERM of the process).
 	Signals <-chan os.Signal
 }
@@ -52,7 +54,7 @@ func init() {
 	addCommand(command{"tenant list", "tenant list", runTenantList})
 	addCommand(command{"user add", "user add --tenant T --name N --email E [--role admin] [--password P] [--language en|de|fr|es|it|nl]", runUserAdd})
 	addCommand(command{"user list", "user list --tenant T", runUserList})
-	addCommand(command{"user deactivate", "user deactivate --tenant T ID", runUserDeactivate})
+	addCommand(command{"user deactivate", "user deactivate --tenant T ID [--yes]   (erases the user; irreversible)", runUserDeactivate})
 	addCommand(command{"ext add", "ext add --tenant T [--user ID] --number 1001 --sip-password P [--sip-username U] [--display-name N]", runExtAdd})
 	addCommand(command{"ext list", "ext list --tenant T", runExtList})
 	addCommand(command{"token add", "token add --tenant T --user ID --name N", runTokenAdd})
@@ -116,6 +118,8 @@ func Main(env Env) int {
 	dry := c.fs.Bool("dry-run", false, "report without changing anything")
 	c.flags["repair"] = new(string)
 	repair := c.fs.Bool("repair", false, "repair what is found")
+	c.flags["yes"] = new(string)
+	yes := c.fs.Bool("yes", false, "confirm an irreversible command")
 	if err := c.fs.Parse(interleave(args[n:])); err != nil {
 		return 2
 	}
@@ -124,6 +128,9 @@ func Main(env Env) int {
 	}
 	if *repair {
 		*c.flags["repair"] = "1"
+	}
+	if *yes {
+		*c.flags["yes"] = "1"
 	}
 	c.args = c.fs.Args()
 	if cmd.name != "config check" {
@@ -250,7 +257,9 @@ func interleave(args []string) []string {
 	return append(flags, pos...)
 }
 
-func boolFlag(name string) bool { return name == "json" || name == "dry-run" || name == "repair" }
+func boolFlag(name string) bool {
+	return name == "json" || name == "dry-run" || name == "repair" || name == "yes"
+}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Privox, a business phone system.\n\nUsage:")
@@ -491,7 +500,10 @@ func runUserDeactivate(c *cmdCtx) error {
 	if err != nil {
 		return usageErr("user id must be a number")
 	}
-	if err := tenancy.DeactivateUser(c.ctx, c.db, t.ID, id); err != nil {
+	if err := confirmErasure(c, t, id); err != nil {
+		return err
+	}
+	if err := tenancy.DeactivateUser(c.ctx, c.db, t.ID, id, c.auditEntry(t.ID, "user.deactivate", "user", id, "")); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no user %d in tenant %s", id, t.Name)
 		}
@@ -502,7 +514,6 @@ func runUserDeactivate(c *cmdCtx) error {
 			return err
 		}
 	}
-	c.audit(t.ID, "user.deactivate", "user", id, "")
 	u, err := c.db.User(c.ctx, t.ID, id)
 	if err != nil {
 		return err

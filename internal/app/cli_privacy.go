@@ -26,7 +26,7 @@ func init() {
 	addCommand(command{"retention run", "retention run [--dry-run] [--tenant T] [--mode fast]   (fast: no pauses between batches)", runRetentionRun})
 	addCommand(command{"fsck", "fsck [--repair]   (stop Privox before repairing)", runFsck})
 	addCommand(command{"export", "export --tenant T --user ID --out FILE.zip", runExport})
-	addCommand(command{"erase", "erase --tenant T --user ID", runErase})
+	addCommand(command{"erase", "erase --tenant T --user ID [--yes]   (irreversible)", runErase})
 	addCommand(command{"audit verify", "audit verify", runAuditVerify})
 	addCommand(command{"audit list", "audit list [--tenant T] [--user ACTOR-ID]", runAuditList})
 	addCommand(command{"docs records", "docs records [--tenant T] [--out FILE]", runDocsRecords})
@@ -358,6 +358,9 @@ func runExport(c *cmdCtx) error {
 func runErase(c *cmdCtx) error {
 	t, uid, eng, err := c.person()
 	if err != nil {
+		return err
+	}
+	if err := confirmErasure(c, t, uid); err != nil {
 		return err
 	}
 	rep, err := eng.Erase(c.ctx, t.ID, uid, cliActor)

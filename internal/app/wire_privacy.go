@@ -21,6 +21,20 @@ func init() {
 	})
 }
 
+// userForgetter is an engine that holds a person's data in memory outside the store (the SIP
+// server: bindings, cached accounts, calls in progress). Deactivation, erasure and suspension
+// reach it through forgetUser, so that privacy and tenancy need not know the engines.
+type userForgetter interface {
+	ForgetUser(tenantID, userID int64) (bindings, calls int)
+}
+
+// forgetUser makes every running engine drop what it holds in memory about a user.
+func (a *App) forgetUser(_ context.Context, tenantID, userID int64) {
+	for _, f := range a.forgetters {
+		f.ForgetUser(tenantID, userID)
+	}
+}
+
 // privacySubsystem runs the privacy engine's scheduled sweeps and keeps the outbound flow
 // switches in step with the store.
 type privacySubsystem struct {
@@ -44,6 +58,7 @@ func newPrivacySubsystem(a *App) (Subsystem, error) {
 	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
 		d.Privacy = eng
 		d.OnDeactivate = eng.OnDeactivate
+		d.Forget = a.forgetUser
 	})
 	return &privacySubsystem{eng: eng, interval: a.Cfg.Privacy.SweepInterval}, nil
 }

@@ -70,6 +70,7 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		return nil, err
 	}
 	s := &sipSubsystem{Server: srv, a: a, relay: relay}
+	a.forgetters = append(a.forgetters, srv)
 	if err := registerRelayMetrics(a.Metrics, relay); err != nil {
 		relay.Close()
 		return nil, err

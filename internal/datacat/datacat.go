@@ -223,6 +223,12 @@ type Table struct {
 	PersonColumns []string
 	// NumberColumns hold phone numbers that anonymisation masks.
 	NumberColumns []string
+	// Parties tie a person column to the columns that describe that person's side of the
+	// record (a CDR's caller_user_id to caller). Erasing a person masks and clears only the
+	// sides that person is on, so another user's record of a call with them keeps the other
+	// user's side. Number columns that belong to no party describe outsiders and are masked
+	// whenever a person of the row is erased.
+	Parties []Party
 	// IPColumns hold IP addresses that anonymisation truncates.
 	IPColumns []string
 	// Purpose says in a sentence why the table exists (records of processing).
@@ -259,9 +265,41 @@ type Table struct {
 	// sweeper deletes only a prefix of such a table, by the installation's rule, and records
 	// the last removed hash as the chain's checkpoint.
 	HashColumn string
+	// TargetPerson, when set, says that a row names a person as the target of what it
+	// records (an audit entry about a user): a legal hold on the person then holds the row.
+	TargetPerson *TargetRef
 	// VCard maps columns to vCard 4 properties (FN, N, EMAIL, TEL, ORG, TITLE, NOTE, ADR) for
 	// contact tables; a subject-access export writes their rows as vCards as well as JSON.
 	VCard map[string]string
+}
+
+// TargetRef names the columns of a row's target: the row is about user ID when TypeColumn
+// holds Type and IDColumn the user's id as text.
+type TargetRef struct {
+	TypeColumn string
+	Type       string
+	IDColumn   string
+}
+
+// Party is one person's side of a record: the person column and the columns that describe
+// that person there.
+type Party struct {
+	// Person names the user reference (UserColumn or one of PersonColumns).
+	Person string
+	// Numbers are number columns of that side (masked on erasure).
+	Numbers []string
+	// Clear are text columns of that side set to '' on erasure (a caller-ID name).
+	Clear []string
+}
+
+// PartyOf returns the party of a person column.
+func (t Table) PartyOf(person string) (Party, bool) {
+	for _, p := range t.Parties {
+		if p.Person == person {
+			return p, true
+		}
+	}
+	return Party{}, false
 }
 
 // LinksPerson reports whether rows of the table can belong to or name a user.

@@ -17,6 +17,8 @@ func TestMaskNumber(t *testing.T) {
 		{"+49 30 1234567", "+49 30 1xxxxxx"},
 		{"030123456", "0301xxxxx"},
 		{"1001", "xxxx"},
+		{"xxxx", "xxxx"},
+		{"+493012xxxxxxx", "+493012xxxxxxx"},
 		{"112", "xxx"},
 		{"+1 (555) 010-9999", "+1 (555) 0xx-xxxx"},
 		{"", ""},

@@ -119,7 +119,10 @@ func UserActor(userID int64, ip string) Actor {
 	return Actor{Name: "user:" + strconv.FormatInt(userID, 10), UserID: &userID, IP: ip}
 }
 
-func (e *Engine) audit(ctx context.Context, a Actor, tenantID int64, action, targetType string, targetID any, detail string) {
+// audit appends an entry to the audit log through db: the engine's handle, or the transaction
+// of the action the entry records, so that both are stored or neither is. An action that
+// cannot be recorded fails.
+func (e *Engine) audit(ctx context.Context, db *store.DB, a Actor, tenantID int64, action, targetType string, targetID any, detail string) error {
 	en := store.AuditEntry{Actor: a.Name, ActorUserID: a.UserID, SourceIP: a.IP, Action: action, TargetType: targetType,
 		TargetID: fmt.Sprint(targetID), Detail: detail}
 	if en.Actor == "" {
@@ -129,9 +132,10 @@ func (e *Engine) audit(ctx context.Context, a Actor, tenantID int64, action, tar
 		tid := tenantID
 		en.TenantID = &tid
 	}
-	if _, err := e.db.AppendAudit(context.WithoutCancel(ctx), en); err != nil {
-		e.log.Error("audit append failed", "action", action, "err", err)
+	if _, err := db.AppendAudit(context.WithoutCancel(ctx), en); err != nil {
+		return fmt.Errorf("privacy: audit %s: %w", action, err)
 	}
+	return nil
 }
 
 func (e *Engine) hook(step string) {

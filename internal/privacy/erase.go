@@ -59,12 +59,29 @@ func (e *Engine) Erase(ctx context.Context, tenantID, userID int64, a Actor) (Er
 	if err != nil {
 		return rep, err
 	}
+	if err := e.scrubErasure(ctx); err != nil {
+		return rep, err
+	}
 	detail := fmt.Sprintf("complete=%v files=%d key_destroyed=%v", rep.Complete, rep.Files, rep.KeyDestroyed)
 	if !rep.Complete {
 		detail += " pending=" + rep.PendingReason
 	}
-	e.audit(ctx, a, tenantID, "user.erase", "user", userID, detail)
-	return rep, nil
+	// The erasure ran in many transactions and cannot be rolled back; if it cannot be recorded
+	// the caller learns so (the erasure record in the store says what was done).
+	return rep, e.audit(ctx, e.db, a, tenantID, "user.erase", "user", userID, detail)
+}
+
+// scrubErasure makes what an erasure removed unreadable in the database files too (see
+// store.DB.Scrub): on PostgreSQL every table that can hold a person's data is vacuumed.
+func (e *Engine) scrubErasure(ctx context.Context) error {
+	var names []string
+	for _, t := range erasureTables() {
+		names = append(names, t.Name)
+	}
+	if err := e.db.Scrub(context.WithoutCancel(ctx), names...); err != nil {
+		return fmt.Errorf("privacy: erasure done, but scrubbing the database files failed: %w", err)
+	}
+	return nil
 }
 
 // OnDeactivate is the hook the API and the CLI run after deactivating a user.
@@ -175,11 +192,10 @@ func (e *Engine) eraseOnce(ctx context.Context, er store.Erasure) (ErasureReport
 				}
 				// Someone else's record that names this person keeps existing without the name.
 				for _, c := range t.PersonColumns {
-					res, err := e.db.Exec(ctx, `UPDATE `+t.Name+` SET `+c+` = NULL WHERE `+t.TenantColumn+` = ? AND `+c+` = ?`+excl, tid, uid)
+					n, err := e.detachParty(ctx, t, c, tid, uid, excl)
 					if err != nil {
 						return rep, fmt.Errorf("privacy: erase %s.%s: %w", t.Name, c, err)
 					}
-					n, _ := res.RowsAffected()
 					rep.Anonymised[t.Name] += n
 				}
 			case datacat.EraseAnonymise:
@@ -314,8 +330,13 @@ func (e *Engine) completeErasures(ctx context.Context, tenantID int64) (done, pe
 				return done, pending, fmt.Errorf("privacy: complete erasure %d: %w", er.ID, err)
 			}
 			if rep.Complete {
+				if err := e.scrubErasure(ctx); err != nil {
+					return done, pending, err
+				}
 				done++
-				e.audit(ctx, System, er.TenantID, "user.erase.complete", "user", er.UserID, "")
+				if err := e.audit(ctx, e.db, System, er.TenantID, "user.erase.complete", "user", er.UserID, ""); err != nil {
+					return done, pending, err
+				}
 			} else {
 				pending++
 			}

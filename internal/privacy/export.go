@@ -93,6 +93,13 @@ func (e *Engine) Export(ctx context.Context, tenantID, userID int64, w io.Writer
 	if _, err := e.db.User(ctx, tenantID, userID); err != nil {
 		return Manifest{}, err
 	}
+	if err := e.CheckExport(ctx, tenantID, userID, a); err != nil {
+		return Manifest{}, err
+	}
+	// Recorded before anything is written: an export that cannot be audited is not made.
+	if err := e.audit(ctx, e.db, a, tenantID, "export.create", "user", userID, ""); err != nil {
+		return Manifest{}, err
+	}
 	book, err := e.loadRules(ctx)
 	if err != nil {
 		return Manifest{}, err
@@ -152,12 +159,20 @@ func (e *Engine) Export(ctx context.Context, tenantID, userID int64, w io.Writer
 	if err := zw.Close(); err != nil {
 		return m, err
 	}
-	var records int64
-	for _, c := range m.Categories {
-		records += c.Records
-	}
-	e.audit(ctx, a, tenantID, "export.create", "user", userID, fmt.Sprintf("records=%d files=%d", records, len(m.Content)))
 	return m, nil
+}
+
+// CheckExport says whether a person's data may be exported by an actor. An export for the
+// person is access (GDPR Art. 15): made by the person themself, or by the operator on the
+// server's command line to answer their request, it is always allowed. An export by anyone
+// else (an admin downloading someone's data through the API) passes the data on and is
+// processing that CheckProcessing may refuse: not while the person's data is restricted, nor
+// once they are deactivated.
+func (e *Engine) CheckExport(ctx context.Context, tenantID, userID int64, a Actor) error {
+	if a.UserID == nil || *a.UserID == userID {
+		return nil
+	}
+	return e.CheckProcessing(ctx, tenantID, userID, PurposeThirdPartyExport)
 }
 
 func writeJSONEntry(zw *zip.Writer, name string, now time.Time, v any) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/privox/privox/internal/flows"
+	"github.com/privox/privox/internal/store"
 )
 
 // LoadFlowSwitches applies the stored switches of the outbound flows to the live registry.
@@ -34,7 +35,17 @@ func (e *Engine) SetFlow(ctx context.Context, name string, on bool, a Actor) (fl
 	if _, ok := flows.Lookup(name); !ok {
 		return flows.State{}, invalid("no declared flow %q", name)
 	}
-	if err := e.db.SetFlowSetting(ctx, name, on); err != nil {
+	state := "off"
+	if on {
+		state = "on"
+	}
+	err := e.db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.SetFlowSetting(ctx, name, on); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, a, 0, "flow.switch", "flow", name, state)
+	})
+	if err != nil {
 		return flows.State{}, err
 	}
 	if e.flows != nil {
@@ -42,11 +53,6 @@ func (e *Engine) SetFlow(ctx context.Context, name string, on bool, a Actor) (fl
 			return flows.State{}, err
 		}
 	}
-	state := "off"
-	if on {
-		state = "on"
-	}
-	e.audit(ctx, a, 0, "flow.switch", "flow", name, state)
 	for _, s := range e.Flows(ctx) {
 		if s.Name == name {
 			return s, nil

@@ -70,12 +70,14 @@ func (e *Engine) PlaceHold(ctx context.Context, tenantID int64, req HoldRequest,
 		rid := req.RecordID
 		h.Table, h.RecordID = t.Name, &rid
 	}
-	h, err := e.db.CreateLegalHold(ctx, h)
-	if err != nil {
-		return h, err
-	}
-	e.audit(ctx, a, tenantID, "hold.place", "hold", h.ID, holdTarget(h)+" expires="+fmtDay(h.ExpiresAt))
-	return h, nil
+	err := e.db.InTx(ctx, func(tx *store.DB) error {
+		var err error
+		if h, err = tx.CreateLegalHold(ctx, h); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, a, tenantID, "hold.place", "hold", h.ID, holdTarget(h)+" expires="+fmtDay(h.ExpiresAt))
+	})
+	return h, err
 }
 
 func holdTarget(h store.LegalHold) string {
@@ -87,11 +89,12 @@ func holdTarget(h store.LegalHold) string {
 
 // ReleaseHold ends a hold before it expires.
 func (e *Engine) ReleaseHold(ctx context.Context, tenantID, id int64, a Actor) error {
-	if err := e.db.ReleaseLegalHold(ctx, tenantID, id, e.opt.Now(), a.Name); err != nil {
-		return err
-	}
-	e.audit(ctx, a, tenantID, "hold.release", "hold", id, "")
-	return nil
+	return e.db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.ReleaseLegalHold(ctx, tenantID, id, e.opt.Now(), a.Name); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, a, tenantID, "hold.release", "hold", id, "")
+	})
 }
 
 // Holds lists a tenant's holds (tenantID 0: every tenant's).
@@ -115,10 +118,15 @@ func (e *Engine) expireHolds(ctx context.Context, now int64, dry bool) (int, err
 			if dry {
 				continue
 			}
-			if err := e.db.ReleaseLegalHold(ctx, h.TenantID, h.ID, h.ExpiresAt, "expiry"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			err := e.db.InTx(ctx, func(tx *store.DB) error {
+				if err := tx.ReleaseLegalHold(ctx, h.TenantID, h.ID, h.ExpiresAt, "expiry"); err != nil {
+					return err
+				}
+				return e.audit(ctx, tx, System, h.TenantID, "hold.expire", "hold", h.ID, holdTarget(h))
+			})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return n, err
 			}
-			e.audit(ctx, System, h.TenantID, "hold.expire", "hold", h.ID, holdTarget(h))
 		}
 		if len(hs) < p.Limit {
 			return n, nil

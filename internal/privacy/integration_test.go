@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,11 +130,26 @@ var fillers = map[string]filler{
 			t.Fatal(err)
 		}
 	},
-	"cdrs": func(t *testing.T, o *org, uid int64, mark string) {}, // with the call journal
+	"cdrs": func(t *testing.T, o *org, uid int64, mark string) {
+		// The person as the callee of an inbound call (as the caller: with the call journal).
+		_, err := o.p.App.DB.RecordCall(context.Background(), store.CDR{TenantID: o.tid, CallID: "in-" + mark, Caller: "+4940777" + mark, Callee: "1001",
+			CalleeUserID: &uid, Direction: "inbound", StartAt: ago(1), EndAt: ago(1) + 5000, DurationMS: 5000, Cause: 200}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	},
 	"call_journal": func(t *testing.T, o *org, uid int64, mark string) {
 		_, err := o.p.App.DB.RecordCall(context.Background(), store.CDR{TenantID: o.tid, CallID: "call-" + mark, Caller: "1001", Callee: "+4930555" + mark,
 			CallerUserID: &uid, Direction: "outbound", StartAt: ago(1), EndAt: ago(1) + 5000, DurationMS: 5000, Cause: 200},
 			[]store.JournalEntry{{TenantID: o.tid, UserID: uid, CallID: "call-" + mark, Direction: "out", PeerNumber: "+4930555" + mark, StartAt: ago(1), Answered: true, DurationMS: 5000, Cause: 200}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A colleague's journal line of a call from the person: it names them as the peer.
+		peer := o.user(t, "colleague-of-"+strings.ToLower(mark)+"@acme.test", "user")
+		_, err = o.p.App.DB.RecordCall(context.Background(), store.CDR{TenantID: o.tid, CallID: "peer-" + mark, Caller: "1001", Callee: "1009",
+			CallerUserID: &uid, CalleeUserID: &peer, Direction: "internal", StartAt: ago(1), EndAt: ago(1) + 5000, DurationMS: 5000, Cause: 200},
+			[]store.JournalEntry{{TenantID: o.tid, UserID: peer, CallID: "peer-" + mark, Direction: "in", PeerNumber: "1001", StartAt: ago(1), Answered: true, DurationMS: 5000, Cause: 200}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,6 +272,65 @@ func TestExportCompleteness(t *testing.T) {
 			if len(doc.Tables[tb.Name]) < 1 {
 				t.Errorf("data/%s.json has no rows of %s", tb.Category, tb.Name)
 			}
+			// Every person column the registry declares: the fillers made a record in which
+			// only that column names alice, and the export has it.
+			exported := map[string]bool{}
+			for _, row := range doc.Tables[tb.Name] {
+				exported[fmt.Sprint(row["id"])] = true
+			}
+			cols := tb.PersonColumns
+			if tb.UserColumn != "" {
+				cols = append([]string{tb.UserColumn}, cols...)
+			}
+			// The schema's user references are all declared: one left out would silently drop
+			// records from exports and erasures.
+			for _, c := range columnsIn(t, p, tb.Name) {
+				if strings.HasSuffix(c, "user_id") && !slices.Contains(cols, c) {
+					t.Errorf("%s.%s refers to a user but the registry does not declare it a person column", tb.Name, c)
+				}
+			}
+			for _, c := range cols {
+				if c == "id" {
+					continue // the person's own row
+				}
+				key := "id"
+				if !hasColumn(t, p, tb.Name, "id") {
+					key = c // a table keyed by the person: one row
+				}
+				q := `SELECT ` + key + ` FROM ` + tb.Name + ` WHERE ` + c + ` = ?`
+				for _, other := range cols {
+					if other != c {
+						q += ` AND (` + other + ` IS NULL OR ` + other + ` <> ` + fmt.Sprint(alice) + `)`
+					}
+				}
+				rows, err := p.App.DB.Query(context.Background(), q, alice)
+				if err != nil {
+					t.Fatalf("%s.%s: %v", tb.Name, c, err)
+				}
+				var ids []string
+				for rows.Next() {
+					var id int64
+					if err := rows.Scan(&id); err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, fmt.Sprint(id))
+				}
+				rows.Close()
+				if len(ids) == 0 {
+					t.Errorf("%s.%s: no record names the person only in this column; make the filler write one", tb.Name, c)
+				}
+				for _, id := range ids {
+					if key != "id" {
+						if len(doc.Tables[tb.Name]) < len(ids) {
+							t.Errorf("%s: %d records name the person in %s, the export has %d", tb.Name, len(ids), c, len(doc.Tables[tb.Name]))
+						}
+						break
+					}
+					if !exported[id] {
+						t.Errorf("%s record %s names the person in %s but is not in the export", tb.Name, id, c)
+					}
+				}
+			}
 		}
 		all := string(bytes.Join(func() [][]byte {
 			var out [][]byte
@@ -343,7 +418,8 @@ func TestErasureMakesBackupCopyUnreadable(t *testing.T) {
 		fillers["call_journal"](t, o, alice, "A1")
 		fillers["test_contacts"](t, o, alice, "A1")
 		_, err := p.App.DB.RecordCall(ctx, store.CDR{TenantID: o.tid, CallID: "a-to-b", Caller: "+4930123456", Callee: "+4930654321", CallerUserID: &alice, CalleeUserID: &bob,
-			Direction: "internal", StartAt: ago(1), EndAt: ago(1), Cause: 200}, nil)
+			Direction: "internal", StartAt: ago(1), EndAt: ago(1), Cause: 200},
+			[]store.JournalEntry{{TenantID: o.tid, UserID: bob, CallID: "a-to-b", Direction: "in", PeerNumber: "+4930123456", PeerName: "Alice", StartAt: ago(1), Answered: true, Cause: 200}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,8 +453,28 @@ func TestErasureMakesBackupCopyUnreadable(t *testing.T) {
 			}
 		}
 
+		// Irreversible: without confirmation the API says what would go and changes nothing.
+		var prev privacy.ErasurePreview
+		p.MustDo(200, "GET", fmt.Sprintf("%s/users/%d/erasure", o.prefix, alice), o.admin, nil, &prev)
+		what := map[string]string{}
+		for _, it := range prev.Items {
+			what[it.Table] = it.Action
+		}
+		if what["content_files"] != "delete" || what["cdrs"] != "anonymise" || what["users"] != "redact" || !prev.KeyDestroyed {
+			t.Fatalf("erasure preview: %+v", prev)
+		}
+		st, body := p.Do("POST", fmt.Sprintf("%s/users/%d/deactivate", o.prefix, alice), o.admin, nil)
+		if st != 409 || !strings.Contains(string(body), "confirmation_required") || !strings.Contains(string(body), "content_files") {
+			t.Fatalf("deactivation without confirmation: %d %s", st, body)
+		}
+		if st, _ := p.Do("POST", fmt.Sprintf("%s/users/%d/erase", o.prefix, alice), o.admin, map[string]any{"confirm": false}); st != 409 {
+			t.Fatalf("erasure without confirmation: %d", st)
+		}
+		if got, _ := p.App.DB.User(ctx, o.tid, alice); !got.Active || p.App.Vault.Erased(o.tid, alice) {
+			t.Fatalf("unconfirmed deactivation changed something: %+v", got)
+		}
 		var u store.User
-		p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/deactivate", o.prefix, alice), o.admin, nil, &u)
+		p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/deactivate", o.prefix, alice), o.admin, map[string]any{"confirm": true}, &u)
 		if u.Active || u.Name != "Erased user" || u.Email != fmt.Sprintf("erased-%d@invalid", alice) {
 			t.Fatalf("user row after deactivation: %+v", u)
 		}
@@ -417,8 +513,15 @@ func TestErasureMakesBackupCopyUnreadable(t *testing.T) {
 		if err := p.App.DB.QueryRow(ctx, `SELECT caller, callee, anonymised, callee_user_id FROM cdrs WHERE call_id = 'a-to-b'`).Scan(&caller, &callee, &anon, &bobRef); err != nil {
 			t.Fatal(err)
 		}
-		if caller != "+49301xxxxx" || callee != "+49306xxxxx" || !anon || bobRef == nil || *bobRef != bob {
+		// Only alice's side goes: bob's side of his CDR stays, and the row is not flagged
+		// anonymised while bob is on it (retention anonymises it in time).
+		if caller != "+49301xxxxx" || callee != "+4930654321" || anon || bobRef == nil || *bobRef != bob {
 			t.Fatalf("anonymised CDR: %s %s %v %v", caller, callee, anon, bobRef)
+		}
+		// Bob's journal keeps the call without alice's number or name.
+		bj, err := p.App.DB.ListJournal(ctx, o.tid, bob, store.Page{})
+		if err != nil || len(bj) != 1 || bj[0].PeerNumber != "+49301xxxxx" || bj[0].PeerName != "" || bj[0].PeerUserID != nil {
+			t.Fatalf("bob's journal after alice's erasure: %+v %v", bj, err)
 		}
 		if err := p.App.Privacy.CheckProcessing(ctx, o.tid, alice, privacy.PurposeRecording); !errors.Is(err, privacy.ErrRestricted) {
 			t.Fatalf("processing of an erased user: %v", err)
@@ -448,7 +551,7 @@ func TestEraseWaitsForHolds(t *testing.T) {
 	var h store.LegalHold
 	p.MustDo(201, "POST", o.prefix+"/holds", o.admin, map[string]any{"table": "content_files", "record_id": held.ID, "reason": "fraud investigation", "expires_at": ago(-10)}, &h)
 	var rep privacy.ErasureReport
-	p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/erase", o.prefix, carol), o.admin, nil, &rep)
+	p.MustDo(200, "POST", fmt.Sprintf("%s/users/%d/erase", o.prefix, carol), o.admin, map[string]any{"confirm": true}, &rep)
 	if rep.Complete || rep.KeyDestroyed || !strings.Contains(rep.PendingReason, "legal hold") {
 		t.Fatalf("erasure with a held file: %+v", rep)
 	}
@@ -472,13 +575,38 @@ func TestEraseWaitsForHolds(t *testing.T) {
 	}
 	// The CLI erases too, and its deactivation runs the same erasure.
 	so, se, code := p.CLI("user", "deactivate", "--tenant", "acme", fmt.Sprint(dave))
+	if code != 1 || !strings.Contains(se, "--yes") || !strings.Contains(se, "user_passwords") {
+		t.Fatalf("privox user deactivate without --yes: %d %s %s", code, so, se)
+	}
+	if u, err := p.App.DB.User(ctx, o.tid, dave); err != nil || !u.Active {
+		t.Fatalf("unconfirmed deactivation changed the user: %+v %v", u, err)
+	}
+	so, se, code = p.CLI("user", "deactivate", "--tenant", "acme", fmt.Sprint(dave), "--yes")
 	if code != 0 || !strings.Contains(so, "Erased user") {
 		t.Fatalf("privox user deactivate: %d %s %s", code, so, se)
 	}
-	so, se, code = p.CLI("erase", "--tenant", "acme", "--user", fmt.Sprint(dave))
+	so, se, code = p.CLI("erase", "--tenant", "acme", "--user", fmt.Sprint(dave), "--yes")
 	if code != 0 || !strings.Contains(so, "erased") {
 		t.Fatalf("privox erase: %d %s %s", code, so, se)
 	}
+}
+
+func hasColumn(t *testing.T, p *privoxtest.Privox, table, col string) bool {
+	return slices.Contains(columnsIn(t, p, table), col)
+}
+
+func columnsIn(t *testing.T, p *privoxtest.Privox, table string) []string {
+	t.Helper()
+	rows, err := p.App.DB.Query(context.Background(), `SELECT * FROM `+table+` WHERE 1 = 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cols
 }
 
 func getText(t *testing.T, p *privoxtest.Privox, path, token string) string {
@@ -740,6 +868,14 @@ func TestFlowsAndRestriction(t *testing.T) {
 	err := p.App.Privacy.CheckProcessing(ctx, o.tid, u, privacy.PurposeEmailCopy)
 	if !errors.Is(err, privacy.ErrRestricted) || !strings.Contains(err.Error(), "email_copy refused") {
 		t.Fatalf("restricted e-mail copy: %v", err)
+	}
+	// Restricted data is not passed on: an admin's export of the person is refused, the
+	// person's own export is not.
+	if st, body := p.Do("GET", fmt.Sprintf("%s/users/%d/export", o.prefix, u), o.admin, nil); st != 409 || !strings.Contains(string(body), "restricted") {
+		t.Fatalf("admin exporting a restricted person: %d %s", st, body)
+	}
+	if st, _ := p.Do("GET", fmt.Sprintf("%s/users/%d/export", o.prefix, u), o.token(t, u), nil); st != 200 {
+		t.Fatalf("own export while restricted: %d", st)
 	}
 	so, _, _ := p.CLI("restrict", "list", "--tenant", "acme")
 	if !strings.Contains(so, "objection pending") {

@@ -54,20 +54,20 @@ func (e *Engine) SetPreset(ctx context.Context, tenantID int64, preset string, a
 			}
 			ch.Removed = append(ch.Removed, r)
 		}
-		return nil
+		removed := make([]string, len(ch.Removed))
+		for i, r := range ch.Removed {
+			removed[i] = ruleName(datacat.Category(r.Category), r.Kind)
+		}
+		detail := fmt.Sprintf("preset=%s previous=%s", preset, ch.Previous)
+		if len(removed) > 0 {
+			detail += " removed=" + strings.Join(removed, ",")
+		}
+		// The entry is written with the switch: no switch without its record.
+		return e.audit(ctx, tx, a, tenantID, "retention.preset", "tenant", tenantID, detail)
 	})
 	if err != nil {
 		return PresetChange{}, err
 	}
-	removed := make([]string, len(ch.Removed))
-	for i, r := range ch.Removed {
-		removed[i] = ruleName(datacat.Category(r.Category), r.Kind)
-	}
-	detail := fmt.Sprintf("preset=%s previous=%s", preset, ch.Previous)
-	if len(removed) > 0 {
-		detail += " removed=" + strings.Join(removed, ",")
-	}
-	e.audit(ctx, a, tenantID, "retention.preset", "tenant", tenantID, detail)
 	b, err := e.loadRules(ctx)
 	if err != nil {
 		return PresetChange{}, err

@@ -91,21 +91,25 @@ func (e *Engine) Restrict(ctx context.Context, tenantID, userID int64, reason st
 	if _, err := e.db.User(ctx, tenantID, userID); err != nil {
 		return store.Restriction{}, err
 	}
-	r, err := e.db.SetRestriction(ctx, store.Restriction{TenantID: tenantID, UserID: userID, Reason: reason, CreatedBy: a.Name, CreatedAt: e.opt.Now()})
-	if err != nil {
-		return r, err
-	}
-	e.audit(ctx, a, tenantID, "restriction.set", "user", userID, "")
-	return r, nil
+	var r store.Restriction
+	err := e.db.InTx(ctx, func(tx *store.DB) error {
+		var err error
+		if r, err = tx.SetRestriction(ctx, store.Restriction{TenantID: tenantID, UserID: userID, Reason: reason, CreatedBy: a.Name, CreatedAt: e.opt.Now()}); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, a, tenantID, "restriction.set", "user", userID, "")
+	})
+	return r, err
 }
 
 // Unrestrict lifts a restriction.
 func (e *Engine) Unrestrict(ctx context.Context, tenantID, userID int64, a Actor) error {
-	if err := e.db.DeleteRestriction(ctx, tenantID, userID); err != nil {
-		return err
-	}
-	e.audit(ctx, a, tenantID, "restriction.lift", "user", userID, "")
-	return nil
+	return e.db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.DeleteRestriction(ctx, tenantID, userID); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, a, tenantID, "restriction.lift", "user", userID, "")
+	})
 }
 
 // Restriction returns a person's restriction (store.ErrNotFound when there is none).

@@ -206,12 +206,17 @@ func (e *Engine) SetRule(ctx context.Context, tenantID int64, ch RuleChange, a A
 			}
 		}
 	}
-	err = e.db.SetRetentionRule(ctx, store.RetentionRule{TenantID: tenantID, Category: string(r.Category), Kind: ch.Kind, Mode: string(r.Mode),
-		Days: r.Days, OnDeactivation: string(r.OnDeactivation)})
+	err = e.db.InTx(ctx, func(tx *store.DB) error {
+		err := tx.SetRetentionRule(ctx, store.RetentionRule{TenantID: tenantID, Category: string(r.Category), Kind: ch.Kind, Mode: string(r.Mode),
+			Days: r.Days, OnDeactivation: string(r.OnDeactivation)})
+		if err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, a, tenantID, "retention.set", "retention", ruleName(ch.Category, ch.Kind), fmt.Sprintf("mode=%s days=%d on_deactivation=%s", r.Mode, r.Days, r.OnDeactivation))
+	})
 	if err != nil {
 		return EffectiveRule{}, err
 	}
-	e.audit(ctx, a, tenantID, "retention.set", "retention", ruleName(ch.Category, ch.Kind), fmt.Sprintf("mode=%s days=%d on_deactivation=%s", r.Mode, r.Days, r.OnDeactivation))
 	b, err = e.loadRules(ctx)
 	if err != nil {
 		return EffectiveRule{}, err
@@ -224,10 +229,15 @@ func (e *Engine) ResetRule(ctx context.Context, tenantID int64, c datacat.Catego
 	if _, err := e.checkChange(ctx, tenantID, c, kind); err != nil {
 		return EffectiveRule{}, err
 	}
-	if err := e.db.DeleteRetentionRule(ctx, tenantID, string(c), kind); err != nil {
+	err := e.db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.DeleteRetentionRule(ctx, tenantID, string(c), kind); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, a, tenantID, "retention.reset", "retention", ruleName(c, kind), "")
+	})
+	if err != nil {
 		return EffectiveRule{}, err
 	}
-	e.audit(ctx, a, tenantID, "retention.reset", "retention", ruleName(c, kind), "")
 	b, err := e.loadRules(ctx)
 	if err != nil {
 		return EffectiveRule{}, err

@@ -148,6 +148,18 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error)
 			return rep, err
 		}
 	}
+	if rows, _ := rep.Removed(); !o.DryRun && rows > 0 {
+		// What the sweep deleted must not stay readable in the database files either.
+		var names []string
+		for _, t := range rep.Tables {
+			if t.Removed > 0 {
+				names = append(names, t.Table)
+			}
+		}
+		if err := e.db.Scrub(context.WithoutCancel(ctx), names...); err != nil {
+			return rep, fmt.Errorf("privacy: sweep done, but scrubbing the database files failed: %w", err)
+		}
+	}
 	rep.FinishedAt = e.opt.Now()
 	if rows, files := rep.Removed(); !o.DryRun && (rows > 0 || rep.HoldsExpired > 0 || rep.ErasuresCompleted > 0) {
 		var parts []string
@@ -156,8 +168,10 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error)
 				parts = append(parts, fmt.Sprintf("%s:%s=%d", t.Table, t.Action, t.Removed))
 			}
 		}
-		e.audit(ctx, System, o.TenantID, "retention.sweep", "retention", "sweep",
-			fmt.Sprintf("rows=%d files=%d %s", rows, files, strings.Join(parts, " ")))
+		if err := e.audit(ctx, e.db, System, o.TenantID, "retention.sweep", "retention", "sweep",
+			fmt.Sprintf("rows=%d files=%d %s", rows, files, strings.Join(parts, " "))); err != nil {
+			return rep, err
+		}
 	}
 	return rep, nil
 }
@@ -671,6 +685,12 @@ func (e *Engine) sweepChain(ctx context.Context, t datacat.Table, r EffectiveRul
 	if ids := holds.records[t.Name]; len(ids) > 0 {
 		heldMin = ids[0]
 	}
+	// A hold on a person holds the entries that name them (as actor or as target) too.
+	if m, err := e.firstNaming(ctx, t, holds.users); err != nil {
+		return err
+	} else if m > 0 && (heldMin == 0 || m < heldMin) {
+		heldMin = m
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -742,6 +762,38 @@ func (e *Engine) sweepChain(ctx context.Context, t datacat.Table, r EffectiveRul
 			e.pause(ctx, time.Since(began))
 		}
 	}
+}
+
+// firstNaming returns the lowest id of a row of t that names one of the users (0: none).
+func (e *Engine) firstNaming(ctx context.Context, t datacat.Table, users []int64) (int64, error) {
+	if len(users) == 0 {
+		return 0, nil
+	}
+	list := intList(users)
+	var conds []string
+	for _, c := range personColumns(t) {
+		conds = append(conds, c+" IN ("+list+")")
+	}
+	var args []any
+	if tp := t.TargetPerson; tp != nil {
+		if err := checkIdent(tp.TypeColumn, tp.IDColumn); err != nil {
+			return 0, err
+		}
+		texts := make([]string, len(users))
+		for i, u := range users {
+			texts[i] = "'" + strconv.FormatInt(u, 10) + "'"
+		}
+		conds = append(conds, "("+tp.TypeColumn+" = ? AND "+tp.IDColumn+" IN ("+strings.Join(texts, ",")+"))")
+		args = append(args, tp.Type)
+	}
+	if len(conds) == 0 {
+		return 0, nil
+	}
+	var m sql.NullInt64
+	if err := e.db.QueryRow(ctx, `SELECT MIN(id) FROM `+t.Name+` WHERE `+strings.Join(conds, " OR "), args...).Scan(&m); err != nil {
+		return 0, err
+	}
+	return m.Int64, nil
 }
 
 // clusterLock makes sure only one node of a PostgreSQL installation sweeps at a time.

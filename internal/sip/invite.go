@@ -156,7 +156,9 @@ func (c *call) setup(ctx context.Context) {
 		c.fail(d.status, d.reason, "")
 		return
 	}
+	c.mu.Lock() // ForgetUser reads it
 	c.callee = d.callee
+	c.mu.Unlock()
 	c.log = c.log.With("callee", d.callee.number)
 	if s.relay == nil {
 		c.fail(503, "Service Unavailable", "system")

@@ -90,6 +90,7 @@ type Server struct {
 
 	metrics serverMetrics
 	started bool
+	blocked blockWatch // see forgetBlocked
 }
 
 type serverMetrics struct {
@@ -379,6 +380,9 @@ func (s *Server) housekeeping() {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				if err := s.accounts.poll(ctx); err != nil {
 					s.log.Warn("poll changed SIP secrets", "err", err)
+				}
+				if err := s.forgetBlocked(ctx); err != nil {
+					s.log.Warn("poll deactivated users", "err", err)
 				}
 				cancel()
 			}

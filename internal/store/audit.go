@@ -32,7 +32,8 @@ CREATE INDEX audit_log_at ON audit_log(at);
 `)
 	datacat.RegisterTable(datacat.Table{Name: "audit_log", Category: datacat.Audit, Owner: datacat.OwnerTenant,
 		TenantColumn: "tenant_id", TimeColumn: "at", PersonColumns: []string{"actor_user_id"}, IPColumns: []string{"source_ip"}, HashColumn: "hash",
-		Purpose: "Who read, played, downloaded, exported or deleted which content, and every administrative change"})
+		TargetPerson: &datacat.TargetRef{TypeColumn: "target_type", Type: "user", IDColumn: "target_id"},
+		Purpose:      "Who read, played, downloaded, exported or deleted which content, and every administrative change"})
 }
 
 // AuditEntry is one line of the tamper-evident audit log. Each entry's hash covers its fields

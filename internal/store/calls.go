@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"github.com/privox/privox/internal/datacat"
 )
@@ -11,6 +12,15 @@ func init() {
 	// cdrs(start_at) duplicated what cdrs(tenant_id, start_at) serves: every reader of CDRs by
 	// time (retention, statistics) asks per tenant. One index fewer per call and per swept row.
 	addMigration("0207_cdrs_start_dropped", `DROP INDEX cdrs_start;`)
+	// A journal line names the other party: erasing that person masks their side of the line
+	// (number, name) and leaves the rest of the owner's journal alone. Existing lines learn
+	// the other party from the call's CDR.
+	addMigration("0211_call_journal_peer", `
+ALTER TABLE call_journal ADD COLUMN peer_user_id BIGINT REFERENCES users(id) ON DELETE SET NULL;
+UPDATE call_journal SET peer_user_id = (SELECT CASE WHEN c.caller_user_id = call_journal.user_id THEN c.callee_user_id ELSE c.caller_user_id END
+	FROM cdrs c WHERE c.tenant_id = call_journal.tenant_id AND c.call_id = call_journal.call_id ORDER BY c.id LIMIT 1);
+CREATE INDEX call_journal_peer ON call_journal(peer_user_id);
+`)
 	addMigration("0002_calls", `
 CREATE TABLE cdrs (
 	id {{id}},
@@ -70,10 +80,12 @@ CREATE INDEX registrations_expires ON registrations(expires_at);
 	datacat.RegisterTable(datacat.Table{Name: "cdrs", Category: datacat.Traffic, Owner: datacat.OwnerTenant,
 		TenantColumn: "tenant_id", TimeColumn: "start_at",
 		PersonColumns: []string{"caller_user_id", "callee_user_id"}, NumberColumns: []string{"caller", "callee"},
+		Parties:          []datacat.Party{{Person: "caller_user_id", Numbers: []string{"caller"}}, {Person: "callee_user_id", Numbers: []string{"callee"}}},
 		AnonymisedColumn: "anonymised", StatsDimensions: []string{"trunk", "direction"}, StatsSum: "duration_ms",
 		Purpose: "Call detail records for operation, troubleshooting and statistics"})
 	datacat.RegisterTable(datacat.Table{Name: "call_journal", Category: datacat.Usage, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "start_at", NumberColumns: []string{"peer_number"},
+		PersonColumns: []string{"peer_user_id"}, Parties: []datacat.Party{{Person: "peer_user_id", Numbers: []string{"peer_number"}, Clear: []string{"peer_name"}}},
 		Purpose: "Each user's own call list (incoming, outgoing, missed)"})
 	datacat.RegisterTable(datacat.Table{Name: "registrations", Category: datacat.Connection, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "user_id", TimeColumn: "expires_at", ExpiresColumn: "expires_at", IPColumns: []string{"source_ip"},
@@ -109,6 +121,9 @@ type JournalEntry struct {
 	Direction  string `json:"direction"` // in, out
 	PeerNumber string `json:"peer_number"`
 	PeerName   string `json:"peer_name,omitempty"`
+	// PeerUserID is the other party when that is a user of the tenant (set by RecordCalls
+	// from the CDR).
+	PeerUserID *int64 `json:"peer_user_id,omitempty"`
 	StartAt    int64  `json:"start_at"`
 	Answered   bool   `json:"answered"`
 	DurationMS int64  `json:"duration_ms"`
@@ -145,35 +160,111 @@ func (db *DB) RecordCall(ctx context.Context, c CDR, journal []JournalEntry) (CD
 }
 
 // RecordCalls stores several calls in one transaction (all or none), setting each CDR's ID.
-// Busy installations end calls faster than one transaction each can commit.
+// Busy installations end calls faster than one transaction each can commit. Nothing new is
+// stored about a deactivated (erased) person: their journal lines are dropped, and their side
+// of the CDR and of the other party's journal line is written anonymised (number masked,
+// user reference and name removed), as erasure leaves older records.
 func (db *DB) RecordCalls(ctx context.Context, recs []CallRecord) error {
 	return db.InTx(ctx, func(tx *DB) error {
+		gone, err := tx.inactiveUsers(ctx, recs)
+		if err != nil {
+			return err
+		}
 		insCDR, err := tx.prepare(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 		if err != nil {
 			return err
 		}
 		defer insCDR.Close()
-		insJournal, err := tx.prepare(ctx, `INSERT INTO call_journal (tenant_id, user_id, call_id, direction, peer_number, peer_name, start_at, answered, duration_ms, cause)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		insJournal, err := tx.prepare(ctx, `INSERT INTO call_journal (tenant_id, user_id, call_id, direction, peer_number, peer_name, peer_user_id, start_at, answered, duration_ms, cause)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer insJournal.Close()
 		for i := range recs {
 			c := &recs[i].CDR
+			peers := make([]*int64, len(recs[i].Journal))
+			for k, j := range recs[i].Journal {
+				peers[k] = peerOf(*c, j.UserID)
+			}
+			anonymiseGone(c, gone)
 			if err := insCDR.QueryRowContext(ctx, c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
 				c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy).Scan(&c.ID); err != nil {
 				return mapErr(err)
 			}
-			for _, j := range recs[i].Journal {
-				if _, err := insJournal.ExecContext(ctx, j.TenantID, j.UserID, j.CallID, j.Direction, j.PeerNumber, j.PeerName, j.StartAt, j.Answered, j.DurationMS, j.Cause); err != nil {
+			for k, j := range recs[i].Journal {
+				if gone[j.UserID] {
+					continue
+				}
+				peer := peers[k]
+				if peer != nil && gone[*peer] {
+					j.PeerNumber, j.PeerName, peer = datacat.MaskNumber(j.PeerNumber), "", nil
+				}
+				if _, err := insJournal.ExecContext(ctx, j.TenantID, j.UserID, j.CallID, j.Direction, j.PeerNumber, j.PeerName, nullID(peer), j.StartAt, j.Answered, j.DurationMS, j.Cause); err != nil {
 					return mapErr(err)
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// peerOf is the other user of a call, seen from one of its users (nil for an outsider).
+func peerOf(c CDR, userID int64) *int64 {
+	switch {
+	case c.CallerUserID != nil && *c.CallerUserID == userID:
+		return c.CalleeUserID
+	case c.CalleeUserID != nil && *c.CalleeUserID == userID:
+		return c.CallerUserID
+	}
+	return nil
+}
+
+// inactiveUsers returns which of the users named by the records are deactivated.
+func (db *DB) inactiveUsers(ctx context.Context, recs []CallRecord) (map[int64]bool, error) {
+	var ids []any
+	seen := map[int64]bool{}
+	add := func(p *int64) {
+		if p != nil && !seen[*p] {
+			seen[*p] = true
+			ids = append(ids, *p)
+		}
+	}
+	for i := range recs {
+		add(recs[i].CDR.CallerUserID)
+		add(recs[i].CDR.CalleeUserID)
+		for _, j := range recs[i].Journal {
+			add(&j.UserID)
+		}
+	}
+	gone := map[int64]bool{}
+	if len(ids) == 0 {
+		return gone, nil
+	}
+	rows, err := db.Query(ctx, `SELECT id FROM users WHERE NOT active AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		gone[id] = true
+	}
+	return gone, rows.Err()
+}
+
+// anonymiseGone removes a deactivated person's side from a CDR before it is written.
+func anonymiseGone(c *CDR, gone map[int64]bool) {
+	if c.CallerUserID != nil && gone[*c.CallerUserID] {
+		c.Caller, c.CallerUserID = datacat.MaskNumber(c.Caller), nil
+	}
+	if c.CalleeUserID != nil && gone[*c.CalleeUserID] {
+		c.Callee, c.CalleeUserID = datacat.MaskNumber(c.Callee), nil
+	}
 }
 
 const cdrCols = `id, tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, anonymised`
@@ -207,7 +298,7 @@ func (db *DB) ListCDRs(ctx context.Context, tenantID, userID int64, p Page) ([]C
 
 // ListJournal lists a user's call journal.
 func (db *DB) ListJournal(ctx context.Context, tenantID, userID int64, p Page) ([]JournalEntry, error) {
-	rows, err := db.Query(ctx, `SELECT id, tenant_id, user_id, call_id, direction, peer_number, peer_name, start_at, answered, duration_ms, cause
+	rows, err := db.Query(ctx, `SELECT id, tenant_id, user_id, call_id, direction, peer_number, peer_name, peer_user_id, start_at, answered, duration_ms, cause
 		FROM call_journal WHERE tenant_id = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, userID, p.After, p.limit())
 	if err != nil {
 		return nil, err
@@ -216,9 +307,11 @@ func (db *DB) ListJournal(ctx context.Context, tenantID, userID int64, p Page) (
 	var out []JournalEntry
 	for rows.Next() {
 		var j JournalEntry
-		if err := rows.Scan(&j.ID, &j.TenantID, &j.UserID, &j.CallID, &j.Direction, &j.PeerNumber, &j.PeerName, &j.StartAt, &j.Answered, &j.DurationMS, &j.Cause); err != nil {
+		var peer sql.NullInt64
+		if err := rows.Scan(&j.ID, &j.TenantID, &j.UserID, &j.CallID, &j.Direction, &j.PeerNumber, &j.PeerName, &peer, &j.StartAt, &j.Answered, &j.DurationMS, &j.Cause); err != nil {
 			return nil, err
 		}
+		j.PeerUserID = idPtr(peer)
 		out = append(out, j)
 	}
 	return out, rows.Err()

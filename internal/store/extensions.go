@@ -96,7 +96,9 @@ func (db *DB) ExtensionByUsername(ctx context.Context, tenantID int64, username 
 	var sec SIPSecret
 	var uid sql.NullInt64
 	err := db.QueryRow(ctx, `SELECT e.id, e.tenant_id, e.user_id, e.number, e.sip_username, e.display_name, e.created_at, s.realm, s.ha1_md5, s.ha1_sha256
-		FROM extensions e JOIN sip_secrets s ON s.extension_id = e.id WHERE e.tenant_id = ? AND e.sip_username = ?`, tenantID, username).
+		FROM extensions e JOIN sip_secrets s ON s.extension_id = e.id WHERE e.tenant_id = ? AND e.sip_username = ?`+
+		// a deactivated or suspended owner's phones neither register nor call
+		` AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.user_id AND (NOT u.active OR u.suspended_at IS NOT NULL))`, tenantID, username).
 		Scan(&e.ID, &e.TenantID, &uid, &e.Number, &e.SIPUsername, &e.DisplayName, &e.CreatedAt, &sec.Realm, &sec.HA1MD5, &sec.HA1SHA256)
 	if uid.Valid {
 		e.UserID = &uid.Int64

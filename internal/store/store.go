@@ -71,7 +71,9 @@ func Open(ctx context.Context, engine Engine, dsn string) (*DB, error) {
 		if err := secureSQLiteFiles(dsn); err != nil { // files.go
 			return nil, err
 		}
-		q := "file:" + dsn + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		q := "file:" + dsn + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_txlock=immediate"
+		// secure_delete: deleted and overwritten rows are zeroed in the pages that held them,
+		// so that erased data is not left readable in free space of the database file.
 		sdb, err = sql.Open("sqlite", q)
 		if err == nil {
 			// One writer at a time is SQLite's model; readers run alongside in WAL mode.

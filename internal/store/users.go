@@ -3,11 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/privox/privox/internal/datacat"
 )
 
 func init() {
+	// Suspension blocks sign-in, registration and calls and keeps every record: it is not a
+	// deactivation, so retention "while active" keeps running for a suspended user.
+	addMigration("0210_users_suspended", `ALTER TABLE users ADD COLUMN suspended_at BIGINT;`)
 	datacat.RegisterTable(datacat.Table{Name: "users", Category: datacat.Personal, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "id", Tombstone: map[string]string{"name": "Erased user", "email": "erased-{id}@invalid"},
 		Purpose: "User accounts: name, e-mail address, language, role"})
@@ -33,17 +37,21 @@ type User struct {
 	Active        bool   `json:"active"`
 	CreatedAt     int64  `json:"created_at"`
 	DeactivatedAt *int64 `json:"deactivated_at,omitempty"`
+	// SuspendedAt is set while the user is suspended (reversible; the data stays).
+	SuspendedAt *int64 `json:"suspended_at,omitempty"`
 }
 
-const userCols = `id, tenant_id, name, email, language, role, active, created_at, deactivated_at`
+// Usable reports whether the user may sign in, register phones and make or take calls:
+// active and not suspended.
+func (u User) Usable() bool { return u.Active && u.SuspendedAt == nil }
+
+const userCols = `id, tenant_id, name, email, language, role, active, created_at, deactivated_at, suspended_at`
 
 func scanUser(s interface{ Scan(...any) error }) (User, error) {
 	var u User
-	var d sql.NullInt64
-	err := s.Scan(&u.ID, &u.TenantID, &u.Name, &u.Email, &u.Language, &u.Role, &u.Active, &u.CreatedAt, &d)
-	if d.Valid {
-		u.DeactivatedAt = &d.Int64
-	}
+	var d, sus sql.NullInt64
+	err := s.Scan(&u.ID, &u.TenantID, &u.Name, &u.Email, &u.Language, &u.Role, &u.Active, &u.CreatedAt, &d, &sus)
+	u.DeactivatedAt, u.SuspendedAt = idPtr(d), idPtr(sus)
 	return u, mapErr(err)
 }
 
@@ -106,6 +114,56 @@ func (db *DB) SetUserActive(ctx context.Context, tenantID, id int64, active bool
 	}
 	res, err := db.Exec(ctx, `UPDATE users SET active = ?, deactivated_at = ? WHERE tenant_id = ? AND id = ?`, active, at, tenantID, id)
 	return affected(res, err)
+}
+
+// SetUserSuspended suspends or resumes a user. Suspending an inactive user fails with
+// ErrConflict: deactivation is final.
+func (db *DB) SetUserSuspended(ctx context.Context, tenantID, id int64, suspended bool) error {
+	u, err := db.User(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	if !u.Active {
+		return fmt.Errorf("%w: user %d is deactivated", ErrConflict, id)
+	}
+	var at any
+	if suspended {
+		at = Now()
+		if u.SuspendedAt != nil {
+			at = *u.SuspendedAt
+		}
+	}
+	res, err := db.Exec(ctx, `UPDATE users SET suspended_at = ? WHERE tenant_id = ? AND id = ?`, at, tenantID, id)
+	return affected(res, err)
+}
+
+// UserRef names a user of a tenant.
+type UserRef struct {
+	TenantID int64
+	ID       int64
+}
+
+// UsersBlockedSince lists the users deactivated or suspended after a time (unix ms); since 0
+// lists every user deactivated or suspended now.
+func (db *DB) UsersBlockedSince(ctx context.Context, since int64) ([]UserRef, error) {
+	q, args := `SELECT tenant_id, id FROM users WHERE deactivated_at > ? OR suspended_at > ?`, []any{since, since}
+	if since == 0 {
+		q, args = `SELECT tenant_id, id FROM users WHERE NOT active OR suspended_at IS NOT NULL`, nil
+	}
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UserRef
+	for rows.Next() {
+		var u UserRef
+		if err := rows.Scan(&u.TenantID, &u.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
 
 // SetPassword stores a user's password hash (argon2id, made by the caller).

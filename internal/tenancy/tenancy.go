@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -138,8 +139,9 @@ func ValidatePassword(pw string) error {
 	return nil
 }
 
-// CreateUser validates and adds a user, with a password when pw is not empty.
-func CreateUser(ctx context.Context, db *store.DB, u store.User, pw string) (store.User, error) {
+// CreateUser validates and adds a user, with a password when pw is not empty. The audit
+// entries are appended in the same transaction; one without a target id names the new user.
+func CreateUser(ctx context.Context, db *store.DB, u store.User, pw string, audit ...store.AuditEntry) (store.User, error) {
 	u.Name = strings.TrimSpace(u.Name)
 	u.Email = strings.TrimSpace(u.Email)
 	if err := ValidateUser(u); err != nil {
@@ -168,15 +170,37 @@ func CreateUser(ctx context.Context, db *store.DB, u store.User, pw string) (sto
 			return err
 		}
 		if hash != "" {
-			return tx.SetPassword(ctx, u.TenantID, out.ID, hash)
+			if err := tx.SetPassword(ctx, u.TenantID, out.ID, hash); err != nil {
+				return err
+			}
 		}
-		return nil
+		for i := range audit {
+			if audit[i].TargetID == "" {
+				audit[i].TargetID = strconv.FormatInt(out.ID, 10)
+			}
+		}
+		return appendAudit(ctx, tx, audit)
 	})
 	return out, err
 }
 
-// SetPassword validates and stores a new password.
-func SetPassword(ctx context.Context, db *store.DB, tenantID, userID int64, pw string) error {
+// UpdateUser validates and stores a user's changed fields, with its audit entries in the same
+// transaction.
+func UpdateUser(ctx context.Context, db *store.DB, u store.User, audit ...store.AuditEntry) error {
+	if err := ValidateUser(u); err != nil {
+		return err
+	}
+	return db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+}
+
+// SetPassword validates and stores a new password, with its audit entries in the same
+// transaction.
+func SetPassword(ctx context.Context, db *store.DB, tenantID, userID int64, pw string, audit ...store.AuditEntry) error {
 	if err := ValidatePassword(pw); err != nil {
 		return err
 	}
@@ -184,7 +208,12 @@ func SetPassword(ctx context.Context, db *store.DB, tenantID, userID int64, pw s
 	if err != nil {
 		return err
 	}
-	return db.SetPassword(ctx, tenantID, userID, hash)
+	return db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.SetPassword(ctx, tenantID, userID, hash); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
 }
 
 // ValidateSIPPassword checks a SIP password (scanners guess weak ones within minutes).
@@ -230,6 +259,11 @@ func CreateExtension(ctx context.Context, db *store.DB, realm string, e store.Ex
 	if err := ValidateSIPPassword(sipPassword); err != nil {
 		return e, err
 	}
+	if e.UserID != nil {
+		if err := CheckOwner(ctx, db, e.TenantID, *e.UserID); err != nil {
+			return e, err
+		}
+	}
 	out, err := db.CreateExtension(ctx, e, Secret(e.SIPUsername, realm, sipPassword))
 	switch {
 	case errors.Is(err, store.ErrConflict):
@@ -244,14 +278,59 @@ func CreateExtension(ctx context.Context, db *store.DB, realm string, e store.Ex
 }
 
 // DeactivateUser marks a user inactive and removes their sessions and tokens. Erasure of the
-// rest of their data per category is the privacy engine's job, run by its caller.
-func DeactivateUser(ctx context.Context, db *store.DB, tenantID, userID int64) error {
+// rest of their data per category is the privacy engine's job, run by its caller. The audit
+// entries given are appended in the same transaction: the change and its record of who made
+// it are stored together or not at all.
+func DeactivateUser(ctx context.Context, db *store.DB, tenantID, userID int64, audit ...store.AuditEntry) error {
 	return db.InTx(ctx, func(tx *store.DB) error {
 		if err := tx.SetUserActive(ctx, tenantID, userID, false); err != nil {
 			return err
 		}
-		return tx.DeleteUserCredentials(ctx, tenantID, userID)
+		if err := tx.DeleteUserCredentials(ctx, tenantID, userID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
 	})
+}
+
+// SuspendUser suspends (on) or resumes (off) a user: a suspended user cannot sign in, register
+// phones or make and take calls, and keeps every record; resuming restores all of it. A
+// deactivated user cannot be suspended or resumed (deactivation is final). The audit entries
+// are appended in the same transaction.
+func SuspendUser(ctx context.Context, db *store.DB, tenantID, userID int64, on bool, audit ...store.AuditEntry) error {
+	return db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.SetUserSuspended(ctx, tenantID, userID, on); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return &FieldError{Field: "user", Msg: "the user is deactivated; deactivation cannot be undone"}
+			}
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+}
+
+func appendAudit(ctx context.Context, tx *store.DB, entries []store.AuditEntry) error {
+	for _, e := range entries {
+		if _, err := tx.AppendAudit(ctx, e); err != nil {
+			return fmt.Errorf("audit %s: %w", e.Action, err)
+		}
+	}
+	return nil
+}
+
+// CheckOwner refuses to give an extension to a user who is not in the tenant or is
+// deactivated: nothing new may be stored about an erased person.
+func CheckOwner(ctx context.Context, db *store.DB, tenantID, userID int64) error {
+	u, err := db.User(ctx, tenantID, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &FieldError{Field: "user_id", Msg: "no such user in this tenant"}
+	case err != nil:
+		return err
+	case !u.Active:
+		return &FieldError{Field: "user_id", Msg: "the user is deactivated and cannot be given an extension"}
+	}
+	return nil
 }
 
 // CreateToken makes an API token for a user; the token is returned once and stored as a digest.
