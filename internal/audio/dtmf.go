@@ -18,6 +18,10 @@ var (
 // at least two whole blocks into the 40 ms that ITU-T Q.24 requires a receiver to accept.
 const dtmfBlock = 102
 
+// evenness is the least ratio of the energies of a block's two halves: a block counts only
+// when the tone covers more than about 80 of its 102 samples.
+const evenness = 0.6
+
 // DTMFOptions tune the in-band detector. The zero value gives the defaults of NewDTMFDetector.
 type DTMFOptions struct {
 	// MinLevel is the lowest accepted level of each of the two tones, in dBm0 (default -32).
@@ -166,12 +170,20 @@ func goertzel(x *[dtmfBlock]float32, coef float32) float32 {
 
 // classify returns the digit one block carries, or 0.
 func (d *DTMFDetector) classify() rune {
-	var energy float32
-	for _, v := range d.buf {
-		energy += v * v
+	var h1, h2 float32
+	for _, v := range d.buf[:dtmfBlock/2] {
+		h1 += v * v
 	}
-	energy /= dtmfBlock
+	for _, v := range d.buf[dtmfBlock/2:] {
+		h2 += v * v
+	}
+	energy := (h1 + h2) / dtmfBlock
 	if energy < d.minGate {
+		return 0
+	}
+	// A key press fills the block evenly; a block that only partly holds a tone (its start or
+	// end) does not count, so that a burst under 23 ms cannot fill two blocks.
+	if h1 < evenness*h2 || h2 < evenness*h1 {
 		return 0
 	}
 	var rows, cols [4]float32
