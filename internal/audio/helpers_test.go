@@ -124,3 +124,16 @@ func toneLevel(pcm []int16, f float64) float64 {
 	p := (s1*s1 + s2*s2 - coef*s1*s2) * 2 / (n * n)
 	return PowerDBm0(p)
 }
+
+func runWithInput(t testing.TB, in []byte, name string, args ...string) []byte {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
