@@ -57,6 +57,10 @@ type Privox struct {
 	stopped    bool
 }
 
+// PromptDir is the system prompt directory every test Privox shares: espeak-ng synthesises the
+// set once per machine (at the first Start), not once per test.
+func PromptDir() string { return filepath.Join(os.TempDir(), "privox-test-prompts") }
+
 // Start runs a Privox on free loopback ports and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Privox {
 	t.Helper()
@@ -78,6 +82,7 @@ func Start(t testing.TB, opts Options) *Privox {
 	cfg.RTP.Ports = RTPRange(400)
 	cfg.Shutdown = 5 * time.Second
 	cfg.Log.Level = "debug"
+	cfg.Prompts.Dir = PromptDir()
 	dsn := opts.DSN
 	if opts.Engine == store.Postgres {
 		if dsn == "" {

@@ -55,6 +55,14 @@ func Path(dir, lang, name string) string { return filepath.Join(dir, lang, name+
 // downloaded. With every prompt present and current it does not need espeak-ng at all.
 func Generate(ctx context.Context, dir string, opt GenerateOptions) (GenerateReport, error) {
 	var rep GenerateReport
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return rep, fmt.Errorf("prompts: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return rep, fmt.Errorf("prompts: lock %s: %w", dir, err)
+	}
+	defer unlock()
 	man := manifest{}
 	if b, err := os.ReadFile(filepath.Join(dir, "manifest.json")); err == nil {
 		_ = json.Unmarshal(b, &man) // an unreadable manifest regenerates everything

@@ -38,35 +38,58 @@ type Library struct {
 	files *filestore.Store
 
 	mu     sync.RWMutex
-	system map[string]*audio.Clip // "lang/name"
+	system map[string]*audio.Clip // "lang/name", replaced as a whole by Reload
 	cache  map[int64]*audio.Clip  // content file id → clip
 }
 
 // Open loads the generated prompts under dir (see Generate). db and files may be nil for a
 // library of system prompts only.
 func Open(dir string, db *store.DB, files *filestore.Store) (*Library, error) {
-	l := &Library{dir: dir, db: db, files: files, system: map[string]*audio.Clip{}, cache: map[int64]*audio.Clip{}}
-	for _, lang := range Languages {
-		for _, name := range Names() {
-			b, err := os.ReadFile(Path(dir, lang, name))
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("prompts: %w", err)
-			}
-			c, err := audio.ParseClip(b)
-			if err != nil {
-				return nil, fmt.Errorf("prompts: %s/%s: %w", lang, name, err)
-			}
-			l.system[lang+"/"+name] = c
-		}
+	l := &Library{dir: dir, db: db, files: files, cache: map[int64]*audio.Clip{}}
+	if err := l.Reload(); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
 
+// Dir is the directory the system prompts are read from.
+func (l *Library) Dir() string { return l.dir }
+
+// Reload reads the generated prompts again (after Generate).
+func (l *Library) Reload() error {
+	system := map[string]*audio.Clip{}
+	for _, lang := range Languages {
+		for _, name := range Names() {
+			b, err := os.ReadFile(Path(l.dir, lang, name))
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("prompts: %w", err)
+			}
+			c, err := audio.ParseClip(b)
+			if err != nil {
+				return fmt.Errorf("prompts: %s/%s: %w", lang, name, err)
+			}
+			system[lang+"/"+name] = c
+		}
+	}
+	l.mu.Lock()
+	l.system = system
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *Library) systemClip(key string) *audio.Clip {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.system[key]
+}
+
 // Missing counts the system prompts that have no generated file.
 func (l *Library) Missing() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	return len(Languages)*len(Names()) - len(l.system)
 }
 
@@ -75,7 +98,7 @@ func (l *Library) System(lang, name string) (*audio.Clip, error) {
 	if !Known(lang, name) {
 		return nil, fmt.Errorf("%w: %s/%s", ErrUnknown, lang, name)
 	}
-	c := l.system[lang+"/"+name]
+	c := l.systemClip(lang + "/" + name)
 	if c == nil {
 		return nil, fmt.Errorf("%w: %s/%s", ErrMissing, lang, name)
 	}
@@ -239,7 +262,7 @@ func (l *Library) List(ctx context.Context, tenantID int64) ([]Entry, error) {
 		for _, name := range Names() {
 			text, _ := Text(lang, name)
 			e := Entry{Lang: lang, Name: name, Text: text}
-			if c := l.system[lang+"/"+name]; c != nil {
+			if c := l.systemClip(lang + "/" + name); c != nil {
 				e.Generated = true
 				e.DurationMS = c.Duration().Milliseconds()
 			}
