@@ -203,7 +203,7 @@ func (p *Privox) MustDo(want int, method, path, token string, body, out any) {
 // CLI runs a privox subcommand against this instance's data directory or database.
 func (p *Privox) CLI(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
-	env := []string{"PRIVOX_DATA_DIR=" + p.DataDir}
+	env := []string{"PRIVOX_DATA_DIR=" + p.DataDir, "PRIVOX_PROMPTS_DIR=" + p.Cfg.Prompts.Dir}
 	if p.DSN != "" {
 		env = append(env, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN="+p.DSN)
 	}
