@@ -42,4 +42,7 @@
 //     Stream.Stop, SetCodec, Close.
 //   - [Recorder]: WriteRTP/WritePCM collect a leg's audio (bounded length, gaps as silence),
 //     Save stores it as an encrypted G.711 WAV content file through filestore in one step.
+//   - [CollectDigits]: key presses from a channel (RFC 4733 and in-band, merged by the leg)
+//     until Max digits, a terminator, a first-digit or inter-digit time-out, or hang-up; never
+//     more than [MaxCollect].
 package media
