@@ -42,6 +42,9 @@
 //     Stream.Stop, SetCodec, Close.
 //   - [Recorder]: WriteRTP/WritePCM collect a leg's audio (bounded length, gaps as silence),
 //     Save stores it as an encrypted G.711 WAV content file through filestore in one step.
+//   - [DigitDetector]: one per received leg; FeedRTP(pt, payload) runs in-band DTMF detection
+//     on G.711 audio, FeedEvent(DTMFEvent) takes RFC 4733 events (from Session.OnDTMF); after
+//     the first event the leg's in-band detection is off, so no press counts twice.
 //   - [CollectDigits]: key presses from a channel (RFC 4733 and in-band, merged by the leg)
 //     until Max digits, a terminator, a first-digit or inter-digit time-out, or hang-up; never
 //     more than [MaxCollect].
