@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"maps"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -202,6 +203,87 @@ func TestPlaybackSequenceAndBargeIn(t *testing.T) {
 		audio.PCMU.Decode(pcm, pk[20].pay)
 		if lvl := audio.LevelDBm0(pcm); lvl < -13 || lvl > -7 {
 			t.Fatalf("tone frame at %.1f dBm0", lvl)
+		}
+	})
+}
+
+// TestPacerManyStreams: 1,500 streams are spread evenly over the wheel's slots, every stream
+// sends exactly one packet per period, and streams opened, played, stopped and closed from
+// other goroutines while the pacer runs disturb nobody else.
+func TestPacerManyStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPacer(PacerConfig{})
+		p.Start()
+		defer p.Stop()
+		const n = 1500
+		var mu sync.Mutex
+		counts := map[uint32]int{}
+		send := func(pkt []byte) error {
+			mu.Lock()
+			counts[binary.BigEndian.Uint32(pkt[8:])]++
+			mu.Unlock()
+			return nil
+		}
+		clip := audio.NewClip(audio.PCMU, make([]int16, 8000))
+		streams := make([]*Stream, n)
+		for i := range streams {
+			s, err := p.Open(StreamConfig{Codec: audio.PCMU, SSRC: uint32(i + 1), Send: send})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Play(audio.Loop(clip, 0))
+			streams[i] = s
+		}
+		p.mu.Lock()
+		for slot, c := range p.counts {
+			if c != n/DefaultPacerSlots {
+				t.Errorf("slot %d holds %d streams", slot, c)
+			}
+		}
+		p.mu.Unlock()
+		// Churn: other calls come and go, and play and stop, all the time.
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 20; i++ {
+					s, err := p.Open(StreamConfig{Codec: audio.PCMA, SSRC: uint32(100000 + g*1000 + i), Send: send})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					pb, _ := s.Play(audio.Tones("de").Busy)
+					time.Sleep(time.Duration(10+i) * time.Millisecond)
+					pb.Stop()
+					s.Close()
+					<-pb.Done()
+				}
+			}()
+		}
+		// Count between two instants that fall between slots (the slots are whole
+		// milliseconds), so that each slot comes round exactly 100 times in 2 s.
+		time.Sleep(time.Millisecond / 2)
+		mu.Lock()
+		before := maps.Clone(counts)
+		mu.Unlock()
+		time.Sleep(2 * time.Second)
+		mu.Lock()
+		after := maps.Clone(counts)
+		mu.Unlock()
+		wg.Wait()
+		mu.Lock()
+		for i := 1; i <= n; i++ {
+			if c := after[uint32(i)] - before[uint32(i)]; c != 100 {
+				t.Fatalf("stream %d sent %d packets in 2 s, want 100", i, c)
+			}
+		}
+		mu.Unlock()
+		for _, s := range streams {
+			s.Close()
+		}
+		if st := p.Stats(); st.Streams != 0 || st.Late != 0 || st.Skipped != 0 {
+			t.Fatalf("stats %+v", st)
 		}
 	})
 }
