@@ -293,3 +293,26 @@ func TestTenantReplacement(t *testing.T) {
 }
 
 func bad(_ store.TenantPrompt, err error) (error, bool) { return err, err != nil }
+
+// TestPromptsCauseNoDigits: an application listens for in-band DTMF while it plays prompts, and
+// echo brings the prompts back; none of the system prompts, in either language, may look like
+// a key press.
+func TestPromptsCauseNoDigits(t *testing.T) {
+	lib, err := prompts.Open(generated(t), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range prompts.Languages {
+		var all []int16
+		for _, name := range prompts.Names() {
+			c, err := lib.System(lang, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, c.PCM()...)
+		}
+		if got := audio.Detect(audio.DTMFOptions{}, all); got != "" {
+			t.Fatalf("%s prompts (%v) gave digits %q", lang, audio.Duration(len(all)), got)
+		}
+	}
+}
