@@ -3,6 +3,7 @@ package media
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,10 @@ type PacerConfig struct {
 	// LateThreshold is the lateness counted in [PacerStats.Late]. Zero means
 	// DefaultLateThreshold.
 	LateThreshold time.Duration
+	// Workers is how many goroutines share the wheel, each serving every Workers-th slot on
+	// the same schedule, so that sends use every core. Zero means GOMAXPROCS; Slots is
+	// rounded up to a multiple of it.
+	Workers int
 }
 
 // PacerStats are totals since the pacer started.
@@ -48,8 +53,8 @@ type PacerStats struct {
 	Skipped uint64
 }
 
-// Pacer sends the packets of many outgoing RTP streams from one goroutine on one absolute
-// schedule: the k-th instant is start + k·(20 ms / Slots), measured on the monotonic clock, so
+// Pacer sends the packets of many outgoing RTP streams from a few goroutines (one per core) on
+// one absolute schedule: the k-th instant is start + k·(20 ms / Slots), measured on the monotonic clock, so
 // no error accumulates however long it runs. Each stream is pinned to one slot of the 20 ms
 // wheel and sends exactly one frame each time its slot comes round. A pacer that wakes late
 // (a stall, a loaded machine) serves the overdue instants at once, at most MaxCatchUp periods'
@@ -65,9 +70,9 @@ type Pacer struct {
 	slots   []atomic.Pointer[[]*Stream] // copy-on-write per slot, read without a lock
 	counts  []int
 	streams int
-	wake    chan struct{}
+	wakes   []chan struct{} // one per worker
 	stop    chan struct{}
-	done    chan struct{}
+	wg      sync.WaitGroup
 	started bool
 
 	packets, late, skipped atomic.Uint64
@@ -85,18 +90,25 @@ func NewPacer(cfg PacerConfig) *Pacer {
 	if cfg.LateThreshold <= 0 {
 		cfg.LateThreshold = DefaultLateThreshold
 	}
-	return &Pacer{
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	cfg.Workers = min(cfg.Workers, cfg.Slots)
+	cfg.Slots = (cfg.Slots + cfg.Workers - 1) / cfg.Workers * cfg.Workers
+	p := &Pacer{
 		cfg:     cfg,
 		slotDur: audio.FrameDuration / time.Duration(cfg.Slots),
 		slots:   make([]atomic.Pointer[[]*Stream], cfg.Slots),
 		counts:  make([]int, cfg.Slots),
-		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
 	}
+	for range cfg.Workers {
+		p.wakes = append(p.wakes, make(chan struct{}, 1))
+	}
+	return p
 }
 
-// Start launches the pacer's goroutine.
+// Start launches the pacer's goroutines. A pacer starts once.
 func (p *Pacer) Start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -104,10 +116,13 @@ func (p *Pacer) Start() {
 		return
 	}
 	p.started = true
-	go p.run()
+	for w := range p.cfg.Workers {
+		p.wg.Add(1)
+		go p.run(w)
+	}
 }
 
-// Stop ends the pacer's goroutine and waits for it. Playbacks in progress are left as they
+// Stop ends the pacer's goroutines and waits for them. Playbacks in progress are left as they
 // are; close the streams to end them.
 func (p *Pacer) Stop() {
 	p.mu.Lock()
@@ -121,7 +136,7 @@ func (p *Pacer) Stop() {
 	default:
 		close(p.stop)
 	}
-	<-p.done
+	p.wg.Wait()
 }
 
 // Stats returns the pacer's totals.
@@ -151,8 +166,9 @@ func (p *Pacer) add(s *Stream) {
 	next = append(next, s)
 	p.slots[best].Store(&next)
 	p.mu.Unlock()
+	w := p.wakes[best%p.cfg.Workers]
 	select {
-	case p.wake <- struct{}{}:
+	case w <- struct{}{}:
 	default:
 	}
 }
@@ -178,30 +194,38 @@ func (p *Pacer) remove(s *Stream) {
 	p.slots[s.slot].Store(&next)
 }
 
-func (p *Pacer) idle() bool {
+// idle reports whether worker w has no stream on any of its slots.
+func (p *Pacer) idle(w int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.streams == 0
+	for slot := w; slot < len(p.counts); slot += p.cfg.Workers {
+		if p.counts[slot] > 0 {
+			return false
+		}
+	}
+	return true
 }
 
-func (p *Pacer) run() {
-	defer close(p.done)
+// run is worker w: it serves the instants k ≡ w (mod Workers), whose slots are its own.
+func (p *Pacer) run(w int) {
+	defer p.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	slots := int64(p.cfg.Slots)
+	step := int64(p.cfg.Workers)
 	maxBehind := int64(p.cfg.MaxCatchUp) * slots
 	for {
 		// With no streams there is nothing to pace: wait for one, then start a fresh schedule.
-		for p.idle() {
+		for p.idle(w) {
 			select {
 			case <-p.stop:
 				return
-			case <-p.wake:
+			case <-p.wakes[w]:
 			}
 		}
 		start := time.Now()
-		var k int64 // next instant to serve
-		for !p.idle() {
+		k := int64(w) // next instant to serve
+		for !p.idle(w) {
 			due := time.Duration(k) * p.slotDur
 			if wait := due - time.Since(start); wait > 0 {
 				timer.Reset(wait)
@@ -215,12 +239,12 @@ func (p *Pacer) run() {
 			if behind := now - k; behind > maxBehind {
 				// A stall longer than the catch-up bound: skip the oldest instants. Each
 				// stream notices the gap from its frame index and marks the next packet.
-				skip := behind - maxBehind
+				skip := (behind - maxBehind) / step * step
 				p.skipped.Add(uint64(skip / slots))
 				k += skip
 			}
-			// Serve every instant that is due now.
-			for ; k <= now; k++ {
+			// Serve every instant of this worker that is due now.
+			for ; k <= now; k += step {
 				p.serve(k, start)
 			}
 		}

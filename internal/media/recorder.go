@@ -136,7 +136,7 @@ func (r *Recorder) Save(ctx context.Context, files *filestore.Store, tenantID in
 	if len(clip.Data) == 0 {
 		return store.ContentFile{}, fmt.Errorf("media: save recording: %w", audio.ErrEmpty)
 	}
-	f, err := files.Put(ctx, tenantID, userID, kind, audio.ClipWAV(clip), time.Now().UnixMilli(), link)
+	f, err := files.Put(ctx, tenantID, userID, kind, audio.ClipWAV(clip), store.Now(), link)
 	if err != nil {
 		return f, fmt.Errorf("media: save recording: %w", err)
 	}

@@ -75,11 +75,13 @@ func BenchmarkAppStreamCPU(b *testing.B) {
 // (the benchmark target is below 0.1 %) and the worst lateness.
 func BenchmarkAppStreamsLateness(b *testing.B) {
 	for _, calls := range []int{100, 1500} {
-		b.Run(fmt.Sprintf("calls=%d", calls), func(b *testing.B) { benchLateness(b, calls) })
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("calls=%d/workers=%d", calls, workers), func(b *testing.B) { benchLateness(b, calls, workers) })
+		}
 	}
 }
 
-func benchLateness(b *testing.B, calls int) {
+func benchLateness(b *testing.B, calls, workers int) {
 	clip := benchPrompt()
 	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -122,7 +124,7 @@ func benchLateness(b *testing.B, calls int) {
 			received++
 		}
 	}()
-	p := NewPacer(PacerConfig{})
+	p := NewPacer(PacerConfig{Workers: workers})
 	p.Start()
 	streams := make([]*Stream, 0, calls)
 	for i := 0; i < calls; i++ {
