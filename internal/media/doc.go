@@ -39,7 +39,8 @@
 //     frame from the current [Playback] or silence, RTP timestamps +160 per period (they jump
 //     with the clock after a skip), sequence +1 per packet, marker on the first packet of each
 //     talkspurt. Play(audio.Sound) returns a Playback (Done, Stop for barge-in, Stopped);
-//     Stream.Stop, SetCodec, Close.
+//     Stream.Stop, SetCodec, Close. Session.InjectRaw(leg, pkt) is the Send that puts a
+//     stream on a relay leg (SRTP-protected when the leg uses SRTP).
 //   - [Recorder]: WriteRTP/WritePCM collect a leg's audio (bounded length, gaps as silence),
 //     Save stores it as an encrypted G.711 WAV content file through filestore in one step.
 //   - [DigitDetector]: one per received leg; FeedRTP(pt, payload) runs in-band DTMF detection
