@@ -198,3 +198,32 @@ func BenchmarkDTMFFrame(b *testing.B) {
 }
 
 var _ = fmt.Sprint
+
+// TestDTMFTalkOffMusic: hold music and tones are not key presses: a sine sweeping the whole
+// telephone band, plucked chords, and the call-progress tones.
+func TestDTMFTalkOffMusic(t *testing.T) {
+	sox := need(t, "sox", "sox")
+	raw := func(args ...string) []int16 {
+		a := append([]string{"-n", "-t", "raw", "-e", "signed", "-b", "16", "-r", "8000", "-c", "1", "-", "synth"}, args...)
+		return rawToPCM(run(t, sox, a...))
+	}
+	var music []int16
+	music = append(music, raw("20", "sine", "300-3400", "vol", "0.5")...)
+	for _, chord := range [][3]string{{"262", "330", "392"}, {"294", "370", "440"}, {"349", "440", "523"}, {"392", "494", "587"}, {"698", "880", "1047"}, {"784", "988", "1175"}} {
+		for i := 0; i < 4; i++ {
+			music = append(music, raw("0.4", "pluck", chord[0], "pluck", "mix", chord[1], "pluck", "mix", chord[2], "vol", "0.6")...)
+		}
+	}
+	for _, ts := range []ToneSet{Tones("de"), Tones("us")} {
+		for _, tone := range []Tone{ts.Dial, ts.Ringback, ts.Busy, ts.Congestion, ts.CallWaiting, ts.Beep} {
+			src := tone.Open()
+			frame := make([]int16, FrameSamples)
+			for i := 0; i < 250 && src.Read(frame); i++ {
+				music = append(music, frame...)
+			}
+		}
+	}
+	if got := Detect(DTMFOptions{}, music); got != "" {
+		t.Fatalf("%v of music and tones gave digits %q", Duration(len(music)), got)
+	}
+}
