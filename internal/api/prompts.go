@@ -26,7 +26,7 @@ func promptRoutes(s *Server) []Route {
 	const one = "/api/v1/tenants/{tenant}/prompts/{lang}/{name}"
 	return []Route{
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/prompts", Summary: "Every system prompt (English and German) and whether the tenant replaced it", Auth: Admin, Result: promptList{}, Handler: s.listPrompts},
-		{Method: "PUT", Path: one, Summary: fmt.Sprintf("Replace a prompt with an uploaded WAV (8-48 kHz, mono or stereo, 16-bit PCM or G.711) or raw 8 kHz G.711 (?format=pcmu|pcma); at most %d MiB and %s", prompts.MaxUploadBytes>>20, prompts.MaxUploadDuration),
+		{Method: "PUT", Path: one, Summary: fmt.Sprintf("Replace a prompt (or upload a custom-… one) with an uploaded WAV (8-48 kHz, mono or stereo, 16-bit PCM or G.711) or raw 8 kHz G.711 (?format=pcmu|pcma); at most %d MiB and %s", prompts.MaxUploadBytes>>20, prompts.MaxUploadDuration),
 			Auth: Admin, Upload: promptUploadTypes, MaxBody: prompts.MaxUploadBytes + 1<<16, Result: store.TenantPrompt{}, Handler: s.putPrompt},
 		{Method: "DELETE", Path: one, Summary: "Remove the tenant's replacement: callers hear the system prompt again", Auth: Admin, Handler: s.resetPrompt},
 		{Method: "GET", Path: one + "/audio", Summary: "The prompt as the tenant's callers hear it, as 8 kHz G.711 WAV (audited)", Auth: Admin, Result: "", Raw: true, Handler: s.getPromptAudio},
@@ -48,7 +48,7 @@ func (s *Server) listPrompts(r *Request) (any, error) {
 
 func promptKey(r *Request) (lang, name string, err error) {
 	lang, name = r.PathValue("lang"), r.PathValue("name")
-	if !prompts.Known(lang, name) {
+	if !prompts.Valid(lang, name) {
 		return "", "", &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no prompt %q in language %q", name, lang)}
 	}
 	return lang, name, nil

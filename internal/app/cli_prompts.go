@@ -44,8 +44,8 @@ func (c *cmdCtx) promptKey() (lang, name string, err error) {
 	if lang == "" || name == "" {
 		return "", "", usageErr("--lang and --name are required")
 	}
-	if !prompts.Known(lang, name) {
-		return "", "", fmt.Errorf("no prompt %q in language %q (see privox prompts list)", name, lang)
+	if !prompts.Valid(lang, name) {
+		return "", "", fmt.Errorf("no prompt %q in language %q (see privox prompts list; own prompts are named custom-…)", name, lang)
 	}
 	return lang, name, nil
 }

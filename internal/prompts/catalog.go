@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Languages are the languages of the system prompt set.
@@ -222,6 +223,31 @@ func Names() []string {
 func Known(lang, name string) bool {
 	_, ok := Text(lang, name)
 	return ok
+}
+
+// CustomPrefix starts the names of a tenant's own prompts, which have no system version
+// ("custom-sales", "custom-greeting-night"): a menu's greeting or the name of an option.
+const CustomPrefix = "custom-"
+
+// IsCustom reports whether name is a well-formed custom prompt name: CustomPrefix and 1 to 40
+// lower-case letters, digits and dashes.
+func IsCustom(name string) bool {
+	rest, ok := strings.CutPrefix(name, CustomPrefix)
+	if !ok || len(rest) == 0 || len(rest) > 40 {
+		return false
+	}
+	for _, c := range rest {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Valid reports whether a tenant may have a prompt lang/name: a system prompt or a custom one,
+// in one of the Languages.
+func Valid(lang, name string) bool {
+	return Known(lang, name) || (langIndex(lang) >= 0 && IsCustom(name))
 }
 
 // Number returns the prompts that say n (0 to 9999) in a language.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -108,7 +109,7 @@ func (l *Library) System(lang, name string) (*audio.Clip, error) {
 // Clip returns the prompt a tenant's callers hear: the tenant's replacement, else the system
 // prompt.
 func (l *Library) Clip(ctx context.Context, tenantID int64, lang, name string) (*audio.Clip, error) {
-	if !Known(lang, name) {
+	if !Valid(lang, name) {
 		return nil, fmt.Errorf("%w: %s/%s", ErrUnknown, lang, name)
 	}
 	if l.db != nil {
@@ -119,6 +120,9 @@ func (l *Library) Clip(ctx context.Context, tenantID int64, lang, name string) (
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, fmt.Errorf("prompts: %w", err)
 		}
+	}
+	if IsCustom(name) {
+		return nil, fmt.Errorf("%w: the tenant has not uploaded %s/%s", ErrMissing, lang, name)
 	}
 	return l.System(lang, name)
 }
@@ -166,11 +170,11 @@ type Upload struct {
 }
 
 // Replace checks and converts an uploaded sound and makes it the tenant's version of
-// lang/name. Anything that is not acceptable audio is refused with an error wrapping one of
+// lang/name (a system prompt, or a custom one: see IsCustom). Anything that is not acceptable audio is refused with an error wrapping one of
 // the audio.Err… values, and nothing changes. The previous replacement, if any, is deleted in
 // the same step (crash-safe: filestore.Recover finishes the deletion).
 func (l *Library) Replace(ctx context.Context, tenantID int64, lang, name string, up Upload) (store.TenantPrompt, error) {
-	if !Known(lang, name) {
+	if !Valid(lang, name) {
 		return store.TenantPrompt{}, fmt.Errorf("%w: %s/%s", ErrUnknown, lang, name)
 	}
 	clip, err := audio.ImportClip(up.Body, audio.PCMU, audio.ImportOptions{MaxBytes: MaxUploadBytes, MaxDuration: MaxUploadDuration, Raw: up.Raw})
@@ -216,7 +220,7 @@ func (l *Library) Replace(ctx context.Context, tenantID int64, lang, name string
 // Reset deletes the tenant's replacement of lang/name, so callers hear the system prompt again.
 // It returns store.ErrNotFound when there is none.
 func (l *Library) Reset(ctx context.Context, tenantID int64, lang, name string) error {
-	if !Known(lang, name) {
+	if !Valid(lang, name) {
 		return fmt.Errorf("%w: %s/%s", ErrUnknown, lang, name)
 	}
 	p, err := l.db.TenantPrompt(ctx, tenantID, lang, name)
@@ -245,7 +249,8 @@ type Entry struct {
 	UpdatedAt  int64 `json:"updated_at,omitempty"`
 }
 
-// List returns every prompt with whether the tenant replaced it.
+// List returns every system prompt with whether the tenant replaced it, then the tenant's
+// custom prompts.
 func (l *Library) List(ctx context.Context, tenantID int64) ([]Entry, error) {
 	repl := map[string]store.TenantPrompt{}
 	if l.db != nil {
@@ -272,5 +277,15 @@ func (l *Library) List(ctx context.Context, tenantID int64) ([]Entry, error) {
 			out = append(out, e)
 		}
 	}
+	var custom []Entry
+	for _, p := range repl {
+		if IsCustom(p.Name) {
+			custom = append(custom, Entry{Lang: p.Lang, Name: p.Name, Replaced: true, UpdatedAt: p.UpdatedAt})
+		}
+	}
+	sort.Slice(custom, func(i, j int) bool {
+		return custom[i].Lang+"/"+custom[i].Name < custom[j].Lang+"/"+custom[j].Name
+	})
+	out = append(out, custom...)
 	return out, nil
 }

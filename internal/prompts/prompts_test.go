@@ -286,6 +286,31 @@ func TestTenantReplacement(t *testing.T) {
 		if err := lib.Reset(ctx, a.ID, "de", prompts.Welcome); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second reset: %v", err)
 		}
+		// A custom prompt (a menu's own greeting) exists only once uploaded.
+		if _, err := lib.Clip(ctx, a.ID, "de", "custom-sales"); !errors.Is(err, prompts.ErrMissing) {
+			t.Fatalf("custom prompt before upload: %v", err)
+		}
+		for _, bad := range []string{"custom-", "custom-Sales", "custom-../x", "sales"} {
+			if _, err := lib.Replace(ctx, a.ID, "de", bad, prompts.Upload{Body: bytes.NewReader(upload)}); !errors.Is(err, prompts.ErrUnknown) {
+				t.Fatalf("name %q: %v", bad, err)
+			}
+		}
+		if _, err := lib.Replace(ctx, a.ID, "de", "custom-sales", prompts.Upload{Body: bytes.NewReader(upload)}); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := lib.Clip(ctx, a.ID, "de", "custom-sales"); err != nil || c.Duration() != 2*time.Second {
+			t.Fatalf("custom prompt: %v", err)
+		}
+		if _, err := lib.Clip(ctx, b.ID, "de", "custom-sales"); !errors.Is(err, prompts.ErrMissing) {
+			t.Fatalf("tenant b sees tenant a's custom prompt: %v", err)
+		}
+		ls, _ = lib.List(ctx, a.ID)
+		if last := ls[len(ls)-1]; last.Name != "custom-sales" || !last.Replaced {
+			t.Fatalf("custom prompt not listed last: %+v", last)
+		}
+		if err := lib.Reset(ctx, a.ID, "de", "custom-sales"); err != nil {
+			t.Fatal(err)
+		}
 		if rep, err := files.Recover(ctx, false); err != nil || !rep.Clean() {
 			t.Fatalf("filestore not clean: %+v %v", rep, err)
 		}
