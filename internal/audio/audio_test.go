@@ -228,3 +228,26 @@ func abs(v int) int {
 	}
 	return v
 }
+
+// TestHoldMusic: the default music on hold is half a minute at a gentle level, loops silently
+// and triggers no DTMF.
+func TestHoldMusic(t *testing.T) {
+	c := HoldMusic()
+	if d := c.Duration(); d < 30*time.Second || d > 40*time.Second {
+		t.Fatalf("hold music lasts %v", d)
+	}
+	pcm := c.PCM()
+	if lvl := LevelDBm0(pcm); lvl < -27 || lvl > -21 {
+		t.Fatalf("hold music at %.1f dBm0", lvl)
+	}
+	if LevelDBm0(pcm[len(pcm)-16:]) > -45 || LevelDBm0(pcm[:8]) > -45 {
+		t.Fatal("hold music does not start and end quietly")
+	}
+	loop := append(append([]int16(nil), pcm...), pcm...)
+	if got := Detect(DTMFOptions{}, loop); got != "" {
+		t.Fatalf("hold music gave digits %q", got)
+	}
+	if HoldMusic() != c {
+		t.Fatal("hold music built twice")
+	}
+}

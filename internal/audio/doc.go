@@ -14,6 +14,7 @@
 //     waiting, beep): "de"/"eu" get the 425 Hz German set (ITU-T E.180, 1TR110: ring 1 s on / 4 s
 //     off, busy 480/480 ms, congestion 240/240 ms), others the North American precise tones
 //     (ring-back 440+480 Hz 2 s / 4 s, busy 480+620 Hz 0.5/0.5 s, reorder 0.25/0.25 s).
+//   - [HoldMusic]: the default music on hold, synthesised here (32 s, loops cleanly).
 //   - DTMF: [NewDTMFDetector] returns a streaming Goertzel detector; Feed(frame) returns the
 //     digit whose key press was recognised in that frame (once per press) or 0. It checks level,
 //     twist, relative peak, the tones' share of the energy and the column tone's second
