@@ -64,6 +64,10 @@ const (
 
 	Star = "key-star"
 	Hash = "key-hash"
+
+	// MusicOnHold is what a held caller hears: audio.HoldMusic unless the tenant uploaded
+	// its own. It is not speech, so Generate leaves it alone and Names does not list it.
+	MusicOnHold = "music-on-hold"
 )
 
 // phrases are the texts of the phrase prompts.
@@ -164,6 +168,9 @@ func Text(lang, name string) (string, bool) {
 	if p, ok := phrases[name]; ok {
 		return p[li], true
 	}
+	if name == MusicOnHold {
+		return "(music)", true
+	}
 	var n int
 	switch {
 	case scan(name, "num-", &n) && n >= 0 && n < 100:
@@ -203,7 +210,7 @@ func langIndex(lang string) int {
 	return -1
 }
 
-// Names lists every prompt of the system set, sorted.
+// Names lists every spoken prompt of the system set, sorted (MusicOnHold is not spoken).
 func Names() []string {
 	var out []string
 	for n := range phrases {

@@ -15,6 +15,7 @@
 //     names...) a sequence to play; Replace(ctx, tenant, lang, name, Upload) checks, converts and
 //     stores an upload (refusals wrap the audio.Err… values and change nothing); Reset removes a
 //     replacement; List shows every prompt and whether the tenant replaced it.
+//   - [MusicOnHold] is served like a prompt: audio.HoldMusic until the tenant uploads its own.
 //   - Custom prompts: a tenant may also upload prompts of its own under names "custom-…"
 //     ([IsCustom], [Valid]; e.g. a menu's greeting or an option's name: "For" custom-sales
 //     "press" num-1). They have no system version: Clip answers [ErrMissing] until uploaded.

@@ -99,6 +99,9 @@ func (l *Library) System(lang, name string) (*audio.Clip, error) {
 	if !Known(lang, name) {
 		return nil, fmt.Errorf("%w: %s/%s", ErrUnknown, lang, name)
 	}
+	if name == MusicOnHold {
+		return audio.HoldMusic(), nil
+	}
 	c := l.systemClip(lang + "/" + name)
 	if c == nil {
 		return nil, fmt.Errorf("%w: %s/%s", ErrMissing, lang, name)
@@ -276,6 +279,13 @@ func (l *Library) List(ctx context.Context, tenantID int64) ([]Entry, error) {
 			}
 			out = append(out, e)
 		}
+	}
+	for _, lang := range Languages {
+		e := Entry{Lang: lang, Name: MusicOnHold, Text: "(music)", Generated: true, DurationMS: audio.HoldMusic().Duration().Milliseconds()}
+		if p, ok := repl[lang+"/"+MusicOnHold]; ok {
+			e.Replaced, e.UpdatedAt = true, p.UpdatedAt
+		}
+		out = append(out, e)
 	}
 	var custom []Entry
 	for _, p := range repl {

@@ -286,6 +286,19 @@ func TestTenantReplacement(t *testing.T) {
 		if err := lib.Reset(ctx, a.ID, "de", prompts.Welcome); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second reset: %v", err)
 		}
+		// Music on hold is synthesised, and replaceable like any prompt.
+		if c, err := lib.Clip(ctx, a.ID, "de", prompts.MusicOnHold); err != nil || c != audio.HoldMusic() {
+			t.Fatalf("default music on hold: %v", err)
+		}
+		if _, err := lib.Replace(ctx, a.ID, "de", prompts.MusicOnHold, prompts.Upload{Body: bytes.NewReader(upload)}); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := lib.Clip(ctx, a.ID, "de", prompts.MusicOnHold); c == audio.HoldMusic() {
+			t.Fatal("uploaded music on hold not played")
+		}
+		if err := lib.Reset(ctx, a.ID, "de", prompts.MusicOnHold); err != nil {
+			t.Fatal(err)
+		}
 		// A custom prompt (a menu's own greeting) exists only once uploaded.
 		if _, err := lib.Clip(ctx, a.ID, "de", "custom-sales"); !errors.Is(err, prompts.ErrMissing) {
 			t.Fatalf("custom prompt before upload: %v", err)
