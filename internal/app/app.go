@@ -31,6 +31,7 @@ import (
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/privacy"
+	"github.com/privox/privox/internal/prompts"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
 )
@@ -87,6 +88,9 @@ type App struct {
 	apiDeps []func(*api.Deps)
 	// forgetters hold personal data in memory (see forgetUser).
 	forgetters []userForgetter
+
+	// Prompts serves system prompts and tenants' replacements (wire_prompts.go).
+	Prompts *prompts.Library
 }
 
 // SetAddr records a bound listener address of a subsystem.
