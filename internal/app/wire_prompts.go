@@ -21,9 +21,14 @@ func promptDir(dir, dataDir string) string {
 	return filepath.Join(dataDir, "prompts")
 }
 
-// promptsSubsystem synthesises missing system prompts with espeak-ng when Privox starts (the
-// first start takes a few seconds; later ones find every prompt current).
-type promptsSubsystem struct{ a *App }
+// promptsSubsystem synthesises missing system prompts with espeak-ng in the background when
+// Privox starts: phones register and calls run at once, and applications fall back to tones
+// for a prompt that is not there yet. Later starts find every prompt current.
+type promptsSubsystem struct {
+	a      *App
+	cancel context.CancelFunc
+	done   chan struct{}
+}
 
 var _ Subsystem = (*promptsSubsystem)(nil)
 
@@ -34,13 +39,28 @@ func newPromptsSubsystem(a *App) (Subsystem, error) {
 	}
 	a.Prompts = lib
 	a.apiDeps = append(a.apiDeps, func(d *api.Deps) { d.Prompts = lib })
-	return &promptsSubsystem{a: a}, nil
+	return &promptsSubsystem{a: a, done: make(chan struct{})}, nil
 }
 
 func (s *promptsSubsystem) Name() string { return "prompts" }
 
 func (s *promptsSubsystem) Start(ctx context.Context) error {
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	go func() {
+		defer close(s.done)
+		if err := s.generate(gctx); err != nil && gctx.Err() == nil {
+			s.a.Logger.Error("system prompts", "component", "prompts", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (s *promptsSubsystem) generate(ctx context.Context) error {
 	log := s.a.Logger.With("component", "prompts")
+	if s.a.Prompts.Missing() > 0 {
+		log.Info("synthesising missing system prompts in the background", "missing", s.a.Prompts.Missing(), "dir", s.a.promptDir())
+	}
 	rep, err := prompts.Generate(ctx, s.a.promptDir(), prompts.GenerateOptions{})
 	switch {
 	case errors.Is(err, prompts.ErrNoSynthesizer):
@@ -56,5 +76,23 @@ func (s *promptsSubsystem) Start(ctx context.Context) error {
 	return s.a.Prompts.Reload()
 }
 
-func (s *promptsSubsystem) Drain(ctx context.Context) error { return nil }
-func (s *promptsSubsystem) Stop() error                     { return nil }
+// Drain stops a synthesis still running; prompts already written stay, the rest follow at the
+// next start.
+func (s *promptsSubsystem) Drain(ctx context.Context) error {
+	if s.cancel != nil {
+		s.cancel()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+func (s *promptsSubsystem) Stop() error {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+	return nil
+}

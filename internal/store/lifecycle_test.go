@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/store/storetest"
 )
@@ -20,6 +21,11 @@ import (
 func TestNothingNewStoredAboutDeactivated(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
+		vault, err := keys.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetSecretSealer(vault)
 		tn, _ := db.CreateTenant(ctx, store.Tenant{Name: "acme"})
 		alice, _ := db.CreateUser(ctx, store.User{TenantID: tn.ID, Name: "Alice", Email: "alice@acme.test"})
 		bob, _ := db.CreateUser(ctx, store.User{TenantID: tn.ID, Name: "Bob", Email: "bob@acme.test"})
