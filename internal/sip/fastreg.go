@@ -48,11 +48,12 @@ func parseRawRegister(data []byte) (r rawReg, ok bool) {
 	if hasControl(line) || len(line) <= len("REGISTER  SIP/2.0") || !bytes.HasPrefix(line, []byte("REGISTER ")) || !bytes.HasSuffix(line, []byte(" SIP/2.0")) {
 		return r, false
 	}
-	host, ok := uriHost(line[len("REGISTER ") : len(line)-len(" SIP/2.0")])
-	if !ok {
+	rawURI := line[len("REGISTER ") : len(line)-len(" SIP/2.0")]
+	if !uriOf(rawURI, &r.in.ruri) {
 		return r, false
 	}
-	r.in.ruriHost = host
+	r.in.ruriHost = r.in.ruri.Host
+	r.in.ruriRaw = string(rawURI)
 	r.in.expires = -1
 	r.maxFwd = -1
 	rest := data[i+2:]
@@ -203,16 +204,15 @@ func atoi(b []byte) (int, bool) {
 	return n, true
 }
 
-// uriHost returns the host of a sip: or sips: Request-URI, read by sipgo's URI parser.
-func uriHost(b []byte) (string, bool) {
+// uriOf reads a sip: or sips: Request-URI with sipgo's URI parser.
+func uriOf(b []byte, u *sip.Uri) bool {
 	if bytes.IndexAny(b, " \t") >= 0 {
-		return "", false
+		return false
 	}
-	var u sip.Uri
-	if err := sip.ParseUri(string(b), &u); err != nil || u.Wildcard || !sipScheme(u.Scheme) || u.Host == "" {
-		return "", false
+	if err := sip.ParseUri(string(b), u); err != nil || u.Wildcard || !sipScheme(u.Scheme) || u.Host == "" {
+		return false
 	}
-	return u.Host, true
+	return true
 }
 
 // headerParsers are sipgo's own parsers of single header values: where the fast path needs

@@ -51,7 +51,10 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 		respond(s.reply(req, 500, "Server Internal Error"))
 		return
 	}
-	switch s.auth.verify(creds, string(req.Method), caller, realm) {
+	switch s.auth.verify(creds, requestOf(req), caller, realm) {
+	case authBadURI:
+		respond(s.reply(req, 400, "Authorization URI Mismatch"))
+		return
 	case authStale:
 		res := s.reply(req, 407, "Proxy Authentication Required")
 		s.auth.challenge(res, true, realm, true)

@@ -98,6 +98,8 @@ type regIn struct {
 	src       netip.AddrPort
 	transport string
 	ruriHost  string
+	ruri      sip.Uri // the Request-URI, which digest responses must name
+	ruriRaw   string  // as received, when the fast path read it
 	toUser    string
 	callID    string
 	cseq      uint32
@@ -131,7 +133,7 @@ type regOut struct {
 // regFromRequest reads a REGISTER parsed by sipgo.
 func regFromRequest(in *inbound) (*regIn, *regOut) {
 	req := in.req
-	r := &regIn{src: in.src, transport: in.transport, ruriHost: req.Recipient.Host, toUser: req.To().Address.User,
+	r := &regIn{src: in.src, transport: in.transport, ruriHost: req.Recipient.Host, ruri: req.Recipient, toUser: req.To().Address.User,
 		callID: req.CallID().Value(), cseq: req.CSeq().SeqNo, expires: -1}
 	for _, h := range req.Headers() {
 		switch {
@@ -267,9 +269,12 @@ func (s *Server) registrar(r *regIn, l *lookups) *regOut {
 		s.log.Error("registrar: account lookup", "err", l.err)
 		return &regOut{code: 500, reason: "Server Internal Error"}
 	}
-	switch s.auth.verify(creds, "REGISTER", acct, realm) {
+	dr := digestRequest{method: "REGISTER", ruri: &r.ruri, raw: r.ruriRaw, callID: r.callID, cseq: r.cseq}
+	switch s.auth.verify(creds, dr, acct, realm) {
 	case authStale:
 		return &regOut{code: 401, reason: "Unauthorized", challenge: true, stale: true, realm: realm}
+	case authBadURI:
+		return &regOut{code: 400, reason: "Authorization URI Mismatch"}
 	case authFailed:
 		s.log.Info("registration rejected: wrong credentials", "tenant", t.ID, "user", creds.Username, "peer", r.src.Addr().String())
 		s.guard.authFailed(r.src)

@@ -384,6 +384,7 @@ func (s *Server) housekeeping() {
 				lastSweep = now
 				s.loc.sweep()
 				s.guard.sweep()
+				s.auth.counts.sweep(now, s.pol().NonceLifetime)
 			}
 		}
 	}
