@@ -392,7 +392,7 @@ func (s *Server) fastRegister(u *udpListener, out *udpBatch, data []byte, src ne
 		return false
 	}
 	if r.in.ua != "" && s.guard.scanner(r.in.ua) {
-		s.guard.ban(src, "scanner user agent")
+		s.guard.ban(src, "scanner user agent", true)
 		s.dropped("scanner")
 		return true
 	}

@@ -62,10 +62,11 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 		return
 	case authFailed:
 		s.log.Info("call rejected: wrong credentials", "tenant", t.ID, "user", creds.Username, "peer", in.src.Addr().String())
-		s.guard.authFailed(in.src)
+		s.guard.authFailed(in.src, caller, in.transport)
 		respond(s.reply(req, 403, "Forbidden"))
 		return
 	}
+	s.guard.vouch(in.src)
 
 	// RFC 4028: the caller's session interval must not be below our minimum.
 	p := s.pol()

@@ -254,7 +254,7 @@ func (s *Server) registrar(r *regIn, l *lookups) *regOut {
 		// Challenge everyone alike, so that the answer does not reveal whether the user
 		// exists; probing for many unknown users still bans the source.
 		if a := l.target(t.ID, r.toUser); a == nil && !l.missed && l.err == nil {
-			s.guard.unknownTarget(r.src, r.toUser)
+			s.guard.unknownTarget(r.src, r.toUser, r.transport)
 		}
 		if l.missed {
 			return nil
@@ -277,13 +277,14 @@ func (s *Server) registrar(r *regIn, l *lookups) *regOut {
 		return &regOut{code: 400, reason: "Authorization URI Mismatch"}
 	case authFailed:
 		s.log.Info("registration rejected: wrong credentials", "tenant", t.ID, "user", creds.Username, "peer", r.src.Addr().String())
-		s.guard.authFailed(r.src)
+		s.guard.authFailed(r.src, acct, r.transport)
 		return &regOut{code: 403, reason: "Forbidden"}
 	}
 	if r.toUser != acct.number && r.toUser != acct.username {
-		s.guard.authFailed(r.src)
+		s.guard.authFailed(r.src, nil, r.transport)
 		return &regOut{code: 403, reason: "Forbidden"}
 	}
+	s.guard.vouch(r.src)
 	rr, bad := s.locationUpdate(r, acct, realm)
 	if bad != nil {
 		return bad
