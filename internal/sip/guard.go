@@ -78,10 +78,10 @@ type Policy struct {
 // DefaultPolicy returns the production defaults.
 func DefaultPolicy() Policy {
 	return Policy{
-		MaxMessageSize: 16 << 10,
-		RatePerSource:  100,
-		BurstPerSource: 300,
-		RateExempt:     []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		MaxMessageSize:  16 << 10,
+		RatePerSource:   100,
+		BurstPerSource:  300,
+		RateExempt:      []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		MaxSources:      1 << 16,
 		BanTime:         15 * time.Minute,
 		AuthFailures:    10,

@@ -68,7 +68,9 @@ func TestGuardBans(t *testing.T) {
 		n    int
 	}{
 		{"auth failures", func(g *guard, src netip.AddrPort, i int) bool { return g.authFailed(src, nil, tpUDP) }, 3},
-		{"unknown targets", func(g *guard, src netip.AddrPort, i int) bool { return g.unknownTarget(src, string(rune('a'+i)), tpUDP) }, 4},
+		{"unknown targets", func(g *guard, src netip.AddrPort, i int) bool {
+			return g.unknownTarget(src, string(rune('a'+i)), tpUDP)
+		}, 4},
 		{"scanner", func(g *guard, src netip.AddrPort, i int) bool { return g.ban(src, "scanner", true) }, 1},
 	}
 	for _, tc := range tests {
