@@ -146,8 +146,8 @@ func TestSameRequestURI(t *testing.T) {
 		{"sip:1002@example.com", "sip:1002@other.example", false},
 		{"sip:1002@example.com:5070", "sip:1002@example.com", false},
 		{"sips:1002@example.com", "sip:1002@example.com", false},
-		{"sip:1002@example.com;transport=tcp", "sip:1002@example.com", false},
-		{"sip:1002@example.com;maddr=10.0.0.1", "sip:1002@example.com", false},
+		{"sip:1002@example.com", "sip:1002@example.com;transport=tcp", true},
+		{"sip:1002@example.com;transport=udp", "sip:1002@example.com;transport=tcp", false},
 		{"", "sip:1002@example.com", false},
 		{"not a uri", "sip:1002@example.com", false},
 	}

@@ -70,6 +70,15 @@ type Policy struct {
 	// algorithm; sipp 3.6 answers the first challenge only and aborts on SHA-256). With
 	// {"SHA-256", "MD5"} Privox challenges as RFC 8760 asks, preferred algorithm first.
 	DigestAlgorithms []string
+	// MaxConnections caps the TCP, TLS and WebSocket connections together; the cap in force
+	// is never above three quarters of the descriptor limit (RLIMIT_NOFILE). Connections
+	// beyond it are closed as they are accepted.
+	MaxConnections int
+	// StreamReadTimeout is how long a connection may take to deliver its first message, and
+	// a started message to complete (slow senders); StreamIdleTimeout closes a connection that
+	// sends nothing at all for that long. It exceeds MaxExpires, so a phone that re-registers
+	// over its connection keeps it without keep-alives.
+	StreamReadTimeout, StreamIdleTimeout time.Duration
 	// CredentialTTL bounds how long a cached SIP secret is used without asking the store
 	// (changes are also polled every CredentialPoll); UnknownUserTTL is the negative cache.
 	CredentialTTL, UnknownUserTTL, CredentialPoll time.Duration
@@ -92,18 +101,21 @@ func DefaultPolicy() Policy {
 		VouchTime:       2 * time.Hour,
 		ScannerAgents: []string{"friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipscan", "sundayddr", "iwar",
 			"sivus", "vaxsipuseragent", "vaxipuseragent", "pplsip", "smap", "sipsak-scan", "voipbuster-scan"},
-		MinExpires:       60,
-		MaxExpires:       3600,
-		DefaultExpires:   3600,
-		MaxContacts:      10,
-		NoAnswer:         60 * time.Second,
-		MinSE:            90 * time.Second,
-		SessionExpires:   1800 * time.Second,
-		NonceLifetime:    5 * time.Minute,
-		DigestAlgorithms: []string{algMD5},
-		CredentialTTL:    60 * time.Second,
-		UnknownUserTTL:   10 * time.Second,
-		CredentialPoll:   2 * time.Second,
+		MinExpires:        60,
+		MaxExpires:        3600,
+		DefaultExpires:    3600,
+		MaxContacts:       10,
+		NoAnswer:          60 * time.Second,
+		MinSE:             90 * time.Second,
+		SessionExpires:    1800 * time.Second,
+		NonceLifetime:     5 * time.Minute,
+		DigestAlgorithms:  []string{algMD5},
+		MaxConnections:    10000,
+		StreamReadTimeout: 30 * time.Second,
+		StreamIdleTimeout: 65 * time.Minute,
+		CredentialTTL:     60 * time.Second,
+		UnknownUserTTL:    10 * time.Second,
+		CredentialPoll:    2 * time.Second,
 	}
 }
 

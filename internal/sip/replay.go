@@ -134,9 +134,9 @@ func (n *nonceCounts) size() int {
 // sameRequestURI reports whether a response's uri parameter names the request's Request-URI,
 // compared as RFC 3261 §19.1.4 compares SIP URIs, a little more tolerantly: scheme and host
 // without case, user and password exactly (after %-decoding), a missing port equal to the
-// scheme's default, the transport, user, method, maddr and ttl parameters equal when either
-// has them, other parameters and headers ignored. None of the tolerances changes where a
-// request goes.
+// scheme's default; a parameter counts only when both carry it (sipgo's client, among others,
+// computes the uri without the Request-URI's parameters), headers are ignored. Privox routes
+// by user and host, so none of the tolerances changes where a request goes.
 func sameRequestURI(credURI string, r digestRequest) bool {
 	if r.ruri == nil {
 		return false
@@ -164,10 +164,8 @@ func equivalentURI(a, b *sip.Uri) bool {
 	if !strings.EqualFold(strings.Trim(a.Host, "[]"), strings.Trim(b.Host, "[]")) || portOr(a) != portOr(b) {
 		return false
 	}
-	for _, p := range [...]string{"transport", "user", "method", "maddr", "ttl"} {
-		va, _ := a.UriParams.Get(p)
-		vb, _ := b.UriParams.Get(p)
-		if !strings.EqualFold(va, vb) {
+	for _, kv := range a.UriParams {
+		if vb, ok := b.UriParams.Get(kv.K); ok && !strings.EqualFold(kv.V, vb) {
 			return false
 		}
 	}

@@ -224,6 +224,10 @@ func (s *Server) reply(req *sip.Request, code int, reason string) *sip.Response 
 	if h := req.CSeq(); h != nil {
 		res.AppendHeader(sip.HeaderClone(h))
 	}
+	// Over a stream the Content-Length is what ends a message (RFC 3261 §18.3); sipgo's
+	// stream parser refuses a response without it. SetBody updates it.
+	cl := sip.ContentLengthHeader(0)
+	res.AppendHeader(&cl)
 	res.SetTransport(req.Transport())
 	res.SetDestination(req.Source())
 	return res
