@@ -177,7 +177,7 @@ func (c *call) setup(ctx context.Context) {
 	c.mu.Unlock()
 	ms.OnTimeout(func() { c.hangup("system:media-timeout", 0) })
 	ms.OnDTMF(func(from media.LegID, ev media.DTMFEvent) {
-		c.log.Debug("dtmf", "leg", from.String(), "event", ev)
+		c.log.Debug("dtmf event", "leg", from.String()) // never the digit: it may be a PIN
 		if h := s.dtmfHook.Load(); h != nil {
 			(*h)(c.info(), from, ev)
 		}
