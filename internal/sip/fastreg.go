@@ -409,11 +409,11 @@ func (s *Server) fastRegister(u *udpListener, out *udpBatch, data []byte, src ne
 	b := bufPool.Get().(*bytes.Buffer)
 	b.Reset()
 	s.writeRawResponse(b, &r, src, res)
+	// As udpRespond (the full path) and sipgo do: the Via port unless rport asks for the
+	// source port, and the source port when the Via names none.
 	dst := src
 	if !r.rport && r.topPort > 0 {
 		dst = netip.AddrPortFrom(src.Addr(), uint16(r.topPort))
-	} else if !r.rport {
-		dst = netip.AddrPortFrom(src.Addr(), 5060)
 	}
 	u.emit(out, b.Bytes(), dst)
 	bufPool.Put(b)
