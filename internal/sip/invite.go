@@ -491,6 +491,7 @@ func (c *call) answer(f *fork, res *sip.Response) {
 	s := c.s
 	c.state = stAnswered
 	c.answerAt = time.Now()
+	s.cdrs.started(c)
 	for _, t := range c.timers {
 		t.Stop()
 	}

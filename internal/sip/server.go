@@ -141,6 +141,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.loc = newLocation(s.persist)
 	s.calls = newCallTable()
 	s.cdrs = newCDRWriter(deps.DB, log)
+	s.cdrs.node = cfg.Node
 	s.routes = dialPlan(s)
 
 	// sipgo keeps one package-wide default logger; it must never print message contents.
@@ -252,6 +253,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if n > 0 {
 		s.log.Info("registrations restored", "contacts", n)
+	}
+	if err := s.cdrs.recoverOpen(ctx); err != nil {
+		return fmt.Errorf("sip: complete CDRs left open: %w", err)
 	}
 	if err := s.listen(); err != nil {
 		s.closeListeners()
