@@ -95,6 +95,9 @@ func Start(t testing.TB, opts Options) *Privox {
 		t.Fatalf("privoxtest: invalid config: %v", ps)
 	}
 	logw := &testWriter{t: t, copy: opts.LogCopy}
+	if _, fuzz := t.(*testing.F); fuzz {
+		logw.over = true // a fuzz target may not call f.Log while it runs
+	}
 	ctx := context.Background()
 	a, err := app.New(ctx, cfg, app.NewLogger(logw, cfg.Log.Level))
 	if err != nil {
