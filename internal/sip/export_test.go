@@ -1,5 +1,7 @@
 package sip
 
+import "net/netip"
+
 // Hooks for the tests of package sip_test.
 
 // KillTCPListenerForTest closes the SIP TCP listener's socket under sipgo, as a fatal
@@ -9,3 +11,6 @@ func (s *Server) KillTCPListenerForTest() {
 		s.tcpListener.Close()
 	}
 }
+
+// VouchedForTest reports whether the guard counts src as a source that authenticated.
+func (s *Server) VouchedForTest(src netip.AddrPort) bool { return s.guard.vouched(src) }

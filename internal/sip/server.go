@@ -253,6 +253,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if n > 0 {
 		s.log.Info("registrations restored", "contacts", n)
+		// The phones registered before the restart authenticated then: spoofable evidence
+		// must not ban them now either.
+		s.loc.sources(s.guard.vouch)
 	}
 	if err := s.cdrs.recoverOpen(ctx); err != nil {
 		return fmt.Errorf("sip: complete CDRs left open: %w", err)

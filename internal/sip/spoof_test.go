@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,20 @@ func TestTrustedSourcesConfigured(t *testing.T) {
 	got := p.App.SIP().Policy().RateExempt
 	if len(got) != 2 || got[0].String() != "10.20.0.0/16" || got[1].String() != "2001:db8::/32" {
 		t.Fatalf("rate-exempt sources %v, want the configured ones", got)
+	}
+}
+
+// TestRestoredRegistrationsVouched: a phone registered before a restart is still spared bans
+// on forgeable evidence after it, before it registers again.
+func TestRestoredRegistrationsVouched(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first := privoxtest.Start(t, privoxtest.Options{DataDir: dir})
+	e := &env{t: t, p: first}
+	e.ext("1002", "secret-1002")
+	e.register("1002", "secret-1002", e.newPeer("udp"))
+	first.Stop()
+	second := privoxtest.Start(t, privoxtest.Options{DataDir: dir})
+	if !second.App.SIP().VouchedForTest(netip.MustParseAddrPort("127.0.0.1:5060")) {
+		t.Fatal("the restored registration's source is not known to have authenticated")
 	}
 }
