@@ -2,6 +2,7 @@ package sip
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,29 @@ func TestNonceCounts(t *testing.T) {
 	n.sweep(now.Add(10*time.Minute), 5*time.Minute)
 	if n.size() != 0 {
 		t.Errorf("%d counts left after their nonces expired", n.size())
+	}
+}
+
+// TestNonceCountsBounded: beyond maxNonceCounts the older half is forgotten and its nonces
+// turn stale (no replay gets through what was forgotten); recent ones stay good.
+func TestNonceCountsBounded(t *testing.T) {
+	var n nonceCounts
+	start := time.Unix(1_800_000_000, 0)
+	r := digestRequest{method: "INVITE", callID: "c", cseq: 1}
+	for i := 0; i <= maxNonceCounts; i++ {
+		issued := start.Add(time.Duration(i) * time.Minute / maxNonceCounts * 4)
+		c := &digestCreds{Nonce: strconv.Itoa(i), Username: "u", Cnonce: "c", QOP: "auth", NC: "00000001"}
+		if !n.use(c, r, issued, issued, 5*time.Minute) {
+			t.Fatalf("count %d refused", i)
+		}
+	}
+	if n.size() > maxNonceCounts {
+		t.Fatalf("%d counts kept", n.size())
+	}
+	if !n.forgotten(start) {
+		t.Error("the oldest nonce is not stale though its count was forgotten")
+	}
+	if n.forgotten(start.Add(4 * time.Minute)) {
+		t.Error("the newest nonces turned stale")
 	}
 }

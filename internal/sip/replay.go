@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +24,9 @@ import (
 // retransmissions never get here: the transaction layer absorbs them.
 
 // maxNonceCounts bounds the counts kept. When it is reached the expired ones go; if that is
-// not enough, every count is forgotten and every nonce issued until then becomes stale, so
-// that forgetting can never let a replay through (phones answer the stale challenge at once).
+// not enough, the older half is forgotten and every nonce issued until then becomes stale, so
+// that forgetting can never let a replay through (phones answer the stale challenge at once,
+// and challenges just issued stay good).
 const maxNonceCounts = 1 << 17
 
 type ncKey struct{ nonce, user, cnonce string }
@@ -98,18 +100,39 @@ func (n *nonceCounts) use(c *digestCreds, r digestRequest, issued, now time.Time
 	return true
 }
 
-// trim drops the counts of expired nonces, or all of them (caller holds mu).
+// trim drops the counts of expired nonces, or the older half of them (caller holds mu).
 func (n *nonceCounts) trim(now time.Time, lifetime time.Duration) {
 	oldest := now.Add(-lifetime - time.Minute).Unix()
+	perSecond := map[int64]int{}
 	for k, st := range n.m {
 		if st.issued < oldest {
 			delete(n.m, k)
+			continue
+		}
+		perSecond[st.issued]++
+	}
+	if len(n.m) < maxNonceCounts*3/4 {
+		return
+	}
+	// the second before which half the counts were issued becomes the floor
+	secs := make([]int64, 0, len(perSecond))
+	for s := range perSecond {
+		secs = append(secs, s)
+	}
+	slices.Sort(secs)
+	cut, sum := secs[len(secs)-1], 0
+	for _, s := range secs {
+		if sum += perSecond[s]; sum >= len(n.m)/2 {
+			cut = s
+			break
 		}
 	}
-	if len(n.m) >= maxNonceCounts*3/4 {
-		clear(n.m)
-		n.floor.Store(now.Unix())
+	for k, st := range n.m {
+		if st.issued <= cut {
+			delete(n.m, k)
+		}
 	}
+	n.floor.Store(max(n.floor.Load(), cut))
 }
 
 // sweep drops the counts of nonces that expired (housekeeping).
