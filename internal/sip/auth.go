@@ -289,7 +289,7 @@ func credentials(req *sip.Request, proxy bool, realm string) *digestCreds {
 // carries the same nonce count again and is not a replay).
 type digestRequest struct {
 	method string
-	ruri   *sip.Uri
+	ruri   sip.Uri // a copy: a pointer would move the fast path's parsed REGISTER to the heap
 	raw    string // the Request-URI as received, when the reader kept it ("" otherwise)
 	callID string
 	cseq   uint32
@@ -297,7 +297,7 @@ type digestRequest struct {
 
 // requestOf describes a request parsed by sipgo for verify.
 func requestOf(req *sip.Request) digestRequest {
-	return digestRequest{method: string(req.Method), ruri: &req.Recipient, callID: req.CallID().Value(), cseq: req.CSeq().SeqNo}
+	return digestRequest{method: string(req.Method), ruri: req.Recipient, callID: req.CallID().Value(), cseq: req.CSeq().SeqNo}
 }
 
 // verify checks credentials against an account's stored secret and the request they came

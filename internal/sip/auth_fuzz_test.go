@@ -129,7 +129,7 @@ func TestSameRequestURI(t *testing.T) {
 		if err := sip.ParseUri(s, &u); err != nil {
 			t.Fatal(err)
 		}
-		return digestRequest{method: "INVITE", ruri: &u}
+		return digestRequest{method: "INVITE", ruri: u}
 	}
 	tests := []struct {
 		cred, ruri string

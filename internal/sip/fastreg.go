@@ -49,9 +49,11 @@ func parseRawRegister(data []byte) (r rawReg, ok bool) {
 		return r, false
 	}
 	rawURI := line[len("REGISTER ") : len(line)-len(" SIP/2.0")]
-	if !uriOf(rawURI, &r.in.ruri) {
+	ruri, ok := uriOf(rawURI)
+	if !ok {
 		return r, false
 	}
+	r.in.ruri = ruri
 	r.in.ruriHost = r.in.ruri.Host
 	r.in.ruriRaw = string(rawURI)
 	r.in.expires = -1
@@ -205,14 +207,15 @@ func atoi(b []byte) (int, bool) {
 }
 
 // uriOf reads a sip: or sips: Request-URI with sipgo's URI parser.
-func uriOf(b []byte, u *sip.Uri) bool {
+func uriOf(b []byte) (sip.Uri, bool) {
+	var u sip.Uri
 	if bytes.IndexAny(b, " \t") >= 0 {
-		return false
+		return u, false
 	}
-	if err := sip.ParseUri(string(b), u); err != nil || u.Wildcard || !sipScheme(u.Scheme) || u.Host == "" {
-		return false
+	if err := sip.ParseUri(string(b), &u); err != nil || u.Wildcard || !sipScheme(u.Scheme) || u.Host == "" {
+		return u, false
 	}
-	return true
+	return u, true
 }
 
 // headerParsers are sipgo's own parsers of single header values: where the fast path needs

@@ -269,7 +269,7 @@ func (s *Server) registrar(r *regIn, l *lookups) *regOut {
 		s.log.Error("registrar: account lookup", "err", l.err)
 		return &regOut{code: 500, reason: "Server Internal Error"}
 	}
-	dr := digestRequest{method: "REGISTER", ruri: &r.ruri, raw: r.ruriRaw, callID: r.callID, cseq: r.cseq}
+	dr := digestRequest{method: "REGISTER", ruri: r.ruri, raw: r.ruriRaw, callID: r.callID, cseq: r.cseq}
 	switch s.auth.verify(creds, dr, acct, realm) {
 	case authStale:
 		return &regOut{code: 401, reason: "Unauthorized", challenge: true, stale: true, realm: realm}

@@ -161,9 +161,6 @@ func (n *nonceCounts) size() int {
 // computes the uri without the Request-URI's parameters), headers are ignored. Privox routes
 // by user and host, so none of the tolerances changes where a request goes.
 func sameRequestURI(credURI string, r digestRequest) bool {
-	if r.ruri == nil {
-		return false
-	}
 	if r.raw != "" && credURI == r.raw {
 		return true
 	}
@@ -171,7 +168,7 @@ func sameRequestURI(credURI string, r digestRequest) bool {
 	if err := sip.ParseUri(credURI, &u); err != nil {
 		return false
 	}
-	return equivalentURI(&u, r.ruri)
+	return equivalentURI(&u, &r.ruri)
 }
 
 func equivalentURI(a, b *sip.Uri) bool {
