@@ -290,7 +290,7 @@ func credentials(req *sip.Request, proxy bool, realm string) *digestCreds {
 type digestRequest struct {
 	method string
 	ruri   sip.Uri // a copy: a pointer would move the fast path's parsed REGISTER to the heap
-	raw    string // the Request-URI as received, when the reader kept it ("" otherwise)
+	raw    string  // the Request-URI as received, when the reader kept it ("" otherwise)
 	callID string
 	cseq   uint32
 }
