@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/store"
@@ -38,7 +39,12 @@ func TestCDRCrashChild(t *testing.T) {
 	e.register("1002", "secret-1002", uas)
 	caller := e.sippUAC("caller", "uac.xml", "udp", "-d", "30000")
 	fmt.Printf("pids %d %d\n", callee.cmd.Process.Pid, caller.cmd.Process.Pid)
-	waitFor(t, "the call to be answered", func() bool { return p.App.SIP().ActiveCalls() == 1 })
+	// under load the call may take a while: wait up to a minute (the caller's sipp waits 40 s)
+	for deadline := time.Now().Add(time.Minute); p.App.SIP().ActiveCalls() != 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the call to be answered")
+		}
+	}
 	// the start row is written behind the answer, within the writer's linger time
 	waitFor(t, "the CDR start row", func() bool {
 		var n int
