@@ -477,7 +477,8 @@ start_privox_call_target() {
   register_callee "$password"
   TARGET_PORT=$PVX_SIP_PORT
   UAC_SCENARIO=uac_media_auth.xml
-  UAC_ARGS=(-s 100002 -au u1 -ap "$password" -key caller u1)
+  # sipp's digest uri is remote_ip:remote_port unless told; Privox wants the Request-URI
+  UAC_ARGS=(-s 100002 -au u1 -ap "$password" -auth_uri "100002@$HOST:$PVX_SIP_PORT" -key caller u1)
   RELAYED_FN="metric privox_media_packets_relayed_total"
   SESSIONS_FN="metric privox_media_sessions"
 }
@@ -493,7 +494,7 @@ start_kamailio_call_target() {
   if [ "${KAMAILIO_AUTH:-1}" = 1 ]; then
     start_kamailio_media_proxy "$UAS_PORT" "$password"
     UAC_SCENARIO=uac_media_auth.xml
-    UAC_ARGS=(-s 100002 -au u1 -ap "$password" -key caller u1)
+    UAC_ARGS=(-s 100002 -au u1 -ap "$password" -auth_uri "100002@$HOST:$KPORT" -key caller u1)
   else
     start_kamailio_media_proxy "$UAS_PORT"
     UAC_SCENARIO=uac_media.xml

@@ -45,7 +45,7 @@ calls() {
   local phase=$1 port mp
   pick_port port; pick_port mp
   mkdir -p "$WORK/$phase"
-  (cd "$WORK/$phase" && timeout $((SECS + 60)) sipp "$HOST:$PVX_SIP_PORT" -sf "$SCEN/uac.xml" -nostdin -t u1 -s 1002 -au 1001 -ap secret-1001 \
+  (cd "$WORK/$phase" && timeout $((SECS + 60)) sipp "$HOST:$PVX_SIP_PORT" -sf "$SCEN/uac.xml" -nostdin -t u1 -s 1002 -au 1001 -ap secret-1001 -auth_uri "1002@$HOST:$PVX_SIP_PORT" \
     -key caller 1001 -i "$HOST" -p "$port" -mp "$mp" -r "$RATE" -m $((RATE * SECS)) -d 200 -timeout $((SECS + 40)) \
     -buff_size 4194304 -trace_rtt -rtt_freq 1 -trace_stat -stf stat.csv >sipp.log 2>&1) || true
   local f

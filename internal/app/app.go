@@ -50,6 +50,12 @@ type Subsystem interface {
 	Stop() error
 }
 
+// healthChecker is a subsystem that can tell, while running, that it stopped serving (a
+// listener died); readiness turns false then.
+type healthChecker interface {
+	Healthy() error
+}
+
 // factories build subsystems; each wire_*.go file registers one from init.
 var factories []func(a *App) (Subsystem, error)
 
@@ -211,6 +217,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		} else if err != nil {
 			http.Error(w, "database unavailable\n", http.StatusServiceUnavailable)
 			return
+		}
+		for _, sub := range a.subsystems {
+			if h, ok := sub.(healthChecker); ok {
+				if err := h.Healthy(); err != nil {
+					http.Error(w, err.Error()+"\n", http.StatusServiceUnavailable)
+					return
+				}
+			}
 		}
 		w.Write([]byte("ready\n"))
 	})

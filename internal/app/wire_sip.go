@@ -69,6 +69,14 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		relay.Close()
 		return nil, err
 	}
+	trusted, err := config.ParsePrefixes(c.SIP.TrustedSources)
+	if err != nil {
+		relay.Close()
+		return nil, fmt.Errorf("sip: trusted sources: %w", err)
+	}
+	pol := srv.Policy()
+	pol.RateExempt = trusted
+	srv.SetPolicy(pol)
 	s := &sipSubsystem{Server: srv, a: a, relay: relay}
 	a.forgetters = append(a.forgetters, srv)
 	if err := registerRelayMetrics(a.Metrics, relay); err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -82,6 +83,10 @@ type SIP struct {
 	TLSKey  string `yaml:"tls_key"`
 	// PublicAddr is the address written into SDP and Contact headers (defaults to the listener).
 	PublicAddr string `yaml:"public_addr"`
+	// TrustedSources are the networks (CIDR) whose SIP traffic is not rate-limited: a load
+	// balancer in front, a trunk provider's gateways. Bans still apply to them. Default:
+	// loopback. In the environment: a comma-separated list.
+	TrustedSources []string `yaml:"trusted_sources"`
 }
 
 // TLSListenAddr is the address the SIP over TLS listener binds: TLSAddr, with the host of
@@ -142,7 +147,7 @@ func Default() Config {
 		Database: Database{Driver: "sqlite"},
 		HTTP:     HTTP{Addr: ":8080", ReadTimeout: 30 * time.Second, MaxConns: 1024},
 		Metrics:  Metrics{Addr: "127.0.0.1:9464"},
-		SIP:      SIP{Addr: ":5060", TLSAddr: ":5061"},
+		SIP:      SIP{Addr: ":5060", TLSAddr: ":5061", TrustedSources: []string{"127.0.0.0/8", "::1/128"}},
 		LDAP:     LDAP{}, // no LDAP server yet: ldap.go
 		RTP:      RTP{Ports: "10000-20000"},
 		Log:      Log{Level: "info"},
@@ -284,6 +289,21 @@ func walk(path, prefix string, node *yaml.Node, v reflect.Value, lines map[strin
 			walk(path, key+".", val, f, lines, probs)
 			continue
 		}
+		if f.Kind() == reflect.Slice && val.Kind == yaml.SequenceNode {
+			items := make([]string, 0, len(val.Content))
+			for _, it := range val.Content {
+				if it.Kind != yaml.ScalarNode {
+					*probs = append(*probs, Problem{File: path, Line: it.Line, Key: key, Msg: "expected a list of single values"})
+					items = nil
+					break
+				}
+				items = append(items, it.Value)
+			}
+			if items != nil {
+				f.Set(reflect.ValueOf(items))
+			}
+			continue
+		}
 		if val.Kind != yaml.ScalarNode {
 			*probs = append(*probs, Problem{File: path, Line: val.Line, Key: key, Msg: "expected a single value"})
 			continue
@@ -316,6 +336,15 @@ func setScalar(f reflect.Value, s string) error {
 			return fmt.Errorf("invalid boolean %q", s)
 		}
 		f.SetBool(b)
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+		// a list in one value (environment, flags): comma-separated; empty is the empty list
+		items := []string{}
+		for _, it := range strings.Split(s, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				items = append(items, it)
+			}
+		}
+		f.Set(reflect.ValueOf(items))
 	default:
 		return fmt.Errorf("unsupported option type %s", f.Type())
 	}
@@ -438,6 +467,9 @@ func Validate(c Config) Problems {
 			add("debug.pprof_addr", "must be a loopback address (127.0.0.1, ::1 or localhost), not %q", host)
 		}
 	}
+	if _, err := ParsePrefixes(c.SIP.TrustedSources); err != nil {
+		add("sip.trusted_sources", "%v", err)
+	}
 	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
 		add("http.tls_cert", "tls_cert and tls_key go together")
 	}
@@ -461,6 +493,28 @@ func Validate(c Config) Problems {
 		add("shutdown_grace", "must be between 0s and 10m")
 	}
 	return ps
+}
+
+// ParsePrefixes parses a list of networks in CIDR notation (192.0.2.0/24, 2001:db8::/32); a
+// bare address stands for itself (/32 or /128).
+func ParsePrefixes(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			if p != p.Masked() {
+				return nil, fmt.Errorf("%q has host bits set (did you mean %s?)", s, p.Masked())
+			}
+			out = append(out, p)
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("invalid network %q (want CIDR such as 192.0.2.0/24 or an address)", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // ParsePortRange parses "10000-20000" into an inclusive range of even-sized width.

@@ -178,3 +178,34 @@ func TestLDAPRefusedUntilServerExists(t *testing.T) {
 		t.Errorf("LDAP address from the environment: %v", err)
 	}
 }
+func TestTrustedSources(t *testing.T) {
+	if got := Default().SIP.TrustedSources; len(got) != 2 || got[0] != "127.0.0.0/8" || got[1] != "::1/128" {
+		t.Fatalf("default trusted sources %v, want loopback", got)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "privox.yaml")
+	if err := os.WriteFile(path, []byte("sip:\n  trusted_sources: [\"10.1.0.0/16\", \"2001:db8::/32\", \"192.0.2.7\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := ParsePrefixes(cfg.SIP.TrustedSources)
+	if err != nil || len(ps) != 3 || ps[2].String() != "192.0.2.7/32" {
+		t.Fatalf("parsed %v %v", ps, err)
+	}
+	cfg, err = Load("", []string{"PRIVOX_SIP_TRUSTED_SOURCES=10.0.0.0/8, ::1/128"})
+	if err != nil || len(cfg.SIP.TrustedSources) != 2 || cfg.SIP.TrustedSources[1] != "::1/128" {
+		t.Fatalf("from the environment: %v %v", cfg.SIP.TrustedSources, err)
+	}
+	for _, bad := range []string{"10.0.0.1/8", "10.0.0.0/33", "example.com", "::1/129"} {
+		if err := os.WriteFile(path, []byte("sip:\n  trusted_sources: [\""+bad+"\"]\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path, nil)
+		if err == nil || !strings.Contains(err.Error(), "sip.trusted_sources") || !strings.Contains(err.Error(), ":2") {
+			t.Errorf("%q: error %v, want one for sip.trusted_sources at line 2", bad, err)
+		}
+	}
+}

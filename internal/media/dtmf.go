@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"log/slog"
 	"time"
 )
 
@@ -17,6 +18,12 @@ type DTMFEvent struct {
 	Volume uint8
 	// SSRC and Timestamp identify the event in its RTP stream.
 	SSRC, Timestamp uint32
+}
+
+// LogValue keeps the digit out of logs (a DTMF digit may be part of a PIN): an event logs
+// its duration and stream only.
+func (e DTMFEvent) LogValue() slog.Value {
+	return slog.GroupValue(slog.Duration("duration", e.Duration), slog.Any("ssrc", e.SSRC))
 }
 
 const dtmfDigits = "0123456789*#ABCD"

@@ -43,6 +43,9 @@ type Options struct {
 	DSN string
 	// NoLeakCheck skips the goroutine-leak check (for tests that deliberately keep peers alive).
 	NoLeakCheck bool
+	// LogCopy, when set, receives a copy of every log line (for tests that check what is
+	// logged); it must be safe for concurrent use.
+	LogCopy io.Writer
 }
 
 // Privox is a running instance.
@@ -95,7 +98,10 @@ func Start(t testing.TB, opts Options) *Privox {
 	if ps := config.Validate(cfg); len(ps) > 0 {
 		t.Fatalf("privoxtest: invalid config: %v", ps)
 	}
-	logw := &testWriter{t: t}
+	logw := &testWriter{t: t, copy: opts.LogCopy}
+	if _, fuzz := t.(*testing.F); fuzz {
+		logw.over = true // a fuzz target may not call f.Log while it runs
+	}
 	ctx := context.Background()
 	a, err := app.New(ctx, cfg, app.NewLogger(logw, cfg.Log.Level))
 	if err != nil {
@@ -227,11 +233,15 @@ type testWriter struct {
 	t    testing.TB
 	mu   sync.Mutex
 	over bool
+	copy io.Writer
 }
 
 func (w *testWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.copy != nil {
+		w.copy.Write(b)
+	}
 	if w.over {
 		if testing.Verbose() {
 			os.Stderr.Write(b)

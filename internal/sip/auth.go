@@ -12,6 +12,7 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -19,9 +20,11 @@ import (
 
 // Digest authentication (RFC 3261 §22, RFC 8760 for SHA-256) against the HA1 values the store
 // keeps. Nonces are stateless: a timestamp and an HMAC over it and the realm under a key that
-// lives as long as the process, so any node restart simply re-challenges. The nonce count is
-// not tracked (as in Kamailio's default set-up): a captured response can be replayed only
-// within the nonce lifetime and only for the same method and URI.
+// lives as long as the process, so any node restart simply re-challenges. A response counts
+// only for the request it was made for and only once: the method is part of the hash, the
+// uri parameter must name the Request-URI (replay.go), and the nonce count of every
+// (nonce, user, cnonce) must grow from one request to the next, so a captured Authorization
+// replayed to another destination or a second time is answered with a fresh challenge.
 //
 // This is the registrar's hot path (two passes per registration), so credentials are parsed
 // and challenges written here directly rather than with github.com/icholy/digest, whose
@@ -42,6 +45,8 @@ type digestAuth struct {
 	macs       sync.Pool // of hash.Hash: HMAC-SHA256 under key
 	seenMu     sync.RWMutex
 	seen       map[string]string // nonce → realm, of nonces whose MAC checked out
+	counts     nonceCounts       // nonce counts in use (replay.go)
+	serial     atomic.Uint32
 }
 
 func newDigestAuth(lifetime func() time.Duration, algorithms func() []string) *digestAuth {
@@ -64,10 +69,13 @@ func (a *digestAuth) nonceMAC(ts []byte, realm string, out []byte) {
 	a.macs.Put(m)
 }
 
-// nonce returns a fresh nonce for realm.
+// nonce returns a fresh nonce for realm: the second it was issued (upper 40 bits) and a
+// counter (lower 24) under the MAC. Every challenge gets a nonce of its own, so that nonce
+// counts (replay.go) belong to one client even when it starts each nonce at nc=1 with the
+// same cnonce.
 func (a *digestAuth) nonce(realm string) string {
 	var b [24]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(a.now().Unix()))
+	binary.BigEndian.PutUint64(b[:8], uint64(a.now().Unix())<<24|uint64(a.serial.Add(1)&0xffffff))
 	a.nonceMAC(b[:8], realm, b[8:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
@@ -89,14 +97,23 @@ func (a *digestAuth) nonceState(n, realm string) (ours, fresh bool) {
 		}
 		a.rememberNonce(n, realm)
 	}
-	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
+	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])>>24), 0)
 	age := a.now().Sub(issued)
-	return true, age >= -time.Minute && age <= a.lifetime()
+	return true, age >= -time.Minute && age <= a.lifetime() && !a.counts.forgotten(issued)
 }
 
-// Nonces are issued per second and realm, so the few that are in use at any time are
-// remembered once their MAC checked out: a phone's every REGISTER then costs no HMAC. The set
-// is dropped when it grows (a nonce's freshness is still checked each time).
+// nonceIssued returns when a nonce (already checked by nonceState) was issued.
+func nonceIssued(n string) time.Time {
+	var b [24]byte
+	if _, err := base64.RawURLEncoding.Decode(b[:], []byte(n)); err != nil {
+		return time.Time{}
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(b[:8])>>24), 0)
+}
+
+// Nonces in use are remembered once their MAC checked out: a phone's every REGISTER then
+// costs no HMAC. The set is dropped when it grows (a nonce's freshness is still checked each
+// time).
 func (a *digestAuth) knownNonce(n, realm string) bool {
 	a.seenMu.RLock()
 	r, ok := a.seen[n]
@@ -158,6 +175,8 @@ const (
 	authStale
 	// authFailed: wrong response, unknown user, or a realm the user has no secret for.
 	authFailed
+	// authBadURI: the response was computed for another Request-URI; answer 400.
+	authBadURI
 )
 
 // digestCreds is a parsed Authorization (or Proxy-Authorization) header.
@@ -265,8 +284,26 @@ func credentials(req *sip.Request, proxy bool, realm string) *digestCreds {
 	return nil
 }
 
-// verify checks credentials against an account's stored secret.
-func (a *digestAuth) verify(c *digestCreds, method string, acct *account, realm string) authResult {
+// digestRequest is what a response must have been computed for: the request's method and
+// Request-URI, and what identifies its transaction (a retransmission of the same REGISTER
+// carries the same nonce count again and is not a replay).
+type digestRequest struct {
+	method string
+	ruri   sip.Uri // a copy: a pointer would move the fast path's parsed REGISTER to the heap
+	raw    string  // the Request-URI as received, when the reader kept it ("" otherwise)
+	callID string
+	cseq   uint32
+}
+
+// requestOf describes a request parsed by sipgo for verify.
+func requestOf(req *sip.Request) digestRequest {
+	return digestRequest{method: string(req.Method), ruri: req.Recipient, callID: req.CallID().Value(), cseq: req.CSeq().SeqNo}
+}
+
+// verify checks credentials against an account's stored secret and the request they came
+// with.
+func (a *digestAuth) verify(c *digestCreds, r digestRequest, acct *account, realm string) authResult {
+	method := r.method
 	if acct == nil || acct.realm != realm {
 		return authFailed
 	}
@@ -299,6 +336,14 @@ func (a *digestAuth) verify(c *digestCreds, method string, acct *account, realm 
 	if !ours || !fresh {
 		// The password is right but the nonce is not (an old or foreign one): RFC 2617 stale.
 		return authStale
+	}
+	if !sameRequestURI(c.URI, r) {
+		// Computed for another destination (RFC 2617 §3.2.2.5 asks for a 400): a replay, or
+		// a confused client. Either way it proves nothing about this request.
+		return authBadURI
+	}
+	if !a.counts.use(c, r, nonceIssued(c.Nonce), a.now(), a.lifetime()) {
+		return authStale // replayed, or a nonce count that did not grow
 	}
 	return authOK
 }

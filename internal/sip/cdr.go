@@ -10,11 +10,15 @@ import (
 )
 
 // cdrWriter records a CDR (traffic category) and the journal entries (usage category) of the
-// users on both ends of every call, off the signalling path: calls end into a queue that one
-// goroutine writes to the store.
+// users on both ends of every call, off the signalling path: calls are answered and end into a
+// queue that one goroutine writes to the store. An answered call's CDR is written at the
+// answer (in progress) and completed at the end; should the node die in between, recovery at
+// its next start completes it with the end marked unknown (recoverOpen), so no answered call
+// goes without a CDR. Journal entries are written when the call ends.
 type cdrWriter struct {
 	db    *store.DB
 	log   *slog.Logger
+	node  string
 	queue chan cdrItem
 	done  chan struct{}
 	once  sync.Once
@@ -93,12 +97,43 @@ func (w *cdrWriter) close() {
 	})
 }
 
+// recoverOpen completes the CDRs this node left in progress (it stopped during calls).
+func (w *cdrWriter) recoverOpen(ctx context.Context) error {
+	n, err := w.db.RecoverOpenCDRs(ctx, w.node)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.log.Warn("completed CDRs of calls in progress when the node stopped; their end is unknown", "cdrs", n)
+	}
+	return nil
+}
+
+// started queues the start row of a call that was just answered (caller holds c.mu).
+func (w *cdrWriter) started(c *call) {
+	at := c.answerAt.UnixMilli()
+	cdr := store.CDR{TenantID: c.tenant.ID, CallID: c.id, Callee: c.dialed, Direction: "internal",
+		StartAt: c.startAt.UnixMilli(), AnswerAt: &at, EndAt: at, Cause: 200, InProgress: true, Node: w.node}
+	if c.caller != nil {
+		cdr.Caller = c.caller.number
+		cdr.CallerUserID = c.caller.userPtr()
+	}
+	if c.callee != nil {
+		cdr.CalleeUserID = c.callee.userPtr()
+	}
+	select {
+	case w.queue <- cdrItem{CDR: cdr}:
+	default:
+		w.log.Error("CDR queue full, start row dropped (the call's CDR is written when it ends)", "call_id", c.id)
+	}
+}
+
 // record queues the CDR of an ended call.
 func (w *cdrWriter) record(c *call) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cdr := store.CDR{TenantID: c.tenant.ID, CallID: c.id, Callee: c.dialed, Direction: "internal",
-		StartAt: c.startAt.UnixMilli(), EndAt: c.endAt.UnixMilli(), Cause: c.cause, HangupBy: c.hangupBy}
+		StartAt: c.startAt.UnixMilli(), EndAt: c.endAt.UnixMilli(), Cause: c.cause, HangupBy: c.hangupBy, Node: w.node}
 	if c.caller != nil {
 		cdr.Caller = c.caller.number
 		cdr.CallerUserID = c.caller.userPtr()

@@ -48,11 +48,14 @@ func parseRawRegister(data []byte) (r rawReg, ok bool) {
 	if hasControl(line) || len(line) <= len("REGISTER  SIP/2.0") || !bytes.HasPrefix(line, []byte("REGISTER ")) || !bytes.HasSuffix(line, []byte(" SIP/2.0")) {
 		return r, false
 	}
-	host, ok := uriHost(line[len("REGISTER ") : len(line)-len(" SIP/2.0")])
+	rawURI := line[len("REGISTER ") : len(line)-len(" SIP/2.0")]
+	ruri, ok := uriOf(rawURI)
 	if !ok {
 		return r, false
 	}
-	r.in.ruriHost = host
+	r.in.ruri = ruri
+	r.in.ruriHost = r.in.ruri.Host
+	r.in.ruriRaw = string(rawURI)
 	r.in.expires = -1
 	r.maxFwd = -1
 	rest := data[i+2:]
@@ -203,16 +206,16 @@ func atoi(b []byte) (int, bool) {
 	return n, true
 }
 
-// uriHost returns the host of a sip: or sips: Request-URI, read by sipgo's URI parser.
-func uriHost(b []byte) (string, bool) {
-	if bytes.IndexAny(b, " \t") >= 0 {
-		return "", false
-	}
+// uriOf reads a sip: or sips: Request-URI with sipgo's URI parser.
+func uriOf(b []byte) (sip.Uri, bool) {
 	var u sip.Uri
-	if err := sip.ParseUri(string(b), &u); err != nil || u.Wildcard || !sipScheme(u.Scheme) || u.Host == "" {
-		return "", false
+	if bytes.IndexAny(b, " \t") >= 0 {
+		return u, false
 	}
-	return u.Host, true
+	if err := sip.ParseUri(string(b), &u); err != nil || u.Wildcard || !sipScheme(u.Scheme) || u.Host == "" {
+		return u, false
+	}
+	return u, true
 }
 
 // headerParsers are sipgo's own parsers of single header values: where the fast path needs
@@ -392,7 +395,7 @@ func (s *Server) fastRegister(u *udpListener, out *udpBatch, data []byte, src ne
 		return false
 	}
 	if r.in.ua != "" && s.guard.scanner(r.in.ua) {
-		s.guard.ban(src, "scanner user agent")
+		s.guard.ban(src, "scanner user agent", true)
 		s.dropped("scanner")
 		return true
 	}
@@ -409,11 +412,11 @@ func (s *Server) fastRegister(u *udpListener, out *udpBatch, data []byte, src ne
 	b := bufPool.Get().(*bytes.Buffer)
 	b.Reset()
 	s.writeRawResponse(b, &r, src, res)
+	// As udpRespond (the full path) and sipgo do: the Via port unless rport asks for the
+	// source port, and the source port when the Via names none.
 	dst := src
 	if !r.rport && r.topPort > 0 {
 		dst = netip.AddrPortFrom(src.Addr(), uint16(r.topPort))
-	} else if !r.rport {
-		dst = netip.AddrPortFrom(src.Addr(), 5060)
 	}
 	u.emit(out, b.Bytes(), dst)
 	bufPool.Put(b)

@@ -201,6 +201,9 @@ func FuzzFastRegister(f *testing.F) {
 		}
 		fast := r.in
 		fast.src, fast.transport = src, tpUDP
+		if !equivalentURI(&fast.ruri, &full.ruri) {
+			t.Fatalf("Request-URI: fast %v, full %v\n%q", &fast.ruri, &full.ruri, data)
+		}
 		if !strings.EqualFold(fast.ruriHost, full.ruriHost) || fast.toUser != full.toUser || fast.callID != full.callID || fast.cseq != full.cseq ||
 			fast.expires != full.expires || fast.star != full.star || fast.ua != full.ua || len(fast.auths) != len(full.auths) ||
 			len(fast.contacts) != len(full.contacts) {

@@ -51,7 +51,10 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 		respond(s.reply(req, 500, "Server Internal Error"))
 		return
 	}
-	switch s.auth.verify(creds, string(req.Method), caller, realm) {
+	switch s.auth.verify(creds, requestOf(req), caller, realm) {
+	case authBadURI:
+		respond(s.reply(req, 400, "Authorization URI Mismatch"))
+		return
 	case authStale:
 		res := s.reply(req, 407, "Proxy Authentication Required")
 		s.auth.challenge(res, true, realm, true)
@@ -59,10 +62,11 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 		return
 	case authFailed:
 		s.log.Info("call rejected: wrong credentials", "tenant", t.ID, "user", creds.Username, "peer", in.src.Addr().String())
-		s.guard.authFailed(in.src)
+		s.guard.authFailed(in.src, caller, in.transport)
 		respond(s.reply(req, 403, "Forbidden"))
 		return
 	}
+	s.guard.vouch(in.src)
 
 	// RFC 4028: the caller's session interval must not be below our minimum.
 	p := s.pol()
@@ -175,7 +179,7 @@ func (c *call) setup(ctx context.Context) {
 	c.mu.Unlock()
 	ms.OnTimeout(func() { c.hangup("system:media-timeout", 0) })
 	ms.OnDTMF(func(from media.LegID, ev media.DTMFEvent) {
-		c.log.Debug("dtmf", "leg", from.String(), "event", ev)
+		c.log.Debug("dtmf event", "leg", from.String()) // never the digit: it may be a PIN
 		if h := s.dtmfHook.Load(); h != nil {
 			(*h)(c.info(), from, ev)
 		}
@@ -489,6 +493,7 @@ func (c *call) answer(f *fork, res *sip.Response) {
 	s := c.s
 	c.state = stAnswered
 	c.answerAt = time.Now()
+	s.cdrs.started(c)
 	for _, t := range c.timers {
 		t.Stop()
 	}

@@ -321,3 +321,18 @@ func (l *location) restore(k aorKey, aor string, extID, userID int64, b binding)
 
 // bindings returns the number of bindings held.
 func (l *location) bindings() int { return int(l.count.Load()) }
+
+// sources calls f with the source address of every binding (at start, to tell the guard
+// which sources hold registrations).
+func (l *location) sources(f func(netip.AddrPort)) {
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.aors {
+			for _, b := range e.bindings {
+				f(b.source)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+}

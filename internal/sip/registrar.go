@@ -98,6 +98,8 @@ type regIn struct {
 	src       netip.AddrPort
 	transport string
 	ruriHost  string
+	ruri      sip.Uri // the Request-URI, which digest responses must name
+	ruriRaw   string  // as received, when the fast path read it
 	toUser    string
 	callID    string
 	cseq      uint32
@@ -131,7 +133,7 @@ type regOut struct {
 // regFromRequest reads a REGISTER parsed by sipgo.
 func regFromRequest(in *inbound) (*regIn, *regOut) {
 	req := in.req
-	r := &regIn{src: in.src, transport: in.transport, ruriHost: req.Recipient.Host, toUser: req.To().Address.User,
+	r := &regIn{src: in.src, transport: in.transport, ruriHost: req.Recipient.Host, ruri: req.Recipient, toUser: req.To().Address.User,
 		callID: req.CallID().Value(), cseq: req.CSeq().SeqNo, expires: -1}
 	for _, h := range req.Headers() {
 		switch {
@@ -252,7 +254,7 @@ func (s *Server) registrar(r *regIn, l *lookups) *regOut {
 		// Challenge everyone alike, so that the answer does not reveal whether the user
 		// exists; probing for many unknown users still bans the source.
 		if a := l.target(t.ID, r.toUser); a == nil && !l.missed && l.err == nil {
-			s.guard.unknownTarget(r.src, r.toUser)
+			s.guard.unknownTarget(r.src, r.toUser, r.transport)
 		}
 		if l.missed {
 			return nil
@@ -267,18 +269,22 @@ func (s *Server) registrar(r *regIn, l *lookups) *regOut {
 		s.log.Error("registrar: account lookup", "err", l.err)
 		return &regOut{code: 500, reason: "Server Internal Error"}
 	}
-	switch s.auth.verify(creds, "REGISTER", acct, realm) {
+	dr := digestRequest{method: "REGISTER", ruri: r.ruri, raw: r.ruriRaw, callID: r.callID, cseq: r.cseq}
+	switch s.auth.verify(creds, dr, acct, realm) {
 	case authStale:
 		return &regOut{code: 401, reason: "Unauthorized", challenge: true, stale: true, realm: realm}
+	case authBadURI:
+		return &regOut{code: 400, reason: "Authorization URI Mismatch"}
 	case authFailed:
 		s.log.Info("registration rejected: wrong credentials", "tenant", t.ID, "user", creds.Username, "peer", r.src.Addr().String())
-		s.guard.authFailed(r.src)
+		s.guard.authFailed(r.src, acct, r.transport)
 		return &regOut{code: 403, reason: "Forbidden"}
 	}
 	if r.toUser != acct.number && r.toUser != acct.username {
-		s.guard.authFailed(r.src)
+		s.guard.authFailed(r.src, nil, r.transport)
 		return &regOut{code: 403, reason: "Forbidden"}
 	}
+	s.guard.vouch(r.src)
 	rr, bad := s.locationUpdate(r, acct, realm)
 	if bad != nil {
 		return bad

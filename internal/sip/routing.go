@@ -81,6 +81,6 @@ func (s *Server) routeExtension(rc *routeCtx) (*routeDecision, error) {
 
 // routeNotFound rejects the call with 404; dialling many unknown numbers bans the source.
 func routeNotFound(rc *routeCtx) (*routeDecision, error) {
-	rc.s.guard.unknownTarget(rc.src, rc.dialed)
+	rc.s.guard.unknownTarget(rc.src, rc.dialed, "") // after authentication: not forged
 	return &routeDecision{status: 404, reason: "Not Found"}, nil
 }

@@ -81,6 +81,12 @@ type Server struct {
 	tlsConf  *tls.Config
 	wsAccept *connListener
 
+	fdCap        int          // the connection cap the descriptor limit allows
+	streamConns  atomic.Int64 // accepted TCP, TLS and WebSocket connections open
+	acceptErrors atomic.Uint64
+	deadListener atomic.Pointer[string]
+	tcpListener  net.Listener
+
 	draining atomic.Bool
 	stopping chan struct{}
 	wg       sync.WaitGroup // listeners and housekeeping
@@ -128,7 +134,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	log = log.With("component", "sip")
 	s := &Server{cfg: cfg, db: deps.DB, relay: deps.Relay, log: log, addrs: map[string]string{}, ports: map[string]int{},
-		stopping: make(chan struct{})}
+		stopping: make(chan struct{}), fdCap: fdCap()}
 	p := DefaultPolicy()
 	s.policy.Store(&p)
 	s.guard = newGuard(s.pol, log)
@@ -138,6 +144,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.loc = newLocation(s.persist)
 	s.calls = newCallTable()
 	s.cdrs = newCDRWriter(deps.DB, log)
+	s.cdrs.node = cfg.Node
 	s.routes = dialPlan(s)
 
 	// sipgo keeps one package-wide default logger; it must never print message contents.
@@ -249,6 +256,12 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if n > 0 {
 		s.log.Info("registrations restored", "contacts", n)
+		// The phones registered before the restart authenticated then: spoofable evidence
+		// must not ban them now either.
+		s.loc.sources(s.guard.vouch)
+	}
+	if err := s.cdrs.recoverOpen(ctx); err != nil {
+		return fmt.Errorf("sip: complete CDRs left open: %w", err)
 	}
 	if err := s.listen(); err != nil {
 		s.closeListeners()
@@ -280,19 +293,20 @@ func (s *Server) listen() error {
 		s.ports[tpUDP] = uc.LocalAddr().(*net.UDPAddr).Port
 		readers := min(max(runtime.GOMAXPROCS(0), 1), 4)
 		for range readers {
-			serve = append(serve, s.udp.readLoop)
+			serve = append(serve, func() { s.serving("sip-udp", s.udp.readLoop) })
 		}
-		serve = append(serve, func() { s.srv.ServeUDP(s.udp) })
+		serve = append(serve, func() { s.serving("sip-udp", func() { s.srv.ServeUDP(s.udp) }) })
 
 		tl, err := net.Listen("tcp", s.cfg.Addr)
 		if err != nil {
 			return fmt.Errorf("sip: tcp listener: %w", err)
 		}
 		gl := &guardedListener{Listener: tl, s: s}
+		s.tcpListener = tl
 		s.closers = append(s.closers, tl.Close)
 		s.addrs["sip-tcp"] = tl.Addr().String()
 		s.ports[tpTCP] = tl.Addr().(*net.TCPAddr).Port
-		serve = append(serve, func() { s.srv.ServeTCP(gl) })
+		serve = append(serve, func() { s.serving("sip-tcp", func() { s.srv.ServeTCP(gl) }) })
 	}
 	if s.cfg.TLSAddr != "" {
 		conf, err := s.loadTLS()
@@ -311,12 +325,12 @@ func (s *Server) listen() error {
 		if host == "" {
 			host = tl.Addr().(*net.TCPAddr).IP.String()
 		}
-		serve = append(serve, func() { s.srv.ServeTLS(gl) })
+		serve = append(serve, func() { s.serving("sip-tls", func() { s.srv.ServeTLS(gl) }) })
 	}
 	if s.cfg.WebSocket {
 		s.wsAccept = newConnListener()
 		s.closers = append(s.closers, s.wsAccept.Close)
-		serve = append(serve, func() { s.srv.ServeWS(s.wsAccept) })
+		serve = append(serve, func() { s.serving("sip-ws", func() { s.srv.ServeWS(s.wsAccept) }) })
 	}
 	s.host = advertisedHost(s.cfg.PublicHost, host)
 	for _, f := range serve {
@@ -390,6 +404,7 @@ func (s *Server) housekeeping() {
 				lastSweep = now
 				s.loc.sweep()
 				s.guard.sweep()
+				s.auth.counts.sweep(now, s.pol().NonceLifetime)
 			}
 		}
 	}

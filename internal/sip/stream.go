@@ -72,15 +72,27 @@ type guardedListener struct {
 	conns map[netip.Addr]int
 }
 
+// Accept never fails but for a closed listener: other errors (out of descriptors, a
+// connection reset before it was accepted) are retried with back-off (accept.go).
 func (l *guardedListener) Accept() (net.Conn, error) {
+	var delay time.Duration
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if errors.Is(err, net.ErrClosed) || !l.s.acceptRetry(err, &delay) {
+				return nil, err
+			}
+			continue
+		}
+		delay = 0
+		if !l.s.admitConn() {
+			c.Close()
+			continue
 		}
 		src := addrPortOf(c.RemoteAddr())
 		if l.s.guard.isBanned(src) {
 			l.s.dropped("banned")
+			l.s.releaseConn()
 			c.Close()
 			continue
 		}
@@ -91,6 +103,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		if l.conns[src.Addr()] >= maxConnsPerSource && !exempt(l.s.pol(), src.Addr()) {
 			l.mu.Unlock()
 			l.s.dropped("connections")
+			l.s.releaseConn()
 			c.Close()
 			continue
 		}
@@ -102,11 +115,12 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 				delete(l.conns, src.Addr())
 			}
 			l.mu.Unlock()
+			l.s.releaseConn()
 		}}
 		if l.tls == nil {
-			return gc, nil
+			return &timedConn{Conn: gc, s: l.s, frame: true}, nil
 		}
-		return &handshakeConn{Conn: tls.Server(gc, l.tls)}, nil
+		return &timedConn{Conn: &handshakeConn{Conn: tls.Server(gc, l.tls)}, s: l.s, frame: true}, nil
 	}
 }
 
@@ -215,6 +229,16 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unavailable\n", http.StatusServiceUnavailable)
 		return
 	}
+	if !s.admitConn() {
+		http.Error(w, "too many connections\n", http.StatusServiceUnavailable)
+		return
+	}
+	admitted := false
+	defer func() {
+		if !admitted {
+			s.releaseConn()
+		}
+	}()
 	if !headerHasToken(r.Header, "Upgrade", "websocket") {
 		http.Error(w, "SIP over WebSocket needs a WebSocket upgrade\n", http.StatusBadRequest)
 		return
@@ -243,8 +267,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		rest = append([]byte(nil), rest...)
 	}
 	rc := &replayConn{Conn: c, r: io.MultiReader(bytes.NewReader(head.Bytes()), bytes.NewReader(rest), c)}
-	if !s.wsAccept.offer(rc) {
-		c.Close()
+	admitted = true
+	tc := &timedConn{Conn: &countedConn{Conn: rc, release: s.releaseConn}, s: s}
+	if !s.wsAccept.offer(tc) {
+		tc.Close()
 	}
 }
 

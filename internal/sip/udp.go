@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -257,6 +258,9 @@ func (s *Server) udpDatagram(u *udpListener, out *udpBatch, data []byte, src net
 		s.count("OPTIONS")
 		s.udpRespond(u, out, req, src, s.options(req))
 	default:
+		if req.Method == sip.INVITE && !hasToTag(req) && s.udpChallenge(u, out, req, data, src) {
+			return
+		}
 		if legacyBranch(req) {
 			// An RFC 2543 request (no z9hG4bK branch): sipgo matches those by the From tag
 			// and fails when there is none; give it a branch derived from what identifies
@@ -266,6 +270,63 @@ func (s *Server) udpDatagram(u *udpListener, out *udpBatch, data []byte, src net
 		}
 		u.handoff(data, src)
 	}
+}
+
+// udpChallenge answers an initial INVITE without credentials for its realm with a 407 sent
+// once and statelessly, as the registrar answers REGISTER: through a server transaction the
+// challenge would be retransmitted up to ten times toward a source address that anyone can
+// forge in a datagram (an amplifier). A caller that lost the 407 sends its INVITE again and
+// gets another. It reports whether the INVITE was answered (or will be, off the read loop).
+func (s *Server) udpChallenge(u *udpListener, out *udpBatch, req *sip.Request, data []byte, src netip.AddrPort) bool {
+	l := &lookups{s: s, cacheOnly: true}
+	if res := s.inviteChallenge(req, l); res != nil {
+		s.count("INVITE")
+		s.udpRespond(u, out, req, src, res)
+		return true
+	}
+	if !l.missed {
+		return false
+	}
+	// The tenant is not cached: ask the store off the read loop.
+	cp := append([]byte(nil), data...)
+	select {
+	case u.slots <- struct{}{}:
+		go func() {
+			defer func() { <-u.slots }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if res := s.inviteChallenge(req, &lookups{s: s, ctx: ctx}); res != nil {
+				s.count("INVITE")
+				s.udpRespond(u, nil, req, src, res)
+				return
+			}
+			u.handoff(cp, src)
+		}()
+	default:
+		s.dropped("busy") // the caller retransmits
+	}
+	return true
+}
+
+// inviteChallenge returns the 407 for an initial INVITE that carries no credentials for the
+// realm of its domain, or nil when the INVITE takes the full path (handleInvite): it has
+// credentials, names an unknown domain, the server is draining, or (l.missed) the tenant is
+// not cached.
+func (s *Server) inviteChallenge(req *sip.Request, l *lookups) *sip.Response {
+	if s.draining.Load() {
+		return nil
+	}
+	t, found := l.tenant(req.Recipient.Host)
+	if !found || l.missed {
+		return nil
+	}
+	realm := realmOf(t)
+	if credentials(req, true, realm) != nil {
+		return nil
+	}
+	res := s.reply(req, 407, "Proxy Authentication Required")
+	s.auth.challenge(res, true, realm, false)
+	return res
 }
 
 // legacyBranch gives a request without an RFC 3261 branch a deterministic one (from Call-ID,

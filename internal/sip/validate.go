@@ -15,11 +15,12 @@ import (
 // request, and what the RFC 4475 torture messages exercise beyond the parser. The golden test
 // (testdata/torture) pins the status each torture message gets.
 
-// screen drops requests from scanners: a known scanner User-Agent bans its source at once. It
-// reports whether the request must be dropped without an answer.
+// screen drops requests from scanners: a known scanner User-Agent bans its source at once
+// (unless the request came in one UDP datagram and the source authenticated recently: anyone
+// can forge that). It reports whether the request must be dropped without an answer.
 func (s *Server) screen(req *sip.Request, src netip.AddrPort) bool {
 	if ua := req.GetHeader("User-Agent"); ua != nil && s.guard.scanner(ua.Value()) {
-		s.guard.ban(src, "scanner user agent")
+		s.guard.ban(src, "scanner user agent", sip.NetworkToUpper(req.Transport()) == tpUDP || req.Transport() == "")
 		s.dropped("scanner")
 		return true
 	}
@@ -223,6 +224,10 @@ func (s *Server) reply(req *sip.Request, code int, reason string) *sip.Response 
 	if h := req.CSeq(); h != nil {
 		res.AppendHeader(sip.HeaderClone(h))
 	}
+	// Over a stream the Content-Length is what ends a message (RFC 3261 §18.3); sipgo's
+	// stream parser refuses a response without it. SetBody updates it.
+	cl := sip.ContentLengthHeader(0)
+	res.AppendHeader(&cl)
 	res.SetTransport(req.Transport())
 	res.SetDestination(req.Source())
 	return res

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 
 	"github.com/privox/privox/internal/datacat"
@@ -20,6 +21,15 @@ ALTER TABLE call_journal ADD COLUMN peer_user_id BIGINT REFERENCES users(id) ON 
 UPDATE call_journal SET peer_user_id = (SELECT CASE WHEN c.caller_user_id = call_journal.user_id THEN c.callee_user_id ELSE c.caller_user_id END
 	FROM cdrs c WHERE c.tenant_id = call_journal.tenant_id AND c.call_id = call_journal.call_id ORDER BY c.id LIMIT 1);
 CREATE INDEX call_journal_peer ON call_journal(peer_user_id);
+`)
+	// A call's CDR is written when it is answered (in_progress, node = the node handling it)
+	// and completed when it ends; after a crash, recovery at the next start completes the
+	// node's open rows with end_unknown set. None of the new columns holds personal data.
+	addMigration("0110_cdrs_in_progress", `
+ALTER TABLE cdrs ADD COLUMN in_progress {{bool}} NOT NULL DEFAULT {{false}};
+ALTER TABLE cdrs ADD COLUMN end_unknown {{bool}} NOT NULL DEFAULT {{false}};
+ALTER TABLE cdrs ADD COLUMN node TEXT NOT NULL DEFAULT '';
+CREATE INDEX cdrs_open ON cdrs(call_id) WHERE in_progress;
 `)
 	addMigration("0002_calls", `
 CREATE TABLE cdrs (
@@ -110,6 +120,12 @@ type CDR struct {
 	Cause        int    `json:"cause"` // final SIP status (200 for answered calls)
 	HangupBy     string `json:"hangup_by,omitempty"`
 	Anonymised   bool   `json:"anonymised"`
+	// InProgress: the call was answered and has not ended yet (EndAt is the answer time).
+	InProgress bool `json:"in_progress,omitempty"`
+	// EndUnknown: the node stopped (a crash) during the call; EndAt and DurationMS are what
+	// was known at the answer, not the call's real end.
+	EndUnknown bool   `json:"end_unknown,omitempty"`
+	Node       string `json:"-"` // the node that handled the call
 }
 
 // JournalEntry is one line of a user's call journal (usage category).
@@ -163,19 +179,27 @@ func (db *DB) RecordCall(ctx context.Context, c CDR, journal []JournalEntry) (CD
 // Busy installations end calls faster than one transaction each can commit. Nothing new is
 // stored about a deactivated (erased) person: their journal lines are dropped, and their side
 // of the CDR and of the other party's journal line is written anonymised (number masked,
-// user reference and name removed), as erasure leaves older records.
+// user reference and name removed), as erasure leaves older records. A CDR with InProgress
+// set is a call's start row (written at answer); a CDR of an answered call that ends
+// completes its start row when there is one and is inserted otherwise.
 func (db *DB) RecordCalls(ctx context.Context, recs []CallRecord) error {
 	return db.InTx(ctx, func(tx *DB) error {
 		gone, err := tx.inactiveUsers(ctx, recs)
 		if err != nil {
 			return err
 		}
-		insCDR, err := tx.prepare(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		insCDR, err := tx.prepare(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, in_progress, node)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 		if err != nil {
 			return err
 		}
 		defer insCDR.Close()
+		endCDR, err := tx.prepare(ctx, `UPDATE cdrs SET end_at = ?, duration_ms = ?, cause = ?, hangup_by = ?, callee_user_id = ?, in_progress = FALSE
+			WHERE tenant_id = ? AND call_id = ? AND in_progress RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer endCDR.Close()
 		insJournal, err := tx.prepare(ctx, `INSERT INTO call_journal (tenant_id, user_id, call_id, direction, peer_number, peer_name, peer_user_id, start_at, answered, duration_ms, cause)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
@@ -189,9 +213,19 @@ func (db *DB) RecordCalls(ctx context.Context, recs []CallRecord) error {
 				peers[k] = peerOf(*c, j.UserID)
 			}
 			anonymiseGone(c, gone)
-			if err := insCDR.QueryRowContext(ctx, c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
-				c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy).Scan(&c.ID); err != nil {
-				return mapErr(err)
+			completed := false
+			if c.AnswerAt != nil && !c.InProgress {
+				err := endCDR.QueryRowContext(ctx, c.EndAt, c.DurationMS, c.Cause, c.HangupBy, nullID(c.CalleeUserID), c.TenantID, c.CallID).Scan(&c.ID)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return mapErr(err)
+				}
+				completed = err == nil
+			}
+			if !completed {
+				if err := insCDR.QueryRowContext(ctx, c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
+					c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy, c.InProgress, c.Node).Scan(&c.ID); err != nil {
+					return mapErr(err)
+				}
 			}
 			for k, j := range recs[i].Journal {
 				if gone[j.UserID] {
@@ -267,12 +301,25 @@ func anonymiseGone(c *CDR, gone map[int64]bool) {
 	}
 }
 
-const cdrCols = `id, tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, anonymised`
+const cdrCols = `id, tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, anonymised, in_progress, end_unknown, node`
+
+// RecoverOpenCDRs completes the CDRs a node left in progress when it stopped without ending
+// its calls (a crash, kill -9): their end is unknown, so they keep the answer time as end,
+// no duration, and end_unknown set. It runs at the node's start, before it takes calls.
+func (db *DB) RecoverOpenCDRs(ctx context.Context, node string) (int64, error) {
+	res, err := db.Exec(ctx, `UPDATE cdrs SET in_progress = FALSE, end_unknown = TRUE, hangup_by = 'unknown'
+		WHERE in_progress AND node = ?`, node)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
 
 func scanCDR(s interface{ Scan(...any) error }) (CDR, error) {
 	var c CDR
 	var cu, ce, ans sql.NullInt64
-	err := s.Scan(&c.ID, &c.TenantID, &c.CallID, &c.Caller, &c.Callee, &cu, &ce, &c.Direction, &c.Trunk, &c.StartAt, &ans, &c.EndAt, &c.DurationMS, &c.Cause, &c.HangupBy, &c.Anonymised)
+	err := s.Scan(&c.ID, &c.TenantID, &c.CallID, &c.Caller, &c.Callee, &cu, &ce, &c.Direction, &c.Trunk, &c.StartAt, &ans, &c.EndAt, &c.DurationMS, &c.Cause, &c.HangupBy, &c.Anonymised,
+		&c.InProgress, &c.EndUnknown, &c.Node)
 	c.CallerUserID, c.CalleeUserID, c.AnswerAt = idPtr(cu), idPtr(ce), idPtr(ans)
 	return c, mapErr(err)
 }
