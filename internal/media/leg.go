@@ -93,6 +93,7 @@ type leg struct {
 	port           int
 	rtp, rtcp      endpoint
 	hold           atomic.Bool // remote announced c=0.0.0.0 or port 0: send it nothing
+	muted          atomic.Bool // forward nothing received on this leg (Session.Mute)
 	secure         atomic.Bool // the leg negotiated SRTP: never send it plain
 	crypto         atomic.Pointer[legCrypto]
 	sdpRTP         netip.AddrPort // last addresses from SDP (under Session.mu)
@@ -280,8 +281,8 @@ func (s *Session) onRTCP(x, y *leg, pkt []byte, st *readerState) {
 
 // forward sends pkt, received on leg x, out of y's socket e to its remote.
 func (s *Session) forward(x, y *leg, e *endpoint, pkt []byte) {
-	if y.hold.Load() {
-		return // the remote asked for nothing (c=0.0.0.0); not an error
+	if y.hold.Load() || x.muted.Load() {
+		return // the remote asked for nothing (c=0.0.0.0), or the leg is muted; not an error
 	}
 	p := e.peer.Load()
 	if p == nil {

@@ -158,7 +158,7 @@ func (s *Server) inDialog(in *inbound, tx sip.ServerTransaction) {
 	case sip.UPDATE:
 		c.update(id, in, tx, state)
 	case sip.INFO:
-		if state != stAnswered {
+		if state != stAnswered || c.local() {
 			respond(s.reply(req, 200, "OK"))
 			return
 		}
@@ -248,6 +248,10 @@ func (c *call) reoffer(from media.LegID, in *inbound, tx sip.ServerTransaction) 
 	}()
 	c.refresh(from, req)
 	respond(sip.NewResponseFromRequest(req, 100, "Trying", nil))
+	if c.local() {
+		c.localReoffer(from, req, tx)
+		return
+	}
 	to := other(from)
 	offer := sdpOf(req)
 	var out []byte
@@ -307,6 +311,9 @@ func (c *call) reoffer(from media.LegID, in *inbound, tx sip.ServerTransaction) 
 	ok := c.dialogReply(from, req, 200, "OK", back)
 	c.sessionHeaders(from, ok)
 	respond(ok)
+	if !late && err == nil {
+		c.holdChanged(from, offer, answer)
+	}
 	// Wait for the ACK of our 2xx (retransmitting it over UDP); a late answer goes on to the
 	// other leg in its ACK.
 	got := c.awaitReAck(from, tx, ok)
@@ -385,6 +392,17 @@ func (c *call) update(from media.LegID, in *inbound, tx sip.ServerTransaction, s
 		c.reinvite = false
 		c.mu.Unlock()
 	}()
+	if c.local() {
+		ans, err := c.localOffer(offer)
+		if err != nil {
+			respond(c.dialogReply(from, req, 488, "Not Acceptable Here", nil))
+			return
+		}
+		ok := c.dialogReply(from, req, 200, "OK", ans)
+		c.sessionHeaders(from, ok)
+		respond(ok)
+		return
+	}
 	out, err := c.ms.Offer(from, offer)
 	if err != nil {
 		respond(c.dialogReply(from, req, 488, "Not Acceptable Here", nil))
@@ -407,12 +425,16 @@ func (c *call) update(from media.LegID, in *inbound, tx sip.ServerTransaction, s
 		return
 	}
 	var back []byte
-	if ans := sdpOf(res); ans != nil {
-		back, _ = c.ms.Answer(to, ans)
+	ans := sdpOf(res)
+	if ans != nil {
+		back, err = c.ms.Answer(to, ans)
 	}
 	ok := c.dialogReply(from, req, 200, "OK", back)
 	c.sessionHeaders(from, ok)
 	respond(ok)
+	if ans != nil && err == nil {
+		c.holdChanged(from, offer, ans)
+	}
 }
 
 // passInfo relays an INFO (DTMF relay, for instance) to the other leg and mirrors its status.
