@@ -26,6 +26,7 @@ type sipSubsystem struct {
 	*sip.Server
 	a     *App
 	relay *media.Relay
+	apps  *callApps
 }
 
 var _ Subsystem = (*sipSubsystem)(nil)
@@ -66,7 +67,8 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		relay.Close()
 		return nil, err
 	}
-	s := &sipSubsystem{Server: srv, a: a, relay: relay}
+	s := &sipSubsystem{Server: srv, a: a, relay: relay, apps: newCallApps(a)}
+	srv.SetApps(s.apps.Apps)
 	if err := registerRelayMetrics(a.Metrics, relay); err != nil {
 		relay.Close()
 		return nil, err
@@ -127,6 +129,7 @@ func (s *sipSubsystem) Start(ctx context.Context) error {
 // Stop stops the SIP server, then the relay.
 func (s *sipSubsystem) Stop() error {
 	err := s.Server.Stop()
+	s.apps.Close()
 	s.relay.Close()
 	return err
 }

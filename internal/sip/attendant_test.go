@@ -1,0 +1,115 @@
+package sip_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/privox/privox/internal/attendant"
+)
+
+// The auto attendant against real phones: baresip and sipp call an attendant number, hear
+// the menu, choose by DTMF (in-band from a sox-generated WAV, RFC 4733 from sipp's pcap) and
+// reach the chosen extension.
+
+// putMenu stores a menu of the default tenant through the API.
+func (e *env) putMenu(name, number, spec string) {
+	e.t.Helper()
+	st, body := e.p.Do("PUT", "/api/v1/tenants/1/menus/"+name, e.p.AdminToken, fmt.Sprintf(`{"number":%q,"spec":%s}`, number, spec))
+	if st != 200 {
+		e.t.Fatalf("PUT menu %s: %d %s", name, st, body)
+	}
+}
+
+// callerWAV writes what the calling phone "says": silence, DTMF digit keys (sox-generated,
+// 150 ms each, for the attendant's in-band detector) after lead seconds, then a 440 Hz tone.
+func callerWAV(t *testing.T, dir string, lead float64, digits string) string {
+	t.Helper()
+	if _, err := exec.LookPath("sox"); err != nil {
+		t.Fatal("sox is not installed: install the Debian package sox (scripts/install-test-deps.sh does)")
+	}
+	keys := map[rune][2]int{'1': {697, 1209}, '2': {697, 1336}, '3': {697, 1477}, '4': {770, 1209}, '5': {770, 1336},
+		'6': {770, 1477}, '7': {852, 1209}, '8': {852, 1336}, '9': {852, 1477}, '0': {941, 1336}, '*': {941, 1209}, '#': {941, 1477}}
+	sox := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
+			t.Fatalf("sox %v: %v\n%s", args, err, out)
+		}
+	}
+	silence := func(name string, secs float64) string {
+		p := filepath.Join(dir, name)
+		sox("-n", "-r", "8000", "-c", "1", "-b", "16", p, "trim", "0", strconv.FormatFloat(secs, 'f', 2, 64))
+		return p
+	}
+	parts := []string{silence("lead.wav", lead)}
+	gap := silence("gap.wav", 0.3)
+	for i, d := range digits {
+		f := keys[d]
+		two := filepath.Join(dir, fmt.Sprintf("dtmf%d-2ch.wav", i))
+		one := filepath.Join(dir, fmt.Sprintf("dtmf%d.wav", i))
+		sox("-n", "-r", "8000", "-c", "2", "-b", "16", two, "synth", "0.15", "sine", strconv.Itoa(f[0]), "sine", strconv.Itoa(f[1]))
+		sox(two, "-c", "1", one, "remix", "1,2", "vol", "0.5")
+		parts = append(parts, one, gap)
+	}
+	voice := filepath.Join(dir, "voice.wav")
+	sox("-n", "-r", "8000", "-c", "1", "-b", "16", voice, "synth", "30", "sine", "440", "vol", "0.25")
+	out := filepath.Join(dir, "caller.wav")
+	sox(append(append([]string{}, parts...), voice, out)...)
+	return out
+}
+
+// heardWAV returns the audio a baresip phone decoded (its sndfile recording).
+func heardWAV(t *testing.T, dir, who string) []float64 {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dir, who, "snd", "*-dec.wav"))
+	if len(matches) != 1 {
+		log, _ := os.ReadFile(filepath.Join(dir, who, "out.log"))
+		t.Fatalf("%s wrote no decoded audio (baresip sndfile): %v\n%s", who, matches, tail(string(log), 3000))
+	}
+	return readWAV(t, matches[0])
+}
+
+// window returns samples from second a to b (clipped).
+func window(s []float64, a, b float64) []float64 {
+	i, j := int(a*8000), int(b*8000)
+	i, j = min(max(i, 0), len(s)), min(max(j, 0), len(s))
+	return s[i:j]
+}
+
+// TestAttendantInBand: 1001 (baresip) calls the attendant number 800 of a German menu, hears
+// the greeting, keys 2 in-band and is connected to 1002 (baresip) with two-way audio.
+func TestAttendantInBand(t *testing.T) {
+	need(t, "baresip", "baresip")
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putMenu("main", "800", `{"language":"de","options":{"2":{"type":"extension","target":"1002"}},"timeout_ms":6000,"retries":1}`)
+	dir := t.TempDir()
+	callee := e.baresip(dir, "1002", "secret-1002", 880, nil, 14)
+	waitFor(t, "1002 registered", func() bool { return e.srv().Registered() == 1 })
+	wav := callerWAV(t, dir, 2.5, "2")
+	caller := e.baresipWAV(dir, "1001", "secret-1001", wav, "", []string{"-e", "/dial 800"}, 9)
+	caller.wait(t)
+	callee.wait(t)
+
+	heard := heardWAV(t, dir, "1001")
+	greeting := float64(attendant.ToneOf[attendant.PromptGreeting])
+	if g, o := goertzel(window(heard, 0.1, 1.4), greeting), goertzel(window(heard, 0.1, 1.4), 880); g < 100*o {
+		t.Errorf("caller did not hear the greeting (%v Hz) first: power %.3g vs 880 Hz %.3g", greeting, g, o)
+	}
+	if a, b := goertzel(window(heard, 5, 8.5), 880), goertzel(window(heard, 5, 8.5), greeting); a < 100*b {
+		t.Errorf("caller did not hear 1002's 880 Hz tone after choosing 2: power %.3g vs greeting %.3g", a, b)
+	}
+	callee440 := heardWAV(t, dir, "1002")
+	if secs := float64(len(callee440)) / 8000; secs < 2 || goertzel(callee440, 440) < 100*goertzel(callee440, greeting) {
+		t.Errorf("1002 did not hear the caller's 440 Hz tone: %.1fs of audio", secs)
+	}
+	waitFor(t, "CDR", func() bool { return len(e.cdrs(t)) == 1 })
+	if c := e.cdrs(t)[0]; c.Cause != 200 || c.Callee != "800" {
+		t.Errorf("CDR cause %d callee %s", c.Cause, c.Callee)
+	}
+	waitFor(t, "no calls", func() bool { return e.srv().ActiveCalls() == 0 })
+}
