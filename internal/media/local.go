@@ -222,17 +222,6 @@ func Held(raw []byte) bool {
 	return info.zeroAddr || info.direction == "sendonly" || info.direction == "inactive"
 }
 
-// SDPVersion is the o= version of the SDP the session last wrote for a leg: it grows only when
-// the SDP changed, so a caller can tell whether a leg needs a re-INVITE.
-func (s *Session) SDPVersion(l LegID) uint64 {
-	if !l.valid() {
-		return 0
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.neg.origin[l].version
-}
-
 // LastSDP returns a copy of the SDP the session last wrote for a leg (nil when none).
 func (s *Session) LastSDP(l LegID) []byte {
 	if !l.valid() {

@@ -112,7 +112,6 @@ func (a appSig) Answer(ctx context.Context) (media.Format, error) {
 	c.answerAt = time.Now()
 	c.appLocal = true
 	c.appFormat = f
-	c.aVersion = c.ms.SDPVersion(media.LegA)
 	c.armSessionTimer()
 	c.mu.Unlock()
 	c.decide(c.responseToA(200, "OK", sdp), 200)
@@ -238,8 +237,8 @@ func (c *call) bridgeDone(status int) {
 }
 
 // bridged: the callee answered an application's connect; the relay joins A and B and the
-// application lets go of A. toA is the session's SDP for A after the callee's answer: when it
-// differs from what A has, A is re-INVITEd with it.
+// application lets go of A. toA is the session's SDP for A after the callee's answer: when A
+// must send another format than it does, A is re-INVITEd with it.
 func (c *call) bridged(toA []byte) {
 	c.mu.Lock()
 	done := c.bridging
@@ -254,8 +253,11 @@ func (c *call) bridged(toA []byte) {
 		done <- 200
 	}
 	c.log.Info("application connected the caller", "callee", c.callee.number)
+	// The callee answered an offer narrowed to A's format, so A's media rarely changes; when
+	// the format it must now send differs (no telephone-events, another codec), A is told.
 	c.mu.Lock()
-	changed := c.ms.SDPVersion(media.LegA) != c.aVersion
+	f, ok := media.FormatOf(toA)
+	changed := !ok || f != c.appFormat
 	c.mu.Unlock()
 	if len(toA) > 0 && changed {
 		go c.reinviteA(toA)
@@ -312,7 +314,6 @@ func (c *call) localOffer(offer []byte) ([]byte, error) {
 	c.mu.Lock()
 	c.aSDP = offer
 	c.appOffer = out
-	c.aVersion = c.ms.SDPVersion(media.LegA)
 	c.mu.Unlock()
 	return ans, nil
 }

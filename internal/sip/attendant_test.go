@@ -113,3 +113,83 @@ func TestAttendantInBand(t *testing.T) {
 	}
 	waitFor(t, "no calls", func() bool { return e.srv().ActiveCalls() == 0 })
 }
+
+// TestAttendantRFC4733: a sipp caller keys 2 by RFC 4733 and reaches the sipp callee 1002.
+func TestAttendantRFC4733(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putMenu("main", "800", `{"options":{"2":{"type":"extension","target":"1002"}},"timeout_ms":6000,"retries":1}`)
+	uas := e.newPeer("udp")
+	callee := e.sippUAS("callee", "uas.xml", uas)
+	e.register("1002", "secret-1002", uas)
+	e.sippUAC("caller", "uac_attendant_dtmf.xml", "udp", "-s", "800").wait(t)
+	callee.wait(t)
+	waitFor(t, "CDR", func() bool { return len(e.cdrs(t)) == 1 })
+	if c := e.cdrs(t)[0]; c.Cause != 200 || c.HangupBy != "caller" {
+		t.Errorf("CDR cause %d hung up by %s", c.Cause, c.HangupBy)
+	}
+}
+
+// TestAttendantFallback: a caller who presses nothing, or only keys that are no option, is
+// sent to the menu's fallback (here 1002, a sipp callee) after the retries; out of business
+// hours the caller hears the closed message instead of the greeting and is hung up.
+func TestAttendantFallback(t *testing.T) {
+	need(t, "baresip", "baresip")
+	for _, tc := range []struct {
+		name, digits string
+	}{{"time-out", ""}, {"invalid", "9"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := start(t, nil)
+			e.ext("1001", "secret-1001")
+			e.ext("1002", "secret-1002")
+			e.putMenu("main", "800", `{"options":{"2":{"type":"extension","target":"1003"}},"timeout_ms":1000,"retries":1,
+				"fallback":{"type":"extension","target":"1002"}}`)
+			uas := e.newPeer("udp")
+			callee := e.sippUAS("callee", "uas.xml", uas)
+			e.register("1002", "secret-1002", uas)
+			dir := t.TempDir()
+			// the digit comes during the first greeting, and again during the repeat
+			digits := tc.digits
+			if digits != "" {
+				digits += digits
+			}
+			wav := callerWAV(t, dir, 0.5, digits)
+			e.baresipWAV(dir, "1001", "secret-1001", wav, "", []string{"-e", "/dial 800"}, 10).wait(t)
+			callee.wait(t)
+			heard := heardWAV(t, dir, "1001")
+			invalid := float64(attendant.ToneOf[attendant.PromptInvalid])
+			noInput := float64(attendant.ToneOf[attendant.PromptNoInput])
+			want, not := noInput, invalid
+			if tc.digits != "" {
+				want, not = invalid, noInput
+			}
+			if w, n := goertzel(heard, want), goertzel(heard, not); w < 100*n {
+				t.Errorf("caller heard %.0f Hz at %.3g and %.0f Hz at %.3g; want the first", want, w, not, n)
+			}
+		})
+	}
+	t.Run("closed", func(t *testing.T) {
+		e := start(t, nil)
+		e.ext("1001", "secret-1001")
+		st, body := e.p.Do("PUT", "/api/v1/tenants/1/calendars/office", e.p.AdminToken,
+			`{"spec":{"time_zone":"Europe/Berlin","hours":{},"holidays":["2026-12-24"]}}`)
+		if st != 200 {
+			t.Fatalf("PUT calendar: %d %s", st, body)
+		}
+		e.putMenu("main", "800", `{"language":"de","options":{"2":{"type":"extension","target":"1002"}},"calendar":"office"}`)
+		dir := t.TempDir()
+		wav := callerWAV(t, dir, 0.5, "2")
+		e.baresipWAV(dir, "1001", "secret-1001", wav, "", []string{"-e", "/dial 800"}, 5).wait(t)
+		heard := heardWAV(t, dir, "1001")
+		closed := float64(attendant.ToneOf[attendant.PromptClosed])
+		greeting := float64(attendant.ToneOf[attendant.PromptGreeting])
+		if c, g := goertzel(heard, closed), goertzel(heard, greeting); c < 100*g {
+			t.Errorf("caller did not hear the closed message: %.3g, greeting %.3g", c, g)
+		}
+		waitFor(t, "CDR", func() bool { return len(e.cdrs(t)) == 1 })
+		if c := e.cdrs(t)[0]; c.HangupBy != "system:app" {
+			t.Errorf("closed call hung up by %q, want the application", c.HangupBy)
+		}
+	})
+}

@@ -120,7 +120,6 @@ type call struct {
 	appOffer  []byte       // the offer the session made for its local leg from A's SDP
 	aSDP      []byte       // A's last SDP offer
 	appFormat media.Format // what A and the application talk
-	aVersion  uint64       // the o= version of the SDP A has from the application
 	bridging  chan int     // while the application connects A to a callee: the outcome (status)
 	moh       [2]func()    // music on hold playing to a leg (by LegID), stopped on resume
 }
