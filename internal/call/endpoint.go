@@ -65,6 +65,17 @@ func newEndpoint(ms *media.Session, side media.LegID, f media.Format, p *Pacer) 
 	return e
 }
 
+// continueStream makes the endpoint's stream carry on from another's last packet.
+func (e *Endpoint) continueStream(st media.StreamState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ssrc = st.SSRC
+	e.pkt.SSRC = st.SSRC
+	e.seq = st.Seq + 1
+	e.ts = st.Timestamp + FrameSamples
+	e.lastSend = st.At
+}
+
 // Format returns the payload format the endpoint uses.
 func (e *Endpoint) Format() media.Format { return e.f }
 

@@ -18,8 +18,11 @@ func (a *Apps) SetMOH(m MOHSource) {
 
 // Hold plays the tenant's music on hold to leg `to` of a session (the peer of a leg that put
 // the call on hold) in format f, on the pacer, until stop is called. The call's relay is
-// untouched: the signalling layer mutes the holding leg while the music plays.
-func (a *Apps) Hold(tenantID int64, ms *media.Session, to media.LegID, f media.Format) (stop func()) {
+// untouched: the signalling layer mutes the holding leg while the music plays. When cont is
+// set, the music continues the stream the held peer was receiving (its SSRC, the next
+// sequence number, a timestamp that follows the clock), which phones take more gracefully
+// than a new stream.
+func (a *Apps) Hold(tenantID int64, ms *media.Session, to media.LegID, f media.Format, cont *media.StreamState) (stop func()) {
 	a.mu.RLock()
 	m := a.moh
 	a.mu.RUnlock()
@@ -31,6 +34,9 @@ func (a *Apps) Hold(tenantID int64, ms *media.Session, to media.LegID, f media.F
 		src = DefaultMusicOnHold()
 	}
 	ep := newEndpoint(ms, to, f, a.pacer)
+	if cont != nil {
+		ep.continueStream(*cont)
+	}
 	ep.play(src)
 	return ep.close
 }

@@ -13,10 +13,10 @@ const FrameSamples = audio.FrameSamples
 type Source = audio.Source
 
 // DefaultMusicOnHold is Privox's own hold music: a slow, soft arpeggio of sine tones
-// (A major: 440, 554, 659, 880 Hz), 400 ms each with a short gap, looped until stopped.
+// (G major: 392, 494, 587, 784 Hz), 400 ms each with a short gap, looped until stopped.
 func DefaultMusicOnHold() Source {
 	var notes []audio.Sound
-	for _, f := range []int{440, 554, 659, 880, 659, 554} {
+	for _, f := range []int{392, 494, 587, 784, 587, 494} {
 		notes = append(notes, audio.Tone{Name: "moh", Freqs: []int{f}, Level: -16, Cadence: []time.Duration{400 * time.Millisecond}},
 			audio.Silence(40*time.Millisecond))
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pion/sdp/v3"
 )
@@ -230,4 +231,127 @@ func (s *Session) LastSDP(l LegID) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]byte(nil), s.neg.origin[l].last...)
+}
+
+// StreamState is where the RTP stream a leg sends stood at its last packet.
+type StreamState struct {
+	SSRC      uint32
+	Seq       uint16
+	Timestamp uint32
+	// At is when that packet arrived.
+	At time.Time
+}
+
+// LastRTP returns the state of the RTP stream received from a leg (false before any packet).
+func (s *Session) LastRTP(from LegID) (StreamState, bool) {
+	if !from.valid() {
+		return StreamState{}, false
+	}
+	l := &s.legs[from]
+	seen := l.lastSeen.Load()
+	v := l.lastSSRCSeq.Load()
+	if seen == 0 || v == 0 {
+		return StreamState{}, false
+	}
+	return StreamState{SSRC: uint32(v >> 16), Seq: uint16(v), Timestamp: l.lastTS.Load(), At: s.relay.epoch.Add(time.Duration(seen))}, true
+}
+
+// AnswerHold answers an offer from leg `from` that only changes the direction of its stream
+// (hold and resume), on the session's own behalf, leaving the other leg as it is: the answer
+// is the SDP the session last sent `from`, with the direction mirrored (sendonly → recvonly,
+// inactive → inactive, sendrecv → sendrecv). What the offer says about `from` (its address,
+// direction) is applied. It fails with ErrUnsupported when the offer would need more than
+// that (new SRTP keys, no earlier SDP), so that the caller can pass the offer through instead.
+func (s *Session) AnswerHold(from LegID, raw []byte) ([]byte, error) {
+	if !from.valid() {
+		return nil, ErrBadLeg
+	}
+	desc, err := parseSDP(raw)
+	if err != nil {
+		return nil, fmt.Errorf("media: hold offer from %s: %w", from, err)
+	}
+	index := anchorIndex(desc)
+	if index < 0 {
+		return nil, fmt.Errorf("media: hold offer from %s: %w", from, ErrNoMedia)
+	}
+	info, err := inspect(desc, index)
+	if err != nil {
+		return nil, fmt.Errorf("media: hold offer from %s: %w", from, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	last := s.neg.origin[from].last
+	if last == nil {
+		return nil, fmt.Errorf("media: hold offer from %s: %w: no earlier SDP", from, ErrUnsupported)
+	}
+	cur := s.legs[from].crypto.Load()
+	if len(info.cryptos) > 0 || cur != nil {
+		same := false
+		for _, c := range info.cryptos {
+			if cur != nil && c.material() == cur.inKey {
+				same = true
+			}
+		}
+		if !same {
+			return nil, fmt.Errorf("media: hold offer from %s: %w: SRTP keys change", from, ErrUnsupported)
+		}
+	}
+	ans, err := parseSDP(last)
+	if err != nil {
+		return nil, err
+	}
+	ai := anchorIndex(ans)
+	if ai < 0 {
+		return nil, fmt.Errorf("media: hold offer from %s: %w", from, ErrNoMedia)
+	}
+	direction := info.direction
+	switch {
+	case info.zeroAddr && direction == "sendrecv":
+		direction = "recvonly" // RFC 2543 hold: the holder sends nothing and would hear us
+	case direction == "sendonly":
+		direction = "recvonly"
+	case direction == "recvonly":
+		direction = "sendonly"
+	}
+	strip := func(attrs []sdp.Attribute) []sdp.Attribute {
+		out := attrs[:0]
+		for _, a := range attrs {
+			if !isDirection(a.Key) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	ans.Attributes = strip(ans.Attributes)
+	md := ans.MediaDescriptions[ai]
+	// An answer lists only formats of the offer.
+	offered := map[string]bool{}
+	for _, f := range desc.MediaDescriptions[index].MediaName.Formats {
+		offered[f] = true
+	}
+	var formats []string
+	for _, f := range md.MediaName.Formats {
+		if offered[f] {
+			formats = append(formats, f)
+		}
+	}
+	if len(formats) == 0 {
+		return nil, fmt.Errorf("media: hold offer from %s: %w: no format in common", from, ErrUnsupported)
+	}
+	md.MediaName.Formats = formats
+	attrs := md.Attributes[:0]
+	for _, a := range strip(md.Attributes) {
+		if a.Key == "rtpmap" || a.Key == "fmtp" {
+			if pt, _, _ := strings.Cut(a.Value, " "); !offered[pt] {
+				continue
+			}
+		}
+		attrs = append(attrs, a)
+	}
+	md.Attributes = append(attrs, sdp.NewPropertyAttribute(direction))
+	s.learn(from, info)
+	return s.marshal(ans, from)
 }

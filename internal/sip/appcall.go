@@ -318,10 +318,45 @@ func (c *call) localOffer(offer []byte) ([]byte, error) {
 	return ans, nil
 }
 
-// holdChanged starts or stops music on hold after leg `from` offered sdp and leg `to`
-// answered with answer: while `from` holds, `to` hears the tenant's music and what `from`
-// sends is not relayed.
-func (c *call) holdChanged(from media.LegID, offer, answer []byte) {
+// Hold and resume of a two-party call. A leg that offers sendonly or inactive (or c=0.0.0.0)
+// is answered by Privox itself and its peer is not re-INVITEd: the peer's stream stays as it
+// was and carries the tenant's music on hold instead of the holder's audio (the holder is
+// muted), until the holder offers sendrecv again. A hold/resume storm from one leg thus never
+// reaches the other. An offer Privox cannot answer that way (new SRTP keys) is passed on as
+// before, and the music plays to the peer all the same.
+
+// holdLocally answers an offer of a hold or resume itself; false when the offer must go on
+// to the other leg.
+func (c *call) holdLocally(from media.LegID, req *sip.Request, tx sip.ServerTransaction, offer []byte) bool {
+	if c.s.apps.Load() == nil || offer == nil || c.local() {
+		return false
+	}
+	held := media.Held(offer)
+	c.mu.Lock()
+	playing := c.moh[other(from)] != nil
+	c.mu.Unlock()
+	if !held && !playing {
+		return false
+	}
+	ans, err := c.ms.AnswerHold(from, offer)
+	if err != nil {
+		c.log.Debug("hold offer passed on", "err", err)
+		return false
+	}
+	ok := c.dialogReply(from, req, 200, "OK", ans)
+	c.sessionHeaders(from, ok)
+	_ = tx.Respond(ok)
+	c.holdChanged(from, offer, c.ms.LastSDP(other(from)))
+	if req.Method == sip.INVITE {
+		c.awaitReAck(from, tx, ok)
+	}
+	return true
+}
+
+// holdChanged starts or stops music on hold after leg `from` offered offer; peerSDP is an SDP
+// of the other leg's that names the format it receives in. While `from` holds, the other leg
+// hears the tenant's music and what `from` sends is not relayed.
+func (c *call) holdChanged(from media.LegID, offer, peerSDP []byte) {
 	apps := c.s.apps.Load()
 	if apps == nil || offer == nil {
 		return
@@ -343,13 +378,17 @@ func (c *call) holdChanged(from media.LegID, offer, answer []byte) {
 		c.log.Debug("call resumed", "leg", from.String())
 		return
 	}
-	f, ok := media.FormatOf(answer)
+	f, ok := media.FormatOf(peerSDP)
 	if !ok {
 		c.mu.Unlock()
 		return // the held peer talks no G.711 with us: it hears silence
 	}
 	c.ms.Mute(from, true)
-	c.moh[to] = apps.Hold(c.tenant.ID, c.ms, to, f)
+	var cont *media.StreamState
+	if st, ok := c.ms.LastRTP(from); ok {
+		cont = &st
+	}
+	c.moh[to] = apps.Hold(c.tenant.ID, c.ms, to, f, cont)
 	c.mu.Unlock()
 	c.log.Debug("call on hold: music on hold", "leg", to.String())
 }

@@ -91,7 +91,7 @@ func TestAttendantInBand(t *testing.T) {
 	callee := e.baresip(dir, "1002", "secret-1002", 880, nil, 14)
 	waitFor(t, "1002 registered", func() bool { return e.srv().Registered() == 1 })
 	wav := callerWAV(t, dir, 2.5, "2")
-	caller := e.baresipWAV(dir, "1001", "secret-1001", wav, "", []string{"-e", "/dial 800"}, 9)
+	caller := e.baresipWAV(dir, "1001", "secret-1001", wav, "", "", []string{"-e", "/dial 800"}, 9)
 	caller.wait(t)
 	callee.wait(t)
 
@@ -155,7 +155,7 @@ func TestAttendantFallback(t *testing.T) {
 				digits += digits
 			}
 			wav := callerWAV(t, dir, 0.5, digits)
-			e.baresipWAV(dir, "1001", "secret-1001", wav, "", []string{"-e", "/dial 800"}, 10).wait(t)
+			e.baresipWAV(dir, "1001", "secret-1001", wav, "", "", []string{"-e", "/dial 800"}, 10).wait(t)
 			callee.wait(t)
 			heard := heardWAV(t, dir, "1001")
 			invalid := float64(attendant.ToneOf[attendant.PromptInvalid])
@@ -180,7 +180,7 @@ func TestAttendantFallback(t *testing.T) {
 		e.putMenu("main", "800", `{"language":"de","options":{"2":{"type":"extension","target":"1002"}},"calendar":"office"}`)
 		dir := t.TempDir()
 		wav := callerWAV(t, dir, 0.5, "2")
-		e.baresipWAV(dir, "1001", "secret-1001", wav, "", []string{"-e", "/dial 800"}, 5).wait(t)
+		e.baresipWAV(dir, "1001", "secret-1001", wav, "", "", []string{"-e", "/dial 800"}, 5).wait(t)
 		heard := heardWAV(t, dir, "1001")
 		closed := float64(attendant.ToneOf[attendant.PromptClosed])
 		greeting := float64(attendant.ToneOf[attendant.PromptGreeting])

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -80,12 +81,13 @@ func (e *env) baresip(dir, number, password string, tone int, extra []string, qu
 	e.t.Helper()
 	wav := filepath.Join(dir, number+"-tone.wav")
 	writeToneWAV(e.t, wav, tone, 30)
-	return e.baresipWAV(dir, number, password, wav, "", extra, quit)
+	return e.baresipWAV(dir, number, password, wav, "", "", extra, quit)
 }
 
 // baresipWAV starts a softphone for an extension that sends a WAV file (its audio source) and
-// quits after quit seconds; accountParams are added to its account line (";mediaenc=srtp").
-func (e *env) baresipWAV(dir, number, password, wav, accountParams string, extra []string, quit int) *baresipRun {
+// quits after quit seconds; accountParams are added to its account line (";mediaenc=srtp"),
+// conf to its configuration.
+func (e *env) baresipWAV(dir, number, password, wav, accountParams, conf string, extra []string, quit int) *baresipRun {
 	e.t.Helper()
 	home := filepath.Join(dir, number)
 	if err := os.MkdirAll(filepath.Join(home, "snd"), 0o755); err != nil {
@@ -111,7 +113,10 @@ module sndfile.so
 module_app account.so
 module_app menu.so
 snd_path %s
-`, port, wav, rtp, rtp+9, filepath.Join(home, "snd"))
+%s`, port, wav, rtp, rtp+9, filepath.Join(home, "snd"), conf)
+	if strings.Contains(conf, "audio_player ") {
+		config = strings.Replace(config, "audio_player alsa,null\n", "", 1)
+	}
 	accounts := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;answermode=auto;regint=600%s\n", number, e.addr("udp"), password, accountParams)
 	for name, content := range map[string]string{"config": config, "accounts": accounts} {
 		if err := os.WriteFile(filepath.Join(home, name), []byte(content), 0o600); err != nil {

@@ -252,8 +252,11 @@ func (c *call) reoffer(from media.LegID, in *inbound, tx sip.ServerTransaction) 
 		c.localReoffer(from, req, tx)
 		return
 	}
-	to := other(from)
 	offer := sdpOf(req)
+	if c.holdLocally(from, req, tx, offer) {
+		return
+	}
+	to := other(from)
 	var out []byte
 	if offer != nil {
 		var err error
@@ -392,6 +395,9 @@ func (c *call) update(from media.LegID, in *inbound, tx sip.ServerTransaction, s
 		c.reinvite = false
 		c.mu.Unlock()
 	}()
+	if c.holdLocally(from, req, tx, offer) {
+		return
+	}
 	if c.local() {
 		ans, err := c.localOffer(offer)
 		if err != nil {
