@@ -193,3 +193,36 @@ func TestAttendantFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestAttendantSRTP: both phones use SRTP (SDES) and accept nothing else (srtp-mand); the
+// attendant plays through the caller's
+// SRTP context, hears the digit in-band through the decrypted tap and connects the caller to
+// 1002 (the relay offers 1002 SRTP as the caller asked for it).
+func TestAttendantSRTP(t *testing.T) {
+	need(t, "baresip", "baresip")
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putMenu("main", "800", `{"language":"de","options":{"2":{"type":"extension","target":"1002"}},"timeout_ms":6000,"retries":1}`)
+	dir := t.TempDir()
+	tone := filepath.Join(dir, "880.wav")
+	writeToneWAV(t, tone, 880, 30)
+	callee := e.baresipWAV(dir, "1002", "secret-1002", tone, ";mediaenc=srtp-mand", "module srtp.so\n", nil, 14)
+	waitFor(t, "1002 registered", func() bool { return e.srv().Registered() == 1 })
+	wav := callerWAV(t, dir, 2.5, "2")
+	caller := e.baresipWAV(dir, "1001", "secret-1001", wav, ";mediaenc=srtp-mand", "module srtp.so\n", []string{"-e", "/dial 800"}, 9)
+	caller.wait(t)
+	callee.wait(t)
+	heard := heardWAV(t, dir, "1001")
+	greeting := float64(attendant.ToneOf[attendant.PromptGreeting])
+	if g, o := goertzel(window(heard, 0.1, 1.4), greeting), goertzel(window(heard, 0.1, 1.4), 880); g < 100*o || g < 1e12 {
+		t.Errorf("SRTP caller did not hear the greeting: power %.3g vs 880 Hz %.3g", g, o)
+	}
+	if a, b := goertzel(window(heard, 5, 8.5), 880), goertzel(window(heard, 5, 8.5), greeting); a < 100*b || a < 1e12 {
+		t.Errorf("SRTP caller did not reach 1002: 880 Hz %.3g vs greeting %.3g", a, b)
+	}
+	callee440 := heardWAV(t, dir, "1002")
+	if goertzel(callee440, 440) < 100*goertzel(callee440, greeting) {
+		t.Errorf("1002 did not hear the SRTP caller")
+	}
+}
