@@ -895,8 +895,23 @@ func (c *call) finish(cause int, by string) {
 			c.sessTimer.Stop()
 		}
 		ms := c.ms
+		moh := c.moh
+		c.moh = [2]func(){}
+		forks := append([]*fork(nil), c.forks...)
+		app := c.appLeg
 		c.mu.Unlock()
 		close(c.ended)
+		for _, stop := range moh {
+			if stop != nil {
+				stop()
+			}
+		}
+		if app != nil {
+			app.End() // the application's context ends with the call
+			for _, f := range forks {
+				c.cancelFork(f) // it was still ringing someone
+			}
+		}
 		c.self.Store(nil)
 		if ms != nil {
 			ms.Close()
