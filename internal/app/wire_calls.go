@@ -1,6 +1,10 @@
 package app
 
 import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/privox/privox/internal/attendant"
 	"github.com/privox/privox/internal/call"
 )
@@ -14,11 +18,25 @@ type callApps struct {
 	attendant *attendant.Attendant
 }
 
-func newCallApps(a *App) *callApps {
+func newCallApps(a *App) (*callApps, error) {
 	apps := call.NewApps(a.Logger)
 	att := attendant.New(a.DB, attendant.TonePrompts{}, a.Logger)
 	att.Register(apps)
-	return &callApps{Apps: apps, attendant: att}
+	p := apps.Pacer()
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "privox_app_frames_sent_total", Help: "20 ms audio frames applications and music on hold sent."},
+			func() float64 { return float64(p.Stats().Sent) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "privox_app_frames_late_total", Help: "Of those, frames sent more than 5 ms after their time."},
+			func() float64 { return float64(p.Stats().Late) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privox_app_streams", Help: "Application and music-on-hold streams playing."},
+			func() float64 { return float64(p.Stats().Streams) }),
+	} {
+		if err := a.Metrics.Register(c); err != nil {
+			apps.Close()
+			return nil, fmt.Errorf("call: metrics: %w", err)
+		}
+	}
+	return &callApps{Apps: apps, attendant: att}, nil
 }
 
 // Attendant returns the running auto attendant (nil when SIP is disabled), for tests.

@@ -67,8 +67,13 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		relay.Close()
 		return nil, err
 	}
-	s := &sipSubsystem{Server: srv, a: a, relay: relay, apps: newCallApps(a)}
-	srv.SetApps(s.apps.Apps)
+	apps, err := newCallApps(a)
+	if err != nil {
+		relay.Close()
+		return nil, err
+	}
+	s := &sipSubsystem{Server: srv, a: a, relay: relay, apps: apps}
+	srv.SetApps(apps.Apps)
 	if err := registerRelayMetrics(a.Metrics, relay); err != nil {
 		relay.Close()
 		return nil, err
