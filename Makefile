@@ -11,10 +11,14 @@ run: deps-run build
 build:
 	$(GO) build -o $(BIN) ./cmd/privox
 
-# The binary is pure Go today; what it needs at run time is installed here.
+# The binary is pure Go; what it needs at run time is installed here: espeak-ng (Debian) speaks
+# the system prompts, which `privox serve` synthesises into the data directory at first start.
 deps-run:
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl)"; exit 1; }
 	$(GO) mod download
+	@command -v espeak-ng >/dev/null || { S=""; [ "$$(id -u)" = 0 ] || S=sudo; \
+		DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null || \
+		{ $$S apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null; }; }
 
 test:
 	scripts/test.sh

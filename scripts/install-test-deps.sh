@@ -9,6 +9,7 @@ pkgs=(
 	sipvicious            # svmap/svwar/svcrack attack tools (loopback only)
 	ldap-utils            # ldapsearch against the LDAP server
 	sox                   # audio fixtures
+	espeak-ng             # system prompts (also at run time) and speech for DTMF talk-off tests
 	python3               # free-port helper in scripts
 	openssl               # test certificates
 	ca-certificates

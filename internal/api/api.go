@@ -25,6 +25,7 @@ import (
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/privacy"
+	"github.com/privox/privox/internal/prompts"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
 )
@@ -45,6 +46,8 @@ type Deps struct {
 	OnDeactivate func(ctx context.Context, tenantID, userID int64) error
 	// Privacy is the privacy engine behind the routes in privacy.go (nil: those routes answer 503).
 	Privacy *privacy.Engine
+	// Prompts serves and replaces prompts (prompts.go; nil: those routes answer 503).
+	Prompts *prompts.Library
 }
 
 // Server serves the API.
@@ -91,6 +94,10 @@ type Route struct {
 	Handler func(r *Request) (any, error)
 	// Raw marks handlers that write the response themselves (downloads).
 	Raw bool
+	// Upload names the media types of a request body that is not JSON (a file the handler
+	// reads itself); MaxBody, when set, replaces the usual 1 MiB body limit.
+	Upload  []string
+	MaxBody int64
 }
 
 // routeSets are the route declarations, one function per resource file.
@@ -290,7 +297,11 @@ func (s *Server) serve(rt Route, w http.ResponseWriter, hr *http.Request) {
 			}
 		}
 	}
-	hr.Body = http.MaxBytesReader(w, hr.Body, maxBody)
+	limit := int64(maxBody)
+	if rt.MaxBody > 0 {
+		limit = rt.MaxBody
+	}
+	hr.Body = http.MaxBytesReader(w, hr.Body, limit)
 	out, err := rt.Handler(r)
 	if err != nil {
 		fail(err)

@@ -28,7 +28,11 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "integer", "format": "int64"}})
+			schema := map[string]any{"type": "integer", "format": "int64"}
+			if stringParams[m[1]] {
+				schema = map[string]any{"type": "string"}
+			}
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema})
 		}
 		if rt.Method == "GET" && rt.Result != nil && strings.HasPrefix(reflect.TypeOf(rt.Result).Name(), "List[") {
 			params = append(params,
@@ -40,6 +44,13 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		if rt.Body != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": schemaRef(reflect.TypeOf(rt.Body), schemas)}}}
+		}
+		if rt.Upload != nil {
+			content := map[string]any{}
+			for _, mt := range rt.Upload {
+				content[mt] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": content}
 		}
 		status := rt.Status
 		if status == 0 {
@@ -82,6 +93,9 @@ func (s *Server) OpenAPI() map[string]any {
 		},
 	}
 }
+
+// stringParams are path parameters that are names, not numeric ids.
+var stringParams = map[string]bool{"lang": true, "name": true}
 
 func operationID(rt Route) string {
 	p := pathParam.ReplaceAllString(strings.TrimPrefix(rt.Path, "/api/v1/"), "by_$1")

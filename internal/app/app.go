@@ -29,6 +29,7 @@ import (
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/privacy"
+	"github.com/privox/privox/internal/prompts"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
 )
@@ -81,6 +82,9 @@ type App struct {
 	pprofSrv   *http.Server
 	// apiDeps lets wire files add API dependencies before the API is built.
 	apiDeps []func(*api.Deps)
+
+	// Prompts serves system prompts and tenants' replacements (wire_prompts.go).
+	Prompts *prompts.Library
 }
 
 // SetAddr records a bound listener address of a subsystem.

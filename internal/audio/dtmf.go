@@ -18,6 +18,10 @@ var (
 // at least two whole blocks into the 40 ms that ITU-T Q.24 requires a receiver to accept.
 const dtmfBlock = 102
 
+// evenness is the least ratio of the energies of a block's two halves: a block counts only
+// when the tone covers more than about 80 of its 102 samples.
+const evenness = 0.6
+
 // DTMFOptions tune the in-band detector. The zero value gives the defaults of NewDTMFDetector.
 type DTMFOptions struct {
 	// MinLevel is the lowest accepted level of each of the two tones, in dBm0 (default -32).
@@ -164,21 +168,48 @@ func goertzel(x *[dtmfBlock]float32, coef float32) float32 {
 	return (s1*s1 + s2*s2 - coef*s1*s2) * (2.0 / (dtmfBlock * dtmfBlock))
 }
 
+// goertzel4 runs four Goertzel filters in one pass: their recurrences are independent, so the
+// processor overlaps them instead of waiting on one chain (about three times faster than four
+// single passes).
+func goertzel4(x *[dtmfBlock]float32, c *[4]float32, out *[4]float32) {
+	c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
+	var a1, a2, b1, b2, d1, d2, e1, e2 float32
+	for _, v := range x {
+		a1, a2 = v+c0*a1-a2, a1
+		b1, b2 = v+c1*b1-b2, b1
+		d1, d2 = v+c2*d1-d2, d1
+		e1, e2 = v+c3*e1-e2, e1
+	}
+	const k = 2.0 / (dtmfBlock * dtmfBlock)
+	out[0] = (a1*a1 + a2*a2 - c0*a1*a2) * k
+	out[1] = (b1*b1 + b2*b2 - c1*b1*b2) * k
+	out[2] = (d1*d1 + d2*d2 - c2*d1*d2) * k
+	out[3] = (e1*e1 + e2*e2 - c3*e1*e2) * k
+}
+
 // classify returns the digit one block carries, or 0.
 func (d *DTMFDetector) classify() rune {
-	var energy float32
-	for _, v := range d.buf {
-		energy += v * v
+	var h1, h2 float32
+	for _, v := range d.buf[:dtmfBlock/2] {
+		h1 += v * v
 	}
-	energy /= dtmfBlock
+	for _, v := range d.buf[dtmfBlock/2:] {
+		h2 += v * v
+	}
+	energy := (h1 + h2) / dtmfBlock
 	if energy < d.minGate {
 		return 0
 	}
+	// A key press fills the block evenly; a block that only partly holds a tone (its start or
+	// end) does not count, so that a burst under 23 ms cannot fill two blocks.
+	if h1 < evenness*h2 || h2 < evenness*h1 {
+		return 0
+	}
 	var rows, cols [4]float32
+	goertzel4(&d.buf, &rowCoef, &rows)
+	goertzel4(&d.buf, &colCoef, &cols)
 	br, bc := 0, 0
 	for i := 0; i < 4; i++ {
-		rows[i] = goertzel(&d.buf, rowCoef[i])
-		cols[i] = goertzel(&d.buf, colCoef[i])
 		if rows[i] > rows[br] {
 			br = i
 		}

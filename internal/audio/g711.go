@@ -32,13 +32,14 @@ func (c Codec) Silence() byte {
 	return 0xFF
 }
 
-// The tables are built once at start: decoding is one lookup per sample, encoding one lookup of
-// the sample's top 14 bits (µ-law resolves 14 bits and A-law 13, so nothing is lost).
+// The tables are built once at start: decoding and encoding are one lookup per sample. The
+// encoding tables cover every 16-bit value (64 KiB each) so that the decision between two
+// levels is made on the exact input, not on an input already truncated to 14 bits.
 var (
 	ulawDecode [256]int16
 	alawDecode [256]int16
-	ulawEncode [1 << 14]byte
-	alawEncode [1 << 14]byte
+	ulawEncode [1 << 16]byte
+	alawEncode [1 << 16]byte
 	ulawToAlaw [256]byte
 	alawToUlaw [256]byte
 )
@@ -48,8 +49,8 @@ func init() {
 		ulawDecode[i] = ulawDecodeSample(byte(i))
 		alawDecode[i] = alawDecodeSample(byte(i))
 	}
-	for i := 0; i < 1<<14; i++ {
-		s := int16(uint16(i) << 2) // the top 14 bits of a 16-bit sample
+	for i := 0; i < 1<<16; i++ {
+		s := int16(uint16(i))
 		ulawEncode[i] = ulawEncodeSample(s)
 		alawEncode[i] = alawEncodeSample(s)
 	}
@@ -137,9 +138,9 @@ func alawDecodeSample(a byte) int16 {
 // EncodeSample compands one linear 16-bit sample.
 func (c Codec) EncodeSample(s int16) byte {
 	if c == PCMA {
-		return alawEncode[uint16(s)>>2]
+		return alawEncode[uint16(s)]
 	}
-	return ulawEncode[uint16(s)>>2]
+	return ulawEncode[uint16(s)]
 }
 
 // DecodeSample expands one G.711 code to a linear 16-bit sample.
@@ -158,7 +159,7 @@ func (c Codec) Encode(dst []byte, pcm []int16) int {
 	}
 	dst = dst[:len(pcm)]
 	for i, s := range pcm {
-		dst[i] = t[uint16(s)>>2]
+		dst[i] = t[uint16(s)]
 	}
 	return len(pcm)
 }

@@ -82,7 +82,10 @@ func importRaw(r io.Reader, c Codec, opt ImportOptions) ([]int16, error) {
 	if !c.Valid() {
 		return nil, fmt.Errorf("%w: raw audio must be PCMU or PCMA", ErrUnsupported)
 	}
-	limit := min(opt.MaxBytes, int64(Samples(opt.MaxDuration)))
+	limit := opt.MaxBytes
+	if d := opt.MaxDuration.Seconds() * Rate; d < float64(limit) {
+		limit = int64(d)
+	}
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("audio: read upload: %w", err)

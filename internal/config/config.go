@@ -31,6 +31,7 @@ type Config struct {
 	RTP      RTP           `yaml:"rtp"`
 	Log      Log           `yaml:"log"`
 	Privacy  Privacy       `yaml:"privacy"`
+	Prompts  Prompts       `yaml:"prompts"`
 	Debug    Debug         `yaml:"debug"`
 	Shutdown time.Duration `yaml:"shutdown_grace"`
 	// NodeName names this node when several share one PostgreSQL database.
@@ -78,6 +79,13 @@ type RTP struct {
 // Log configures structured logging.
 type Log struct {
 	Level string `yaml:"level"`
+}
+
+// Prompts locates the system prompts, which espeak-ng synthesises at first start.
+type Prompts struct {
+	// Dir holds the generated prompts; empty means DataDir/prompts. Several installations on
+	// one machine may share one directory.
+	Dir string `yaml:"dir"`
 }
 
 // Debug holds troubleshooting listeners, all off by default.

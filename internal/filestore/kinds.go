@@ -12,6 +12,8 @@ const (
 	KindRecording = "recording"
 	KindMessage   = "im"
 	KindUpload    = "upload"
+	// KindPrompt is a tenant's recording that replaces a system prompt; it may hold a voice.
+	KindPrompt = "prompt"
 )
 
 func init() {
@@ -21,6 +23,7 @@ func init() {
 		{Kind: KindFax, Category: datacat.UserContent, Table: "content_files", Ext: "pdf", Purpose: "Received and sent faxes"},
 		{Kind: KindRecording, Category: datacat.UserContent, Table: "content_files", Ext: "wav", Mode: datacat.Delete, Days: 40, Purpose: "Call recordings"},
 		{Kind: KindMessage, Category: datacat.UserContent, Table: "content_files", Ext: "txt", Purpose: "Instant messages and their attachments"},
+		{Kind: KindPrompt, Category: datacat.UserContent, Table: "content_files", Ext: "wav", Mode: datacat.UntilDeleted, Purpose: "Recordings a tenant uploaded to replace system prompts (may contain an employee's voice)"},
 		{Kind: KindUpload, Category: datacat.UserContent, Table: "content_files", Ext: "bin", Purpose: "Media uploaded by users (prompts, music on hold)"},
 	} {
 		datacat.RegisterFileKind(k)

@@ -131,8 +131,8 @@ var flowText = map[string]map[string][4]string{
 
 // kindNames name the kinds of content in the documents.
 var kindNames = map[string]map[string]string{
-	"en": {"voicemail": "voicemail", "greeting": "greetings", "fax": "faxes", "recording": "recordings", "im": "instant messages", "upload": "uploaded media"},
-	"de": {"voicemail": "Sprachnachrichten", "greeting": "Ansagen", "fax": "Faxe", "recording": "Aufzeichnungen", "im": "Sofortnachrichten", "upload": "hochgeladene Medien"},
+	"en": {"voicemail": "voicemail", "greeting": "greetings", "fax": "faxes", "recording": "recordings", "im": "instant messages", "upload": "uploaded media", "prompt": "replaced system prompts"},
+	"de": {"voicemail": "Sprachnachrichten", "greeting": "Ansagen", "fax": "Faxe", "recording": "Aufzeichnungen", "im": "Sofortnachrichten", "upload": "hochgeladene Medien", "prompt": "ersetzte Systemansagen"},
 }
 
 func kindName(kind, lang string) string {

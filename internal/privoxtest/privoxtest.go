@@ -57,6 +57,10 @@ type Privox struct {
 	stopped    bool
 }
 
+// PromptDir is the system prompt directory every test Privox shares: espeak-ng synthesises the
+// set once per machine (at the first Start), not once per test.
+func PromptDir() string { return filepath.Join(os.TempDir(), "privox-test-prompts") }
+
 // Start runs a Privox on free loopback ports and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Privox {
 	t.Helper()
@@ -78,6 +82,7 @@ func Start(t testing.TB, opts Options) *Privox {
 	cfg.RTP.Ports = RTPRange(400)
 	cfg.Shutdown = 5 * time.Second
 	cfg.Log.Level = "debug"
+	cfg.Prompts.Dir = PromptDir()
 	dsn := opts.DSN
 	if opts.Engine == store.Postgres {
 		if dsn == "" {
@@ -198,7 +203,7 @@ func (p *Privox) MustDo(want int, method, path, token string, body, out any) {
 // CLI runs a privox subcommand against this instance's data directory or database.
 func (p *Privox) CLI(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
-	env := []string{"PRIVOX_DATA_DIR=" + p.DataDir}
+	env := []string{"PRIVOX_DATA_DIR=" + p.DataDir, "PRIVOX_PROMPTS_DIR=" + p.Cfg.Prompts.Dir}
 	if p.DSN != "" {
 		env = append(env, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN="+p.DSN)
 	}
