@@ -20,7 +20,7 @@ type callApps struct {
 
 func newCallApps(a *App) (*callApps, error) {
 	apps := call.NewApps(a.Logger)
-	att := attendant.New(a.DB, attendant.TonePrompts{}, a.Logger)
+	att := attendant.New(a.DB, attendant.SpokenPrompts{Lib: a.Prompts}, a.Logger)
 	att.Register(apps)
 	p := apps.Pacer()
 	for _, c := range []prometheus.Collector{

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/privox/privox/internal/audio"
@@ -44,7 +45,7 @@ const (
 // Attendant runs menus.
 type Attendant struct {
 	db      *store.DB
-	prompts Prompts
+	prompts atomic.Pointer[Prompts]
 	log     *slog.Logger
 	// Now is the clock business hours are judged by (tests move it).
 	Now func() time.Time
@@ -60,8 +61,13 @@ func New(db *store.DB, prompts Prompts, log *slog.Logger) *Attendant {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Attendant{db: db, prompts: prompts, log: log.With("component", "attendant"), Now: time.Now}
+	a := &Attendant{db: db, log: log.With("component", "attendant"), Now: time.Now}
+	a.UsePrompts(prompts)
+	return a
 }
+
+// UsePrompts replaces the prompt set (tests play tones of known frequencies).
+func (a *Attendant) UsePrompts(p Prompts) { a.prompts.Store(&p) }
 
 // Register adds the attendant to the call model's applications.
 func (a *Attendant) Register(apps *call.Apps) { apps.Register(AppName, a, a) }
@@ -152,7 +158,7 @@ func (s *session) load(ctx context.Context, name string) (Menu, error) {
 
 // prompt returns a prompt, or nothing when the prompt set lacks it.
 func (s *session) prompt(ctx context.Context, name string) audio.Sound {
-	snd, err := s.a.prompts.Prompt(ctx, s.tenant.ID, s.lang, name)
+	snd, err := (*s.a.prompts.Load()).Prompt(ctx, s.tenant.ID, s.lang, name)
 	if err != nil {
 		s.log.Warn("prompt missing", "prompt", name, "lang", s.lang, "err", err)
 		return audio.Silence(200 * time.Millisecond)

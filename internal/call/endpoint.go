@@ -34,6 +34,7 @@ type Endpoint struct {
 	ts       uint32
 	lastSend time.Time
 	marker   bool
+	idle     bool // between sounds, send silence (an answered application leg) rather than nothing
 	frame    [FrameSamples]int16
 	payload  [FrameSamples]byte
 	pkt      rtp.Packet
@@ -63,6 +64,18 @@ func newEndpoint(ms *media.Session, side media.LegID, f media.Format, p *Pacer) 
 	e.pkt.PayloadType = f.PT
 	e.pkt.SSRC = e.ssrc
 	return e
+}
+
+// keepAlive makes the endpoint send silence between sounds, from now until it is closed: a
+// caller waiting for a menu choice keeps a live stream, as phones and NAT bindings expect.
+func (e *Endpoint) keepAlive() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.idle = true
+	if e.sh == nil && !e.closed.Load() {
+		e.marker = true
+		e.sh = e.pacer.add(e)
+	}
 }
 
 // continueStream makes the endpoint's stream carry on from another's last packet.
@@ -123,17 +136,21 @@ func (e *Endpoint) stop() {
 func (e *Endpoint) tick() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.src == nil || e.closed.Load() || !e.src.Read(e.frame[:]) {
+	playing := e.src != nil && !e.closed.Load() && e.src.Read(e.frame[:])
+	if !playing {
 		if e.done != nil {
 			close(e.done)
 			e.done = nil
 		}
 		e.src = nil
-		if e.sh != nil {
-			e.sh.remove(e) // under e.mu, so that a play racing with this re-joins a shard
-			e.sh = nil
+		if !e.idle || e.closed.Load() {
+			if e.sh != nil {
+				e.sh.remove(e) // under e.mu, so that a play racing with this re-joins a shard
+				e.sh = nil
+			}
+			return false
 		}
-		return false
+		clear(e.frame[:])
 	}
 	e.codec.Encode(e.payload[:], e.frame[:])
 	e.pkt.Marker = e.marker

@@ -203,6 +203,7 @@ func (l *Leg) answer(ctx context.Context) (*Endpoint, error) {
 	l.ep = ep
 	l.kind.Store(int32(KindApp))
 	l.mu.Unlock()
+	ep.keepAlive()
 	side := l.side
 	l.ms.Tap(func(from media.LegID, pkt *rtp.Packet) {
 		if from == side {

@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/privox/privox/internal/attendant"
+	"github.com/privox/privox/internal/prompts"
 )
 
 // The auto attendant against real phones: baresip and sipp call an attendant number, hear
@@ -79,32 +81,85 @@ func window(s []float64, a, b float64) []float64 {
 	return s[i:j]
 }
 
-// TestAttendantInBand: 1001 (baresip) calls the attendant number 800 of a German menu, hears
-// the greeting, keys 2 in-band and is connected to 1002 (baresip) with two-way audio.
+// rms returns the root mean square of each 20 ms frame of samples.
+func rms(s []float64) []float64 {
+	var out []float64
+	for i := 0; i+160 <= len(s); i += 160 {
+		var e float64
+		for _, x := range s[i : i+160] {
+			e += x * x
+		}
+		out = append(out, math.Sqrt(e/160))
+	}
+	return out
+}
+
+// TestAttendantInBand: 1001 (baresip) calls the attendant number 800 of a tenant with the de
+// preset, hears the German greeting (espeak-ng's "Willkommen. Vielen Dank für Ihren Anruf.":
+// speech for as long as that prompt lasts, then silence), keys 2 in-band after it and is
+// connected to 1002 (baresip) with two-way audio.
 func TestAttendantInBand(t *testing.T) {
 	need(t, "baresip", "baresip")
 	e := start(t, nil)
+	lib := e.p.App.Prompts
+	var greeting, english float64
+	for _, n := range []string{prompts.Welcome, prompts.ThankYouCalling} {
+		de, err := lib.System("de", n)
+		if err != nil {
+			t.Fatalf("German prompt %s: %v (espeak-ng installed?)", n, err)
+		}
+		en, _ := lib.System("en", n)
+		greeting += de.Duration().Seconds()
+		english += en.Duration().Seconds()
+	}
+	if st, body := e.p.Do("PATCH", "/api/v1/tenants/1", e.p.AdminToken, `{"retention_preset":"de"}`); st != 200 {
+		t.Fatalf("de preset: %d %s", st, body)
+	}
 	e.ext("1001", "secret-1001")
 	e.ext("1002", "secret-1002")
-	e.putMenu("main", "800", `{"language":"de","options":{"2":{"type":"extension","target":"1002"}},"timeout_ms":6000,"retries":1}`)
+	e.putMenu("main", "800", `{"options":{"2":{"type":"extension","target":"1002"}},"timeout_ms":6000,"retries":1}`)
 	dir := t.TempDir()
-	callee := e.baresip(dir, "1002", "secret-1002", 880, nil, 14)
+	callee := e.baresip(dir, "1002", "secret-1002", 880, nil, 16)
 	waitFor(t, "1002 registered", func() bool { return e.srv().Registered() == 1 })
-	wav := callerWAV(t, dir, 2.5, "2")
-	caller := e.baresipWAV(dir, "1001", "secret-1001", wav, "", "", []string{"-e", "/dial 800"}, 9)
+	lead := greeting + 2.5
+	wav := callerWAV(t, dir, lead, "2")
+	caller := e.baresipWAV(dir, "1001", "secret-1001", wav, "", "", []string{"-e", "/dial 800"}, int(lead)+8)
 	caller.wait(t)
 	callee.wait(t)
 
 	heard := heardWAV(t, dir, "1001")
-	greeting := float64(attendant.ToneOf[attendant.PromptGreeting])
-	if g, o := goertzel(window(heard, 0.1, 1.4), greeting), goertzel(window(heard, 0.1, 1.4), 880); g < 100*o {
-		t.Errorf("caller did not hear the greeting (%v Hz) first: power %.3g vs 880 Hz %.3g", greeting, g, o)
+	// The greeting is the speech before 1002's 880 Hz tone starts (the phone's recording and
+	// its audio source do not start at the same instant, so the digit's time is no mark).
+	frames := rms(heard)
+	tone := len(frames)
+	for i := 0; i+5 <= len(frames); i++ {
+		w := heard[i*160 : (i+5)*160]
+		if frames[i] > 1000 && goertzel(w, 880) > 0.8*goertzel(w, 880)+10*goertzel(w, 440)+1e12 {
+			tone = i
+			break
+		}
 	}
-	if a, b := goertzel(window(heard, 5, 8.5), 880), goertzel(window(heard, 5, 8.5), greeting); a < 100*b {
-		t.Errorf("caller did not hear 1002's 880 Hz tone after choosing 2: power %.3g vs greeting %.3g", a, b)
+	last, speech := -1, 0
+	for i := 0; i < tone; i++ {
+		if frames[i] > 300 {
+			last, speech = i, speech+1
+		}
+	}
+	end := float64(last+1) * 0.02
+	t.Logf("German greeting %.2fs (English %.2fs); the caller heard speech until %.2fs (%d frames), 1002 from %.2fs",
+		greeting, english, end, speech, float64(tone)*0.02)
+	if last < 0 || math.Abs(end-greeting) > 0.4 || float64(speech)*0.02 < greeting/2 {
+		t.Errorf("the caller did not hear the German greeting: speech until %.2fs (%d frames), the prompt lasts %.2fs", end, speech, greeting)
+	}
+	if tone == len(frames) {
+		t.Fatalf("the caller never heard 1002's 880 Hz tone")
+	}
+	tail := window(heard, float64(tone)*0.02+0.5, float64(len(heard))/8000-0.5)
+	if a := goertzel(tail, 880); len(tail) < 8000 || a < 1e12 || a < 100*goertzel(tail, 440) {
+		t.Errorf("caller did not hear 1002's 880 Hz tone after choosing 2 (%.1fs judged, power %.3g)", float64(len(tail))/8000, a)
 	}
 	callee440 := heardWAV(t, dir, "1002")
-	if secs := float64(len(callee440)) / 8000; secs < 2 || goertzel(callee440, 440) < 100*goertzel(callee440, greeting) {
+	if secs := float64(len(callee440)) / 8000; secs < 2 || goertzel(callee440, 440) < 100*goertzel(callee440, 880) {
 		t.Errorf("1002 did not hear the caller's 440 Hz tone: %.1fs of audio", secs)
 	}
 	waitFor(t, "CDR", func() bool { return len(e.cdrs(t)) == 1 })
@@ -141,6 +196,7 @@ func TestAttendantFallback(t *testing.T) {
 	}{{"time-out", ""}, {"invalid", "9"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := start(t, nil)
+			e.p.App.Attendant().UsePrompts(attendant.TonePrompts{})
 			e.ext("1001", "secret-1001")
 			e.ext("1002", "secret-1002")
 			e.putMenu("main", "800", `{"options":{"2":{"type":"extension","target":"1003"}},"timeout_ms":1000,"retries":1,
@@ -171,6 +227,7 @@ func TestAttendantFallback(t *testing.T) {
 	}
 	t.Run("closed", func(t *testing.T) {
 		e := start(t, nil)
+		e.p.App.Attendant().UsePrompts(attendant.TonePrompts{})
 		e.ext("1001", "secret-1001")
 		st, body := e.p.Do("PUT", "/api/v1/tenants/1/calendars/office", e.p.AdminToken,
 			`{"spec":{"time_zone":"Europe/Berlin","hours":{},"holidays":["2026-12-24"]}}`)
@@ -201,6 +258,7 @@ func TestAttendantFallback(t *testing.T) {
 func TestAttendantSRTP(t *testing.T) {
 	need(t, "baresip", "baresip")
 	e := start(t, nil)
+	e.p.App.Attendant().UsePrompts(attendant.TonePrompts{})
 	e.ext("1001", "secret-1001")
 	e.ext("1002", "secret-1002")
 	e.putMenu("main", "800", `{"language":"de","options":{"2":{"type":"extension","target":"1002"}},"timeout_ms":6000,"retries":1}`)
