@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,4 +112,98 @@ func (e *env) baresipPlayer(dir string, quit int) *baresipRun {
 	wav := filepath.Join(dir, "440.wav")
 	writeToneWAV(e.t, wav, 440, 30)
 	return e.baresipWAV(dir, "1001", "secret-1001", wav, "", "", []string{"-e", "/dial 1002"}, quit)
+}
+
+// TestHoldStorm: the caller sends 40 re-INVITEs back to back, hold and resume in turn. Each
+// gets its answer (recvonly to a hold, sendrecv to a resume) from Privox, the callee sees none
+// of them (its sipp scenario fails on an unexpected INVITE), the music on hold starts and
+// stops each time, and when the call ends nothing is left playing and every port is back.
+func TestHoldStorm(t *testing.T) {
+	const pairs = 20 // sipp refuses much longer scenarios
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	base, err := os.ReadFile(filepath.Join("testdata", "sipp", "uac.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var storm strings.Builder
+	var refs []string
+	seq := 3
+	for i := 0; i < pairs; i++ {
+		for _, dir := range [][2]string{{"sendonly", "recvonly"}, {"sendrecv", "sendrecv"}} {
+			fmt.Fprintf(&storm, `  <send retrans="500">
+    <![CDATA[
+
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      [routes]
+      From: "Caller" <sip:[caller]@[remote_ip]>;tag=[pid]C[call_number]
+      To: <sip:[service]@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: %[1]d INVITE
+      Contact: <sip:[caller]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 %[1]d IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=%[2]s
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="a=%[3]s" search_in="body" check_it="true" assign_to="d%[1]d"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      [routes]
+      From: "Caller" <sip:[caller]@[remote_ip]>;tag=[pid]C[call_number]
+      To: <sip:[service]@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: %[1]d ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+`, seq, dir[0], dir[1])
+			refs = append(refs, fmt.Sprintf("d%d", seq))
+			seq++
+		}
+	}
+	scenario := strings.Replace(string(base), "  <pause/>\n", storm.String(), 1)
+	scenario = strings.Replace(scenario, "CSeq: 3 BYE", fmt.Sprintf("CSeq: %d BYE", seq), 1)
+	scenario = strings.Replace(scenario, `<Reference variables="all,mport"/>`, `<Reference variables="all,mport,`+strings.Join(refs, ",")+`"/>`, 1)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "uac_hold_storm.xml")
+	if err := os.WriteFile(path, []byte(scenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(filepath.Join("testdata", "sipp"))
+	rel, err := filepath.Rel(abs, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uas := e.newPeer("udp")
+	callee := e.sippUAS("callee", "uas.xml", uas)
+	e.register("1002", "secret-1002", uas)
+	e.sippUAC("caller", rel, "udp").wait(t)
+	callee.wait(t)
+	waitFor(t, "the call to end", func() bool { return e.srv().ActiveCalls() == 0 })
+	waitFor(t, "nothing playing", func() bool { return e.p.App.Apps().Pacer().Stats().Streams == 0 })
+	waitFor(t, "ports back", func() bool { return e.p.App.Relay().Stats().PortsInUse == 0 })
 }
