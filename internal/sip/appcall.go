@@ -327,7 +327,8 @@ func (c *call) localOffer(offer []byte) ([]byte, error) {
 
 // holdLocally answers an offer of a hold or resume itself; false when the offer must go on
 // to the other leg.
-func (c *call) holdLocally(from media.LegID, req *sip.Request, tx sip.ServerTransaction, offer []byte) bool {
+// ack carries the ACK of a re-INVITE's 2xx (nil for UPDATE).
+func (c *call) holdLocally(from media.LegID, req *sip.Request, tx sip.ServerTransaction, offer []byte, ack chan *sip.Request) bool {
 	if c.s.apps.Load() == nil || offer == nil || c.local() {
 		return false
 	}
@@ -347,8 +348,8 @@ func (c *call) holdLocally(from media.LegID, req *sip.Request, tx sip.ServerTran
 	c.sessionHeaders(from, ok)
 	_ = tx.Respond(ok)
 	c.holdChanged(from, offer, c.ms.LastSDP(other(from)))
-	if req.Method == sip.INVITE {
-		c.awaitReAck(from, tx, ok)
+	if ack != nil {
+		c.awaitReAck(from, tx, ok, ack)
 	}
 	return true
 }
@@ -401,7 +402,7 @@ func (c *call) local() bool {
 }
 
 // localReoffer answers a re-INVITE from A while the application is its far end.
-func (c *call) localReoffer(from media.LegID, req *sip.Request, tx sip.ServerTransaction) {
+func (c *call) localReoffer(from media.LegID, req *sip.Request, tx sip.ServerTransaction, ack chan *sip.Request) {
 	offer := sdpOf(req)
 	var ans []byte
 	if offer != nil {
@@ -417,5 +418,5 @@ func (c *call) localReoffer(from media.LegID, req *sip.Request, tx sip.ServerTra
 	ok := c.dialogReply(from, req, 200, "OK", ans)
 	c.sessionHeaders(from, ok)
 	_ = tx.Respond(ok)
-	c.awaitReAck(from, tx, ok)
+	c.awaitReAck(from, tx, ok, ack)
 }

@@ -98,6 +98,7 @@ type call struct {
 	lateAckTo      *fork             // late offer: the winning fork waits for A's ACK to carry the answer
 	reinvite       bool              // an in-dialog offer/answer exchange is in progress
 	reAck          chan *sip.Request // the ACK of that exchange's 2xx, when it is a re-INVITE
+	reIdle         chan struct{}     // closed when that re-INVITE exchange is over
 	lastAck        *sip.Request      // the ACK sent for the winning 2xx (re-sent on retransmissions)
 	startAt        time.Time
 	answerAt       time.Time
