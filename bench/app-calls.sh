@@ -17,7 +17,8 @@
 # figure is the concurrency it completes calls at, not a like-for-like timing figure.
 #
 # Env knobs: STEP_S (14), CALL_MS (7600), START_CONC (250), MAX_CONC (3200), ONLY
-#            (privox|asterisk), KEEP_WORK=1.
+#            (privox|asterisk), LATE_MAX (0.001: the share of late frames a Privox step may
+#            have; LATE_MAX=1 judges Privox on the call criteria only, like Asterisk), KEEP_WORK=1.
 # Output: RESULT privox_app_calls=N calls, RESULT asterisk_playback_calls=N calls.
 NAME=app-calls
 source "$(dirname "$0")/lib.sh"
@@ -27,6 +28,7 @@ CALL_MS=${CALL_MS:-7600}
 START_CONC=${START_CONC:-250}
 MAX_CONC=${MAX_CONC:-3200}
 ONLY=${ONLY:-}
+LATE_MAX=${LATE_MAX:-0.001}
 PASSWORD=app-secret
 AST=${AST:-$REPO/../shared/peers/asterisk/asterisk.sh}
 [ -x "$AST" ] || AST=/work/shared/peers/asterisk/asterisk.sh
@@ -54,8 +56,8 @@ step() {
   CPU=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN{ printf "%.0f", 100 * (b - a) / hz / (t1 - t0) }')
   expect=$(( OK * CALL_MS / 20 ))
   if [ "$TARGET" = privox ]; then
-    PASS=$(awk -v o="$OK" -v c="$calls" -v sent="$RELAYED" -v late="$LATE" -v ex="$expect" -v pk="$PEAK" -v t="$conc" \
-      'BEGIN{ bad = c - o; print (bad <= c * 0.001 && sent > 0 && late <= 0.001 * sent && sent >= 0.9 * ex && pk >= 0.9 * t) ? 1 : 0 }')
+    PASS=$(awk -v o="$OK" -v c="$calls" -v sent="$RELAYED" -v late="$LATE" -v lm="$LATE_MAX" -v ex="$expect" -v pk="$PEAK" -v t="$conc" \
+      'BEGIN{ bad = c - o; print (bad <= c * 0.001 && sent > 0 && late <= lm * sent && sent >= 0.9 * ex && pk >= 0.9 * t) ? 1 : 0 }')
   else
     PASS=$(awk -v o="$OK" -v c="$calls" -v pk="$PEAK" -v t="$conc" 'BEGIN{ bad = c - o; print (bad <= c * 0.001 && pk >= 0.9 * t) ? 1 : 0 }')
   fi
