@@ -26,6 +26,7 @@ type sipSubsystem struct {
 	*sip.Server
 	a     *App
 	relay *media.Relay
+	apps  *callApps
 }
 
 var _ Subsystem = (*sipSubsystem)(nil)
@@ -77,7 +78,13 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 	pol := srv.Policy()
 	pol.RateExempt = trusted
 	srv.SetPolicy(pol)
-	s := &sipSubsystem{Server: srv, a: a, relay: relay}
+	apps, err := newCallApps(a)
+	if err != nil {
+		relay.Close()
+		return nil, err
+	}
+	s := &sipSubsystem{Server: srv, a: a, relay: relay, apps: apps}
+	srv.SetApps(apps.Apps)
 	a.forgetters = append(a.forgetters, srv)
 	if err := registerRelayMetrics(a.Metrics, relay); err != nil {
 		relay.Close()
@@ -159,6 +166,7 @@ func (s *sipSubsystem) Start(ctx context.Context) error {
 // Stop stops the SIP server, then the relay.
 func (s *sipSubsystem) Stop() error {
 	err := s.Server.Stop()
+	s.apps.Close()
 	s.relay.Close()
 	return err
 }

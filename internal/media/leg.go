@@ -1,6 +1,7 @@
 package media
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -92,8 +93,11 @@ type leg struct {
 	id             LegID
 	port           int
 	rtp, rtcp      endpoint
-	hold           atomic.Bool // remote announced c=0.0.0.0 or port 0: send it nothing
-	secure         atomic.Bool // the leg negotiated SRTP: never send it plain
+	hold           atomic.Bool   // remote announced c=0.0.0.0 or port 0: send it nothing
+	muted          atomic.Bool   // forward nothing received on this leg (Session.Mute)
+	lastSSRCSeq    atomic.Uint64 // SSRC<<16 | sequence number of the last RTP packet received
+	lastTS         atomic.Uint32 // its timestamp
+	secure         atomic.Bool   // the leg negotiated SRTP: never send it plain
 	crypto         atomic.Pointer[legCrypto]
 	sdpRTP         netip.AddrPort // last addresses from SDP (under Session.mu)
 	sdpRTCP        netip.AddrPort
@@ -216,6 +220,10 @@ func (s *Session) onRTP(x, y *leg, pkt []byte, src netip.AddrPort, st *readerSta
 		x.dropped.Add(1)
 		return
 	}
+	// Where the leg's stream stands, so that audio Privox sends in its place (music on hold)
+	// continues it rather than starting a stream the receiver has to resynchronise to.
+	x.lastSSRCSeq.Store(uint64(binary.BigEndian.Uint32(pkt[8:]))<<16 | uint64(binary.BigEndian.Uint16(pkt[2:])))
+	x.lastTS.Store(binary.BigEndian.Uint32(pkt[4:]))
 	if t := s.events.Load(); t != nil && t.has(pkt[1]&0x7f) {
 		s.dtmf(x, pkt, t, &x.dtmf)
 	}
@@ -280,8 +288,8 @@ func (s *Session) onRTCP(x, y *leg, pkt []byte, st *readerState) {
 
 // forward sends pkt, received on leg x, out of y's socket e to its remote.
 func (s *Session) forward(x, y *leg, e *endpoint, pkt []byte) {
-	if y.hold.Load() {
-		return // the remote asked for nothing (c=0.0.0.0); not an error
+	if y.hold.Load() || x.muted.Load() {
+		return // the remote asked for nothing (c=0.0.0.0), or the leg is muted; not an error
 	}
 	p := e.peer.Load()
 	if p == nil {

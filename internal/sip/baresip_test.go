@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,12 +79,20 @@ func (r *baresipRun) wait(t *testing.T) {
 // baresip starts a softphone for an extension that sends a tone and quits after quit seconds.
 func (e *env) baresip(dir, number, password string, tone int, extra []string, quit int) *baresipRun {
 	e.t.Helper()
+	wav := filepath.Join(dir, number+"-tone.wav")
+	writeToneWAV(e.t, wav, tone, 30)
+	return e.baresipWAV(dir, number, password, wav, "", "", extra, quit)
+}
+
+// baresipWAV starts a softphone for an extension that sends a WAV file (its audio source) and
+// quits after quit seconds; accountParams are added to its account line (";mediaenc=srtp"),
+// conf to its configuration.
+func (e *env) baresipWAV(dir, number, password, wav, accountParams, conf string, extra []string, quit int) *baresipRun {
+	e.t.Helper()
 	home := filepath.Join(dir, number)
 	if err := os.MkdirAll(filepath.Join(home, "snd"), 0o755); err != nil {
 		e.t.Fatal(err)
 	}
-	wav := filepath.Join(home, "tone.wav")
-	writeToneWAV(e.t, wav, tone, 30)
 	port := freePortPair(e.t)
 	rtp := freePort(e.t)
 	config := fmt.Sprintf(`poll_method epoll
@@ -104,8 +113,11 @@ module sndfile.so
 module_app account.so
 module_app menu.so
 snd_path %s
-`, port, wav, rtp, rtp+9, filepath.Join(home, "snd"))
-	accounts := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;answermode=auto;regint=600\n", number, e.addr("udp"), password)
+%s`, port, wav, rtp, rtp+9, filepath.Join(home, "snd"), conf)
+	if strings.Contains(conf, "audio_player ") {
+		config = strings.Replace(config, "audio_player alsa,null\n", "", 1)
+	}
+	accounts := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;answermode=auto;regint=600%s\n", number, e.addr("udp"), password, accountParams)
 	for name, content := range map[string]string{"config": config, "accounts": accounts} {
 		if err := os.WriteFile(filepath.Join(home, name), []byte(content), 0o600); err != nil {
 			e.t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	callmodel "github.com/privox/privox/internal/call"
 	"github.com/privox/privox/internal/media"
 	"github.com/privox/privox/internal/store"
 )
@@ -97,6 +98,7 @@ type call struct {
 	lateAckTo      *fork             // late offer: the winning fork waits for A's ACK to carry the answer
 	reinvite       bool              // an in-dialog offer/answer exchange is in progress
 	reAck          chan *sip.Request // the ACK of that exchange's 2xx, when it is a re-INVITE
+	reIdle         chan struct{}     // closed when that re-INVITE exchange is over
 	lastAck        *sip.Request      // the ACK sent for the winning 2xx (re-sent on retransmissions)
 	startAt        time.Time
 	answerAt       time.Time
@@ -111,6 +113,16 @@ type call struct {
 	sessTimer      *time.Timer
 	endOnce        sync.Once
 	self           atomic.Pointer[call] // cleared when the call ends (see handleInvite)
+
+	// Calls routed to an application of the call model (appcall.go): A's far end is the
+	// application until it connects A to a callee, when the call becomes a two-party call.
+	appLeg    *callmodel.Leg
+	appLocal  bool         // A is answered by the application (no B dialog)
+	appOffer  []byte       // the offer the session made for its local leg from A's SDP
+	aSDP      []byte       // A's last SDP offer
+	appFormat media.Format // what A and the application talk
+	bridging  chan int     // while the application connects A to a callee: the outcome (status)
+	moh       [2]func()    // music on hold playing to a leg (by LegID), stopped on resume
 }
 
 // callTable finds calls by the Call-ID of either leg.

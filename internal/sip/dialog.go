@@ -67,6 +67,14 @@ func (s *Server) onAck(in *inbound) {
 	}
 	c.mu.Lock()
 	re := c.reAck
+	if re != nil && in.req.CSeq().SeqNo != c.invite.CSeq().SeqNo {
+		// The exchange is over with this ACK: the leg may send its next re-INVITE at once
+		// (a 491 to it would be Privox's own race, not a glare).
+		c.reAck = nil
+		c.reinvite = false
+	} else {
+		re = nil
+	}
 	c.mu.Unlock()
 	if re != nil { // a re-INVITE's 2xx waits for its ACK
 		select {
@@ -158,7 +166,7 @@ func (s *Server) inDialog(in *inbound, tx sip.ServerTransaction) {
 	case sip.UPDATE:
 		c.update(id, in, tx, state)
 	case sip.INFO:
-		if state != stAnswered {
+		if state != stAnswered || c.local() {
 			respond(s.reply(req, 200, "OK"))
 			return
 		}
@@ -233,23 +241,53 @@ func (c *call) reoffer(from media.LegID, in *inbound, tx sip.ServerTransaction) 
 	respond := func(res *sip.Response) { _ = tx.Respond(res) }
 	c.mu.Lock()
 	if c.reinvite {
+		// A re-INVITE sent right after the previous one's ACK may overtake that ACK here:
+		// wait a moment for the previous exchange to end before calling it a glare (491).
+		idle := c.reIdle
 		c.mu.Unlock()
-		respond(s.reply(req, 491, "Request Pending"))
-		return
+		if idle != nil {
+			t := time.NewTimer(time.Second)
+			select {
+			case <-idle:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		c.mu.Lock()
+		if c.reinvite {
+			c.mu.Unlock()
+			respond(s.reply(req, 491, "Request Pending"))
+			return
+		}
 	}
 	c.reinvite = true
-	c.reAck = make(chan *sip.Request, 1)
+	ackCh := make(chan *sip.Request, 1)
+	idle := make(chan struct{})
+	c.reAck, c.reIdle = ackCh, idle
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.reinvite = false
-		c.reAck = nil
+		if c.reAck == ackCh { // not ended by its ACK already (onAck), nor followed by another
+			c.reAck = nil
+			c.reinvite = false
+		}
+		if c.reIdle == idle {
+			c.reIdle = nil
+		}
 		c.mu.Unlock()
+		close(idle)
 	}()
 	c.refresh(from, req)
 	respond(sip.NewResponseFromRequest(req, 100, "Trying", nil))
-	to := other(from)
+	if c.local() {
+		c.localReoffer(from, req, tx, ackCh)
+		return
+	}
 	offer := sdpOf(req)
+	if c.holdLocally(from, req, tx, offer, ackCh) {
+		return
+	}
+	to := other(from)
 	var out []byte
 	if offer != nil {
 		var err error
@@ -307,9 +345,12 @@ func (c *call) reoffer(from media.LegID, in *inbound, tx sip.ServerTransaction) 
 	ok := c.dialogReply(from, req, 200, "OK", back)
 	c.sessionHeaders(from, ok)
 	respond(ok)
+	if !late && err == nil {
+		c.holdChanged(from, offer, answer)
+	}
 	// Wait for the ACK of our 2xx (retransmitting it over UDP); a late answer goes on to the
 	// other leg in its ACK.
-	got := c.awaitReAck(from, tx, ok)
+	got := c.awaitReAck(from, tx, ok, ackCh)
 	if late {
 		if got != nil {
 			if sdp := sdpOf(got); sdp != nil {
@@ -323,9 +364,8 @@ func (c *call) reoffer(from media.LegID, in *inbound, tx sip.ServerTransaction) 
 }
 
 // awaitReAck waits for the ACK of a re-INVITE's 2xx from a leg.
-func (c *call) awaitReAck(from media.LegID, tx sip.ServerTransaction, res *sip.Response) *sip.Request {
+func (c *call) awaitReAck(from media.LegID, tx sip.ServerTransaction, res *sip.Response, ch chan *sip.Request) *sip.Request {
 	c.mu.Lock()
-	ch := c.reAck
 	reliable := c.legOf(from).transport != tpUDP
 	c.mu.Unlock()
 	interval := sip.T1
@@ -385,6 +425,20 @@ func (c *call) update(from media.LegID, in *inbound, tx sip.ServerTransaction, s
 		c.reinvite = false
 		c.mu.Unlock()
 	}()
+	if c.holdLocally(from, req, tx, offer, nil) {
+		return
+	}
+	if c.local() {
+		ans, err := c.localOffer(offer)
+		if err != nil {
+			respond(c.dialogReply(from, req, 488, "Not Acceptable Here", nil))
+			return
+		}
+		ok := c.dialogReply(from, req, 200, "OK", ans)
+		c.sessionHeaders(from, ok)
+		respond(ok)
+		return
+	}
 	out, err := c.ms.Offer(from, offer)
 	if err != nil {
 		respond(c.dialogReply(from, req, 488, "Not Acceptable Here", nil))
@@ -407,12 +461,16 @@ func (c *call) update(from media.LegID, in *inbound, tx sip.ServerTransaction, s
 		return
 	}
 	var back []byte
-	if ans := sdpOf(res); ans != nil {
-		back, _ = c.ms.Answer(to, ans)
+	ans := sdpOf(res)
+	if ans != nil {
+		back, err = c.ms.Answer(to, ans)
 	}
 	ok := c.dialogReply(from, req, 200, "OK", back)
 	c.sessionHeaders(from, ok)
 	respond(ok)
+	if ans != nil && err == nil {
+		c.holdChanged(from, offer, ans)
+	}
 }
 
 // passInfo relays an INFO (DTMF relay, for instance) to the other leg and mirrors its status.

@@ -160,6 +160,10 @@ func (c *call) setup(ctx context.Context) {
 		c.fail(d.status, d.reason, "")
 		return
 	}
+	if d.app != nil {
+		c.startApp(*d.app)
+		return
+	}
 	c.mu.Lock() // ForgetUser reads it
 	c.callee = d.callee
 	c.mu.Unlock()
@@ -381,13 +385,17 @@ func (c *call) forkFinal(f *fork, code int, res *sip.Response) {
 	f.done = true
 	f.final = code
 	if code >= 200 && code < 300 && res != nil {
-		if c.state == stRinging {
+		if c.state == stRinging || (c.bridging != nil && c.state == stAnswered) {
 			c.answer(f, res) // unlocks
 			return
 		}
 		// A second fork answered, or the call ended meanwhile: acknowledge and hang it up.
 		c.mu.Unlock()
 		c.dropFork(f, res)
+		return
+	}
+	if c.bridging != nil && c.state == stAnswered {
+		c.bridgeForkFailed(code) // unlocks
 		return
 	}
 	if c.state != stRinging {
@@ -491,9 +499,12 @@ func reasonFor(code int) string {
 // answer takes a fork's 2xx as the call's answer (caller holds c.mu; answer unlocks).
 func (c *call) answer(f *fork, res *sip.Response) {
 	s := c.s
+	bridging := c.bridging != nil
 	c.state = stAnswered
-	c.answerAt = time.Now()
-	s.cdrs.started(c)
+	if !bridging {
+		c.answerAt = time.Now()
+		s.cdrs.started(c)
+	}
 	for _, t := range c.timers {
 		t.Stop()
 	}
@@ -540,6 +551,18 @@ func (c *call) answer(f *fork, res *sip.Response) {
 		err = errors.New("2xx without an answer to our offer")
 	}
 	ack := c.newAckB(f.req)
+	if err != nil && bridging {
+		c.mu.Unlock()
+		c.log.Info("callee's answer not usable", "err", err)
+		_ = s.write(ack)
+		c.byeB()
+		for _, o := range others {
+			c.cancelFork(o)
+		}
+		c.mu.Lock()
+		c.bridgeDone(488) // unlocks
+		return
+	}
 	if err != nil {
 		// Not an answer Privox can use: the callee's dialog is acknowledged and hung up,
 		// the caller hears 488.
@@ -569,6 +592,10 @@ func (c *call) answer(f *fork, res *sip.Response) {
 	}
 	for _, o := range others {
 		c.cancelFork(o)
+	}
+	if bridging {
+		c.bridged(toA)
+		return
 	}
 	c.decide(c.responseToA(200, "OK", toA), 200)
 	c.log.Info("call answered", "contact_transport", f.b.transport)
@@ -664,6 +691,14 @@ func (c *call) sendCancel(f *fork) {
 // noAnswer gives up ringing: forks are cancelled and the caller hears 480.
 func (c *call) noAnswer() {
 	c.mu.Lock()
+	if c.bridging != nil && c.state == stAnswered {
+		forks := append([]*fork(nil), c.forks...)
+		c.bridgeDone(480) // unlocks
+		for _, f := range forks {
+			c.cancelFork(f)
+		}
+		return
+	}
 	if c.state != stRinging {
 		c.mu.Unlock()
 		return
@@ -867,8 +902,23 @@ func (c *call) finish(cause int, by string) {
 			c.sessTimer.Stop()
 		}
 		ms := c.ms
+		moh := c.moh
+		c.moh = [2]func(){}
+		forks := append([]*fork(nil), c.forks...)
+		app := c.appLeg
 		c.mu.Unlock()
 		close(c.ended)
+		for _, stop := range moh {
+			if stop != nil {
+				stop()
+			}
+		}
+		if app != nil {
+			app.End() // the application's context ends with the call
+			for _, f := range forks {
+				c.cancelFork(f) // it was still ringing someone
+			}
+		}
 		c.self.Store(nil)
 		if ms != nil {
 			ms.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 
+	callmodel "github.com/privox/privox/internal/call"
 	"github.com/privox/privox/internal/store"
 )
 
@@ -22,11 +23,13 @@ type routeCtx struct {
 	src    netip.AddrPort
 }
 
-// routeDecision is a stage's verdict: the callee and the contacts to fork to, or a status
+// routeDecision is a stage's verdict: the callee and the contacts to fork to, an
+// application to run (the call model starts it; SIP does not know what it does), or a status
 // for the caller.
 type routeDecision struct {
 	callee  *account
 	targets []binding
+	app     *callmodel.Route
 	status  int
 	reason  string
 }
@@ -40,8 +43,9 @@ type routeStage struct {
 // dialPlan is the order of the routing stages.
 func dialPlan(s *Server) []routeStage {
 	return []routeStage{
-		{"extension", s.routeExtension}, // the dialled number is an extension of the caller's tenant
-		{"not-found", routeNotFound},    // nothing matched
+		{"extension", s.routeExtension},     // the dialled number is an extension of the caller's tenant
+		{"application", s.routeApplication}, // the number runs an application (an attendant number)
+		{"not-found", routeNotFound},        // nothing matched
 	}
 }
 
@@ -77,6 +81,19 @@ func (s *Server) routeExtension(rc *routeCtx) (*routeDecision, error) {
 		return &routeDecision{callee: a, status: 480, reason: "Temporarily Unavailable"}, nil
 	}
 	return &routeDecision{callee: a, targets: targets}, nil
+}
+
+// routeApplication asks the call model whether the number runs an application of the tenant.
+func (s *Server) routeApplication(rc *routeCtx) (*routeDecision, error) {
+	apps := s.apps.Load()
+	if apps == nil || rc.dialed == "" {
+		return nil, nil
+	}
+	rt, ok, err := apps.RouteApp(rc.ctx, rc.tenant.ID, rc.dialed)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &routeDecision{app: &rt}, nil
 }
 
 // routeNotFound rejects the call with 404; dialling many unknown numbers bans the source.

@@ -19,6 +19,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 
+	callmodel "github.com/privox/privox/internal/call"
 	"github.com/privox/privox/internal/media"
 	"github.com/privox/privox/internal/store"
 )
@@ -93,6 +94,7 @@ type Server struct {
 	closers  []func() error
 
 	dtmfHook atomic.Pointer[func(CallInfo, media.LegID, media.DTMFEvent)]
+	apps     atomic.Pointer[callmodel.Apps] // applications calls can be routed to, and music on hold
 
 	metrics serverMetrics
 	started bool
@@ -237,6 +239,10 @@ func (s *Server) Dropped() (banned, limited uint64) {
 
 // Banned reports whether a source address is banned now.
 func (s *Server) Banned(src netip.AddrPort) bool { return s.guard.isBanned(src) }
+
+// SetApps gives the SIP core the call model's applications: the dial plan's application
+// stage asks them for numbers that are no extension, and held calls get their music on hold.
+func (s *Server) SetApps(a *callmodel.Apps) { s.apps.Store(a) }
 
 // OnDTMF sets a hook that sees every RFC 4733 DTMF event of every call (nil removes it). It
 // runs on a media goroutine and must return quickly.
