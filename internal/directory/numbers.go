@@ -1,0 +1,51 @@
+package directory
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Normalize returns a phone number in E.164 form ("+49301234567") for a tenant's country
+// (ISO 3166 code such as "DE"; "" accepts only numbers written in international form). It
+// returns "" for input that is not a valid number; the number as entered is kept beside it.
+func Normalize(number, country string) string {
+	number = strings.TrimSpace(number)
+	if number == "" {
+		return ""
+	}
+	if strings.HasPrefix(number, "00") {
+		number = "+" + number[2:]
+	}
+	region := strings.ToUpper(country)
+	if region == "" {
+		region = "ZZ"
+	}
+	n, err := phonenumbers.Parse(number, region)
+	if err != nil {
+		return ""
+	}
+	if !phonenumbers.IsPossibleNumber(n) {
+		return ""
+	}
+	return phonenumbers.Format(n, phonenumbers.E164)
+}
+
+// digits keeps the digits of s (a number query "+49 (30) 123-4" becomes "49301234").
+func digits(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// ValidCountry reports whether c is a region phonenumbers knows ("" means none).
+func ValidCountry(c string) bool {
+	if c == "" {
+		return true
+	}
+	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(c)) != 0
+}
