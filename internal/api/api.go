@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/privox/privox/internal/directory"
 	"github.com/privox/privox/internal/filestore"
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
@@ -45,6 +46,8 @@ type Deps struct {
 	OnDeactivate func(ctx context.Context, tenantID, userID int64) error
 	// Privacy is the privacy engine behind the routes in privacy.go (nil: those routes answer 503).
 	Privacy *privacy.Engine
+	// Directory serves phonebooks and search (directory.go; nil: those routes answer 503).
+	Directory *directory.Service
 }
 
 // Server serves the API.

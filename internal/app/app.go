@@ -25,6 +25,7 @@ import (
 
 	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/config"
+	"github.com/privox/privox/internal/directory"
 	"github.com/privox/privox/internal/filestore"
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
@@ -81,6 +82,9 @@ type App struct {
 	pprofSrv   *http.Server
 	// apiDeps lets wire files add API dependencies before the API is built.
 	apiDeps []func(*api.Deps)
+
+	// Directory is the phonebooks and their search index (wire_directory.go).
+	Directory *directory.Service
 }
 
 // SetAddr records a bound listener address of a subsystem.

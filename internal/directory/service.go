@@ -395,3 +395,31 @@ func newKey() string {
 	rand.Read(b[:])
 	return "p-" + hex.EncodeToString(b[:])
 }
+
+// Reconcile reloads the tenants whose contacts in the store no longer match the index in
+// number (rows the privacy engine erased or swept directly).
+func (s *Service) Reconcile(ctx context.Context) error {
+	stats, err := s.db.ContactStats(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	var stale []int64
+	for tid, ix := range s.tenants {
+		if int64(ix.Len()) != stats[tid][0] {
+			stale = append(stale, tid)
+		}
+	}
+	for tid, st := range stats {
+		if _, ok := s.tenants[tid]; !ok && st[0] > 0 {
+			stale = append(stale, tid)
+		}
+	}
+	s.mu.RUnlock()
+	for _, tid := range stale {
+		if err := s.Reload(ctx, tid); err != nil {
+			return err
+		}
+	}
+	return nil
+}

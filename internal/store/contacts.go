@@ -114,7 +114,9 @@ type Numbers struct {
 }
 
 // Slots returns pointers to the values in NumberTypes order.
-func (n *Numbers) Slots() [5]*string { return [5]*string{&n.Work, &n.Mobile, &n.Home, &n.Fax, &n.Other} }
+func (n *Numbers) Slots() [5]*string {
+	return [5]*string{&n.Work, &n.Mobile, &n.Home, &n.Fax, &n.Other}
+}
 
 // Contact is one phonebook entry.
 type Contact struct {
@@ -471,4 +473,23 @@ func (db *DB) DeleteContactsExcept(ctx context.Context, tenantID, bookID int64, 
 		return nil
 	})
 	return gone, err
+}
+
+// ContactStats returns per tenant the number of contacts and the latest change, so that the
+// directory notices rows removed behind its back (the privacy engine's erasure).
+func (db *DB) ContactStats(ctx context.Context) (map[int64][2]int64, error) {
+	rows, err := db.Query(ctx, `SELECT tenant_id, COUNT(*), COALESCE(MAX(updated_at), 0) FROM contacts GROUP BY tenant_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][2]int64{}
+	for rows.Next() {
+		var t, n, u int64
+		if err := rows.Scan(&t, &n, &u); err != nil {
+			return nil, err
+		}
+		out[t] = [2]int64{n, u}
+	}
+	return out, rows.Err()
 }
