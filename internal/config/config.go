@@ -68,6 +68,13 @@ type SIP struct {
 type LDAP struct {
 	Addr      string `yaml:"addr"`
 	LDAPSAddr string `yaml:"ldaps_addr"`
+	// TLSCert and TLSKey serve LDAPS and StartTLS; without them a self-signed certificate is
+	// generated into <data_dir>/tls on first start.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// AnonymousTenant lets clients that do not bind read that tenant's company phonebooks
+	// ("" keeps anonymous access off).
+	AnonymousTenant string `yaml:"anonymous_tenant"`
 }
 
 // RTP is the media port range.
@@ -379,6 +386,9 @@ func Validate(c Config) Problems {
 		if host, _, err := net.SplitHostPort(c.Debug.PprofAddr); err == nil && !loopbackHost(host) {
 			add("debug.pprof_addr", "must be a loopback address (127.0.0.1, ::1 or localhost), not %q", host)
 		}
+	}
+	if (c.LDAP.TLSCert == "") != (c.LDAP.TLSKey == "") {
+		add("ldap.tls_cert", "tls_cert and tls_key go together")
 	}
 	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
 		add("http.tls_cert", "tls_cert and tls_key go together")

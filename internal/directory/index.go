@@ -23,6 +23,9 @@ type Index struct {
 
 	tok     map[string][]uint32 // folded name token → slots
 	tokKeys []string            // every token ever indexed, sorted (prefix ranges)
+	tokList []string            // every token ever indexed, by token number
+	tri     map[string][]uint32 // three-byte sequence → numbers of the tokens holding it
+	folded  []string            // per slot: the folded name tokens joined by spaces
 	phon    map[string][]uint32 // "c"+Kölner code or "m"+Metaphone code → slots
 	num     map[string][]uint32 // E.164 digits (no "+") → slots
 	numKeys []string            // sorted E.164 digits (prefix ranges)
@@ -50,7 +53,7 @@ var CompanyOnly = Viewer{}
 
 func newIndex() *Index {
 	return &Index{byID: map[int64]uint32{}, books: map[int64]bookInfo{}, tok: map[string][]uint32{},
-		phon: map[string][]uint32{}, num: map[string][]uint32{}}
+		phon: map[string][]uint32{}, num: map[string][]uint32{}, tri: map[string][]uint32{}}
 }
 
 // Len returns the number of contacts indexed.
@@ -130,6 +133,7 @@ func (ix *Index) put(c store.Contact) {
 	} else {
 		slot = uint32(len(ix.entries))
 		ix.entries = append(ix.entries, c)
+		ix.folded = append(ix.folded, "")
 	}
 	ix.byID[c.ID] = slot
 	ix.link(slot)
@@ -144,15 +148,26 @@ func (ix *Index) remove(id int64) {
 	ix.unlink(slot)
 	delete(ix.byID, id)
 	ix.entries[slot] = store.Contact{}
+	ix.folded[slot] = ""
 	ix.free = append(ix.free, slot)
 }
 
 func (ix *Index) link(slot uint32) {
 	c := &ix.entries[slot]
-	for _, t := range nameTokens(c) {
+	toks := nameTokens(c)
+	ix.folded[slot] = strings.Join(toks, " ")
+	for _, t := range toks {
 		p, seen := ix.tok[t]
 		if !seen {
 			ix.newToks = append(ix.newToks, t)
+			id := uint32(len(ix.tokList))
+			ix.tokList = append(ix.tokList, t)
+			for i := 0; i+3 <= len(t); i++ {
+				tp := ix.tri[t[i:i+3]]
+				if n := len(tp); n == 0 || tp[n-1] != id {
+					ix.tri[t[i:i+3]] = append(tp, id)
+				}
+			}
 		}
 		ix.tok[t] = append(p, slot)
 		if len(t) >= 2 {
@@ -276,7 +291,7 @@ type collector struct {
 	limit int
 	seen  map[uint32]bool
 	hits  []Hit
-	keep  func(c *store.Contact) bool
+	keep  func(slot uint32) bool
 }
 
 func (c *collector) full() bool { return len(c.hits) >= c.limit }
@@ -288,7 +303,7 @@ func (c *collector) add(p []uint32, r Rank) bool {
 		}
 		c.seen[slot] = true
 		e := &c.ix.entries[slot]
-		if e.ID == 0 || !c.ix.visible(c.v, e) || (c.keep != nil && !c.keep(e)) {
+		if e.ID == 0 || !c.ix.visible(c.v, e) || (c.keep != nil && !c.keep(slot)) {
 			continue
 		}
 		c.hits = append(c.hits, Hit{Contact: *e, Rank: r.String()})
@@ -333,17 +348,20 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 	if len(terms) == 0 {
 		return nil
 	}
-	// Drive the search with the longest word; the others filter.
+	// Drive the search with the most selective word; the others filter.
 	lead := 0
-	for i, t := range terms {
-		if len(t) > len(terms[lead]) {
-			lead = i
+	if len(terms) > 1 {
+		best := -1
+		for i, t := range terms {
+			if n := ix.prefixCount(t, best); best < 0 || n < best {
+				lead, best = i, n
+			}
 		}
 	}
 	t := terms[lead]
 	if len(terms) > 1 {
 		others := append(slices.Clone(terms[:lead]), terms[lead+1:]...)
-		col.keep = func(c *store.Contact) bool { return matchesAll(c, others) }
+		col.keep = func(slot uint32) bool { return matchesAll(ix.folded[slot], others) }
 	}
 	if col.add(ix.tok[t], RankExact) {
 		return col.hits
@@ -354,7 +372,19 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 		}
 	}
 	if len(t) >= 3 {
-		for _, k := range ix.tokKeys {
+		var rare []uint32
+		for i := 0; i+3 <= len(t); i++ {
+			p := ix.tri[t[i:i+3]]
+			if len(p) == 0 {
+				rare = nil
+				break
+			}
+			if rare == nil || len(p) < len(rare) {
+				rare = p
+			}
+		}
+		for _, id := range rare {
+			k := ix.tokList[id]
 			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.tok[k], RankSubstring) {
 				return col.hits
 			}
@@ -368,26 +398,30 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 	return col.hits
 }
 
-// matchesAll reports whether every term is a prefix of one of the contact's name tokens or
-// sounds like one.
-func matchesAll(c *store.Contact, terms []string) bool {
-	toks := nameTokens(c)
-outer:
+// prefixCount counts the contacts with a name token beginning with t, stopping once the
+// count passes limit (when limit >= 0).
+func (ix *Index) prefixCount(t string, limit int) int {
+	n := 0
+	lo := sort.SearchStrings(ix.tokKeys, t)
+	for _, k := range ix.tokKeys[lo:] {
+		if !strings.HasPrefix(k, t) {
+			break
+		}
+		n += len(ix.tok[k])
+		if limit >= 0 && n > limit {
+			break
+		}
+	}
+	return n
+}
+
+// matchesAll reports whether every term is a prefix of one of the words of folded (a
+// contact's folded name tokens joined by spaces).
+func matchesAll(folded string, terms []string) bool {
 	for _, t := range terms {
-		for _, k := range toks {
-			if strings.HasPrefix(k, t) {
-				continue outer
-			}
+		if !strings.HasPrefix(folded, t) && !strings.Contains(folded, " "+t) {
+			return false
 		}
-		if len(t) >= 3 {
-			pk := phonKeys(t)
-			for _, k := range toks {
-				if kk := phonKeys(k); kk[0] == pk[0] || kk[1] == pk[1] {
-					continue outer
-				}
-			}
-		}
-		return false
 	}
 	return true
 }

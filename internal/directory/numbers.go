@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -48,4 +49,12 @@ func ValidCountry(c string) bool {
 		return true
 	}
 	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(c)) != 0
+}
+
+// countryCode returns the calling code of a region ("DE" → "49").
+func countryCode(region string) string {
+	if cc := phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)); cc != 0 {
+		return strconv.Itoa(cc)
+	}
+	return ""
 }

@@ -243,3 +243,19 @@ func Metaphone(s string) string {
 	}
 	return string(out[:n])
 }
+
+// SoundsLike reports whether two names share a word that sounds alike (Kölner Phonetik or
+// Metaphone), for LDAP approximate matches (~=).
+func SoundsLike(a, b string) bool {
+	ta, tb := tokens(a), tokens(b)
+	for _, x := range ta {
+		kx := phonKeys(x)
+		for _, y := range tb {
+			ky := phonKeys(y)
+			if (len(kx[0]) > 1 && kx[0] == ky[0]) || (len(kx[1]) > 1 && kx[1] == ky[1]) {
+				return true
+			}
+		}
+	}
+	return false
+}
