@@ -107,10 +107,20 @@ func nameTokens(c *store.Contact) []string {
 	return out
 }
 
+// contactNumbers returns the index keys of a contact's numbers: the E.164 digits, or for a
+// number that does not normalise (an internal extension such as "1001") "x" and its digits,
+// which only exact lookups (caller ID) use.
 func contactNumbers(c *store.Contact) []string {
 	var out []string
-	for _, p := range c.E164.Slots() {
-		if d := strings.TrimPrefix(*p, "+"); d != "" && !slices.Contains(out, d) {
+	entered := c.Numbers.Slots()
+	for i, p := range c.E164.Slots() {
+		d := strings.TrimPrefix(*p, "+")
+		if d == "" {
+			if x := digits(*entered[i]); x != "" {
+				d = "x" + x
+			}
+		}
+		if d != "" && !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
@@ -178,7 +188,7 @@ func (ix *Index) link(slot uint32) {
 	}
 	for _, d := range contactNumbers(c) {
 		p, seen := ix.num[d]
-		if !seen {
+		if !seen && d[0] != 'x' {
 			ix.newNums = append(ix.newNums, d)
 		}
 		ix.num[d] = append(p, slot)
@@ -453,8 +463,16 @@ func (ix *Index) searchNumber(col *collector, q, country string) {
 
 // CallerName returns the display name of the contact whose number is e164 ("+49301234567"),
 // as seen by the called user (0: company entries only), preferring company entries.
+// A number that is not in E.164 form is looked up by its digits among the numbers that did
+// not normalise (internal extensions).
 func (ix *Index) CallerName(e164 string, callee int64) (string, bool) {
-	if len(e164) < 2 || e164[0] != '+' {
+	key := ""
+	switch {
+	case len(e164) > 1 && e164[0] == '+':
+		key = e164[1:]
+	case isDigits(e164):
+		key = "x" + e164
+	default:
 		return "", false
 	}
 	ix.mu.RLock()
@@ -462,7 +480,7 @@ func (ix *Index) CallerName(e164 string, callee int64) (string, bool) {
 	v := Viewer{UserID: callee}
 	best := ""
 	bestKind := 3
-	for _, slot := range ix.num[e164[1:]] {
+	for _, slot := range ix.num[key] {
 		c := &ix.entries[slot]
 		if !ix.visible(&v, c) {
 			continue

@@ -369,9 +369,15 @@ func (s *Service) CallerName(tenantID int64, number string, calleeUser int64) (s
 	e := number
 	if !strings.HasPrefix(e, "+") || !isDigits(e[1:]) {
 		country, _ := s.Country(context.Background(), tenantID)
-		e = Normalize(number, country)
+		if e = Normalize(number, country); e == "" {
+			e = digits(number)
+		}
 	}
 	name, ok := s.Index(tenantID).CallerName(e, calleeUser)
+	if !ok && strings.HasPrefix(e, "+") && e != number {
+		// Entered as an internal number that happens to normalise too ("1001").
+		name, ok = s.Index(tenantID).CallerName(digits(number), calleeUser)
+	}
 	if ok {
 		s.lookups.WithLabelValues("yes").Inc()
 	} else {

@@ -47,6 +47,8 @@ type Deps struct {
 	Relay   *media.Relay
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
+	// Names gives callers without a display name the directory's name (callerid.go).
+	Names CallerNames
 }
 
 // Server is the SIP core. Its lifecycle follows the app's subsystems: New (configure and
@@ -71,6 +73,7 @@ type Server struct {
 	calls    *callTable
 	cdrs     *cdrWriter
 	routes   []routeStage
+	names    CallerNames
 
 	host     string            // advertised host for Via/Contact
 	addrs    map[string]string // bound listeners: sip-udp, sip-tcp, sip-tls, sip-ws
@@ -124,7 +127,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "sip")
-	s := &Server{cfg: cfg, db: deps.DB, relay: deps.Relay, log: log, addrs: map[string]string{}, ports: map[string]int{},
+	s := &Server{cfg: cfg, db: deps.DB, relay: deps.Relay, log: log, names: deps.Names, addrs: map[string]string{}, ports: map[string]int{},
 		stopping: make(chan struct{})}
 	p := DefaultPolicy()
 	s.policy.Store(&p)
