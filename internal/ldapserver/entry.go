@@ -197,6 +197,10 @@ func (m matcher) numberEqual(value string, c *store.Contact, a *attrDef) bool {
 }
 
 func (m matcher) numberSubstrings(f *Filter, c *store.Contact, a *attrDef) bool {
+	if directory.Digits(f.Initial+strings.Join(f.Any, "")+f.Final) == "" {
+		// "Anna*" against a number: nothing to match on.
+		return false
+	}
 	any := make([]string, len(f.Any))
 	for i, p := range f.Any {
 		any[i] = directory.Digits(p)
@@ -257,10 +261,22 @@ func (m matcher) plan(f *Filter) directory.Plan {
 		return directory.NamePlan(v)
 	case kindNumber:
 		if f.Op == OpEqual {
+			// The E.164 key, and the digits under which numbers that do not normalise are
+			// indexed.
+			var keys []string
 			if k := directory.NumberKey(f.Value, m.country); k != "" {
-				return directory.Plan{Numbers: []string{k}}
+				keys = append(keys, k)
 			}
-			return directory.Plan{All: true}
+			if d := directory.Digits(f.Value); d != "" {
+				keys = append(keys, "x"+d)
+			}
+			return directory.Plan{Numbers: keys}
+		}
+		if directory.Digits(f.Initial+strings.Join(f.Any, "")+f.Final) == "" {
+			return directory.Plan{}
+		}
+		if directory.Digits(f.Initial+strings.Join(f.Any, "")+f.Final) == "" {
+			return directory.Plan{}
 		}
 		if f.Initial != "" {
 			if k := directory.NumberPrefixKey(f.Initial, m.country); k != "" {

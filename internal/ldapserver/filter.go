@@ -156,6 +156,9 @@ func decodeFilterElement(el element, depth int, nodes *int) (*Filter, error) {
 	default:
 		return nil, errFilter
 	}
+	if f.Op != OpAnd && f.Op != OpOr && f.Op != OpNot && !validAttr(f.Attr) {
+		return nil, fmt.Errorf("%w: invalid attribute description", errFilter)
+	}
 	if len(f.Attr) > 128 || len(f.Value) > maxValueLen || len(f.Initial) > maxValueLen || len(f.Final) > maxValueLen {
 		return nil, fmt.Errorf("%w: assertion longer than %d octets", errFilter, maxValueLen)
 	}
@@ -232,7 +235,7 @@ func (p *filterParser) item() (*Filter, error) {
 		p.i++
 	}
 	attr := strings.ToLower(strings.TrimSpace(p.s[start:p.i]))
-	if attr == "" || p.i >= len(p.s) {
+	if !validAttr(attr) || p.i >= len(p.s) {
 		return nil, fmt.Errorf("%w: attribute expected at %d", errFilter, start)
 	}
 	op := OpEqual
@@ -292,11 +295,26 @@ func (p *filterParser) item() (*Filter, error) {
 		}
 	}
 	for _, v := range append([]string{f.Value, f.Initial, f.Final}, f.Any...) {
-		if len(v) > maxValueLen || !utf8.ValidString(v) {
-			return nil, fmt.Errorf("%w: value too long or not UTF-8", errFilter)
+		if len(v) > maxValueLen {
+			return nil, fmt.Errorf("%w: value too long", errFilter)
 		}
 	}
 	return f, nil
+}
+
+// validAttr reports whether s is an attribute description (RFC 4512 §2.5: a name or an OID,
+// with options after ";").
+func validAttr(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == ';') {
+			return false
+		}
+	}
+	return true
 }
 
 func unhex(c byte) int {
@@ -341,10 +359,11 @@ func (f *Filter) write(b *strings.Builder) {
 }
 
 func escape(s string) string {
+	binary := !utf8.ValidString(s)
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '*', '(', ')', '\\', 0:
+		switch c := s[i]; {
+		case c == '*' || c == '(' || c == ')' || c == '\\' || c == 0 || (binary && c >= 0x80):
 			fmt.Fprintf(&b, "\\%02x", c)
 		default:
 			b.WriteByte(c)
