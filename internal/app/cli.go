@@ -103,7 +103,9 @@ func Main(env Env) int {
 	for _, f := range []string{"tenant", "name", "email", "role", "password", "user", "number", "sip-password", "sip-username", "display-name", "sip-domain", "preset",
 		"http-addr", "sip-addr", "ldap-addr", "rtp-ports", "language", "out", "lang", "category", "mode", "days", "reason", "expires",
 		// privacy engine (cli_privacy.go)
-		"kind", "on-deactivation", "table", "record"} {
+		"kind", "on-deactivation", "table", "record",
+		// phonebooks (cli_contacts.go)
+		"phonebook", "format", "map", "on-error", "vcard-version"} {
 		c.flags[f] = c.fs.String(f, "", f)
 	}
 	c.flags["dry-run"] = new(string)

@@ -32,6 +32,8 @@ type Index struct {
 	revKeys []string            // sorted reversed E.164 digits (suffix ranges)
 
 	newToks, newNums []string // keys added by the current batch, merged by commit
+	// maxUpdated is the latest change of any contact indexed (Reconcile compares it).
+	maxUpdated int64
 }
 
 type bookInfo struct {
@@ -129,6 +131,7 @@ func contactNumbers(c *store.Contact) []string {
 
 // put adds or replaces a contact; call commit after a batch of puts.
 func (ix *Index) put(c store.Contact) {
+	ix.maxUpdated = max(ix.maxUpdated, c.UpdatedAt)
 	if slot, ok := ix.byID[c.ID]; ok {
 		ix.unlink(slot)
 		ix.entries[slot] = c

@@ -403,7 +403,8 @@ func newKey() string {
 }
 
 // Reconcile reloads the tenants whose contacts in the store no longer match the index in
-// number (rows the privacy engine erased or swept directly).
+// number or latest change (rows the privacy engine erased or swept directly, imports made
+// with the command line while Privox runs).
 func (s *Service) Reconcile(ctx context.Context) error {
 	stats, err := s.db.ContactStats(ctx)
 	if err != nil {
@@ -412,7 +413,10 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	s.mu.RLock()
 	var stale []int64
 	for tid, ix := range s.tenants {
-		if int64(ix.Len()) != stats[tid][0] {
+		ix.mu.RLock()
+		n, upd := int64(len(ix.byID)), ix.maxUpdated
+		ix.mu.RUnlock()
+		if n != stats[tid][0] || upd < stats[tid][1] {
 			stale = append(stale, tid)
 		}
 	}
