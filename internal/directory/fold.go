@@ -48,6 +48,8 @@ func fold(s string) string {
 			b.WriteByte('i')
 		case r == 'đ' || r == 'Đ':
 			b.WriteByte('d')
+		case r < 0x180 && latinFold[r-0x80] != "":
+			b.WriteString(latinFold[r-0x80])
 		default:
 			var buf [16]byte
 			d := norm.NFD.AppendString(buf[:0], string(r))
@@ -67,6 +69,29 @@ func fold(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// latinFold holds the folded form of U+0080 to U+017F (Latin-1 Supplement and Latin
+// Extended-A, where the names of most directories live), computed once.
+var latinFold [0x100]string
+
+func init() {
+	for r := rune(0x80); r < 0x180; r++ {
+		if r == 'ß' || r == 'ł' || r == 'Ł' || r == 'ø' || r == 'Ø' || r == 'æ' || r == 'Æ' || r == 'ı' || r == 'đ' || r == 'Đ' {
+			continue // handled before the table
+		}
+		var out []rune
+		for _, dr := range norm.NFD.String(string(r)) {
+			if !unicode.Is(unicode.Mn, dr) && (unicode.IsLetter(dr) || unicode.IsDigit(dr)) {
+				out = append(out, unicode.ToLower(dr))
+			}
+		}
+		if len(out) > 0 {
+			latinFold[r-0x80] = string(out)
+		} else {
+			latinFold[r-0x80] = " "
+		}
+	}
 }
 
 // tokens splits a name into folded tokens (every name part: "Müller-Lüdenscheidt" gives

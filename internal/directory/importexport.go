@@ -360,11 +360,11 @@ func (s *Service) Import(ctx context.Context, book store.Phonebook, cs []store.C
 	if err != nil {
 		return rep, err
 	}
+	normalizeAll(cs, country)
 	seen := make(map[string]int, len(cs))
 	good := cs[:0]
 	for i := range cs {
 		c := cs[i]
-		normalizeContact(&c, country)
 		if err := CheckContact(&c); err != nil {
 			rep.Errors = append(rep.Errors, RowError{Line: lines[i], Reason: strings.TrimPrefix(err.Error(), "invalid: ")})
 			continue
@@ -395,7 +395,7 @@ func (s *Service) Import(ctx context.Context, book store.Phonebook, cs []store.C
 			rep.Created++
 		}
 	}
-	if _, err := s.Upsert(ctx, book, good); err != nil {
+	if _, err := s.upsert(ctx, book, good); err != nil {
 		return rep, err
 	}
 	rep.Written = true

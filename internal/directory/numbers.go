@@ -18,6 +18,13 @@ func Normalize(number, country string) string {
 	if strings.HasPrefix(number, "00") {
 		number = "+" + number[2:]
 	}
+	// Already E.164 ("+" and 8 to 15 digits, no leading zero): nothing to parse. The
+	// library's parse is regular-expression heavy and dominates a large import otherwise.
+	if n := len(number); n >= 9 && n <= 16 && number[0] == '+' && number[1] != '0' && isDigits(number[1:]) {
+		if cc := number[1:]; phonenumbers.GetRegionCodeForCountryCode(leadingCode(cc)) != "ZZ" {
+			return number
+		}
+	}
 	region := strings.ToUpper(country)
 	if region == "" {
 		region = "ZZ"
@@ -57,4 +64,16 @@ func countryCode(region string) string {
 		return strconv.Itoa(cc)
 	}
 	return ""
+}
+
+// leadingCode returns the country calling code an E.164 number's digits begin with (codes
+// are prefix-free, one to three digits), or 0.
+func leadingCode(d string) int {
+	for l := 1; l <= 3 && l <= len(d); l++ {
+		cc, _ := strconv.Atoi(d[:l])
+		if phonenumbers.GetRegionCodeForCountryCode(cc) != "ZZ" {
+			return cc
+		}
+	}
+	return 0
 }

@@ -61,6 +61,10 @@ func NamePlan(v string) Plan {
 // NumberKey returns the E.164 digits of an exact number in a tenant's country, or "" when
 // the number does not normalise.
 func NumberKey(v, country string) string {
+	// A number already in E.164 form needs no parsing (the common lookup).
+	if len(v) >= 7 && len(v) <= 16 && v[0] == '+' && v[1] != '0' && isDigits(v[1:]) {
+		return v[1:]
+	}
 	if e := Normalize(v, country); e != "" {
 		return e[1:]
 	}
@@ -89,7 +93,15 @@ func NumberPrefixKey(v, country string) string {
 func Digits(s string) string { return digits(s) }
 
 // Fold returns s in the index's comparison form (lower case, no diacritics).
-func Fold(s string) string { return strings.Join(tokens(s), " ") }
+func Fold(s string) string {
+	f := fold(s)
+	// Already one clean word or words with single spaces: no need to split and join.
+	clean := len(f) > 0 && f[0] != ' ' && f[len(f)-1] != ' ' && !strings.Contains(f, "  ")
+	if clean {
+		return f
+	}
+	return strings.Join(strings.Fields(f), " ")
+}
 
 // Scan calls fn for every contact visible to v that the plan selects, each once, under the
 // index's read lock, until fn returns false. fn must not keep c.

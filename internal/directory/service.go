@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -309,9 +310,31 @@ func (s *Service) Upsert(ctx context.Context, book store.Phonebook, cs []store.C
 	if err != nil {
 		return nil, err
 	}
-	for i := range cs {
-		normalizeContact(&cs[i], country)
+	normalizeAll(cs, country)
+	return s.upsert(ctx, book, cs)
+}
+
+// normalizeAll normalises contacts on every core (number parsing is the costly part of a
+// large import).
+func normalizeAll(cs []store.Contact, country string) {
+	n := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	chunk := (len(cs) + n - 1) / n
+	for lo := 0; lo < len(cs); lo += chunk {
+		hi := min(lo+chunk, len(cs))
+		wg.Add(1)
+		go func(part []store.Contact) {
+			defer wg.Done()
+			for i := range part {
+				normalizeContact(&part[i], country)
+			}
+		}(cs[lo:hi])
 	}
+	wg.Wait()
+}
+
+// upsert writes contacts that are already normalised and indexes them.
+func (s *Service) upsert(ctx context.Context, book store.Phonebook, cs []store.Contact) ([]store.Contact, error) {
 	out, err := s.db.UpsertContacts(ctx, book.TenantID, book.ID, book.OwnerUserID, cs)
 	if err != nil {
 		return nil, err

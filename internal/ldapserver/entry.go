@@ -88,6 +88,25 @@ var objectClasses = []string{"top", "person", "organizationalPerson", "inetOrgPe
 // matcher evaluates filters for one tenant (numbers normalise with its country).
 type matcher struct{ country string }
 
+func (f *Filter) fold() *foldedParts {
+	if f.folded == nil {
+		fp := &foldedParts{value: directory.Fold(f.Value), initial: directory.Fold(f.Initial), final: directory.Fold(f.Final)}
+		for _, a := range f.Any {
+			fp.any = append(fp.any, directory.Fold(a))
+		}
+		f.folded = fp
+	}
+	return f.folded
+}
+
+// numberKeys returns the E.164 key and the digits of an equality assertion on a number.
+func (m matcher) numberKeys(f *Filter) (string, string) {
+	if !f.numDone {
+		f.numKey, f.numDigit, f.numDone = directory.NumberKey(f.Value, m.country), directory.Digits(f.Value), true
+	}
+	return f.numKey, f.numDigit
+}
+
 func (m matcher) match(f *Filter, c *store.Contact) bool {
 	switch f.Op {
 	case OpAnd:
@@ -123,12 +142,12 @@ func (m matcher) match(f *Filter, c *store.Contact) bool {
 		return true
 	case OpEqual:
 		if a.kind == kindNumber {
-			return m.numberEqual(f.Value, c, a)
+			return m.numberEqual(f, c, a)
 		}
-		return directory.Fold(v) == directory.Fold(f.Value)
+		return directory.Fold(v) == f.fold().value
 	case OpApprox:
 		if a.kind == kindNumber {
-			return m.numberEqual(f.Value, c, a)
+			return m.numberEqual(f, c, a)
 		}
 		return directory.SoundsLike(v, f.Value) || directory.Fold(v) == directory.Fold(f.Value)
 	case OpGreater:
@@ -139,11 +158,8 @@ func (m matcher) match(f *Filter, c *store.Contact) bool {
 		if a.kind == kindNumber {
 			return m.numberSubstrings(f, c, a)
 		}
-		parts := make([]string, len(f.Any))
-		for i, p := range f.Any {
-			parts[i] = directory.Fold(p)
-		}
-		return substrings(directory.Fold(v), directory.Fold(f.Initial), parts, directory.Fold(f.Final))
+		fp := f.fold()
+		return substrings(directory.Fold(v), fp.initial, fp.any, fp.final)
 	}
 	return false
 }
@@ -187,12 +203,12 @@ func substrings(v, initial string, any []string, final string) bool {
 	return strings.HasSuffix(v, final)
 }
 
-func (m matcher) numberEqual(value string, c *store.Contact, a *attrDef) bool {
+func (m matcher) numberEqual(f *Filter, c *store.Contact, a *attrDef) bool {
 	e164 := *c.E164.Slots()[a.num]
-	if k := directory.NumberKey(value, m.country); k != "" && e164 != "" {
+	k, d := m.numberKeys(f)
+	if k != "" && e164 != "" {
 		return e164[1:] == k
 	}
-	d := directory.Digits(value)
 	return d != "" && d == directory.Digits(*c.Numbers.Slots()[a.num])
 }
 
@@ -264,10 +280,11 @@ func (m matcher) plan(f *Filter) directory.Plan {
 			// The E.164 key, and the digits under which numbers that do not normalise are
 			// indexed.
 			var keys []string
-			if k := directory.NumberKey(f.Value, m.country); k != "" {
+			k, d := m.numberKeys(f)
+			if k != "" {
 				keys = append(keys, k)
 			}
-			if d := directory.Digits(f.Value); d != "" {
+			if d != "" {
 				keys = append(keys, "x"+d)
 			}
 			return directory.Plan{Numbers: keys}

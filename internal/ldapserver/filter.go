@@ -16,6 +16,18 @@ type Filter struct {
 	Any      []string
 	Final    string
 	Children []*Filter
+
+	// Per-search caches of the folded assertion and its number key (a filter is decoded per
+	// request and evaluated by one goroutine).
+	folded   *foldedParts
+	numKey   string
+	numDigit string
+	numDone  bool
+}
+
+type foldedParts struct {
+	value, initial, final string
+	any                   []string
 }
 
 // FilterOp names a filter choice; the values are the BER context tags.

@@ -406,30 +406,30 @@ func (db *DB) ContactKeys(ctx context.Context, tenantID, bookID int64) (map[stri
 	return out, rows.Err()
 }
 
-// UpsertContacts writes many contacts of one phonebook in one transaction with prepared
-// statements, inserting new keys and updating known ones (imports and syncs). It returns the
+// UpsertContacts writes many contacts of one phonebook in one transaction, inserting new
+// keys (many rows per statement) and updating known ones (imports and syncs). It returns the
 // stored contacts with ids.
 func (db *DB) UpsertContacts(ctx context.Context, tenantID, bookID int64, owner *int64, cs []Contact) ([]Contact, error) {
 	out := make([]Contact, 0, len(cs))
 	err := db.InTx(ctx, func(tx *DB) error {
+		if len(cs) > 10000 && db.engine == SQLite {
+			// A large import would spill SQLite's default 2 MB page cache to the WAL
+			// many times over; this connection keeps a larger one.
+			if _, err := tx.Exec(ctx, `PRAGMA cache_size = -131072`); err != nil {
+				return err
+			}
+		}
 		keys, err := tx.ContactKeys(ctx, tenantID, bookID)
 		if err != nil {
 			return err
 		}
-		ins, err := tx.prepare(ctx, `INSERT INTO contacts (tenant_id, phonebook_id, owner_user_id, ext_key, display_name, given_name, family_name, company, department, title, email,
-		street, city, postal_code, region, country, notes, tel_work, tel_mobile, tel_home, tel_fax, tel_other,
-		e164_work, e164_mobile, e164_home, e164_fax, e164_other, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
 		upd, err := tx.prepare(ctx, `UPDATE contacts SET `+contactSet+`, updated_at = ? WHERE tenant_id = ? AND id = ?`)
 		if err != nil {
 			return err
 		}
 		defer upd.Close()
 		now := Now()
+		var fresh []int // indexes into out of rows to insert
 		for _, c := range cs {
 			c.TenantID, c.PhonebookID, c.OwnerUserID, c.UpdatedAt = tenantID, bookID, owner, now
 			if id, ok := keys[c.Key]; ok {
@@ -439,17 +439,75 @@ func (db *DB) UpsertContacts(ctx context.Context, tenantID, bookID int64, owner 
 				}
 			} else {
 				c.CreatedAt = now
-				args := append([]any{tenantID, bookID, owner, c.Key}, contactArgs(&c)...)
-				if err := ins.QueryRowContext(ctx, append(args, now, now)...).Scan(&c.ID); err != nil {
-					return mapErr(err)
-				}
-				keys[c.Key] = c.ID
+				keys[c.Key] = 0
+				fresh = append(fresh, len(out))
 			}
 			out = append(out, c)
+		}
+		if err := tx.insertContacts(ctx, out, fresh); err != nil {
+			return err
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		ids, err := tx.ContactKeys(ctx, tenantID, bookID)
+		if err != nil {
+			return err
+		}
+		for _, i := range fresh {
+			out[i].ID = ids[out[i].Key]
 		}
 		return nil
 	})
 	return out, err
+}
+
+// insertRows is how many contacts one INSERT statement carries (29 values each).
+const insertRows = 100
+
+const contactInsertCols = `INSERT INTO contacts (tenant_id, phonebook_id, owner_user_id, ext_key, display_name, given_name, family_name, company, department, title, email,
+	street, city, postal_code, region, country, notes, tel_work, tel_mobile, tel_home, tel_fax, tel_other,
+	e164_work, e164_mobile, e164_home, e164_fax, e164_other, created_at, updated_at) VALUES `
+
+const contactPlaceholders = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertContacts inserts the rows of cs named by idx, insertRows per statement.
+func (db *DB) insertContacts(ctx context.Context, cs []Contact, idx []int) error {
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, insertRows*29)
+	for lo := 0; lo < len(idx); lo += insertRows {
+		hi := min(lo+insertRows, len(idx))
+		args = args[:0]
+		for _, i := range idx[lo:hi] {
+			c := &cs[i]
+			args = append(args, c.TenantID, c.PhonebookID, c.OwnerUserID, c.Key)
+			args = append(args, contactArgs(c)...)
+			args = append(args, c.CreatedAt, c.UpdatedAt)
+		}
+		q := contactInsertCols + strings.Repeat(contactPlaceholders+", ", hi-lo-1) + contactPlaceholders
+		if hi-lo == insertRows {
+			if full == nil {
+				st, err := db.prepare(ctx, q)
+				if err != nil {
+					return err
+				}
+				full = st
+			}
+			if _, err := full.ExecContext(ctx, args...); err != nil {
+				return mapErr(err)
+			}
+			continue
+		}
+		if _, err := db.Exec(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteContactsExcept removes a phonebook's contacts whose keys are not in keep (a sync
