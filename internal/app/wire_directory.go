@@ -58,6 +58,7 @@ func (s *directorySubsystem) Start(ctx context.Context) error {
 				if err := s.svc.Reconcile(run); err != nil && run.Err() == nil {
 					s.a.Logger.Warn("directory reconcile failed", "component", "directory", "err", err)
 				}
+				s.syncDue(run)
 			}
 		}
 	}()
@@ -72,4 +73,25 @@ func (s *directorySubsystem) Stop() error {
 	}
 	s.wg.Wait()
 	return nil
+}
+
+// syncDue runs the directory sources whose interval has passed since their last run.
+func (s *directorySubsystem) syncDue(ctx context.Context) {
+	srcs, err := s.a.DB.ListDirectorySources(ctx, 0)
+	if err != nil {
+		return
+	}
+	y := &directory.Syncer{Dir: s.svc, DB: s.a.DB, Vault: s.a.Vault, Flows: s.a.Flows}
+	now := time.Now().UnixMilli()
+	for _, src := range srcs {
+		if ctx.Err() != nil {
+			return
+		}
+		if !src.Enabled || (src.LastRunAt != nil && now-*src.LastRunAt < src.IntervalS*1000) {
+			continue
+		}
+		if _, err := y.Run(ctx, src); err != nil {
+			s.a.Logger.Warn("directory source sync failed", "component", "directory", "tenant", src.TenantID, "source", src.ID, "err", err)
+		}
+	}
 }
