@@ -34,7 +34,9 @@ func (c *cmdCtx) phonebook() (store.Phonebook, *directory.Service, error) {
 	if err != nil {
 		return b, nil, notFound(err, "phonebook in this tenant")
 	}
-	return b, directory.New(c.db, nil, nil), nil
+	dir := directory.New(c.db, nil, nil)
+	dir.StoreOnly = true
+	return b, dir, nil
 }
 
 func runContactsImport(c *cmdCtx) error {

@@ -33,6 +33,10 @@ type Service struct {
 
 	searches *prometheus.CounterVec
 	lookups  *prometheus.CounterVec
+
+	// StoreOnly writes without keeping an index (command-line imports: the server's own
+	// directory reconciles with the store).
+	StoreOnly bool
 }
 
 // New returns an empty directory; Load fills it from the store.
@@ -336,8 +340,8 @@ func normalizeAll(cs []store.Contact, country string) {
 // upsert writes contacts that are already normalised and indexes them.
 func (s *Service) upsert(ctx context.Context, book store.Phonebook, cs []store.Contact) ([]store.Contact, error) {
 	out, err := s.db.UpsertContacts(ctx, book.TenantID, book.ID, book.OwnerUserID, cs)
-	if err != nil {
-		return nil, err
+	if err != nil || s.StoreOnly {
+		return out, err
 	}
 	ix := s.Index(book.TenantID)
 	ix.mu.Lock()
