@@ -9,7 +9,8 @@ import (
 	"github.com/privox/privox/internal/store"
 )
 
-// Directory sources (admins): LDAP/AD servers replicated into a company or group phonebook.
+// Directory sources (admins): LDAP/AD servers or vCard/CSV files over HTTPS replicated into a
+// company or group phonebook.
 // The bind password is sealed with the tenant key and never returned; last run, last success
 // and last error show in every answer.
 
@@ -69,8 +70,8 @@ func (s *Server) createSource(r *Request) (any, error) {
 	if err != nil || b.Kind == store.BookPersonal {
 		return nil, FieldError("phonebook_id", "must name a company or group phonebook of the tenant")
 	}
-	if !strings.HasPrefix(body.URL, "ldap://") && !strings.HasPrefix(body.URL, "ldaps://") {
-		return nil, FieldError("url", "must be ldap://host:port or ldaps://host:port")
+	if !strings.HasPrefix(body.URL, "ldap://") && !strings.HasPrefix(body.URL, "ldaps://") && !strings.HasPrefix(body.URL, "https://") {
+		return nil, FieldError("url", "must be ldap://, ldaps:// or https:// (a vCard or CSV file)")
 	}
 	if strings.TrimSpace(body.Name) == "" || strings.TrimSpace(body.BaseDN) == "" {
 		return nil, FieldError("base_dn", "name and base_dn are required")

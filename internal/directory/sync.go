@@ -1,13 +1,16 @@
 package directory
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -126,6 +129,9 @@ func (y *Syncer) run(ctx context.Context, src store.DirectorySource) (int, error
 	book, err := y.DB.Phonebook(ctx, src.TenantID, src.PhonebookID)
 	if err != nil {
 		return 0, fmt.Errorf("phonebook: %w", err)
+	}
+	if strings.HasPrefix(src.URL, "https://") {
+		return y.runFile(ctx, src, st, book)
 	}
 	password := ""
 	if len(src.Sealed) > 0 {
@@ -284,4 +290,94 @@ func (y *Syncer) connect(ctx context.Context, src store.DirectorySource, st Sour
 	}
 	conn.SetTimeout(60 * time.Second)
 	return conn, nil
+}
+
+// maxSourceFile bounds a vCard or CSV file fetched from a source.
+const maxSourceFile = 256 << 20
+
+// runFile replicates a vCard or CSV file served over HTTPS (the server's certificate is
+// checked): the whole file replaces the phonebook's entries, by their stable keys.
+func (y *Syncer) runFile(ctx context.Context, src store.DirectorySource, st SourceSettings, book store.Phonebook) (int, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: st.ServerName}
+	if st.CACert != "" {
+		pemData, err := os.ReadFile(st.CACert)
+		if err != nil {
+			return 0, fmt.Errorf("ca_cert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemData) {
+			return 0, errors.New("ca_cert: no certificate in the file")
+		}
+		tc.RootCAs = pool
+	}
+	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{DialContext: y.Flows.Dialer(FlowName), TLSClientConfig: tc,
+		ForceAttemptHTTP2: true, Proxy: nil}, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return errors.New("redirect away from https refused")
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(ctx, "GET", src.URL, nil)
+	if err != nil {
+		return 0, err
+	}
+	if src.BindDN != "" && len(src.Sealed) > 0 {
+		k, err := y.Vault.TenantKey(src.TenantID)
+		if err != nil {
+			return 0, err
+		}
+		pw, err := keys.Unseal(k, src.Sealed, secretAAD(src.TenantID, src.ID))
+		if err != nil {
+			return 0, errors.New("the stored password cannot be unsealed")
+		}
+		req.SetBasicAuth(src.BindDN, string(pw))
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("fetch: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("fetch: HTTP %d", res.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxSourceFile+1))
+	if err != nil {
+		return 0, fmt.Errorf("fetch: %w", err)
+	}
+	if len(data) > maxSourceFile {
+		return 0, errors.New("fetch: file larger than 256 MB")
+	}
+	var cs []store.Contact
+	var lines []int
+	var rep ImportReport
+	ct := res.Header.Get("Content-Type")
+	if strings.Contains(ct, "vcard") || strings.HasSuffix(strings.ToLower(req.URL.Path), ".vcf") || bytes.HasPrefix(bytes.TrimSpace(data), []byte("BEGIN:VCARD")) {
+		cs, lines, rep, err = ParseVCards(data)
+	} else {
+		cs, lines, rep, err = ParseCSV(data, st.Mapping)
+	}
+	if err != nil {
+		return 0, err
+	}
+	for i := range cs {
+		for _, p := range cs[i].Numbers.Slots() {
+			*p = convertNumber(*p, st.NumberRules)
+		}
+	}
+	// Rows a source gets wrong are skipped; the rest still replicate.
+	rep, err = y.Dir.Import(ctx, book, cs, lines, rep, ImportOptions{SkipErrors: true})
+	if err != nil {
+		return 0, err
+	}
+	keep := map[string]bool{}
+	for i := range cs {
+		if cs[i].Key == "" {
+			cs[i].Key = deriveKey(&cs[i])
+		}
+		keep[cs[i].Key] = true
+	}
+	if _, err := y.Dir.RemoveExcept(ctx, book, keep); err != nil {
+		return 0, err
+	}
+	return rep.Created + rep.Updated, nil
 }

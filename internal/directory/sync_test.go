@@ -9,8 +9,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,5 +227,44 @@ func TestLDAPSync(t *testing.T) {
 	}
 	if s := load(); s.LastError == "" || s.LastOKAt == nil || s.LastCount != 2 {
 		t.Errorf("source after failure: %+v", s)
+	}
+}
+
+func TestHTTPSVCardSync(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, storetest.Engines(t)[0])
+	body := cards
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "sync" || p != "file-secret" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "text/vcard")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	vault, _ := keys.Open(filepath.Join(t.TempDir(), "keys"))
+	y := &directory.Syncer{Dir: e.dir, DB: e.db, Vault: vault, Flows: flows.NewRegistry()}
+	src, _ := e.db.CreateDirectorySource(ctx, store.DirectorySource{TenantID: e.tenant, PhonebookID: e.company.ID, Name: "file", URL: srv.URL + "/contacts.vcf",
+		BindDN: "sync", BaseDN: "-", Settings: fmt.Sprintf(`{"ca_cert":%q}`, ca), Enabled: true, IntervalS: 3600})
+	sealed, _ := directory.SealSecret(vault, e.tenant, src.ID, "file-secret")
+	e.db.SetDirectorySourceSecret(ctx, e.tenant, src.ID, sealed)
+	src, _ = e.db.DirectorySource(ctx, e.tenant, src.ID)
+	if n, err := y.Run(ctx, src); err != nil || n != 2 {
+		t.Fatalf("sync: %d %v", n, err)
+	}
+	// The second card vanished from the file: it goes; the server's certificate is checked.
+	body = strings.SplitAfter(cards, "END:VCARD\n")[0]
+	if n, err := y.Run(ctx, src); err != nil || n != 1 || e.dir.Index(e.tenant).Len() != 1 {
+		t.Fatalf("second sync: %d %v (%d contacts)", n, err, e.dir.Index(e.tenant).Len())
+	}
+	src.Settings = "{}"
+	if _, err := y.Run(ctx, src); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("an unknown certificate was accepted: %v", err)
+	}
+	if e.dir.Index(e.tenant).Len() != 1 {
+		t.Error("a failed run changed the phonebook")
 	}
 }
