@@ -107,6 +107,9 @@ func (s *Server) createSource(r *Request) (any, error) {
 			return nil, err
 		}
 	}
+	if s.Directory != nil {
+		s.Directory.SetSourcePriority(r.TenantID, src.PhonebookID, src.Priority)
+	}
 	r.Audit("directory_source.create", "directory_source", src.ID, src.URL)
 	return s.DB.DirectorySource(r.Context(), r.TenantID, src.ID)
 }

@@ -40,6 +40,9 @@ type bookInfo struct {
 	kind    string
 	owner   int64
 	members map[int64]bool
+	// priority is the highest priority of the sources replicated into the book: when
+	// entries of several books share a number, the higher one names the caller.
+	priority int
 }
 
 // Viewer says who searches: personal entries are visible only to their owner, group entries
@@ -66,7 +69,7 @@ func (ix *Index) Len() int {
 }
 
 func (ix *Index) setBook(b store.Phonebook) {
-	bi := bookInfo{kind: b.Kind, members: map[int64]bool{}}
+	bi := bookInfo{kind: b.Kind, members: map[int64]bool{}, priority: ix.books[b.ID].priority}
 	if b.OwnerUserID != nil {
 		bi.owner = *b.OwnerUserID
 	}
@@ -482,21 +485,22 @@ func (ix *Index) CallerName(e164 string, callee int64) (string, bool) {
 	defer ix.mu.RUnlock()
 	v := Viewer{UserID: callee}
 	best := ""
-	bestKind := 3
+	bestKind, bestPrio := 3, 0
 	for _, slot := range ix.num[key] {
 		c := &ix.entries[slot]
 		if !ix.visible(&v, c) {
 			continue
 		}
+		b := ix.books[c.PhonebookID]
 		k := 2
-		switch ix.books[c.PhonebookID].kind {
+		switch b.kind {
 		case store.BookCompany:
 			k = 0
 		case store.BookGroup:
 			k = 1
 		}
-		if k < bestKind {
-			best, bestKind = displayName(c), k
+		if k < bestKind || (k == bestKind && b.priority > bestPrio) {
+			best, bestKind, bestPrio = displayName(c), k, b.priority
 		}
 	}
 	return best, best != ""
@@ -523,5 +527,17 @@ func (ix *Index) Each(v Viewer, fn func(c *store.Contact) bool) {
 		if c.ID != 0 && ix.visible(&v, c) && !fn(c) {
 			return
 		}
+	}
+}
+
+// setPriority records a source's priority on its phonebook.
+func (ix *Index) setPriority(book int64, prio int) {
+	b, ok := ix.books[book]
+	if !ok {
+		return
+	}
+	if prio > b.priority {
+		b.priority = prio
+		ix.books[book] = b
 	}
 }

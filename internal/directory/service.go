@@ -74,6 +74,13 @@ func (s *Service) Load(ctx context.Context) error {
 	for _, b := range books {
 		get(b.TenantID).setBook(b)
 	}
+	srcs, err := s.db.ListDirectorySources(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("directory: load sources: %w", err)
+	}
+	for _, src := range srcs {
+		get(src.TenantID).setPriority(src.PhonebookID, src.Priority)
+	}
 	err = s.db.EachContact(ctx, 0, func(c store.Contact) error {
 		get(c.TenantID).put(c)
 		return nil
@@ -100,6 +107,13 @@ func (s *Service) Reload(ctx context.Context, tenantID int64) error {
 	ix := newIndex()
 	for _, b := range books {
 		ix.setBook(b)
+	}
+	srcs, err := s.db.ListDirectorySources(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, src := range srcs {
+		ix.setPriority(src.PhonebookID, src.Priority)
 	}
 	if err := s.db.EachContact(ctx, tenantID, func(c store.Contact) error { ix.put(c); return nil }); err != nil {
 		return err
@@ -459,4 +473,12 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// SetSourcePriority records a new source's priority on its phonebook's index entry.
+func (s *Service) SetSourcePriority(tenantID, bookID int64, prio int) {
+	ix := s.Index(tenantID)
+	ix.mu.Lock()
+	ix.setPriority(bookID, prio)
+	ix.mu.Unlock()
 }

@@ -268,3 +268,29 @@ func TestHTTPSVCardSync(t *testing.T) {
 		t.Error("a failed run changed the phonebook")
 	}
 }
+
+// TestSourcePriority: two company phonebooks replicate the same number; the one whose source
+// has the higher priority names the caller, also after a reload.
+func TestSourcePriority(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, storetest.Engines(t)[0])
+	second, err := e.dir.CreatePhonebook(ctx, store.Phonebook{TenantID: e.tenant, Kind: store.BookCompany, Name: "AD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.add(t, e.company, "Hans", "Local", "+49 30 1234567")
+	e.add(t, second, "Hans", "Directory", "+49 30 1234567")
+	if _, err := e.db.CreateDirectorySource(ctx, store.DirectorySource{TenantID: e.tenant, PhonebookID: second.ID, Name: "ad", URL: "ldaps://x", BaseDN: "dc=x", Priority: 10, Enabled: true, IntervalS: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	e.dir.SetSourcePriority(e.tenant, second.ID, 10)
+	if n, _ := e.dir.CallerName(e.tenant, "+49301234567", 0); n != "Hans Directory" {
+		t.Errorf("caller name %q, want the higher-priority source's", n)
+	}
+	if err := e.dir.Reload(ctx, e.tenant); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.dir.CallerName(e.tenant, "+49301234567", 0); n != "Hans Directory" {
+		t.Errorf("after reload: %q", n)
+	}
+}
