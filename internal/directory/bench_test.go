@@ -108,6 +108,29 @@ func BenchmarkSearch1M(b *testing.B) {
 	reportP99(b, func(i int) { ix.Search(queries[i%len(queries)], "DE", v, 50) })
 }
 
+// BenchmarkSearchKinds1M reports each kind of BenchmarkSearch1M's queries on its own.
+func BenchmarkSearchKinds1M(b *testing.B) {
+	ix, cs := benchData(b)
+	r := rand.New(rand.NewPCG(3, 4))
+	kinds := map[string]func(c store.Contact) string{
+		"prefix3":   func(c store.Contact) string { return string([]rune(c.FamilyName)[:3]) },
+		"surname":   func(c store.Contact) string { return c.FamilyName },
+		"two-words": func(c store.Contact) string { return c.GivenName + " " + string([]rune(c.FamilyName)[:4]) },
+		"phonetic":  func(c store.Contact) string { return "Mueler" },
+		"substring": func(c store.Contact) string { return "erschw" },
+		"number":    func(c store.Contact) string { return c.E164.Work[:9] },
+	}
+	for name, mk := range kinds {
+		queries := make([]string, 1024)
+		for i := range queries {
+			queries[i] = mk(cs[r.IntN(len(cs))])
+		}
+		b.Run(name, func(b *testing.B) {
+			reportP99(b, func(i int) { ix.Search(queries[i%len(queries)], "DE", Viewer{}, 50) })
+		})
+	}
+}
+
 // BenchmarkCallerID1M is the caller-ID lookup in the call path over 1,000,000 contacts.
 func BenchmarkCallerID1M(b *testing.B) {
 	ix, cs := benchData(b)

@@ -273,10 +273,9 @@ func reverse(s string) string {
 // prefixRange returns the keys of a sorted list that begin with p.
 func prefixRange(keys []string, p string) []string {
 	lo := sort.SearchStrings(keys, p)
-	hi := lo
-	for hi < len(keys) && strings.HasPrefix(keys[hi], p) {
-		hi++
-	}
+	// The keys with the prefix are one block from lo; its end is found by bisection too (a
+	// short prefix can span tens of thousands of keys).
+	hi := lo + sort.Search(len(keys)-lo, func(i int) bool { return !strings.HasPrefix(keys[lo+i], p) })
 	return keys[lo:hi]
 }
 
