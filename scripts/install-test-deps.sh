@@ -8,6 +8,7 @@ pkgs=(
 	baresip               # real softphones with audio
 	sipvicious            # svmap/svwar/svcrack attack tools (loopback only)
 	ldap-utils            # ldapsearch against the LDAP server
+	slapd                 # OpenLDAP: the directory benchmark's peer and sync-source tests (private instance)
 	sox                   # audio fixtures
 	espeak-ng             # system prompts (also at run time) and speech for DTMF talk-off tests
 	python3               # free-port helper in scripts
@@ -28,5 +29,12 @@ echo "install-test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's slapd postinst starts a system slapd on 389; benchmarks and tests run their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet slapd 2>/dev/null; then
+	$SUDO systemctl stop slapd || true
+	$SUDO systemctl disable slapd >/dev/null 2>&1 || true
+elif [ -x /etc/init.d/slapd ]; then
+	$SUDO /etc/init.d/slapd stop >/dev/null 2>&1 || true
+fi
 # Debian starts a system PostgreSQL on 5432 after install; tests use their own private cluster.
 echo "install-test-deps: done"

@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/privox/privox/internal/directory"
 	"github.com/privox/privox/internal/filestore"
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
@@ -53,6 +54,8 @@ type Deps struct {
 	Privacy *privacy.Engine
 	// Prompts serves and replaces prompts (prompts.go; nil: those routes answer 503).
 	Prompts *prompts.Library
+	// Directory serves phonebooks and search (directory.go; nil: those routes answer 503).
+	Directory *directory.Service
 }
 
 // Server serves the API.

@@ -27,6 +27,7 @@ import (
 	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/config"
 	"github.com/privox/privox/internal/credential"
+	"github.com/privox/privox/internal/directory"
 	"github.com/privox/privox/internal/filestore"
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/keys"
@@ -97,6 +98,9 @@ type App struct {
 
 	// Prompts serves system prompts and tenants' replacements (wire_prompts.go).
 	Prompts *prompts.Library
+
+	// Directory is the phonebooks and their search index (wire_directory.go).
+	Directory *directory.Service
 }
 
 // SetAddr records a bound listener address of a subsystem.

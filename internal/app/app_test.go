@@ -164,7 +164,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	done := make(chan int)
 	go func() {
 		done <- app.Main(app.Env{Args: []string{"serve", "--data", data, "--http-addr", "127.0.0.1:0", "--sip-addr", "127.0.0.1:0"},
-			Environ: []string{"PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(100), "PRIVOX_PROMPTS_DIR=" + privoxtest.PromptDir()},
+			Environ: []string{"PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_LDAP_ADDR=127.0.0.1:0", "PRIVOX_LDAP_LDAPS_ADDR=127.0.0.1:0", "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(100), "PRIVOX_PROMPTS_DIR=" + privoxtest.PromptDir()},
 			Stdout:  &o, Stderr: &e, Signals: sig})
 	}()
 	var url string

@@ -112,8 +112,8 @@ func Main(env Env) int {
 		"http-addr", "sip-addr", "sip-tls-addr", "ldap-addr", "rtp-ports", "language", "out", "lang", "category", "mode", "days", "reason", "expires",
 		// privacy engine (cli_privacy.go)
 		"kind", "on-deactivation", "table", "record",
-		// prompts (cli_prompts.go)
-		"format"} {
+		// prompts (cli_prompts.go), phonebooks (cli_contacts.go)
+		"format", "phonebook", "map", "on-error", "vcard-version"} {
 		c.flags[f] = c.fs.String(f, "", f)
 	}
 	c.flags["dry-run"] = new(string)

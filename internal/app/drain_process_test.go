@@ -162,7 +162,7 @@ func TestCtrlCDrainsThenStopsOnSecond(t *testing.T) {
 	sipPort := freeUDPTCPPort(t)
 	srv := exec.Command(bin, "serve", "--data", data, "--http-addr", "127.0.0.1:0", "--sip-addr", "localhost:"+strconv.Itoa(sipPort),
 		"--sip-tls-addr", "127.0.0.1:0", "--ldap-addr", "")
-	srv.Env = append(os.Environ(), "PRIVOX_SHUTDOWN_GRACE=10m", "PRIVOX_LDAP_LDAPS_ADDR=", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_PROMPTS_DIR="+privoxtest.PromptDir(), "PRIVOX_RTP_PORTS="+privoxtest.RTPRange(40))
+	srv.Env = append(os.Environ(), "PRIVOX_SHUTDOWN_GRACE=10m", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_LDAP_ADDR=127.0.0.1:0", "PRIVOX_LDAP_LDAPS_ADDR=127.0.0.1:0", "PRIVOX_PROMPTS_DIR="+privoxtest.PromptDir(), "PRIVOX_RTP_PORTS="+privoxtest.RTPRange(40))
 	var out, errOut syncBuf
 	srv.Stdout, srv.Stderr = &out, &errOut
 	if err := srv.Start(); err != nil {

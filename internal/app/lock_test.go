@@ -48,7 +48,7 @@ func serveArgs(data string) []string {
 }
 
 func procEnv() []string {
-	return append(os.Environ(), "PRIVOX_TEST_RUN_MAIN=1", "PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_PROMPTS_DIR="+privoxtest.PromptDir(), "PRIVOX_RTP_PORTS="+privoxtest.RTPRange(40),
+	return append(os.Environ(), "PRIVOX_TEST_RUN_MAIN=1", "PRIVOX_SIP_TLS_ADDR=127.0.0.1:0", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_LDAP_ADDR=127.0.0.1:0", "PRIVOX_LDAP_LDAPS_ADDR=127.0.0.1:0", "PRIVOX_PROMPTS_DIR="+privoxtest.PromptDir(), "PRIVOX_RTP_PORTS="+privoxtest.RTPRange(40),
 		"PRIVOX_ADMIN_PASSWORD=lock-test-admin-pw", "PRIVOX_LOG_LEVEL=warn")
 }
 

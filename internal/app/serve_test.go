@@ -28,7 +28,7 @@ func serve(t *testing.T, env []string, args ...string) *served {
 	t.Helper()
 	s := &served{sig: make(chan os.Signal, 2), done: make(chan int, 1)}
 	args = append([]string{"serve", "--data", filepath.Join(t.TempDir(), "d"), "--http-addr", "127.0.0.1:0", "--ldap-addr", ""}, args...)
-	env = append([]string{"PRIVOX_LDAP_LDAPS_ADDR=", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_PROMPTS_DIR=" + privoxtest.PromptDir(), "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(40)}, env...)
+	env = append([]string{"PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_LDAP_ADDR=127.0.0.1:0", "PRIVOX_LDAP_LDAPS_ADDR=127.0.0.1:0", "PRIVOX_PROMPTS_DIR=" + privoxtest.PromptDir(), "PRIVOX_RTP_PORTS=" + privoxtest.RTPRange(40)}, env...)
 	go func() {
 		s.done <- app.Main(app.Env{Args: args, Environ: env, Stdout: &s.out, Stderr: &s.err, Signals: s.sig})
 	}()

@@ -65,7 +65,7 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		PublicHost: c.SIP.PublicAddr,
 		WebSocket:  true,
 		Node:       c.NodeName,
-	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics, Secrets: a.Vault})
+	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics, Secrets: a.Vault, Names: a.Directory})
 	if err != nil {
 		relay.Close()
 		return nil, err

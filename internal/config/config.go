@@ -106,6 +106,13 @@ func (s SIP) TLSListenAddr() string {
 type LDAP struct {
 	Addr      string `yaml:"addr"`
 	LDAPSAddr string `yaml:"ldaps_addr"`
+	// TLSCert and TLSKey serve LDAPS and StartTLS; without them a self-signed certificate is
+	// generated into <data_dir>/tls on first start.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// AnonymousTenant lets clients that do not bind read that tenant's company phonebooks
+	// ("" keeps anonymous access off).
+	AnonymousTenant string `yaml:"anonymous_tenant"`
 }
 
 // RTP is the media port range.
@@ -148,7 +155,7 @@ func Default() Config {
 		HTTP:     HTTP{Addr: ":8080", ReadTimeout: 30 * time.Second, MaxConns: 1024},
 		Metrics:  Metrics{Addr: "127.0.0.1:9464"},
 		SIP:      SIP{Addr: ":5060", TLSAddr: ":5061", TrustedSources: []string{"127.0.0.0/8", "::1/128"}},
-		LDAP:     LDAP{}, // no LDAP server yet: ldap.go
+		LDAP:     LDAP{Addr: ":3890", LDAPSAddr: ":6360"},
 		RTP:      RTP{Ports: "10000-20000"},
 		Log:      Log{Level: "info"},
 		Privacy:  Privacy{Preset: "default", SweepInterval: time.Hour},
@@ -450,7 +457,6 @@ func Validate(c Config) Problems {
 	checkAddr("sip.tls_addr", c.SIP.TLSAddr, false)
 	checkAddr("ldap.addr", c.LDAP.Addr, false)
 	checkAddr("ldap.ldaps_addr", c.LDAP.LDAPSAddr, false)
-	refuseLDAPUntilServerExists(c, add)
 	checkAddr("debug.pprof_addr", c.Debug.PprofAddr, false)
 	checkAddr("metrics.addr", c.Metrics.Addr, false)
 	if c.Metrics.Token != "" && len(c.Metrics.Token) < 16 {
@@ -469,6 +475,9 @@ func Validate(c Config) Problems {
 	}
 	if _, err := ParsePrefixes(c.SIP.TrustedSources); err != nil {
 		add("sip.trusted_sources", "%v", err)
+	}
+	if (c.LDAP.TLSCert == "") != (c.LDAP.TLSKey == "") {
+		add("ldap.tls_cert", "tls_cert and tls_key go together")
 	}
 	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
 		add("http.tls_cert", "tls_cert and tls_key go together")

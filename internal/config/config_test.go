@@ -159,25 +159,6 @@ func TestTLSListensWhereSIPDoes(t *testing.T) {
 	}
 }
 
-// TestLDAPRefusedUntilServerExists: with no LDAP server in Privox, an LDAP listener option is an
-// error naming the option and its line, from a file and from the environment; the defaults
-// set none.
-func TestLDAPRefusedUntilServerExists(t *testing.T) {
-	if d := Default(); d.LDAP.Addr != "" || d.LDAP.LDAPSAddr != "" {
-		t.Fatalf("defaults configure LDAP listeners: %+v", d.LDAP)
-	}
-	p := filepath.Join(t.TempDir(), "ldap.yaml")
-	os.WriteFile(p, []byte("ldap:\n  addr: \":3890\"\n  ldaps_addr: \":6360\"\n"), 0o600)
-	_, err := Load(p, nil)
-	for _, want := range []string{p + ":2: ldap.addr: Privox has no LDAP server yet", p + ":3: ldap.ldaps_addr: Privox has no LDAP server yet"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("want %q, got %v", want, err)
-		}
-	}
-	if _, err := Load("", []string{"PRIVOX_LDAP_ADDR=127.0.0.1:3890"}); err == nil || !strings.Contains(err.Error(), "no LDAP server yet") {
-		t.Errorf("LDAP address from the environment: %v", err)
-	}
-}
 func TestTrustedSources(t *testing.T) {
 	if got := Default().SIP.TrustedSources; len(got) != 2 || got[0] != "127.0.0.0/8" || got[1] != "::1/128" {
 		t.Fatalf("default trusted sources %v, want loopback", got)

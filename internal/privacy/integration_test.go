@@ -174,6 +174,20 @@ var fillers = map[string]filler{
 			t.Fatal(err)
 		}
 	},
+	// Phonebooks (internal/directory): a personal phonebook with one entry, made by the person,
+	// and membership of a group phonebook the admin keeps.
+	"phonebooks": func(t *testing.T, o *org, uid int64, mark string) {
+		o.p.MustDo(201, "POST", o.prefix+"/phonebooks", o.token(t, uid), map[string]any{"kind": "personal", "name": "Book of " + mark}, nil)
+	},
+	"contacts": func(t *testing.T, o *org, uid int64, mark string) {
+		var b struct{ ID int64 }
+		o.p.MustDo(201, "POST", o.prefix+"/phonebooks", o.token(t, uid), map[string]any{"kind": "personal", "name": "Friends of " + mark}, &b)
+		o.p.MustDo(201, "POST", fmt.Sprintf("%s/phonebooks/%d/contacts", o.prefix, b.ID), o.token(t, uid),
+			map[string]any{"display_name": "Friend of " + mark, "email": "friend-of-" + mark + "@example.com", "numbers": map[string]string{"mobile": "+49 171 777" + mark}}, nil)
+	},
+	"phonebook_members": func(t *testing.T, o *org, uid int64, mark string) {
+		o.p.MustDo(201, "POST", o.prefix+"/phonebooks", o.admin, map[string]any{"kind": "group", "name": "Team " + mark, "members": []int64{uid}}, nil)
+	},
 	"audit_log": func(t *testing.T, o *org, uid int64, mark string) {
 		// The person acts through the API: their own entry in the audit log.
 		o.p.MustDo(200, "PATCH", fmt.Sprintf("%s/users/%d", o.prefix, uid), o.token(t, uid), map[string]any{"language": "de"}, nil)

@@ -81,6 +81,8 @@ func Start(t testing.TB, opts Options) *Privox {
 	cfg.SIP.Addr = "127.0.0.1:0"
 	cfg.SIP.TLSAddr = "127.0.0.1:0"
 	cfg.Metrics.Addr = "127.0.0.1:0"
+	cfg.LDAP.Addr = "127.0.0.1:0"
+	cfg.LDAP.LDAPSAddr = "127.0.0.1:0"
 	cfg.RTP.Ports = RTPRange(400)
 	cfg.Shutdown = 5 * time.Second
 	cfg.Log.Level = "debug"

@@ -159,7 +159,7 @@ func (w *cdrWriter) record(c *call) {
 		e := store.JournalEntry{TenantID: c.tenant.ID, UserID: *cdr.CalleeUserID, CallID: c.id, Direction: "in",
 			PeerNumber: cdr.Caller, StartAt: cdr.StartAt, Answered: answered, DurationMS: cdr.DurationMS, Cause: c.cause}
 		if c.caller != nil {
-			e.PeerName = c.caller.display
+			e.PeerName = c.callerDisplay(c.callee)
 		}
 		journal = append(journal, e)
 	}

@@ -210,7 +210,7 @@ func (c *call) setup(ctx context.Context) {
 	c.state = stRinging
 	c.b = leg{id: media.LegB, callID: c.bCallID, localTag: c.bFromTag,
 		localURI:     sip.Uri{Scheme: "sip", User: c.caller.number, Host: c.realm},
-		localDisplay: c.caller.display,
+		localDisplay: c.callerDisplay(d.callee),
 		remoteURI:    sip.Uri{Scheme: "sip", User: d.callee.number, Host: c.realm}, cseq: 1}
 	for _, b := range d.targets {
 		f := &fork{b: b}

@@ -50,6 +50,8 @@ type Deps struct {
 	Metrics prometheus.Registerer
 	// Secrets opens the sealed HA1 values the store returns (keys.Vault).
 	Secrets SecretOpener
+	// Names gives callers without a display name the directory's name (callerid.go).
+	Names CallerNames
 }
 
 // Server is the SIP core. Its lifecycle follows the app's subsystems: New (configure and
@@ -74,6 +76,7 @@ type Server struct {
 	calls    *callTable
 	cdrs     *cdrWriter
 	routes   []routeStage
+	names    CallerNames
 
 	host     string            // advertised host for Via/Contact
 	addrs    map[string]string // bound listeners: sip-udp, sip-tcp, sip-tls, sip-ws
@@ -135,7 +138,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "sip")
-	s := &Server{cfg: cfg, db: deps.DB, relay: deps.Relay, log: log, addrs: map[string]string{}, ports: map[string]int{},
+	s := &Server{cfg: cfg, db: deps.DB, relay: deps.Relay, log: log, names: deps.Names, addrs: map[string]string{}, ports: map[string]int{},
 		stopping: make(chan struct{}), fdCap: fdCap()}
 	p := DefaultPolicy()
 	s.policy.Store(&p)

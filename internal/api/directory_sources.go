@@ -1,0 +1,164 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/privox/privox/internal/directory"
+	"github.com/privox/privox/internal/store"
+)
+
+// Directory sources (admins): LDAP/AD servers or vCard/CSV files over HTTPS replicated into a
+// company or group phonebook.
+// The bind password is sealed with the tenant key and never returned; last run, last success
+// and last error show in every answer.
+
+func init() { registerRoutes(sourceRoutes) }
+
+type sourceBody struct {
+	PhonebookID int64  `json:"phonebook_id"`
+	Name        string `json:"name"`
+	URL         string `json:"url"`
+	BindDN      string `json:"bind_dn,omitempty"`
+	Password    string `json:"password,omitempty"`
+	BaseDN      string `json:"base_dn"`
+	Filter      string `json:"filter,omitempty"`
+	// Settings: directory.SourceSettings (mapping, number_rules, ca_cert, starttls, insecure).
+	Settings  *directory.SourceSettings `json:"settings,omitempty"`
+	Priority  int                       `json:"priority,omitempty"`
+	IntervalS int64                     `json:"interval_s,omitempty"`
+}
+
+type syncResult struct {
+	Entries int                   `json:"entries"`
+	Source  store.DirectorySource `json:"source"`
+}
+
+func sourceRoutes(s *Server) []Route {
+	const p = "/api/v1/tenants/{tenant}/directory/sources"
+	return []Route{
+		{Method: "GET", Path: p, Summary: "List the directory sources with their last run", Auth: Admin, Result: List[store.DirectorySource]{}, Handler: s.listSources},
+		{Method: "POST", Path: p, Summary: "Add an LDAP/AD source replicated into a phonebook (its password is stored sealed)", Auth: Admin,
+			Body: sourceBody{}, Result: store.DirectorySource{}, Status: 201, Handler: s.createSource},
+		{Method: "GET", Path: p + "/{source}", Summary: "Get a directory source", Auth: Admin, Result: store.DirectorySource{}, Handler: s.getSource},
+		{Method: "DELETE", Path: p + "/{source}", Summary: "Delete a directory source (its phonebook stays)", Auth: Admin, Handler: s.deleteSource},
+		{Method: "POST", Path: p + "/{source}/sync", Summary: "Sync a directory source now", Auth: Admin, Result: syncResult{}, Handler: s.syncSource},
+	}
+}
+
+func (s *Server) listSources(r *Request) (any, error) {
+	out, err := s.DB.ListDirectorySources(r.Context(), r.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []store.DirectorySource{}
+	}
+	return List[store.DirectorySource]{Items: out}, nil
+}
+
+func (s *Server) createSource(r *Request) (any, error) {
+	if s.Vault == nil {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the key vault is not available"}
+	}
+	var body sourceBody
+	if err := r.Decode(&body); err != nil {
+		return nil, err
+	}
+	b, err := s.DB.Phonebook(r.Context(), r.TenantID, body.PhonebookID)
+	if err != nil || b.Kind == store.BookPersonal {
+		return nil, FieldError("phonebook_id", "must name a company or group phonebook of the tenant")
+	}
+	if !strings.HasPrefix(body.URL, "ldap://") && !strings.HasPrefix(body.URL, "ldaps://") && !strings.HasPrefix(body.URL, "https://") {
+		return nil, FieldError("url", "must be ldap://, ldaps:// or https:// (a vCard or CSV file)")
+	}
+	if strings.TrimSpace(body.Name) == "" || strings.TrimSpace(body.BaseDN) == "" {
+		return nil, FieldError("base_dn", "name and base_dn are required")
+	}
+	settings := "{}"
+	if body.Settings != nil {
+		js, err := jsonString(body.Settings)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := directory.ParseSettings(js); err != nil {
+			return nil, dirError(err)
+		}
+		settings = js
+	}
+	if body.IntervalS == 0 {
+		body.IntervalS = 3600
+	}
+	if body.IntervalS < 60 {
+		return nil, FieldError("interval_s", "must be at least 60")
+	}
+	src, err := s.DB.CreateDirectorySource(r.Context(), store.DirectorySource{TenantID: r.TenantID, PhonebookID: b.ID, Name: body.Name, URL: body.URL,
+		BindDN: body.BindDN, BaseDN: body.BaseDN, Filter: body.Filter, Settings: settings, Priority: body.Priority, Enabled: true, IntervalS: body.IntervalS})
+	if err != nil {
+		return nil, err
+	}
+	if body.Password != "" {
+		sealed, err := directory.SealSecret(s.Vault, r.TenantID, src.ID, body.Password)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.DB.SetDirectorySourceSecret(r.Context(), r.TenantID, src.ID, sealed); err != nil {
+			return nil, err
+		}
+	}
+	if s.Directory != nil {
+		s.Directory.SetSourcePriority(r.TenantID, src.PhonebookID, src.Priority)
+	}
+	r.Audit("directory_source.create", "directory_source", src.ID, src.URL)
+	return s.DB.DirectorySource(r.Context(), r.TenantID, src.ID)
+}
+
+func (s *Server) source(r *Request) (store.DirectorySource, error) {
+	id, err := r.ID("source")
+	if err != nil {
+		return store.DirectorySource{}, err
+	}
+	return s.DB.DirectorySource(r.Context(), r.TenantID, id)
+}
+
+func (s *Server) getSource(r *Request) (any, error) { return s.source(r) }
+
+func (s *Server) deleteSource(r *Request) (any, error) {
+	src, err := s.source(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.DB.DeleteDirectorySource(r.Context(), r.TenantID, src.ID); err != nil {
+		return nil, err
+	}
+	r.Audit("directory_source.delete", "directory_source", src.ID, "")
+	return nil, nil
+}
+
+func (s *Server) syncSource(r *Request) (any, error) {
+	d, err := s.dir()
+	if err != nil {
+		return nil, err
+	}
+	src, err := s.source(r)
+	if err != nil {
+		return nil, err
+	}
+	y := &directory.Syncer{Dir: d, DB: s.DB, Vault: s.Vault, Flows: s.Flows}
+	n, runErr := y.Run(r.Context(), src)
+	src, err = s.DB.DirectorySource(r.Context(), r.TenantID, src.ID)
+	if err != nil {
+		return nil, err
+	}
+	if runErr != nil {
+		return nil, &Error{Status: http.StatusBadGateway, Code: "source_failed", Message: runErr.Error()}
+	}
+	r.Audit("directory_source.sync", "directory_source", src.ID, "")
+	return syncResult{Entries: n, Source: src}, nil
+}
+
+func jsonString(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}

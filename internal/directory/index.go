@@ -1,0 +1,542 @@
+package directory
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/privox/privox/internal/store"
+)
+
+// Index is the in-memory search index of one tenant's phonebooks. It holds every contact
+// (the cache the LDAP server and the search API answer from) and, per contact, its folded
+// name tokens, their phonetic codes and its E.164 numbers. It is built from the store at
+// start and changed in place on every write; nothing about a query is kept.
+type Index struct {
+	mu sync.RWMutex
+	// entries are indexed by slot; a deleted entry has ID 0 and its slot is reused.
+	entries []store.Contact
+	free    []uint32
+	byID    map[int64]uint32
+	books   map[int64]bookInfo
+
+	tok     map[string][]uint32 // folded name token → slots
+	tokKeys []string            // every token ever indexed, sorted (prefix ranges)
+	tokList []string            // every token ever indexed, by token number
+	tri     map[string][]uint32 // three-byte sequence → numbers of the tokens holding it
+	folded  []string            // per slot: the folded name tokens joined by spaces
+	phon    map[string][]uint32 // "c"+Kölner code or "m"+Metaphone code → slots
+	num     map[string][]uint32 // E.164 digits (no "+") → slots
+	numKeys []string            // sorted E.164 digits (prefix ranges)
+	revKeys []string            // sorted reversed E.164 digits (suffix ranges)
+
+	newToks, newNums []string // keys added by the current batch, merged by commit
+	// maxUpdated is the latest change of any contact indexed (Reconcile compares it).
+	maxUpdated int64
+}
+
+type bookInfo struct {
+	kind    string
+	owner   int64
+	members map[int64]bool
+	// priority is the highest priority of the sources replicated into the book: when
+	// entries of several books share a number, the higher one names the caller.
+	priority int
+}
+
+// Viewer says who searches: personal entries are visible only to their owner, group entries
+// to the group phonebook's owner and members, company entries to everyone in the tenant.
+// Books, when set, narrows results to those phonebooks (an LDAP bind for one phonebook).
+type Viewer struct {
+	UserID int64
+	Books  map[int64]bool
+}
+
+// CompanyOnly is the viewer of a tenant-wide LDAP bind: company phonebooks only.
+var CompanyOnly = Viewer{}
+
+func newIndex() *Index {
+	return &Index{byID: map[int64]uint32{}, books: map[int64]bookInfo{}, tok: map[string][]uint32{},
+		phon: map[string][]uint32{}, num: map[string][]uint32{}, tri: map[string][]uint32{}}
+}
+
+// Len returns the number of contacts indexed.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.byID)
+}
+
+func (ix *Index) setBook(b store.Phonebook) {
+	bi := bookInfo{kind: b.Kind, members: map[int64]bool{}, priority: ix.books[b.ID].priority}
+	if b.OwnerUserID != nil {
+		bi.owner = *b.OwnerUserID
+	}
+	for _, m := range b.Members {
+		bi.members[m] = true
+	}
+	ix.books[b.ID] = bi
+}
+
+// visible reports whether v may see the entry in slot.
+func (ix *Index) visible(v *Viewer, c *store.Contact) bool {
+	if v.Books != nil && !v.Books[c.PhonebookID] {
+		return false
+	}
+	b, ok := ix.books[c.PhonebookID]
+	if !ok {
+		return false
+	}
+	switch b.kind {
+	case store.BookCompany:
+		return true
+	case store.BookGroup:
+		return v.UserID != 0 && (b.owner == v.UserID || b.members[v.UserID]) || v.Books != nil
+	case store.BookPersonal:
+		return v.UserID != 0 && b.owner == v.UserID
+	}
+	return false
+}
+
+// nameTokens returns the folded tokens of every name part of a contact.
+func nameTokens(c *store.Contact) []string {
+	var out []string
+	for _, s := range [...]string{c.DisplayName, c.GivenName, c.FamilyName} {
+		for _, t := range tokens(s) {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// contactNumbers returns the index keys of a contact's numbers: the E.164 digits, or for a
+// number that does not normalise (an internal extension such as "1001") "x" and its digits,
+// which only exact lookups (caller ID) use.
+func contactNumbers(c *store.Contact) []string {
+	var out []string
+	entered := c.Numbers.Slots()
+	for i, p := range c.E164.Slots() {
+		d := strings.TrimPrefix(*p, "+")
+		if d == "" {
+			if x := digits(*entered[i]); x != "" {
+				d = "x" + x
+			}
+		}
+		if d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// put adds or replaces a contact; call commit after a batch of puts.
+func (ix *Index) put(c store.Contact) {
+	ix.maxUpdated = max(ix.maxUpdated, c.UpdatedAt)
+	if slot, ok := ix.byID[c.ID]; ok {
+		ix.unlink(slot)
+		ix.entries[slot] = c
+		ix.link(slot)
+		return
+	}
+	var slot uint32
+	if n := len(ix.free); n > 0 {
+		slot = ix.free[n-1]
+		ix.free = ix.free[:n-1]
+		ix.entries[slot] = c
+	} else {
+		slot = uint32(len(ix.entries))
+		ix.entries = append(ix.entries, c)
+		ix.folded = append(ix.folded, "")
+	}
+	ix.byID[c.ID] = slot
+	ix.link(slot)
+}
+
+// remove drops a contact by id.
+func (ix *Index) remove(id int64) {
+	slot, ok := ix.byID[id]
+	if !ok {
+		return
+	}
+	ix.unlink(slot)
+	delete(ix.byID, id)
+	ix.entries[slot] = store.Contact{}
+	ix.folded[slot] = ""
+	ix.free = append(ix.free, slot)
+}
+
+func (ix *Index) link(slot uint32) {
+	c := &ix.entries[slot]
+	toks := nameTokens(c)
+	ix.folded[slot] = strings.Join(toks, " ")
+	for _, t := range toks {
+		p, seen := ix.tok[t]
+		if !seen {
+			ix.newToks = append(ix.newToks, t)
+			id := uint32(len(ix.tokList))
+			ix.tokList = append(ix.tokList, t)
+			for i := 0; i+3 <= len(t); i++ {
+				tp := ix.tri[t[i:i+3]]
+				if n := len(tp); n == 0 || tp[n-1] != id {
+					ix.tri[t[i:i+3]] = append(tp, id)
+				}
+			}
+		}
+		ix.tok[t] = append(p, slot)
+		if len(t) >= 2 {
+			for _, k := range phonKeys(t) {
+				ix.phon[k] = append(ix.phon[k], slot)
+			}
+		}
+	}
+	for _, d := range contactNumbers(c) {
+		p, seen := ix.num[d]
+		if !seen && d[0] != 'x' {
+			ix.newNums = append(ix.newNums, d)
+		}
+		ix.num[d] = append(p, slot)
+	}
+}
+
+func (ix *Index) unlink(slot uint32) {
+	c := &ix.entries[slot]
+	for _, t := range nameTokens(c) {
+		ix.tok[t] = dropSlot(ix.tok[t], slot)
+		if len(t) >= 2 {
+			for _, k := range phonKeys(t) {
+				if p := dropSlot(ix.phon[k], slot); len(p) == 0 {
+					delete(ix.phon, k)
+				} else {
+					ix.phon[k] = p
+				}
+			}
+		}
+	}
+	for _, d := range contactNumbers(c) {
+		ix.num[d] = dropSlot(ix.num[d], slot)
+	}
+}
+
+// phonKeys returns the phonetic keys of a token: its Kölner Phonetik and Metaphone codes.
+func phonKeys(t string) [2]string { return [2]string{"c" + Cologne(t), "m" + Metaphone(t)} }
+
+func dropSlot(p []uint32, slot uint32) []uint32 {
+	if i := slices.Index(p, slot); i >= 0 {
+		return slices.Delete(p, i, i+1)
+	}
+	return p
+}
+
+// commit merges the keys a batch added into the sorted key lists.
+func (ix *Index) commit() {
+	if len(ix.newToks) > 0 {
+		ix.tokKeys = mergeSorted(ix.tokKeys, ix.newToks)
+		ix.newToks = nil
+	}
+	if len(ix.newNums) > 0 {
+		rev := make([]string, len(ix.newNums))
+		for i, d := range ix.newNums {
+			rev[i] = reverse(d)
+		}
+		ix.numKeys = mergeSorted(ix.numKeys, ix.newNums)
+		ix.revKeys = mergeSorted(ix.revKeys, rev)
+		ix.newNums = nil
+	}
+}
+
+func mergeSorted(a, add []string) []string {
+	sort.Strings(add)
+	out := make([]string, 0, len(a)+len(add))
+	i, j := 0, 0
+	for i < len(a) || j < len(add) {
+		switch {
+		case j == len(add) || (i < len(a) && a[i] <= add[j]):
+			out = append(out, a[i])
+			i++
+		default:
+			out = append(out, add[j])
+			j++
+		}
+	}
+	return out
+}
+
+func reverse(s string) string {
+	b := []byte(s)
+	slices.Reverse(b)
+	return string(b)
+}
+
+// prefixRange returns the keys of a sorted list that begin with p.
+func prefixRange(keys []string, p string) []string {
+	lo := sort.SearchStrings(keys, p)
+	// The keys with the prefix are one block from lo; its end is found by bisection too (a
+	// short prefix can span tens of thousands of keys).
+	hi := lo + sort.Search(len(keys)-lo, func(i int) bool { return !strings.HasPrefix(keys[lo+i], p) })
+	return keys[lo:hi]
+}
+
+// Rank says why a contact matched a search, best first.
+type Rank int
+
+const (
+	RankExact Rank = iota
+	RankPrefix
+	RankSubstring
+	RankPhonetic
+)
+
+func (r Rank) String() string {
+	return [...]string{"exact", "prefix", "substring", "phonetic"}[r]
+}
+
+// Hit is one search result.
+type Hit struct {
+	Contact store.Contact `json:"contact"`
+	Rank    string        `json:"rank"`
+}
+
+// collector gathers up to limit distinct visible hits.
+type collector struct {
+	ix    *Index
+	v     *Viewer
+	limit int
+	seen  map[uint32]bool
+	hits  []Hit
+	keep  func(slot uint32) bool
+}
+
+func (c *collector) full() bool { return len(c.hits) >= c.limit }
+
+func (c *collector) add(p []uint32, r Rank) bool {
+	for _, slot := range p {
+		if c.seen[slot] {
+			continue
+		}
+		c.seen[slot] = true
+		e := &c.ix.entries[slot]
+		if e.ID == 0 || !c.ix.visible(c.v, e) || (c.keep != nil && !c.keep(slot)) {
+			continue
+		}
+		c.hits = append(c.hits, Hit{Contact: *e, Rank: r.String()})
+		if c.full() {
+			return true
+		}
+	}
+	return false
+}
+
+// looksLikeNumber reports whether a query is a phone number (digits and the punctuation
+// people type in numbers, at least three digits).
+func looksLikeNumber(q string) bool {
+	n := 0
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c >= '0' && c <= '9':
+			n++
+		case c == '+' || c == ' ' || c == '-' || c == '(' || c == ')' || c == '/' || c == '.':
+		default:
+			return false
+		}
+	}
+	return n >= 3
+}
+
+// Search finds contacts by name (prefix of any name part, substring, phonetic) or by number
+// (exact, prefix, suffix of the normalised numbers), best matches first. Every word of a
+// name query must match. country is the tenant's, for normalising a number query.
+func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
+	if limit <= 0 || limit > 1000 {
+		limit = 50
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	col := &collector{ix: ix, v: &v, limit: limit, seen: map[uint32]bool{}}
+	if looksLikeNumber(q) {
+		ix.searchNumber(col, q, country)
+		return col.hits
+	}
+	terms := tokens(q)
+	if len(terms) == 0 {
+		return nil
+	}
+	// Drive the search with the most selective word; the others filter.
+	lead := 0
+	if len(terms) > 1 {
+		best := -1
+		for i, t := range terms {
+			if n := ix.prefixCount(t, best); best < 0 || n < best {
+				lead, best = i, n
+			}
+		}
+	}
+	t := terms[lead]
+	if len(terms) > 1 {
+		others := append(slices.Clone(terms[:lead]), terms[lead+1:]...)
+		col.keep = func(slot uint32) bool { return matchesAll(ix.folded[slot], others) }
+	}
+	if col.add(ix.tok[t], RankExact) {
+		return col.hits
+	}
+	for _, k := range prefixRange(ix.tokKeys, t) {
+		if k != t && col.add(ix.tok[k], RankPrefix) {
+			return col.hits
+		}
+	}
+	if len(t) >= 3 {
+		var rare []uint32
+		for i := 0; i+3 <= len(t); i++ {
+			p := ix.tri[t[i:i+3]]
+			if len(p) == 0 {
+				rare = nil
+				break
+			}
+			if rare == nil || len(p) < len(rare) {
+				rare = p
+			}
+		}
+		for _, id := range rare {
+			k := ix.tokList[id]
+			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.tok[k], RankSubstring) {
+				return col.hits
+			}
+		}
+		for _, k := range phonKeys(t) {
+			if len(k) > 1 && col.add(ix.phon[k], RankPhonetic) {
+				return col.hits
+			}
+		}
+	}
+	return col.hits
+}
+
+// prefixCount counts the contacts with a name token beginning with t, stopping once the
+// count passes limit (when limit >= 0).
+func (ix *Index) prefixCount(t string, limit int) int {
+	n := 0
+	lo := sort.SearchStrings(ix.tokKeys, t)
+	for _, k := range ix.tokKeys[lo:] {
+		if !strings.HasPrefix(k, t) {
+			break
+		}
+		n += len(ix.tok[k])
+		if limit >= 0 && n > limit {
+			break
+		}
+	}
+	return n
+}
+
+// matchesAll reports whether every term is a prefix of one of the words of folded (a
+// contact's folded name tokens joined by spaces).
+func matchesAll(folded string, terms []string) bool {
+	for _, t := range terms {
+		if !strings.HasPrefix(folded, t) && !strings.Contains(folded, " "+t) {
+			return false
+		}
+	}
+	return true
+}
+
+func (ix *Index) searchNumber(col *collector, q, country string) {
+	if e := Normalize(q, country); e != "" {
+		if col.add(ix.num[e[1:]], RankExact) {
+			return
+		}
+	}
+	d := digits(q)
+	if strings.HasPrefix(strings.TrimSpace(q), "00") {
+		d = d[2:]
+	}
+	if d == "" {
+		return
+	}
+	for _, k := range prefixRange(ix.numKeys, d) {
+		if col.add(ix.num[k], RankPrefix) {
+			return
+		}
+	}
+	for _, k := range prefixRange(ix.revKeys, reverse(d)) {
+		if col.add(ix.num[reverse(k)], RankSubstring) {
+			return
+		}
+	}
+}
+
+// CallerName returns the display name of the contact whose number is e164 ("+49301234567"),
+// as seen by the called user (0: company entries only), preferring company entries.
+// A number that is not in E.164 form is looked up by its digits among the numbers that did
+// not normalise (internal extensions).
+func (ix *Index) CallerName(e164 string, callee int64) (string, bool) {
+	key := ""
+	switch {
+	case len(e164) > 1 && e164[0] == '+':
+		key = e164[1:]
+	case isDigits(e164):
+		key = "x" + e164
+	default:
+		return "", false
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	v := Viewer{UserID: callee}
+	best := ""
+	bestKind, bestPrio := 3, 0
+	for _, slot := range ix.num[key] {
+		c := &ix.entries[slot]
+		if !ix.visible(&v, c) {
+			continue
+		}
+		b := ix.books[c.PhonebookID]
+		k := 2
+		switch b.kind {
+		case store.BookCompany:
+			k = 0
+		case store.BookGroup:
+			k = 1
+		}
+		if k < bestKind || (k == bestKind && b.priority > bestPrio) {
+			best, bestKind, bestPrio = displayName(c), k, b.priority
+		}
+	}
+	return best, best != ""
+}
+
+// displayName is the name a contact is shown with.
+func displayName(c *store.Contact) string {
+	if c.DisplayName != "" {
+		return c.DisplayName
+	}
+	if n := strings.TrimSpace(c.GivenName + " " + c.FamilyName); n != "" {
+		return n
+	}
+	return c.Company
+}
+
+// Each calls fn for every contact visible to v in slot order until fn returns false, under
+// the index's read lock (the LDAP server's fallback for filters the index cannot narrow).
+func (ix *Index) Each(v Viewer, fn func(c *store.Contact) bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for i := range ix.entries {
+		c := &ix.entries[i]
+		if c.ID != 0 && ix.visible(&v, c) && !fn(c) {
+			return
+		}
+	}
+}
+
+// setPriority records a source's priority on its phonebook.
+func (ix *Index) setPriority(book int64, prio int) {
+	b, ok := ix.books[book]
+	if !ok {
+		return
+	}
+	if prio > b.priority {
+		b.priority = prio
+		ix.books[book] = b
+	}
+}
