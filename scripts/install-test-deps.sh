@@ -14,6 +14,7 @@ pkgs=(
 	python3               # free-port helper in scripts
 	openssl               # test certificates
 	ca-certificates
+	chromium              # headless browser for the web console tests (chromedp)
 )
 missing=()
 for p in "${pkgs[@]}"; do

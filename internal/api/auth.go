@@ -137,6 +137,10 @@ func (s *Server) me(r *Request) (any, error) {
 	return meResult{User: u, Operator: r.Principal.Operator}, nil
 }
 
+// Authenticate resolves a request's bearer token or session cookie to an active user, with
+// the session's CSRF token; the web console reads who is signed in through it.
+func (s *Server) Authenticate(r *http.Request) (*Principal, error) { return s.authenticate(r) }
+
 // authenticate resolves a bearer token or session cookie to an active user.
 func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 	ctx := r.Context()

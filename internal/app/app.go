@@ -35,6 +35,7 @@ import (
 	"github.com/privox/privox/internal/prompts"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
+	"github.com/privox/privox/internal/web"
 )
 
 // Subsystem is a part of Privox with a lifecycle. The app starts subsystems in registration
@@ -209,6 +210,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	}
 	a.API = api.New(deps)
 	a.Mux.Handle("/api/", a.API)
+	// The web console and user portal: pages over the same API handlers (internal/web).
+	a.Mux.Handle("/", web.New(a.API, logger.With("component", "web"), cfg.HTTP.TLSCert != ""))
 	a.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	a.Mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !a.Ready.Load() {
