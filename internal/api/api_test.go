@@ -376,8 +376,25 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 		[]store.JournalEntry{{TenantID: f.tenantB, UserID: mb.ID, CallID: "beta-call-marker", Direction: "out", PeerNumber: "2002", StartAt: now - 1000, Cause: 200}}); err != nil {
 		t.Fatal(err)
 	}
-	markers := []string{"beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`}
-	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID}
+	// B's phonebook with a contact, an LDAP bind account and a directory source.
+	var bookB, contactB, acctB, srcB created
+	mk := func(path string, body any, into *created) {
+		t.Helper()
+		st, res := p.Do("POST", b+path, f.adminB, body)
+		if st != http.StatusOK && st != http.StatusCreated {
+			t.Fatalf("POST %s as B: %d %s", path, st, res)
+		}
+		if err := json.Unmarshal(res, into); err != nil || into.ID == 0 {
+			t.Fatalf("POST %s as B: %s (%v)", path, res, err)
+		}
+	}
+	mk("/phonebooks", map[string]any{"kind": "company", "name": "Beta Book Marker"}, &bookB)
+	mk(fmt.Sprintf("/phonebooks/%d/contacts", bookB.ID), map[string]any{"given_name": "Beta", "family_name": "Contact Marker"}, &contactB)
+	mk("/ldap/accounts", map[string]any{"name": "beta-phones"}, &acctB)
+	mk("/directory/sources", map[string]any{"phonebook_id": bookB.ID, "name": "Beta Source Marker", "url": "ldaps://ldap.beta.test:636", "base_dn": "dc=beta,dc=test"}, &srcB)
+	markers := []string{"Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`}
+	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID,
+		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID}
 	// A's own resources, for the positive control of body ids.
 	var extA created
 	p.MustDo(201, "POST", fmt.Sprintf("/api/v1/tenants/%d/extensions", f.tenantA), f.adminA, map[string]any{"number": "1901", "sip_password": "alpha-secret-9"}, &extA)
@@ -392,7 +409,7 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 		}
 	}
 	// Path parameters that name things per tenant rather than identify them.
-	names := map[string]string{"lang": "en", "name": "custom-beta-marker"}
+	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker"}
 	query := fmt.Sprintf("?user=%d&actor=%d&target_id=%d", mb.ID, mb.ID, mb.ID)
 	checked, bodies := 0, 0
 	for _, rt := range p.App.API.Routes() {

@@ -160,9 +160,10 @@ func TestCtrlCDrainsThenStopsOnSecond(t *testing.T) {
 		}
 	}
 	sipPort := freeUDPTCPPort(t)
+	metricsURL := "http://127.0.0.1:" + strconv.Itoa(freeUDPTCPPort(t))
 	srv := exec.Command(bin, "serve", "--data", data, "--http-addr", "127.0.0.1:0", "--sip-addr", "localhost:"+strconv.Itoa(sipPort),
 		"--sip-tls-addr", "127.0.0.1:0", "--ldap-addr", "")
-	srv.Env = append(os.Environ(), "PRIVOX_SHUTDOWN_GRACE=10m", "PRIVOX_METRICS_ADDR=127.0.0.1:0", "PRIVOX_LDAP_ADDR=127.0.0.1:0", "PRIVOX_LDAP_LDAPS_ADDR=127.0.0.1:0", "PRIVOX_PROMPTS_DIR="+privoxtest.PromptDir(), "PRIVOX_RTP_PORTS="+privoxtest.RTPRange(40))
+	srv.Env = append(os.Environ(), "PRIVOX_SHUTDOWN_GRACE=10m", "PRIVOX_METRICS_ADDR="+strings.TrimPrefix(metricsURL, "http://"), "PRIVOX_LDAP_ADDR=127.0.0.1:0", "PRIVOX_LDAP_LDAPS_ADDR=127.0.0.1:0", "PRIVOX_PROMPTS_DIR="+privoxtest.PromptDir(), "PRIVOX_RTP_PORTS="+privoxtest.RTPRange(40))
 	var out, errOut syncBuf
 	srv.Stdout, srv.Stderr = &out, &errOut
 	if err := srv.Start(); err != nil {
@@ -187,9 +188,9 @@ func TestCtrlCDrainsThenStopsOnSecond(t *testing.T) {
 		"-key", "contact_port", strconv.Itoa(uasPort), "-key", "contact_transport", "udp", "-m", "1", "-timeout", "80")
 	startSipp(t, "register.xml", target, "-t", "u1", "-s", "1002", "-au", "1002", "-ap", "secret-1002", "-key", "contact_port", strconv.Itoa(uasPort),
 		"-key", "contact_transport", "udp", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPTCPPort(t)), "-m", "1", "-timeout", "15").wait(t, "register")
-	caller := startSipp(t, "uac_wait_bye.xml", target, "-t", "u1", "-s", "1002", "-au", "1001", "-ap", "secret-1001", "-key", "caller", "1001",
+	caller := startSipp(t, "uac_wait_bye.xml", target, "-t", "u1", "-s", "1002", "-au", "1001", "-ap", "secret-1001", "-auth_uri", "1002@"+target, "-key", "caller", "1001",
 		"-key", "session_expires", "1800", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPTCPPort(t)), "-mp", strconv.Itoa(freeUDPTCPPort(t)), "-m", "1", "-timeout", "80")
-	waitUntil(t, "the call to be answered", func() bool { v, _ := metric(url, "privox_sip_active_calls"); return v == 1 })
+	waitUntil(t, "the call to be answered", func() bool { v, _ := metric(metricsURL, "privox_sip_active_calls"); return v == 1 })
 	if m := regexp.MustCompile(`c=IN IP4 ([0-9.]+)`).FindStringSubmatch(callee.messages()); m == nil || !net.ParseIP(m[1]).IsLoopback() {
 		t.Errorf("callee offered media at %v, want a loopback address (SIP is on localhost)", m)
 	}
@@ -211,7 +212,7 @@ func TestCtrlCDrainsThenStopsOnSecond(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode == http.StatusServiceUnavailable
 	})
-	if v, _ := metric(url, "privox_sip_active_calls"); v != 1 {
+	if v, _ := metric(metricsURL, "privox_sip_active_calls"); v != 1 {
 		t.Fatalf("active calls while draining: %v, want 1", v)
 	}
 	select {

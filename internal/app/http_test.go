@@ -97,6 +97,16 @@ func checkSecurityHeaders(t *testing.T, what string, h http.Header, https bool) 
 	if https {
 		want["Strict-Transport-Security"] = "max-age=63072000"
 	}
+	if !strings.Contains(what, " /api/") {
+		// Outside the API the web console answers (with its own, still strict, policy:
+		// scripts and styles only from Privox itself, no inline code, no framing).
+		csp := h.Get("Content-Security-Policy")
+		if csp == "" || strings.Contains(csp, "unsafe") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+			!(strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "default-src 'self'")) {
+			t.Errorf("%s: Content-Security-Policy %q is not strict", what, csp)
+		}
+		delete(want, "Content-Security-Policy")
+	}
 	for k, v := range want {
 		if got := h.Get(k); got != v {
 			t.Errorf("%s: %s %q, want %q", what, k, got, v)

@@ -82,6 +82,13 @@ func (s *directorySubsystem) syncDue(ctx context.Context) {
 		return
 	}
 	y := &directory.Syncer{Dir: s.svc, DB: s.a.DB, Vault: s.a.Vault, Flows: s.a.Flows}
+	dest := ""
+	for _, src := range srcs {
+		if src.Enabled {
+			dest = "configured directory sources"
+		}
+	}
+	s.a.Flows.SetDestination(directory.FlowName, dest)
 	now := time.Now().UnixMilli()
 	for _, src := range srcs {
 		if ctx.Err() != nil {

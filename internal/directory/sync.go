@@ -119,6 +119,13 @@ func (y *Syncer) run(ctx context.Context, src store.DirectorySource) (int, error
 	if !src.Enabled {
 		return 0, errors.New("source is disabled")
 	}
+	// A configured, enabled source is the flow's destination: from now on the flow is on
+	// (unless the admin switched it off) and the privacy notice names it.
+	if y.Flows.Destination(FlowName) == "" {
+		if err := y.Flows.SetDestination(FlowName, "configured directory sources"); err != nil {
+			return 0, err
+		}
+	}
 	if err := y.Flows.Check(FlowName); err != nil {
 		return 0, err
 	}

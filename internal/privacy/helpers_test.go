@@ -67,6 +67,7 @@ func newEnv(t testing.TB, db *store.DB, opt privacy.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.SetSecretSealer(vault)
 	files, err := filestore.New(filepath.Join(data, "files"), db, vault)
 	if err != nil {
 		t.Fatal(err)

@@ -34,9 +34,11 @@ CREATE TABLE directory_sources (
 );
 CREATE INDEX directory_sources_tenant ON directory_sources(tenant_id);
 `)
-	datacat.RegisterTable(datacat.Table{Name: "directory_sources", Category: datacat.Credentials, Owner: datacat.OwnerTenant,
+	datacat.RegisterTable(datacat.Table{Name: "directory_sources", Category: datacat.Configuration, Owner: datacat.OwnerTenant,
 		TenantColumn: "tenant_id", SecretColumns: []string{"secret_sealed"},
 		Purpose: "Directory servers replicated into phonebooks, with their bind credentials sealed under the tenant key"})
+	// Configuration, not credentials: a source and its bind account belong to the tenant, not
+	// to a person, and stay until the admin removes them; the secret is sealed either way.
 }
 
 // DirectorySource is one replicated directory server.
