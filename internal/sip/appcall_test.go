@@ -12,6 +12,7 @@ import (
 
 	"github.com/privox/privox/internal/attendant"
 	"github.com/privox/privox/internal/call"
+	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/media"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/sip"
@@ -30,6 +31,11 @@ func TestApplicationCallerVanishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	vault, err := keys.Open(filepath.Join(t.TempDir(), "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetSecretSealer(vault)
 	if _, _, err := tenancy.Bootstrap(ctx, db, "default", "not-used-password"); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +56,7 @@ func TestApplicationCallerVanishes(t *testing.T) {
 	}
 	apps := call.NewApps(slog.New(slog.DiscardHandler))
 	attendant.New(db, attendant.TonePrompts{}, nil).Register(apps)
-	srv, err := sip.New(sip.Config{Addr: "127.0.0.1:0", Node: "test"}, sip.Deps{DB: db, Relay: relay, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := sip.New(sip.Config{Addr: "127.0.0.1:0", Node: "test"}, sip.Deps{DB: db, Relay: relay, Logger: slog.New(slog.DiscardHandler), Secrets: vault})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,13 @@ func (e *env) sippUACAt(p peer, name, scenario string, extra ...string) *sippRun
 	// sipp's digest uri is remote_ip:remote_port unless told: name the Request-URI, as phones
 	// do and Privox requires.
 	target := e.target(p.transport)
-	args := append([]string{target, "-t", sippTransport(p.transport), "-s", "1002", "-au", "1001", "-ap", "secret-1001", "-auth_uri", "1002@" + target,
+	callee := "1002"
+	for i := 0; i+1 < len(extra); i++ {
+		if extra[i] == "-s" {
+			callee = extra[i+1]
+		}
+	}
+	args := append([]string{target, "-t", sippTransport(p.transport), "-s", "1002", "-au", "1001", "-ap", "secret-1001", "-auth_uri", callee + "@" + target,
 		"-key", "caller", "1001", "-i", "127.0.0.1", "-p", strconv.Itoa(p.port), "-mp", strconv.Itoa(freePort(e.t)), "-m", "1", "-timeout", "40"}, extra...)
 	return e.sipp(name, scenario, args...)
 }
