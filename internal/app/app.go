@@ -138,12 +138,41 @@ func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	case "postgres":
 		db, err = store.Open(ctx, store.Postgres, cfg.Database.DSN)
 	default:
-		db, err = store.Open(ctx, store.SQLite, cfg.SQLitePath())
+		var key []byte
+		if cfg.Database.Encrypt {
+			if key, err = databaseKey(cfg); err != nil {
+				return nil, fmt.Errorf("open database: %w", err)
+			}
+		}
+		db, err = store.OpenSQLite(ctx, cfg.SQLitePath(), key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return db, nil
+}
+
+// databaseKey returns the embedded database's key from the key vault beside the data
+// directory, making it on first start. A database file that is already encrypted needs the
+// key that encrypted it: a vault without one is an error naming the problem, never a new key
+// (which would present the data as a damaged or empty database).
+func databaseKey(cfg config.Config) ([]byte, error) {
+	vault, err := keys.Open(keys.DefaultDir(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.SQLiteFileState(cfg.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	key, err := vault.DatabaseKey(st != store.FileOther)
+	if errors.Is(err, keys.ErrNoKey) {
+		return nil, fmt.Errorf("the database %s is encrypted but the key vault %s holds no database key (restore the vault that belongs to this data directory)", cfg.SQLitePath(), vault.Dir())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("database key from the key vault %s: %w (is this the vault of this installation?)", vault.Dir(), err)
+	}
+	return key, nil
 }
 
 // ensureDir creates the data directory and proves it is writable.

@@ -49,6 +49,10 @@ type Database struct {
 	Driver string `yaml:"driver"`
 	// DSN is the PostgreSQL connection string; for SQLite the file defaults to DataDir/privox.db.
 	DSN string `yaml:"dsn"`
+	// Encrypt keeps the embedded database encrypted at rest with the key vault's database key
+	// (default true). false exists to measure what encryption costs (bench/); a database that
+	// is already encrypted is refused rather than read clear. Only for the sqlite driver.
+	Encrypt bool `yaml:"encrypt"`
 }
 
 // HTTP is the web, REST, WebSocket and metrics listener.
@@ -151,7 +155,7 @@ type Privacy struct {
 func Default() Config {
 	return Config{
 		DataDir:  "./privox-data",
-		Database: Database{Driver: "sqlite"},
+		Database: Database{Driver: "sqlite", Encrypt: true},
 		HTTP:     HTTP{Addr: ":8080", ReadTimeout: 30 * time.Second, MaxConns: 1024},
 		Metrics:  Metrics{Addr: "127.0.0.1:9464"},
 		SIP:      SIP{Addr: ":5060", TLSAddr: ":5061", TrustedSources: []string{"127.0.0.0/8", "::1/128"}},

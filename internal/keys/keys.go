@@ -287,3 +287,14 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// databasePath is where the embedded database's key is kept, wrapped by the master key.
+func (v *Vault) databasePath() string { return filepath.Join(v.dir, "database.key") }
+
+// DatabaseKey returns the embedded database's encryption key, making it (32 random bytes) on
+// first use when create is true; without it ErrNoKey.
+func (v *Vault) DatabaseKey(create bool) ([]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.loadOrCreate(v.databasePath(), v.master, "database", create)
+}

@@ -7,8 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // dbState is what a DB shares with the transactions it opens.
@@ -24,10 +23,8 @@ var ErrCorrupt = errors.New("store: the database reports corruption")
 // IsCorruption reports whether an error is the engine saying its files are damaged: SQLite's
 // SQLITE_CORRUPT or SQLITE_NOTADB, PostgreSQL's data_corrupted or index_corrupted.
 func IsCorruption(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		c := se.Code() & 0xff
-		return c == sqlite3.SQLITE_CORRUPT || c == sqlite3.SQLITE_NOTADB
+	if errors.Is(err, sqlite3.CORRUPT) || errors.Is(err, sqlite3.NOTADB) {
+		return true
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {

@@ -1,4 +1,5 @@
-// Package store owns Privox's SQL persistence on the embedded SQLite (modernc.org/sqlite, WAL)
+// Package store owns Privox's SQL persistence on the embedded SQLite (ncruces/go-sqlite3, WAL,
+// encrypted at rest with the Adiantum VFS: encrypt.go)
 // and on PostgreSQL (pgx) with the same behaviour: append-only migrations for both engines,
 // transactions, and one file per entity. Every table registers its data category with datacat
 // in the file that defines it; a test fails when a migration creates a table the registry does
@@ -10,8 +11,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
 
 // Engine names a database engine.
@@ -52,33 +50,31 @@ type DB struct {
 	tx     bool
 	binds  *sync.Map // query text → rebound text (PostgreSQL placeholders)
 	state  *dbState  // shared with transactions: secrets.go, integrity.go
+	key    []byte    // the embedded database's encryption key (nil: clear)
 }
 
 // Open opens (and creates) the database and applies pending migrations. For SQLite, dsn is a
-// file path; for PostgreSQL, a connection string.
+// file path and the database is clear (tests, benchmarks of the clear form); for PostgreSQL,
+// a connection string.
 func Open(ctx context.Context, engine Engine, dsn string) (*DB, error) {
+	return open(ctx, engine, dsn, nil)
+}
+
+// OpenSQLite opens (and creates) the embedded database at path encrypted with key (32 bytes),
+// encrypting a clear database it finds there first, and applies pending migrations. A nil key
+// opens it clear.
+func OpenSQLite(ctx context.Context, path string, key []byte) (*DB, error) {
+	return open(ctx, SQLite, path, key)
+}
+
+func open(ctx context.Context, engine Engine, dsn string, key []byte) (*DB, error) {
 	var (
 		sdb *sql.DB
 		err error
 	)
 	switch engine {
 	case SQLite:
-		if dir := filepath.Dir(dsn); dir != "" {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, fmt.Errorf("store: create database directory: %w", err)
-			}
-		}
-		if err := secureSQLiteFiles(dsn); err != nil { // files.go
-			return nil, err
-		}
-		q := "file:" + dsn + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_txlock=immediate"
-		// secure_delete: deleted and overwritten rows are zeroed in the pages that held them,
-		// so that erased data is not left readable in free space of the database file.
-		sdb, err = sql.Open("sqlite", q)
-		if err == nil {
-			// One writer at a time is SQLite's model; readers run alongside in WAL mode.
-			sdb.SetMaxOpenConns(8)
-		}
+		sdb, err = openSQLite(ctx, dsn, key)
 	case Postgres:
 		sdb, err = sql.Open("pgx", dsn)
 		if err == nil {
@@ -91,7 +87,7 @@ func Open(ctx context.Context, engine Engine, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", engine, err)
 	}
-	db := &DB{sql: sdb, engine: engine, q: sdb, binds: &sync.Map{}, state: &dbState{}}
+	db := &DB{sql: sdb, engine: engine, q: sdb, binds: &sync.Map{}, state: &dbState{}, key: key}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", engine, err)
@@ -126,7 +122,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *DB) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", db.note(err))
 	}
-	inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds, state: db.state}
+	inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds, state: db.state, key: db.key}
 	if err := fn(inner); err != nil {
 		tx.Rollback()
 		return err
