@@ -195,6 +195,7 @@ func rewriteSQLite(ctx context.Context, path string, oldKey, newKey []byte) erro
 		os.Remove(tmp)
 		return err
 	}
+	crashPoint("after-vacuum")
 	if err := syncFile(tmp); err != nil {
 		os.Remove(tmp)
 		return err
@@ -203,9 +204,7 @@ func rewriteSQLite(ctx context.Context, path string, oldKey, newKey []byte) erro
 		os.Remove(tmp)
 		return err
 	}
-	if hook := rewriteHook; hook != nil {
-		hook("before-rename")
-	}
+	crashPoint("before-rename")
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("store: replace database: %w", err)
@@ -213,6 +212,7 @@ func rewriteSQLite(ctx context.Context, path string, oldKey, newKey []byte) erro
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return err
 	}
+	crashPoint("after-rename")
 	for _, s := range []string{"-wal", "-shm"} {
 		os.Remove(path + s)
 	}
@@ -221,6 +221,12 @@ func rewriteSQLite(ctx context.Context, path string, oldKey, newKey []byte) erro
 
 // rewriteHook lets the crash tests stop the process at a point of a rewrite.
 var rewriteHook func(point string)
+
+func crashPoint(p string) {
+	if rewriteHook != nil {
+		rewriteHook(p)
+	}
+}
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
