@@ -54,9 +54,10 @@ type Applications interface {
 }
 
 // Mailboxes finds the voicemail box a number reaches (a box's own number or an access
-// number); the voicemail engine implements it.
+// number) and the application that serves it (Route.App the voicemail application's
+// registered name, Route.Arg the box); the voicemail engine implements it.
 type Mailboxes interface {
-	Mailbox(ctx context.Context, tenantID int64, number string) (box string, ok bool, err error)
+	Mailbox(ctx context.Context, tenantID int64, number string) (call.Route, bool, error)
 }
 
 // ExtensionStage routes to an extension of the tenant; 480 when it has no contact.
@@ -113,11 +114,14 @@ func (MailboxStage) Name() string { return "mailbox" }
 
 // Route implements Stage.
 func (s MailboxStage) Route(ctx context.Context, req *Request) (Outcome, error) {
-	box, ok, err := s.Boxes.Mailbox(ctx, req.TenantID, req.To)
+	if req.To == "" {
+		return Pass("no number dialled"), nil
+	}
+	rt, ok, err := s.Boxes.Mailbox(ctx, req.TenantID, req.To)
 	if err != nil || !ok {
 		return Pass("%s is no mailbox", req.To), err
 	}
-	return To(Destination{Kind: KindMailbox, Number: box}, "%s reaches mailbox %s", req.To, box), nil
+	return To(Destination{Kind: KindMailbox, Number: rt.Arg, App: rt.App, Arg: rt.Arg}, "%s reaches mailbox %s", req.To, rt.Arg), nil
 }
 
 // Routes gives the outbound route table of a tenant.

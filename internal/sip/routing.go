@@ -2,18 +2,20 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 
 	callmodel "github.com/privox/privox/internal/call"
+	"github.com/privox/privox/internal/dialplan"
 	"github.com/privox/privox/internal/store"
 )
 
-// The dial plan: the routing stages every call passes through, in order, declared in one
-// place (dialPlan). A stage either decides where the call goes (or that it fails) or passes
-// it on to the next. Call forwarding, do-not-disturb, voicemail, ring groups and trunks slot
-// in here as further stages.
+// The dial plan lives in package dialplan: its stages, in the order declared there, decide
+// where a call goes. The SIP core gives it the extensions (the account cache and the
+// location service, so the extension path reaches no database) and the call model's
+// applications, and acts on the typed destination it answers with.
 
-// routeCtx is what a stage sees of a call being routed.
+// routeCtx is what the dial plan is asked about a call being routed.
 type routeCtx struct {
 	ctx    context.Context
 	s      *Server
@@ -23,9 +25,9 @@ type routeCtx struct {
 	src    netip.AddrPort
 }
 
-// routeDecision is a stage's verdict: the callee and the contacts to fork to, an
-// application to run (the call model starts it; SIP does not know what it does), or a status
-// for the caller.
+// routeDecision is what the SIP core does with a call: the callee and the contacts to fork
+// to, an application to run (the call model starts it; SIP does not know what it does), or
+// a status for the caller.
 type routeDecision struct {
 	callee  *account
 	targets []binding
@@ -34,70 +36,97 @@ type routeDecision struct {
 	reason  string
 }
 
-// routeStage is one step of the dial plan; it returns nil to pass the call on.
-type routeStage struct {
-	name string
-	run  func(rc *routeCtx) (*routeDecision, error)
+var errNoSuchExtension = errors.New("no such extension")
+
+// extRef is the SIP core's handle on an extension destination.
+type extRef struct {
+	acct    *account
+	targets []binding
 }
 
-// dialPlan is the order of the routing stages.
-func dialPlan(s *Server) []routeStage {
-	return []routeStage{
-		{"extension", s.routeExtension},     // the dialled number is an extension of the caller's tenant
-		{"application", s.routeApplication}, // the number runs an application (an attendant number)
-		{"not-found", routeNotFound},        // nothing matched
+// sipExtensions implements dialplan.Extensions over the account cache and the location.
+type sipExtensions struct{ s *Server }
+
+var _ dialplan.Extensions = sipExtensions{}
+
+func (e sipExtensions) Extension(ctx context.Context, tenantID int64, number string) (dialplan.Extension, bool, error) {
+	a, err := e.s.accounts.byNum(ctx, tenantID, number)
+	if err != nil || a == nil {
+		return dialplan.Extension{}, false, err
 	}
+	targets := e.s.loc.lookup(aorKey{tenantID, a.number})
+	return dialplan.Extension{Number: a.number, Reachable: len(targets) > 0, Ref: extRef{a, targets}}, true, nil
 }
 
-// routeCall runs the dial plan.
+// sipApps implements dialplan.Applications over the call model set at start-up.
+type sipApps struct{ s *Server }
+
+func (a sipApps) RouteApp(ctx context.Context, tenantID int64, number string) (callmodel.Route, bool, error) {
+	apps := a.s.apps.Load()
+	if apps == nil {
+		return callmodel.Route{}, false, nil
+	}
+	return apps.RouteApp(ctx, tenantID, number)
+}
+
+// newPlan builds the dial plan over the server's extensions and applications and the
+// dependencies given to New.
+func newPlan(s *Server, deps Deps) *dialplan.Plan {
+	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, Blocked: deps.Blocked}
+	return dialplan.New(dialplan.Stages(d)...)
+}
+
+func (rc *routeCtx) request() *dialplan.Request {
+	req := &dialplan.Request{TenantID: rc.tenant.ID, To: rc.dialed}
+	if rc.caller != nil {
+		req.From, req.FromUser = rc.caller.number, rc.caller.userID
+	}
+	return req
+}
+
+// routeCall runs the dial plan and turns its decision into what the SIP core does.
 func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
-	for _, st := range s.routes {
-		d, err := st.run(rc)
-		if err != nil {
-			return nil, err
-		}
-		if d != nil {
-			return d, nil
-		}
-	}
-	return routeNotFound(rc)
-}
-
-// routeExtension routes to an extension of the tenant: its registered contacts, or 480 when
-// none is registered.
-func (s *Server) routeExtension(rc *routeCtx) (*routeDecision, error) {
-	if rc.dialed == "" {
-		return nil, nil
-	}
-	a, err := s.accounts.byNum(rc.ctx, rc.tenant.ID, rc.dialed)
+	d, err := s.plan.Route(rc.ctx, rc.request())
 	if err != nil {
 		return nil, err
 	}
-	if a == nil {
-		return nil, nil
+	if d.Status != 0 {
+		if d.Stage == "end" || d.Stage == "input" {
+			s.guard.unknownTarget(rc.src, rc.dialed, "") // after authentication: not forged
+		}
+		return &routeDecision{status: d.Status, reason: d.Reason}, nil
 	}
-	targets := s.loc.lookup(aorKey{rc.tenant.ID, a.number})
-	if len(targets) == 0 {
-		return &routeDecision{callee: a, status: 480, reason: "Temporarily Unavailable"}, nil
+	switch dst := d.Dest; dst.Kind {
+	case dialplan.KindExtension:
+		ref := dst.Ref.(extRef)
+		return &routeDecision{callee: ref.acct, targets: ref.targets}, nil
+	case dialplan.KindApplication, dialplan.KindMailbox:
+		return &routeDecision{app: &callmodel.Route{App: dst.App, Arg: dst.Arg}}, nil
+	case dialplan.KindOutbound:
+		// No trunk can carry the call yet on this node: the route names trunks that
+		// do not signal.
+		s.log.Info("outbound route without a signalling trunk", "route", dst.Route, "class", string(dst.Class))
+		return &routeDecision{status: 503, reason: "Service Unavailable"}, nil
+	default:
+		s.log.Error("dial plan destination not handled", "kind", string(dst.Kind), "stage", d.Stage)
+		return &routeDecision{status: 500, reason: "Server Internal Error"}, nil
 	}
-	return &routeDecision{callee: a, targets: targets}, nil
 }
 
-// routeApplication asks the call model whether the number runs an application of the tenant.
-func (s *Server) routeApplication(rc *routeCtx) (*routeDecision, error) {
-	apps := s.apps.Load()
-	if apps == nil || rc.dialed == "" {
-		return nil, nil
+// Explain runs the dial plan for a call from an extension's number (or from outside when
+// from is "") to a number, with nothing reported or audited, and returns its decision and
+// trace.
+func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (*dialplan.Decision, error) {
+	req := &dialplan.Request{TenantID: tenantID, To: to}
+	if from != "" {
+		a, err := s.accounts.byNum(ctx, tenantID, from)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, &dialplan.FieldError{Field: "from", Err: errNoSuchExtension}
+		}
+		req.From, req.FromUser = a.number, a.userID
 	}
-	rt, ok, err := apps.RouteApp(rc.ctx, rc.tenant.ID, rc.dialed)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &routeDecision{app: &rt}, nil
-}
-
-// routeNotFound rejects the call with 404; dialling many unknown numbers bans the source.
-func routeNotFound(rc *routeCtx) (*routeDecision, error) {
-	rc.s.guard.unknownTarget(rc.src, rc.dialed, "") // after authentication: not forged
-	return &routeDecision{status: 404, reason: "Not Found"}, nil
+	return s.plan.Route(dialplan.Explaining(ctx), req)
 }

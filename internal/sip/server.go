@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/privox/privox/internal/dialplan"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,6 +53,12 @@ type Deps struct {
 	Secrets SecretOpener
 	// Names gives callers without a display name the directory's name (callerid.go).
 	Names CallerNames
+	// Routes gives the dial plan the tenants' outbound routes (nil: no outbound stage).
+	Routes dialplan.Routes
+	// Mailboxes resolves voicemail boxes for the dial plan (nil: no mailbox stage).
+	Mailboxes dialplan.Mailboxes
+	// Blocked is told of every outside call the toll-fraud guard refuses.
+	Blocked func(ctx context.Context, req *dialplan.Request, d *dialplan.Decision)
 }
 
 // Server is the SIP core. Its lifecycle follows the app's subsystems: New (configure and
@@ -75,7 +82,7 @@ type Server struct {
 	persist  *persister
 	calls    *callTable
 	cdrs     *cdrWriter
-	routes   []routeStage
+	plan     *dialplan.Plan
 	names    CallerNames
 
 	host     string            // advertised host for Via/Contact
@@ -150,7 +157,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.calls = newCallTable()
 	s.cdrs = newCDRWriter(deps.DB, log)
 	s.cdrs.node = cfg.Node
-	s.routes = dialPlan(s)
+	s.plan = newPlan(s, deps)
 
 	// sipgo keeps one package-wide default logger; it must never print message contents.
 	sipgoLogOnce.Do(func() { sip.SetDefaultLogger(slog.New(newSipgoHandler(slog.Default().Handler()))) })
