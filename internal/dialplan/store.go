@@ -2,6 +2,7 @@ package dialplan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -191,4 +192,54 @@ func (s *StoreTables) SaveSettings(ctx context.Context, d store.DialSettings) (s
 	out, err := s.db.PutDialSettings(ctx, d)
 	s.Invalidate(d.TenantID)
 	return out, err
+}
+
+// StoreExtensions implements Extensions from the store: an extension is reachable when a
+// stored registration of it has not expired. It serves explanations where no SIP server
+// runs (the command line); calls use the SIP core's cache.
+type StoreExtensions struct{ DB *store.DB }
+
+var _ Extensions = StoreExtensions{}
+
+// Extension implements Extensions.
+func (s StoreExtensions) Extension(ctx context.Context, tenantID int64, number string) (Extension, bool, error) {
+	e, err := s.DB.ExtensionByNumber(ctx, tenantID, number)
+	if errors.Is(err, store.ErrNotFound) {
+		return Extension{}, false, nil
+	}
+	if err != nil {
+		return Extension{}, false, err
+	}
+	reg, err := s.DB.ExtensionRegistered(ctx, tenantID, e.ID, store.Now())
+	return Extension{Number: e.Number, Reachable: reg, Ref: e}, true, err
+}
+
+// Explainer explains routing decisions for a tenant: the caller's number is checked to be
+// an extension of the tenant ("" for a call from outside).
+type Explainer func(ctx context.Context, tenantID int64, from, to string) (*Decision, error)
+
+// ErrNoSuchCaller: the explained call's from is not an extension of the tenant.
+var ErrNoSuchCaller = errors.New("not an extension of the tenant")
+
+// StoreExplainer explains over the store (extensions, registrations, the given applications
+// and routes), for where no SIP server runs.
+func StoreExplainer(db *store.DB, apps Applications, routes Routes) Explainer {
+	p := New(Stages(Deps{Extensions: StoreExtensions{db}, Applications: apps, Routes: routes})...)
+	return func(ctx context.Context, tenantID int64, from, to string) (*Decision, error) {
+		req := &Request{TenantID: tenantID, To: to}
+		if from != "" {
+			e, err := db.ExtensionByNumber(ctx, tenantID, from)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, &FieldError{Field: "from", Err: ErrNoSuchCaller}
+			}
+			if err != nil {
+				return nil, err
+			}
+			req.From = e.Number
+			if e.UserID != nil {
+				req.FromUser = *e.UserID
+			}
+		}
+		return p.Route(Explaining(ctx), req)
+	}
 }

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 
 	callmodel "github.com/privox/privox/internal/call"
@@ -35,8 +34,6 @@ type routeDecision struct {
 	status  int
 	reason  string
 }
-
-var errNoSuchExtension = errors.New("no such extension")
 
 // extRef is the SIP core's handle on an extension destination.
 type extRef struct {
@@ -124,7 +121,7 @@ func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (
 			return nil, err
 		}
 		if a == nil {
-			return nil, &dialplan.FieldError{Field: "from", Err: errNoSuchExtension}
+			return nil, &dialplan.FieldError{Field: "from", Err: dialplan.ErrNoSuchCaller}
 		}
 		req.From, req.FromUser = a.number, a.userID
 	}

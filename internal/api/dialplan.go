@@ -1,0 +1,147 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/privox/privox/internal/dialplan"
+	"github.com/privox/privox/internal/store"
+)
+
+// The dial plan of a tenant (configuration, admins of the tenant): outbound routes, the
+// dialling settings the toll-fraud guard reads, and the explanation of any call's routing.
+
+func init() { registerRoutes(dialplanRoutes) }
+
+func dialplanRoutes(s *Server) []Route {
+	return []Route{
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/route-explain", Summary: "Explain how the dial plan routes a call (query: from = the caller's extension, empty for a call from outside; to = the dialled number): every stage passed and the one that decided, with the reason",
+			Auth: Admin, Result: dialplan.Decision{}, Handler: s.explainRoute},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/outbound-routes", Summary: "List the tenant's outbound routes in the order they are tried",
+			Auth: Admin, Result: List[store.OutboundRoute]{}, Handler: s.listOutboundRoutes},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/outbound-routes/{route}", Summary: "Get an outbound route by name",
+			Auth: Admin, Result: store.OutboundRoute{}, Handler: s.getOutboundRoute},
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/outbound-routes/{route}", Summary: "Create or replace an outbound route (Asterisk-style pattern such as _0[1-9]X., digits to strip, prefix to add, E.164 or as dialled, trunks tried in order)",
+			Auth: Admin, Body: outboundRouteBody{}, Result: store.OutboundRoute{}, Handler: s.putOutboundRoute},
+		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/outbound-routes/{route}", Summary: "Delete an outbound route",
+			Auth: Admin, Handler: s.deleteOutboundRoute},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/dial-settings", Summary: "Get the tenant's dialling settings (country, main number, destination classes the toll-fraud guard allows)",
+			Auth: Admin, Result: store.DialSettings{}, Handler: s.getDialSettings},
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/dial-settings", Summary: "Replace the tenant's dialling settings",
+			Auth: Admin, Body: dialSettingsBody{}, Result: store.DialSettings{}, Handler: s.putDialSettings},
+	}
+}
+
+type outboundRouteBody struct {
+	Position int    `json:"position"`
+	Pattern  string `json:"pattern"`
+	Strip    int    `json:"strip"`
+	Prepend  string `json:"prepend"`
+	// E164 sends the trunk the number in E.164 (default true).
+	E164   *bool    `json:"e164"`
+	Trunks []string `json:"trunks"`
+}
+
+type dialSettingsBody struct {
+	Country            string `json:"country"`
+	MainNumber         string `json:"main_number"`
+	AllowInternational bool   `json:"allow_international"`
+	AllowPremium       bool   `json:"allow_premium"`
+}
+
+func (s *Server) dialplanOn() error {
+	if s.Dialplan == nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the dial plan is not running"}
+	}
+	return nil
+}
+
+// dialplanErr maps validation errors to 400s naming the field.
+func dialplanErr(err error) error {
+	var fe *dialplan.FieldError
+	if errors.As(err, &fe) {
+		return &Error{Status: 400, Code: "invalid_field", Field: fe.Field, Message: fe.Error()}
+	}
+	return err
+}
+
+func (s *Server) explainRoute(r *Request) (any, error) {
+	if s.Explain == nil {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the dial plan is not running"}
+	}
+	q := r.URL.Query()
+	to := q.Get("to")
+	if to == "" {
+		return nil, &Error{Status: 400, Code: "invalid_field", Field: "to", Message: "to: the dialled number is required"}
+	}
+	d, err := s.Explain(r.Context(), r.TenantID, q.Get("from"), to)
+	if err != nil {
+		return nil, dialplanErr(err)
+	}
+	return d, nil
+}
+
+func (s *Server) listOutboundRoutes(r *Request) (any, error) {
+	if err := s.dialplanOn(); err != nil {
+		return nil, err
+	}
+	rs, err := s.DB.ListOutboundRoutes(r.Context(), r.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return List[store.OutboundRoute]{Items: rs}, nil
+}
+
+func (s *Server) getOutboundRoute(r *Request) (any, error) {
+	return s.DB.OutboundRoute(r.Context(), r.TenantID, r.PathValue("route"))
+}
+
+func (s *Server) putOutboundRoute(r *Request) (any, error) {
+	if err := s.dialplanOn(); err != nil {
+		return nil, err
+	}
+	var in outboundRouteBody
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	e164 := in.E164 == nil || *in.E164
+	rt, err := s.Dialplan.SaveRoute(r.Context(), store.OutboundRoute{TenantID: r.TenantID, Name: r.PathValue("route"), Position: in.Position,
+		Pattern: in.Pattern, Strip: in.Strip, Prepend: in.Prepend, E164: e164, Trunks: in.Trunks})
+	if err != nil {
+		return nil, dialplanErr(err)
+	}
+	r.Audit("route.put", "outbound_route", rt.ID, rt.Name+" "+rt.Pattern)
+	return rt, nil
+}
+
+func (s *Server) deleteOutboundRoute(r *Request) (any, error) {
+	if err := s.dialplanOn(); err != nil {
+		return nil, err
+	}
+	if err := s.Dialplan.DeleteRoute(r.Context(), r.TenantID, r.PathValue("route")); err != nil {
+		return nil, err
+	}
+	r.Audit("route.delete", "outbound_route", r.PathValue("route"), "")
+	return nil, nil
+}
+
+func (s *Server) getDialSettings(r *Request) (any, error) {
+	return s.DB.DialSettings(r.Context(), r.TenantID)
+}
+
+func (s *Server) putDialSettings(r *Request) (any, error) {
+	if err := s.dialplanOn(); err != nil {
+		return nil, err
+	}
+	var in dialSettingsBody
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	d, err := s.Dialplan.SaveSettings(r.Context(), store.DialSettings{TenantID: r.TenantID, Country: in.Country, MainNumber: in.MainNumber,
+		AllowInternational: in.AllowInternational, AllowPremium: in.AllowPremium})
+	if err != nil {
+		return nil, dialplanErr(err)
+	}
+	r.Audit("dial_settings.put", "tenant", r.TenantID, "")
+	return d, nil
+}
