@@ -145,6 +145,7 @@ func TestPlan(t *testing.T) {
 		{"112", "outbound", KindOutbound, 0, "112", "carrier"},
 		{"9301234567", "outbound", KindOutbound, 0, "+49301234567", "backup"},
 		{"5555", "end", "", 404, "", ""},
+		{"0000000", "outbound", "", 484, "", ""},
 		{strings.Repeat("1", 200), "input", "", 484, "", ""},
 	} {
 		d, err := p.Route(context.Background(), &Request{TenantID: 1, From: "1001", To: c.to})

@@ -161,6 +161,9 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 	}
 	num = r.Prepend + num
 	e164, class := Classify(num, t.Country)
+	if class == ClassInvalid {
+		return Reject(484, "Address Incomplete", "route %s matches, but %s is not a valid number (country %q)", r.Name, mask(num), t.Country), nil
+	}
 	if reason := t.Policy.refuse(class); reason != "" {
 		o := Reject(403, "Forbidden", "route %s matches %s (%s), but %s destinations are not allowed for this tenant", r.Name, mask(num), class, class)
 		o.Decision.Blocked = reason

@@ -35,8 +35,6 @@ func (p Policy) refuse(c Class) string {
 		if !p.Premium {
 			return "premium"
 		}
-	case ClassInvalid:
-		return "invalid-number"
 	}
 	return ""
 }

@@ -1,0 +1,173 @@
+package app
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/privox/privox/internal/attendant"
+	"github.com/privox/privox/internal/dialplan"
+	"github.com/privox/privox/internal/store"
+)
+
+// The dial plan from the command line: outbound routes, dialling settings, and the
+// explanation of a call's routing. A running server reads changes within routeTableTTL.
+
+func init() {
+	addCommand(command{"route explain", "route explain --tenant T [--from EXT] --to NUMBER", runRouteExplain})
+	addCommand(command{"route set", "route set --tenant T --name R --pattern _0[1-9]X. --trunks A[,B...] [--strip N] [--prepend P] [--position N] [--e164 on|off]", runRouteSet})
+	addCommand(command{"route list", "route list --tenant T", runRouteList})
+	addCommand(command{"route delete", "route delete --tenant T --name R", runRouteDelete})
+	addCommand(command{"dial settings", "dial settings --tenant T [--country DE] [--main-number N] [--international on|off] [--premium on|off]", runDialSettings})
+}
+
+func (c *cmdCtx) intFlag(name string) (int, error) {
+	v := c.str(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, usageErr("--%s: %q is not a number", name, v)
+	}
+	return n, nil
+}
+
+// onOff reads an on|off flag; def when it is not given.
+func (c *cmdCtx) onOff(name string, def bool) (bool, error) {
+	switch c.str(name) {
+	case "":
+		return def, nil
+	case "on", "yes", "true", "1":
+		return true, nil
+	case "off", "no", "false", "0":
+		return false, nil
+	}
+	return false, usageErr("--%s: on or off", name)
+}
+
+func dialplanCLIErr(err error) error {
+	if fe, ok := err.(*dialplan.FieldError); ok {
+		return fmt.Errorf("invalid %s", fe.Error())
+	}
+	return err
+}
+
+func runRouteExplain(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	if c.str("to") == "" {
+		return usageErr("--to is required")
+	}
+	explain := dialplan.StoreExplainer(c.db, attendant.New(c.db, nil, nil), dialplan.NewStoreTables(c.db, 0))
+	d, err := explain(c.ctx, t.ID, c.str("from"), c.str("to"))
+	if err != nil {
+		return dialplanCLIErr(err)
+	}
+	return c.out(d, func(w *tabwriter.Writer) { fmt.Fprint(w, d.Explain()) })
+}
+
+func runRouteSet(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	strip, err := c.intFlag("strip")
+	if err != nil {
+		return err
+	}
+	pos, err := c.intFlag("position")
+	if err != nil {
+		return err
+	}
+	e164, err := c.onOff("e164", true)
+	if err != nil {
+		return err
+	}
+	var trunks []string
+	if v := c.str("trunks"); v != "" {
+		trunks = strings.Split(v, ",")
+	}
+	r, err := dialplan.NewStoreTables(c.db, 0).SaveRoute(c.ctx, store.OutboundRoute{TenantID: t.ID, Name: c.str("name"), Position: pos,
+		Pattern: c.str("pattern"), Strip: strip, Prepend: c.str("prepend"), E164: e164, Trunks: trunks})
+	if err != nil {
+		return dialplanCLIErr(err)
+	}
+	c.audit(t.ID, "route.put", "outbound_route", r.ID, r.Name+" "+r.Pattern)
+	return c.out(r, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "saved route %s (%s via %s) in tenant %s\n", r.Name, r.Pattern, strings.Join(r.Trunks, ","), t.Name)
+	})
+}
+
+func runRouteList(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	rs, err := c.db.ListOutboundRoutes(c.ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	return c.out(rs, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "POSITION\tNAME\tPATTERN\tSTRIP\tPREPEND\tE164\tTRUNKS")
+		for _, r := range rs {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%v\t%s\n", r.Position, r.Name, r.Pattern, r.Strip, r.Prepend, r.E164, strings.Join(r.Trunks, ","))
+		}
+	})
+}
+
+func runRouteDelete(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	if err := c.db.DeleteOutboundRoute(c.ctx, t.ID, c.str("name")); err != nil {
+		return fmt.Errorf("route %q: %w", c.str("name"), err)
+	}
+	c.audit(t.ID, "route.delete", "outbound_route", c.str("name"), "")
+	return c.out(map[string]string{"deleted": c.str("name")}, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "deleted route %s\n", c.str("name"))
+	})
+}
+
+func runDialSettings(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	d, err := c.db.DialSettings(c.ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	changed := false
+	if v := c.str("country"); v != "" {
+		d.Country, changed = v, true
+	}
+	if v := c.str("main-number"); v != "" {
+		d.MainNumber, changed = v, true
+	}
+	for _, f := range []struct {
+		name string
+		to   *bool
+	}{{"international", &d.AllowInternational}, {"premium", &d.AllowPremium}} {
+		if c.str(f.name) != "" {
+			if *f.to, err = c.onOff(f.name, false); err != nil {
+				return err
+			}
+			changed = true
+		}
+	}
+	if changed {
+		if d, err = dialplan.NewStoreTables(c.db, 0).SaveSettings(c.ctx, d); err != nil {
+			return dialplanCLIErr(err)
+		}
+		c.audit(t.ID, "dial_settings.put", "tenant", t.ID, "")
+	}
+	return c.out(d, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "COUNTRY\tMAIN NUMBER\tINTERNATIONAL\tPREMIUM")
+		fmt.Fprintf(w, "%s\t%s\t%v\t%v\n", d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium)
+	})
+}
