@@ -29,6 +29,12 @@ func dialplanRoutes(s *Server) []Route {
 			Auth: Admin, Result: store.DialSettings{}, Handler: s.getDialSettings},
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/dial-settings", Summary: "Replace the tenant's dialling settings",
 			Auth: Admin, Body: dialSettingsBody{}, Result: store.DialSettings{}, Handler: s.putDialSettings},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/outside-suspensions", Summary: "List the extensions whose outside calls are suspended (after a burst of outside calls, or by an admin)",
+			Auth: Admin, Result: List[store.OutsideSuspension]{}, Handler: s.listSuspensions},
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/extensions/{extension}/outside-suspension", Summary: "Suspend an extension's outside calls",
+			Auth: Admin, Result: store.OutsideSuspension{}, Handler: s.suspendOutside},
+		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/extensions/{extension}/outside-suspension", Summary: "Resume an extension's outside calls",
+			Auth: Admin, Handler: s.resumeOutside},
 	}
 }
 
@@ -47,6 +53,11 @@ type dialSettingsBody struct {
 	MainNumber         string `json:"main_number"`
 	AllowInternational bool   `json:"allow_international"`
 	AllowPremium       bool   `json:"allow_premium"`
+	// Per-extension limits; absent fields keep their stored values.
+	MaxConcurrent *int `json:"max_concurrent"`
+	MinutesPerDay *int `json:"minutes_per_day"`
+	BurstCalls    *int `json:"burst_calls"`
+	BurstWindowS  *int `json:"burst_window_s"`
 }
 
 func (s *Server) dialplanOn() error {
@@ -137,11 +148,59 @@ func (s *Server) putDialSettings(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	d, err := s.Dialplan.SaveSettings(r.Context(), store.DialSettings{TenantID: r.TenantID, Country: in.Country, MainNumber: in.MainNumber,
-		AllowInternational: in.AllowInternational, AllowPremium: in.AllowPremium})
+	d, err := s.DB.DialSettings(r.Context(), r.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium = in.Country, in.MainNumber, in.AllowInternational, in.AllowPremium
+	for _, f := range []struct {
+		in *int
+		to *int
+	}{{in.MaxConcurrent, &d.MaxConcurrent}, {in.MinutesPerDay, &d.MinutesPerDay}, {in.BurstCalls, &d.BurstCalls}, {in.BurstWindowS, &d.BurstWindowS}} {
+		if f.in != nil {
+			*f.to = *f.in
+		}
+	}
+	d, err = s.Dialplan.SaveSettings(r.Context(), d)
 	if err != nil {
 		return nil, dialplanErr(err)
 	}
 	r.Audit("dial_settings.put", "tenant", r.TenantID, "")
 	return d, nil
+}
+
+func (s *Server) listSuspensions(r *Request) (any, error) {
+	ss, err := s.DB.ListOutsideSuspensions(r.Context(), r.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return List[store.OutsideSuspension]{Items: ss}, nil
+}
+
+func (s *Server) suspendOutside(r *Request) (any, error) {
+	id, err := r.ID("extension")
+	if err != nil {
+		return nil, err
+	}
+	sus, err := s.DB.SuspendOutside(r.Context(), r.TenantID, id, "admin")
+	if errors.Is(err, store.ErrConflict) {
+		return nil, &Error{Status: http.StatusConflict, Code: "conflict", Message: "the extension's outside calls are already suspended"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Audit("outside.suspend", "extension", id, "")
+	return sus, nil
+}
+
+func (s *Server) resumeOutside(r *Request) (any, error) {
+	id, err := r.ID("extension")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.DB.ResumeOutside(r.Context(), r.TenantID, id); err != nil {
+		return nil, err
+	}
+	r.Audit("outside.resume", "extension", id, "")
+	return nil, nil
 }

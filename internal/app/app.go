@@ -105,8 +105,9 @@ type App struct {
 	Directory *directory.Service
 
 	// Dialplan holds the tenants' outbound routes and dialling settings (wire_dialplan.go).
-	Dialplan *dialplan.StoreTables
-	blocked  *prometheus.CounterVec
+	Dialplan  *dialplan.StoreTables
+	blocked   *prometheus.CounterVec
+	dialGuard *dialplan.Guard
 }
 
 // SetAddr records a bound listener address of a subsystem.

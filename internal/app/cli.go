@@ -115,7 +115,8 @@ func Main(env Env) int {
 		// prompts (cli_prompts.go), phonebooks (cli_contacts.go)
 		"format", "phonebook", "map", "on-error", "vcard-version",
 		// dial plan (cli_dialplan.go)
-		"from", "to", "pattern", "strip", "prepend", "trunks", "position", "e164", "country", "main-number", "international", "premium"} {
+		"from", "to", "pattern", "strip", "prepend", "trunks", "position", "e164", "country", "main-number", "international", "premium",
+		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window"} {
 		c.flags[f] = c.fs.String(f, "", f)
 	}
 	c.flags["dry-run"] = new(string)

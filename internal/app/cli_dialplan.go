@@ -1,10 +1,12 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/privox/privox/internal/attendant"
 	"github.com/privox/privox/internal/dialplan"
@@ -19,7 +21,10 @@ func init() {
 	addCommand(command{"route set", "route set --tenant T --name R --pattern _0[1-9]X. --trunks A[,B...] [--strip N] [--prepend P] [--position N] [--e164 on|off]", runRouteSet})
 	addCommand(command{"route list", "route list --tenant T", runRouteList})
 	addCommand(command{"route delete", "route delete --tenant T --name R", runRouteDelete})
-	addCommand(command{"dial settings", "dial settings --tenant T [--country DE] [--main-number N] [--international on|off] [--premium on|off]", runDialSettings})
+	addCommand(command{"dial settings", "dial settings --tenant T [--country DE] [--main-number N] [--international on|off] [--premium on|off] [--max-concurrent N] [--minutes-per-day N] [--burst-calls N] [--burst-window SECONDS]", runDialSettings})
+	addCommand(command{"outside suspend", "outside suspend --tenant T --number EXT", runOutsideSuspend})
+	addCommand(command{"outside resume", "outside resume --tenant T --number EXT", runOutsideResume})
+	addCommand(command{"outside list", "outside list --tenant T", runOutsideList})
 }
 
 func (c *cmdCtx) intFlag(name string) (int, error) {
@@ -62,7 +67,8 @@ func runRouteExplain(c *cmdCtx) error {
 	if c.str("to") == "" {
 		return usageErr("--to is required")
 	}
-	explain := dialplan.StoreExplainer(c.db, attendant.New(c.db, nil, nil), dialplan.NewStoreTables(c.db, 0))
+	explain := dialplan.StoreExplainer(c.db, attendant.New(c.db, nil, nil), dialplan.NewStoreTables(c.db, 0),
+		dialplan.NewGuard(dialplan.StoreSuspensions{DB: c.db}))
 	d, err := explain(c.ctx, t.ID, c.str("from"), c.str("to"))
 	if err != nil {
 		return dialplanCLIErr(err)
@@ -160,6 +166,17 @@ func runDialSettings(c *cmdCtx) error {
 			changed = true
 		}
 	}
+	for _, f := range []struct {
+		name string
+		to   *int
+	}{{"max-concurrent", &d.MaxConcurrent}, {"minutes-per-day", &d.MinutesPerDay}, {"burst-calls", &d.BurstCalls}, {"burst-window", &d.BurstWindowS}} {
+		if c.str(f.name) != "" {
+			if *f.to, err = c.intFlag(f.name); err != nil {
+				return err
+			}
+			changed = true
+		}
+	}
 	if changed {
 		if d, err = dialplan.NewStoreTables(c.db, 0).SaveSettings(c.ctx, d); err != nil {
 			return dialplanCLIErr(err)
@@ -167,7 +184,74 @@ func runDialSettings(c *cmdCtx) error {
 		c.audit(t.ID, "dial_settings.put", "tenant", t.ID, "")
 	}
 	return c.out(d, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "COUNTRY\tMAIN NUMBER\tINTERNATIONAL\tPREMIUM")
-		fmt.Fprintf(w, "%s\t%s\t%v\t%v\n", d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium)
+		fmt.Fprintln(w, "COUNTRY\tMAIN NUMBER\tINTERNATIONAL\tPREMIUM\tMAX CONCURRENT\tMINUTES/DAY\tBURST")
+		fmt.Fprintf(w, "%s\t%s\t%v\t%v\t%d\t%d\t%d in %ds\n", d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium, d.MaxConcurrent, d.MinutesPerDay, d.BurstCalls, d.BurstWindowS)
+	})
+}
+
+// extension resolves --number to an extension of the tenant.
+func (c *cmdCtx) extensionFlag(t store.Tenant) (store.Extension, error) {
+	if c.str("number") == "" {
+		return store.Extension{}, usageErr("--number is required")
+	}
+	e, err := c.db.ExtensionByNumber(c.ctx, t.ID, c.str("number"))
+	if errors.Is(err, store.ErrNotFound) {
+		return e, fmt.Errorf("no extension %s in tenant %s", c.str("number"), t.Name)
+	}
+	return e, err
+}
+
+func runOutsideSuspend(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	e, err := c.extensionFlag(t)
+	if err != nil {
+		return err
+	}
+	s, err := c.db.SuspendOutside(c.ctx, t.ID, e.ID, "admin")
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("outside calls of %s are already suspended", e.Number)
+	}
+	if err != nil {
+		return err
+	}
+	c.audit(t.ID, "outside.suspend", "extension", e.ID, "")
+	return c.out(s, func(w *tabwriter.Writer) { fmt.Fprintf(w, "suspended outside calls of %s\n", e.Number) })
+}
+
+func runOutsideResume(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	e, err := c.extensionFlag(t)
+	if err != nil {
+		return err
+	}
+	if err := c.db.ResumeOutside(c.ctx, t.ID, e.ID); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("outside calls of %s are not suspended", e.Number)
+	} else if err != nil {
+		return err
+	}
+	c.audit(t.ID, "outside.resume", "extension", e.ID, "")
+	return c.out(map[string]string{"resumed": e.Number}, func(w *tabwriter.Writer) { fmt.Fprintf(w, "resumed outside calls of %s\n", e.Number) })
+}
+
+func runOutsideList(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	ss, err := c.db.ListOutsideSuspensions(c.ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	return c.out(ss, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "EXTENSION ID\tREASON\tSINCE")
+		for _, s := range ss {
+			fmt.Fprintf(w, "%d\t%s\t%s\n", s.ExtensionID, s.Reason, time.UnixMilli(s.CreatedAt).UTC().Format(time.RFC3339))
+		}
 	})
 }

@@ -29,10 +29,11 @@ func newDialplan(a *App) (Subsystem, error) {
 	if err := a.Metrics.Register(a.blocked); err != nil {
 		return nil, fmt.Errorf("dialplan: metrics: %w", err)
 	}
+	a.dialGuard = dialplan.NewGuard(dialplan.StoreSuspensions{DB: a.DB})
 	tables := a.Dialplan
 	// Where no SIP server runs, explanations read registrations from the store; the SIP
 	// subsystem replaces this with its own (its cache and live registrations).
-	explain := dialplan.StoreExplainer(a.DB, attendant.New(a.DB, nil, nil), tables)
+	explain := dialplan.StoreExplainer(a.DB, attendant.New(a.DB, nil, nil), tables, a.dialGuard)
 	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
 		d.Dialplan = tables
 		if d.Explain == nil {

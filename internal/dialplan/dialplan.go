@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind is the type of a destination.
@@ -44,6 +45,9 @@ type Destination struct {
 	Class  Class    `json:"class,omitempty"`
 	Route  string   `json:"route,omitempty"`
 	Trunks []string `json:"trunks,omitempty"`
+	// Done reports the end of an outside call and its talk time to the outside-call guard;
+	// whoever acts on the decision calls it once (nil when nothing counts the call).
+	Done func(talk time.Duration) `json:"-"`
 	// Ref is the resolver's own handle on the destination (the SIP core's account and
 	// contacts for an extension); dialplan never looks inside it.
 	Ref any `json:"-"`
@@ -54,8 +58,10 @@ type Request struct {
 	TenantID int64
 	// From is the caller's extension number ("" for a call from outside).
 	From string
-	// FromUser is the caller's user id (0: none); policies and limits apply per user.
+	// FromUser is the caller's user id (0: none); FromExt the caller's extension id (0:
+	// none), which limits and suspensions apply to.
 	FromUser int64
+	FromExt  int64
 	// To is the dialled number as received.
 	To string
 }

@@ -3,6 +3,7 @@ package dialplan
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/privox/privox/internal/call"
 )
@@ -14,6 +15,8 @@ type Deps struct {
 	// Mailboxes resolves voicemail boxes (the voicemail engine provides it).
 	Mailboxes Mailboxes
 	Routes    Routes
+	// Guard counts outside calls per extension (nil: no limits).
+	Guard *Guard
 	// Blocked is told of every call the toll-fraud guard refuses (not of explanations).
 	Blocked func(ctx context.Context, req *Request, d *Decision)
 }
@@ -27,10 +30,10 @@ func Stages(d Deps) []Stage {
 			out = append(out, s)
 		}
 	}
-	add(d.Extensions != nil, ExtensionStage{d.Extensions})                    // an extension of the tenant
-	add(d.Applications != nil, ApplicationStage{d.Applications})              // a menu or other application's number
-	add(d.Mailboxes != nil, MailboxStage{d.Mailboxes})                        // a voicemail box's number
-	add(d.Routes != nil, OutboundStage{Routes: d.Routes, Blocked: d.Blocked}) // an outside number
+	add(d.Extensions != nil, ExtensionStage{d.Extensions})                                    // an extension of the tenant
+	add(d.Applications != nil, ApplicationStage{d.Applications})                              // a menu or other application's number
+	add(d.Mailboxes != nil, MailboxStage{d.Mailboxes})                                        // a voicemail box's number
+	add(d.Routes != nil, OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked}) // an outside number
 	return out
 }
 
@@ -133,6 +136,7 @@ type Routes interface {
 // after the toll-fraud policy allowed the destination class.
 type OutboundStage struct {
 	Routes  Routes
+	Guard   *Guard
 	Blocked func(ctx context.Context, req *Request, d *Decision)
 }
 
@@ -165,22 +169,44 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 		return Reject(484, "Address Incomplete", "route %s matches, but %s is not a valid number (country %q)", r.Name, mask(num), t.Country), nil
 	}
 	if reason := t.Policy.refuse(class); reason != "" {
-		o := Reject(403, "Forbidden", "route %s matches %s (%s), but %s destinations are not allowed for this tenant", r.Name, mask(num), class, class)
-		o.Decision.Blocked = reason
-		o.Decision.Dest = nil
-		if s.Blocked != nil && !explaining(ctx) {
-			d := *o.Decision
-			d.Stage = s.Name()
-			s.Blocked(ctx, req, &d)
+		return s.block(ctx, req, reason, "route %s matches %s (%s), but %s destinations are not allowed for this tenant", r.Name, mask(num), class, class), nil
+	}
+	var done func(time.Duration)
+	if s.Guard != nil && class != ClassEmergency {
+		var reason string
+		done, reason, err = s.Guard.admit(ctx, req, t.Limits, explaining(ctx))
+		if err != nil {
+			return Outcome{}, err
 		}
-		return o, nil
+		switch reason {
+		case BlockSuspended:
+			return s.block(ctx, req, reason, "outside calls of %s are suspended until an admin resumes them", req.From), nil
+		case BlockBurst:
+			return s.block(ctx, req, reason, "%s placed %d outside calls within %s: outside calls suspended until an admin resumes them", req.From, t.Limits.BurstCalls, t.Limits.BurstWindow), nil
+		case BlockConcurrent:
+			return s.block(ctx, req, reason, "%s already has %d outside calls", req.From, t.Limits.MaxConcurrent), nil
+		case BlockMinutes:
+			return s.block(ctx, req, reason, "%s used its %d outside minutes of today", req.From, t.Limits.MinutesPerDay), nil
+		}
 	}
 	send := num
 	if e164 != "" && r.E164 {
 		send = e164
 	}
-	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks},
+	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done},
 		"route %s (pattern %s) matches %s: %s, %s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ",")), nil
+}
+
+// block refuses an outside call for the toll-fraud guard, reporting it unless explaining.
+func (s OutboundStage) block(ctx context.Context, req *Request, reason, format string, args ...any) Outcome {
+	o := Reject(403, "Forbidden", format, args...)
+	o.Decision.Blocked = reason
+	if s.Blocked != nil && !explaining(ctx) {
+		d := *o.Decision
+		d.Stage = s.Name()
+		s.Blocked(ctx, req, &d)
+	}
+	return o
 }
 
 // mask hides the last digits of a number (traces and audit entries outlive calls).

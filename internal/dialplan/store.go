@@ -97,6 +97,18 @@ func ValidateSettings(d store.DialSettings) (store.DialSettings, error) {
 		}
 		d.MainNumber = phonenumbers.Format(n, phonenumbers.E164)
 	}
+	for _, f := range []struct {
+		name string
+		v    int
+		max  int
+	}{{"max_concurrent", d.MaxConcurrent, 1000}, {"minutes_per_day", d.MinutesPerDay, 24 * 60 * 1000}, {"burst_calls", d.BurstCalls, 10000}, {"burst_window_s", d.BurstWindowS, 86400}} {
+		if f.v < 0 || f.v > f.max {
+			return d, fieldErr(f.name, "%d: between 0 and %d", f.v, f.max)
+		}
+	}
+	if d.BurstCalls > 0 && d.BurstWindowS == 0 {
+		return d, fieldErr("burst_window_s", "needed when burst_calls is set")
+	}
 	return d, nil
 }
 
@@ -153,6 +165,8 @@ func (s *StoreTables) Table(ctx context.Context, tenantID int64) (*Table, error)
 	if err != nil {
 		return nil, err
 	}
+	t.Limits = Limits{MaxConcurrent: set.MaxConcurrent, MinutesPerDay: set.MinutesPerDay, BurstCalls: set.BurstCalls,
+		BurstWindow: time.Duration(set.BurstWindowS) * time.Second}
 	s.mu.Lock()
 	s.m[tenantID] = tableEntry{t: t, fetched: now}
 	s.mu.Unlock()
@@ -223,8 +237,8 @@ var ErrNoSuchCaller = errors.New("not an extension of the tenant")
 
 // StoreExplainer explains over the store (extensions, registrations, the given applications
 // and routes), for where no SIP server runs.
-func StoreExplainer(db *store.DB, apps Applications, routes Routes) Explainer {
-	p := New(Stages(Deps{Extensions: StoreExtensions{db}, Applications: apps, Routes: routes})...)
+func StoreExplainer(db *store.DB, apps Applications, routes Routes, guard *Guard) Explainer {
+	p := New(Stages(Deps{Extensions: StoreExtensions{db}, Applications: apps, Routes: routes, Guard: guard})...)
 	return func(ctx context.Context, tenantID int64, from, to string) (*Decision, error) {
 		req := &Request{TenantID: tenantID, To: to}
 		if from != "" {
@@ -235,11 +249,30 @@ func StoreExplainer(db *store.DB, apps Applications, routes Routes) Explainer {
 			if err != nil {
 				return nil, err
 			}
-			req.From = e.Number
+			req.From, req.FromExt = e.Number, e.ID
 			if e.UserID != nil {
 				req.FromUser = *e.UserID
 			}
 		}
 		return p.Route(Explaining(ctx), req)
 	}
+}
+
+// StoreSuspensions implements Suspensions over the store.
+type StoreSuspensions struct{ DB *store.DB }
+
+var _ Suspensions = StoreSuspensions{}
+
+// OutsideSuspended implements Suspensions.
+func (s StoreSuspensions) OutsideSuspended(ctx context.Context, tenantID, extensionID int64) (bool, error) {
+	return s.DB.OutsideSuspended(ctx, tenantID, extensionID)
+}
+
+// SuspendOutside implements Suspensions; an extension already suspended stays so.
+func (s StoreSuspensions) SuspendOutside(ctx context.Context, tenantID, extensionID int64, reason string) error {
+	_, err := s.DB.SuspendOutside(ctx, tenantID, extensionID, reason)
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	return err
 }

@@ -43,6 +43,7 @@ func (p Policy) refuse(c Class) string {
 type Table struct {
 	Country string
 	Policy  Policy
+	Limits  Limits
 	routes  []*Route
 	// first holds, per first character, the routes that can match a number starting with
 	// it (in order), so a decision looks at few patterns.

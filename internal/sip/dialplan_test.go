@@ -1,6 +1,8 @@
 package sip_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -72,4 +74,49 @@ func TestOutsideCalls(t *testing.T) {
 	if got["international"] != 1 || got["premium"] != 1 {
 		t.Errorf("blocked counters %v", got)
 	}
+}
+
+// TestOutsideBurst: a burst of outside calls from one extension suspends its outside calls
+// (audited, counted) until an admin resumes them through the API.
+func TestOutsideBurst(t *testing.T) {
+	e := start(t, func(p *sip.Policy) { p.AuthFailures = 100 })
+	e.ext("1001", "secret-1001")
+	for _, args := range [][]string{
+		{"dial", "settings", "--tenant", "default", "--country", "DE", "--burst-calls", "3", "--burst-window", "600"},
+		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier"},
+	} {
+		if out, er, code := e.p.CLI(args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, er)
+		}
+	}
+	c := newSIPClient(t, "127.0.0.2")
+	call := func(want int) {
+		t.Helper()
+		if res := c.do(e.invite("1001", "0301234567"), "1001", "secret-1001"); res.StatusCode != want {
+			t.Fatalf("call: %d %s, want %d", res.StatusCode, res.Reason, want)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		call(503) // routed; no trunk signals on this node
+	}
+	call(403) // the burst
+	call(403) // suspended
+	out, _, _ := e.p.CLI("outside", "list", "--tenant", "default", "--json")
+	var sus []store.OutsideSuspension
+	if err := json.Unmarshal([]byte(out), &sus); err != nil || len(sus) != 1 || sus[0].Reason != "burst" {
+		t.Fatalf("suspensions %s (%v)", out, err)
+	}
+	var reasons []string
+	audit, _ := e.p.App.DB.ListAudit(t.Context(), 1, store.Page{Limit: 100})
+	for _, a := range audit {
+		if a.Action == "call.blocked" {
+			reasons = append(reasons, strings.SplitN(a.Detail, ":", 2)[0])
+		}
+	}
+	if strings.Join(reasons, ",") != "burst,suspended" && strings.Join(reasons, ",") != "suspended,burst" {
+		t.Errorf("audited reasons %v", reasons)
+	}
+	e.p.MustDo(204, "DELETE", fmt.Sprintf("/api/v1/tenants/1/extensions/%d/outside-suspension", sus[0].ExtensionID), e.p.AdminToken, nil, nil)
+	call(503) // resumed: the burst window starts afresh
+	call(503)
 }

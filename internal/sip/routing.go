@@ -69,14 +69,14 @@ func (a sipApps) RouteApp(ctx context.Context, tenantID int64, number string) (c
 // newPlan builds the dial plan over the server's extensions and applications and the
 // dependencies given to New.
 func newPlan(s *Server, deps Deps) *dialplan.Plan {
-	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, Blocked: deps.Blocked}
+	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, Guard: deps.Guard, Blocked: deps.Blocked}
 	return dialplan.New(dialplan.Stages(d)...)
 }
 
 func (rc *routeCtx) request() *dialplan.Request {
 	req := &dialplan.Request{TenantID: rc.tenant.ID, To: rc.dialed}
 	if rc.caller != nil {
-		req.From, req.FromUser = rc.caller.number, rc.caller.userID
+		req.From, req.FromUser, req.FromExt = rc.caller.number, rc.caller.userID, rc.caller.extID
 	}
 	return req
 }
@@ -103,6 +103,9 @@ func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
 		// No trunk can carry the call yet on this node: the route names trunks that
 		// do not signal.
 		s.log.Info("outbound route without a signalling trunk", "route", dst.Route, "class", string(dst.Class))
+		if dst.Done != nil {
+			dst.Done(0)
+		}
 		return &routeDecision{status: 503, reason: "Service Unavailable"}, nil
 	default:
 		s.log.Error("dial plan destination not handled", "kind", string(dst.Kind), "stage", d.Stage)
@@ -123,7 +126,7 @@ func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (
 		if a == nil {
 			return nil, &dialplan.FieldError{Field: "from", Err: dialplan.ErrNoSuchCaller}
 		}
-		req.From, req.FromUser = a.number, a.userID
+		req.From, req.FromUser, req.FromExt = a.number, a.userID, a.extID
 	}
 	return s.plan.Route(dialplan.Explaining(ctx), req)
 }

@@ -57,6 +57,8 @@ type Deps struct {
 	Routes dialplan.Routes
 	// Mailboxes resolves voicemail boxes for the dial plan (nil: no mailbox stage).
 	Mailboxes dialplan.Mailboxes
+	// Guard limits outside calls per extension (nil: no limits).
+	Guard *dialplan.Guard
 	// Blocked is told of every outside call the toll-fraud guard refuses.
 	Blocked func(ctx context.Context, req *dialplan.Request, d *dialplan.Decision)
 }
