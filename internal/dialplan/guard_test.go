@@ -67,7 +67,7 @@ func TestGuard(t *testing.T) {
 	}
 	now = now.Add(time.Hour)
 	admit(b, BlockSuspended) // until an admin resumes
-	delete(sus, 7) // an admin resumes: the window starts afresh
+	delete(sus, 7)           // an admin resumes: the window starts afresh
 	admit(b, "")(0)
 	admit(b, "")(0)
 }

@@ -141,8 +141,8 @@ type DialSettings struct {
 	Country    string `json:"country"`
 	MainNumber string `json:"main_number"`
 	// AllowInternational and AllowPremium open the toll-fraud guard for those classes.
-	AllowInternational bool  `json:"allow_international"`
-	AllowPremium       bool  `json:"allow_premium"`
+	AllowInternational bool `json:"allow_international"`
+	AllowPremium       bool `json:"allow_premium"`
 	// MaxConcurrent bounds a user's simultaneous outside calls (0: no limit);
 	// MinutesPerDay their outside minutes per day (0: no limit). BurstCalls outside calls
 	// within BurstWindowS seconds suspend the extension's outside calls (0: never).
