@@ -192,3 +192,30 @@ func TestPlan(t *testing.T) {
 		t.Errorf("from outside: %+v", d)
 	}
 }
+
+// TestRouteOrder: the first route in table order wins, whatever prefix it is filed under.
+func TestRouteOrder(t *testing.T) {
+	for _, c := range []struct {
+		pats []string
+		want string
+	}{
+		{[]string{"_0X.", "_030X."}, "_0X."},
+		{[]string{"_030X.", "_0X."}, "_030X."},
+		{[]string{"_03[01]X.", "_030X.", "_X."}, "_03[01]X."},
+		{[]string{"_0301X.", "_X.", "_030X."}, "_0301X."},
+		{[]string{"_0302X.", "_X.", "_030X."}, "_X."},
+		{[]string{"0301234567", "_X."}, "0301234567"},
+	} {
+		var rs []*Route
+		for _, p := range c.pats {
+			rs = append(rs, mustRoute(t, p, p, 0, "", "c"))
+		}
+		tab, err := NewTable("DE", Policy{}, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := tab.Match("0301234567"); r == nil || r.Name != c.want {
+			t.Errorf("%v: %+v, want %s", c.pats, r, c.want)
+		}
+	}
+}

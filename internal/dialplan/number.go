@@ -19,12 +19,17 @@ const (
 	ClassInvalid       Class = "invalid"       // not a number phonenumbers knows
 )
 
+// maxEmergencyLen bounds the emergency numbers of every country (112, 911, 000, 118 ...).
+const maxEmergencyLen = 6
+
 // Classify normalises an outside number to E.164 for the tenant's country (ISO 3166 code,
 // "DE") and says what class it is. Emergency and special numbers keep their digits (e164
 // is then "").
 func Classify(number, country string) (e164 string, class Class) {
 	country = strings.ToUpper(country)
-	if country != "" && phonenumbers.IsEmergencyNumber(number, country) {
+	// Emergency numbers are short everywhere; the check is costly, so only short numbers
+	// take it.
+	if country != "" && len(number) <= maxEmergencyLen && phonenumbers.IsEmergencyNumber(number, country) {
 		return "", ClassEmergency
 	}
 	num, err := phonenumbers.Parse(number, country)

@@ -181,3 +181,20 @@ func (p *Pattern) Match(num string) bool {
 	}
 	return true
 }
+
+// literalPrefix is the run of positions the pattern starts with that admit one character
+// each: only a number starting with it can match.
+func (p *Pattern) literalPrefix() string {
+	b := make([]byte, 0, len(p.elems))
+	for _, set := range p.elems {
+		if set == 0 || set&(set-1) != 0 {
+			break
+		}
+		for _, c := range []byte("0123456789*#+") {
+			if charBit(c) == set {
+				b = append(b, c)
+			}
+		}
+	}
+	return string(b)
+}

@@ -15,6 +15,8 @@ type Route struct {
 	// E164: send the trunk the number in E.164 ("+4930…") rather than as dialled.
 	E164   bool
 	Trunks []string
+
+	ord int // position in the table
 }
 
 // Policy is the toll-fraud policy of a tenant: which destination classes its users may
@@ -45,39 +47,45 @@ type Table struct {
 	Policy  Policy
 	Limits  Limits
 	routes  []*Route
-	// first holds, per first character, the routes that can match a number starting with
-	// it (in order), so a decision looks at few patterns.
-	first map[byte][]*Route
+	// byPrefix holds the routes by their pattern's literal prefix (the leading positions
+	// that admit one character each), in table order: a number can only match routes
+	// filed under one of its own prefixes, so a decision looks at few patterns however
+	// many the table has.
+	byPrefix map[string][]*Route
+	maxKey   int
 }
 
 // NewTable builds a table; routes keep their order (the first match wins).
 func NewTable(country string, p Policy, routes []*Route) (*Table, error) {
-	t := &Table{Country: strings.ToUpper(country), Policy: p, routes: routes, first: map[byte][]*Route{}}
-	for _, r := range routes {
+	t := &Table{Country: strings.ToUpper(country), Policy: p, routes: routes, byPrefix: map[string][]*Route{}}
+	for i, r := range routes {
 		if r.Pattern == nil {
 			return nil, fmt.Errorf("dialplan: route %s has no pattern", r.Name)
 		}
 		if len(r.Trunks) == 0 {
 			return nil, fmt.Errorf("dialplan: route %s has no trunk", r.Name)
 		}
-		for _, c := range []byte("0123456789*#+") {
-			if len(r.Pattern.elems) > 0 && r.Pattern.elems[0]&charBit(c) != 0 {
-				t.first[c] = append(t.first[c], r)
-			}
-		}
+		r.ord = i
+		k := r.Pattern.literalPrefix()
+		t.byPrefix[k] = append(t.byPrefix[k], r)
+		t.maxKey = max(t.maxKey, len(k))
 	}
 	return t, nil
 }
 
 // Match returns the first route matching a number, nil when none does.
 func (t *Table) Match(num string) *Route {
-	if num == "" {
-		return nil
-	}
-	for _, r := range t.first[num[0]] {
-		if r.Pattern.Match(num) {
-			return r
+	var best *Route
+	for k := 0; k <= len(num) && k <= t.maxKey; k++ {
+		for _, r := range t.byPrefix[num[:k]] {
+			if best != nil && r.ord > best.ord {
+				break
+			}
+			if r.Pattern.Match(num) {
+				best = r
+				break
+			}
 		}
 	}
-	return nil
+	return best
 }
