@@ -29,6 +29,14 @@ func dialplanRoutes(s *Server) []Route {
 			Auth: Admin, Result: store.DialSettings{}, Handler: s.getDialSettings},
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/dial-settings", Summary: "Replace the tenant's dialling settings",
 			Auth: Admin, Body: dialSettingsBody{}, Result: store.DialSettings{}, Handler: s.putDialSettings},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/trunks", Summary: "List the tenant's SIP trunks (passwords are never returned)",
+			Auth: Admin, Result: List[store.Trunk]{}, Handler: s.listTrunks},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/trunks/{trunk}", Summary: "Get a SIP trunk by name",
+			Auth: Admin, Result: store.Trunk{}, Handler: s.getTrunk},
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/trunks/{trunk}", Summary: "Create or replace a SIP trunk: registering (user name and password, sealed) or IP-authenticated (allowed source addresses), over udp, tcp or tls, with a failover server",
+			Auth: Admin, Body: trunkBody{}, Result: store.Trunk{}, Handler: s.putTrunk},
+		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/trunks/{trunk}", Summary: "Delete a SIP trunk no outbound route names",
+			Auth: Admin, Handler: s.deleteTrunk},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/outside-suspensions", Summary: "List the extensions whose outside calls are suspended (after a burst of outside calls, or by an admin)",
 			Auth: Admin, Result: List[store.OutsideSuspension]{}, Handler: s.listSuspensions},
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/extensions/{extension}/outside-suspension", Summary: "Suspend an extension's outside calls",
@@ -202,5 +210,64 @@ func (s *Server) resumeOutside(r *Request) (any, error) {
 		return nil, err
 	}
 	r.Audit("outside.resume", "extension", id, "")
+	return nil, nil
+}
+
+type trunkBody struct {
+	Kind            string   `json:"kind"`
+	Transport       string   `json:"transport"`
+	Server          string   `json:"server"`
+	Failover        string   `json:"failover"`
+	RegisterExpires int      `json:"register_expires"`
+	AllowedSources  []string `json:"allowed_sources"`
+	DIDFrom         string   `json:"did_from"`
+	Trusted         bool     `json:"trusted"`
+	Username        string   `json:"username"`
+	// Password replaces the stored one when given; it is sealed and never returned.
+	Password string `json:"password"`
+}
+
+func (s *Server) listTrunks(r *Request) (any, error) {
+	ts, err := s.DB.ListTrunks(r.Context(), r.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return List[store.Trunk]{Items: ts}, nil
+}
+
+func (s *Server) getTrunk(r *Request) (any, error) {
+	return s.DB.Trunk(r.Context(), r.TenantID, r.PathValue("trunk"))
+}
+
+func (s *Server) putTrunk(r *Request) (any, error) {
+	if err := s.dialplanOn(); err != nil {
+		return nil, err
+	}
+	var in trunkBody
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	t, err := s.Dialplan.SaveTrunk(r.Context(), store.Trunk{TenantID: r.TenantID, Name: r.PathValue("trunk"), Kind: in.Kind, Transport: in.Transport,
+		Server: in.Server, Failover: in.Failover, RegisterExpires: in.RegisterExpires, AllowedSources: in.AllowedSources, DIDFrom: in.DIDFrom,
+		Trusted: in.Trusted, Username: in.Username}, in.Password, dialplan.SealTrunkSecret(s.Vault))
+	if err != nil {
+		return nil, dialplanErr(err)
+	}
+	r.Audit("trunk.put", "trunk", t.ID, t.Name) // never the password
+	return t, nil
+}
+
+func (s *Server) deleteTrunk(r *Request) (any, error) {
+	if err := s.dialplanOn(); err != nil {
+		return nil, err
+	}
+	err := s.Dialplan.DeleteTrunk(r.Context(), r.TenantID, r.PathValue("trunk"))
+	if errors.Is(err, dialplan.ErrTrunkInUse) {
+		return nil, &Error{Status: http.StatusConflict, Code: "conflict", Field: "trunk", Message: err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Audit("trunk.delete", "trunk", r.PathValue("trunk"), "")
 	return nil, nil
 }

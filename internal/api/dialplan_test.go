@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/privox/privox/internal/dialplan"
+	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/store"
 )
 
@@ -19,6 +20,32 @@ func TestDialplanRoutesAndExplain(t *testing.T) {
 	p.MustDo(200, "PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "de", "main_number": "030 1234567"}, &set)
 	if set.Country != "DE" || set.MainNumber != "+49301234567" {
 		t.Fatalf("settings %+v", set)
+	}
+	var tr store.Trunk
+	p.MustDo(200, "PUT", a+"/trunks/carrier", f.adminA, map[string]any{"kind": "register", "server": "sip.carrier.test:5060", "failover": "sip2.carrier.test:5060",
+		"username": "alpha-1", "password": "carrier-secret-77"}, &tr)
+	if !tr.HasPassword || tr.Username != "alpha-1" || tr.RegisterExpires != 300 || tr.Transport != "udp" {
+		t.Fatalf("trunk %+v", tr)
+	}
+	var sealed string
+	if err := p.App.DB.QueryRow(t.Context(), `SELECT secret_sealed FROM trunk_credentials WHERE trunk_id = ?`, tr.ID).Scan(&sealed); err != nil ||
+		strings.Contains(sealed, "carrier-secret-77") || !keys.IsSealed(sealed) {
+		t.Fatalf("stored password %q (%v)", sealed, err)
+	}
+	if pw, err := p.App.Vault.OpenSecret(f.tenantA, dialplan.TrunkSecretBinding(tr.ID), sealed); err != nil || pw != "carrier-secret-77" {
+		t.Fatalf("sealed password opens to %q (%v)", pw, err)
+	}
+	// Replacing the trunk without a password keeps the stored one.
+	p.MustDo(200, "PUT", a+"/trunks/carrier", f.adminA, map[string]any{"kind": "register", "server": "sip.carrier.test:5061", "transport": "tcp", "username": "alpha-1"}, &tr)
+	if !tr.HasPassword || tr.Transport != "tcp" {
+		t.Fatalf("trunk after replace %+v", tr)
+	}
+	if _, body := p.Do("GET", a+"/trunks", f.adminA, nil); strings.Contains(string(body), "carrier-secret-77") || strings.Contains(string(body), sealed) {
+		t.Errorf("trunk list shows the password: %s", body)
+	}
+	p.MustDo(200, "PUT", a+"/trunks/backup", f.adminA, map[string]any{"kind": "ip", "server": "192.0.2.20:5060", "allowed_sources": []string{"192.0.2.20", "198.51.100.7/24"}}, &tr)
+	if strings.Join(tr.AllowedSources, ",") != "192.0.2.20/32,198.51.100.0/24" {
+		t.Errorf("allowed sources %v", tr.AllowedSources)
 	}
 	p.MustDo(200, "PUT", a+"/outbound-routes/national", f.adminA, map[string]any{"pattern": "_0[1-9]X.", "trunks": []string{"carrier", "backup"}, "position": 2}, nil)
 	p.MustDo(200, "PUT", a+"/outbound-routes/world", f.adminA, map[string]any{"pattern": "_00X.", "trunks": []string{"carrier"}, "position": 1}, nil)
@@ -73,6 +100,14 @@ func TestDialplanRoutesAndExplain(t *testing.T) {
 		{"/outbound-routes/bad", map[string]any{"pattern": "_0X.", "trunks": []string{}}, "trunks", "1 to 8 trunks"},
 		{"/outbound-routes/bad", map[string]any{"pattern": "_0X.", "trunks": []string{"c"}, "prepend": "0a"}, "prepend", "not a digit"},
 		{"/outbound-routes/bad%20name", map[string]any{"pattern": "_0X.", "trunks": []string{"c"}}, "name", "letters, digits"},
+		{"/outbound-routes/bad", map[string]any{"pattern": "_0X.", "trunks": []string{"nosuch"}}, "trunks", "no trunk"},
+		{"/trunks/bad", map[string]any{"kind": "register", "server": "sip.x.test:5060", "username": "u"}, "password", "required"},
+		{"/trunks/bad", map[string]any{"kind": "register", "server": "sip.x.test", "username": "u", "password": "p"}, "server", "host:port"},
+		{"/trunks/bad", map[string]any{"kind": "register", "server": "sip.x.test:5060", "username": "u", "password": "p", "register_expires": 999999}, "register_expires", "60 to 86400"},
+		{"/trunks/bad", map[string]any{"kind": "ip", "server": "sip.x.test:5060"}, "allowed_sources", "1 to 32"},
+		{"/trunks/bad", map[string]any{"kind": "ip", "server": "sip.x.test:5060", "allowed_sources": []string{"not-an-ip"}}, "allowed_sources", "not an address"},
+		{"/trunks/bad", map[string]any{"kind": "sms", "server": "sip.x.test:5060"}, "kind", "register or ip"},
+		{"/trunks/bad", map[string]any{"kind": "ip", "server": "sip.x.test:5060", "transport": "sctp", "allowed_sources": []string{"192.0.2.1"}}, "transport", "udp, tcp or tls"},
 		{"/dial-settings", map[string]any{"country": "XY"}, "country", "not an ISO 3166"},
 		{"/dial-settings", map[string]any{"country": "DE", "main_number": "12"}, "main_number", "not a valid number"},
 	} {
@@ -89,6 +124,9 @@ func TestDialplanRoutesAndExplain(t *testing.T) {
 	}
 	if st, _ := p.Do("GET", a+"/route-explain?from=1001&to=0301234567", f.memberA, nil); st != 403 {
 		t.Errorf("explain as member: %d", st)
+	}
+	if st, body := p.Do("DELETE", a+"/trunks/carrier", f.adminA, nil); st != 409 {
+		t.Errorf("deleting a trunk in use: %d %s", st, body)
 	}
 	p.MustDo(204, "DELETE", a+"/outbound-routes/world", f.adminA, nil, nil)
 	if d = explain("1001", "0049301234567"); d.Status != 404 {

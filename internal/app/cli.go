@@ -116,7 +116,8 @@ func Main(env Env) int {
 		"format", "phonebook", "map", "on-error", "vcard-version",
 		// dial plan (cli_dialplan.go)
 		"from", "to", "pattern", "strip", "prepend", "trunks", "position", "e164", "country", "main-number", "international", "premium",
-		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window"} {
+		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window",
+		"server", "failover", "transport", "username", "sources", "did-from", "trusted"} {
 		c.flags[f] = c.fs.String(f, "", f)
 	}
 	c.flags["dry-run"] = new(string)

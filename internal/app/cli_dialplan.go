@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/privox/privox/internal/attendant"
 	"github.com/privox/privox/internal/dialplan"
+	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/store"
 )
 
@@ -254,4 +256,84 @@ func runOutsideList(c *cmdCtx) error {
 			fmt.Fprintf(w, "%d\t%s\t%s\n", s.ExtensionID, s.Reason, time.UnixMilli(s.CreatedAt).UTC().Format(time.RFC3339))
 		}
 	})
+}
+
+func init() {
+	addCommand(command{"trunk set", "trunk set --tenant T --name N --kind register|ip --server HOST:PORT [--failover HOST:PORT] [--transport udp|tcp|tls] [--username U --password P|-] [--expires S] [--sources A,B] [--did-from ruri|to] [--trusted on|off]", runTrunkSet})
+	addCommand(command{"trunk list", "trunk list --tenant T", runTrunkList})
+	addCommand(command{"trunk delete", "trunk delete --tenant T --name N", runTrunkDelete})
+}
+
+func runTrunkSet(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	expires, err := c.intFlag("expires")
+	if err != nil {
+		return err
+	}
+	trusted, err := c.onOff("trusted", false)
+	if err != nil {
+		return err
+	}
+	pw := c.str("password")
+	if pw == "-" { // from standard input, so that it is not in the process list
+		if c.env.Stdin == nil {
+			return usageErr("--password -: nothing on standard input")
+		}
+		b, err := io.ReadAll(io.LimitReader(c.env.Stdin, dialplan.MaxPassword+2))
+		if err != nil {
+			return err
+		}
+		pw = strings.TrimRight(string(b), "\r\n")
+	}
+	var sources []string
+	if v := c.str("sources"); v != "" {
+		sources = strings.Split(v, ",")
+	}
+	vault, err := keys.Open(keys.DefaultDir(c.cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	tr, err := dialplan.NewStoreTables(c.db, 0).SaveTrunk(c.ctx, store.Trunk{TenantID: t.ID, Name: c.str("name"), Kind: c.str("kind"),
+		Transport: c.str("transport"), Server: c.str("server"), Failover: c.str("failover"), RegisterExpires: expires, AllowedSources: sources,
+		DIDFrom: c.str("did-from"), Trusted: trusted, Username: c.str("username")}, pw, dialplan.SealTrunkSecret(vault))
+	if err != nil {
+		return dialplanCLIErr(err)
+	}
+	c.audit(t.ID, "trunk.put", "trunk", tr.ID, tr.Name)
+	return c.out(tr, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "saved trunk %s (%s, %s %s)\n", tr.Name, tr.Kind, tr.Transport, tr.Server)
+	})
+}
+
+func runTrunkList(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	ts, err := c.db.ListTrunks(c.ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	return c.out(ts, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "NAME\tKIND\tTRANSPORT\tSERVER\tFAILOVER\tUSERNAME\tSOURCES\tDID FROM\tTRUSTED")
+		for _, tr := range ts {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", tr.Name, tr.Kind, tr.Transport, tr.Server, tr.Failover, tr.Username,
+				strings.Join(tr.AllowedSources, ","), tr.DIDFrom, tr.Trusted)
+		}
+	})
+}
+
+func runTrunkDelete(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	if err := dialplan.NewStoreTables(c.db, 0).DeleteTrunk(c.ctx, t.ID, c.str("name")); err != nil {
+		return fmt.Errorf("trunk %q: %w", c.str("name"), dialplanCLIErr(err))
+	}
+	c.audit(t.ID, "trunk.delete", "trunk", c.str("name"), "")
+	return c.out(map[string]string{"deleted": c.str("name")}, func(w *tabwriter.Writer) { fmt.Fprintf(w, "deleted trunk %s\n", c.str("name")) })
 }

@@ -22,6 +22,16 @@ func TestRouteExplainCLI(t *testing.T) {
 	mustRun("tenant", "add", "acme")
 	mustRun("ext", "add", "--tenant", "acme", "--number", "1001", "--sip-password", "s3cret-sip-pw")
 	mustRun("dial", "settings", "--tenant", "acme", "--country", "DE", "--main-number", "+49 30 1234567")
+	_, er, code := run(env, "route", "set", "--tenant", "acme", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier")
+	if code == 0 || !strings.Contains(er, `no trunk "carrier"`) {
+		t.Errorf("route over a missing trunk: %d %s", code, er)
+	}
+	mustRun("trunk", "set", "--tenant", "acme", "--name", "carrier", "--kind", "register", "--server", "sip.carrier.test:5060", "--username", "acme-1",
+		"--password", "carrier-pass-1", "--failover", "sip2.carrier.test:5060")
+	mustRun("trunk", "set", "--tenant", "acme", "--name", "backup", "--kind", "ip", "--server", "192.0.2.20:5061", "--transport", "tls", "--sources", "192.0.2.20,198.51.100.0/24")
+	if out := mustRun("trunk", "list", "--tenant", "acme"); !strings.Contains(out, "192.0.2.20/32,198.51.100.0/24") || strings.Contains(out, "carrier-pass-1") {
+		t.Errorf("trunk list:\n%s", out)
+	}
 	mustRun("route", "set", "--tenant", "acme", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier,backup")
 	mustRun("route", "set", "--tenant", "acme", "--name", "world", "--pattern", "_00X.", "--trunks", "carrier", "--position", "-1")
 	if out := mustRun("route", "list", "--tenant", "acme"); !strings.Contains(strings.Split(out, "\n")[1], "world") {
@@ -50,12 +60,15 @@ func TestRouteExplainCLI(t *testing.T) {
 	if out := mustRun("route", "explain", "--tenant", "acme", "--from", "1001", "--to", "1001"); !strings.Contains(out, "=> reject 480") {
 		t.Errorf("unregistered extension:\n%s", out)
 	}
-	_, er, code := run(env, "route", "set", "--tenant", "acme", "--name", "bad", "--pattern", "_0X.1", "--trunks", "carrier")
+	_, er, code = run(env, "route", "set", "--tenant", "acme", "--name", "bad", "--pattern", "_0X.1", "--trunks", "carrier")
 	if code == 0 || !strings.Contains(er, "invalid pattern") || !strings.Contains(er, "'.' may only end a pattern at position 4") {
 		t.Errorf("invalid pattern: %d %s", code, er)
 	}
 	if _, er, code := run(env, "route", "explain", "--tenant", "acme", "--from", "4711", "--to", "0301234567"); code == 0 || !strings.Contains(er, "from") {
 		t.Errorf("explain from a non-extension: %d %s", code, er)
+	}
+	if _, er, code := run(env, "trunk", "delete", "--tenant", "acme", "--name", "carrier"); code == 0 || !strings.Contains(er, "outbound routes use the trunk: route world names it") {
+		t.Errorf("deleting a trunk in use: %d %s", code, er)
 	}
 	mustRun("route", "delete", "--tenant", "acme", "--name", "world")
 	if out := mustRun("route", "explain", "--tenant", "acme", "--from", "1001", "--to", "0301234567"); !strings.Contains(out, "via route national") {

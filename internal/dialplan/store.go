@@ -185,6 +185,13 @@ func (s *StoreTables) SaveRoute(ctx context.Context, r store.OutboundRoute) (sto
 	if _, err := CompileRoute(r); err != nil {
 		return r, err
 	}
+	for _, name := range r.Trunks {
+		if _, err := s.db.Trunk(ctx, r.TenantID, name); errors.Is(err, store.ErrNotFound) {
+			return r, fieldErr("trunks", "no trunk %q in the tenant", name)
+		} else if err != nil {
+			return r, err
+		}
+	}
 	out, err := s.db.PutOutboundRoute(ctx, r)
 	s.Invalidate(r.TenantID)
 	return out, err

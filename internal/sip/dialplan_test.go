@@ -19,6 +19,7 @@ func TestOutsideCalls(t *testing.T) {
 	e.ext("1001", "secret-1001")
 	for _, args := range [][]string{
 		{"dial", "settings", "--tenant", "default", "--country", "DE"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "192.0.2.20:5060", "--sources", "192.0.2.20"},
 		{"route", "set", "--tenant", "default", "--name", "world", "--pattern", "_00X.", "--trunks", "carrier"},
 		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier"},
 	} {
@@ -83,6 +84,7 @@ func TestOutsideBurst(t *testing.T) {
 	e.ext("1001", "secret-1001")
 	for _, args := range [][]string{
 		{"dial", "settings", "--tenant", "default", "--country", "DE", "--burst-calls", "3", "--burst-window", "600"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "192.0.2.20:5060", "--sources", "192.0.2.20"},
 		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier"},
 	} {
 		if out, er, code := e.p.CLI(args...); code != 0 {
