@@ -61,6 +61,8 @@ type Deps struct {
 	Dialplan *dialplan.StoreTables
 	// Explain explains the routing of a call (the SIP server's dial plan when it runs).
 	Explain dialplan.Explainer
+	// TrunkStates reports the registration state of a tenant's trunks (nil: SIP not running).
+	TrunkStates func(tenantID int64) any
 }
 
 // Server serves the API.

@@ -37,6 +37,8 @@ func dialplanRoutes(s *Server) []Route {
 			Auth: Admin, Body: trunkBody{}, Result: store.Trunk{}, Handler: s.putTrunk},
 		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/trunks/{trunk}", Summary: "Delete a SIP trunk no outbound route names",
 			Auth: Admin, Handler: s.deleteTrunk},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/trunk-states", Summary: "Registration state of the tenant's registering trunks (registering, registered, failed; server, expiry, failures, last error)",
+			Auth: Admin, Result: List[any]{}, Handler: s.trunkStates},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/outside-suspensions", Summary: "List the extensions whose outside calls are suspended (after a burst of outside calls, or by an admin)",
 			Auth: Admin, Result: List[store.OutsideSuspension]{}, Handler: s.listSuspensions},
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/extensions/{extension}/outside-suspension", Summary: "Suspend an extension's outside calls",
@@ -270,4 +272,11 @@ func (s *Server) deleteTrunk(r *Request) (any, error) {
 	}
 	r.Audit("trunk.delete", "trunk", r.PathValue("trunk"), "")
 	return nil, nil
+}
+
+func (s *Server) trunkStates(r *Request) (any, error) {
+	if s.TrunkStates == nil {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "SIP is not running"}
+	}
+	return map[string]any{"items": s.TrunkStates(r.TenantID)}, nil
 }

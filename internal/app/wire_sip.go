@@ -88,7 +88,10 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 	s := &sipSubsystem{Server: srv, a: a, relay: relay, apps: apps}
 	srv.SetApps(apps.Apps)
 	a.forgetters = append(a.forgetters, srv)
-	a.apiDeps = append(a.apiDeps, func(d *api.Deps) { d.Explain = srv.Explain })
+	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
+		d.Explain = srv.Explain
+		d.TrunkStates = func(tenantID int64) any { return srv.TrunkStates(tenantID) }
+	})
 	if err := registerRelayMetrics(a.Metrics, relay); err != nil {
 		relay.Close()
 		return nil, err

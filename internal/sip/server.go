@@ -85,6 +85,8 @@ type Server struct {
 	calls    *callTable
 	cdrs     *cdrWriter
 	plan     *dialplan.Plan
+	trunks   *trunkRegs
+	secrets  SecretOpener
 	names    CallerNames
 
 	host     string            // advertised host for Via/Contact
@@ -160,6 +162,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.cdrs = newCDRWriter(deps.DB, log)
 	s.cdrs.node = cfg.Node
 	s.plan = newPlan(s, deps)
+	s.secrets = deps.Secrets
+	var terr error
+	if s.trunks, terr = newTrunkRegs(s, deps.Metrics); terr != nil {
+		return nil, terr
+	}
 
 	// sipgo keeps one package-wide default logger; it must never print message contents.
 	sipgoLogOnce.Do(func() { sip.SetDefaultLogger(slog.New(newSipgoHandler(slog.Default().Handler()))) })
@@ -289,6 +296,8 @@ func (s *Server) Start(ctx context.Context) error {
 	go s.persist.run()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.housekeeping() }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.trunks.run() }()
 	s.cdrs.startLoop()
 	s.log.Info("sip listening", "addrs", s.addrs, "host", s.host)
 	return nil
