@@ -45,6 +45,9 @@ type Destination struct {
 	Class  Class    `json:"class,omitempty"`
 	Route  string   `json:"route,omitempty"`
 	Trunks []string `json:"trunks,omitempty"`
+	// CallerID is the number an outside call presents (the tenant's main number; "" to
+	// present the caller's own).
+	CallerID string `json:"caller_id,omitempty"`
 	// Done reports the end of an outside call and its talk time to the outside-call guard;
 	// whoever acts on the decision calls it once (nil when nothing counts the call).
 	Done func(talk time.Duration) `json:"-"`

@@ -193,7 +193,7 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 	if e164 != "" && r.E164 {
 		send = e164
 	}
-	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done},
+	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done, CallerID: t.MainNumber},
 		"route %s (pattern %s) matches %s: %s, %s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ",")), nil
 }
 

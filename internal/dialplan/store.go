@@ -165,6 +165,7 @@ func (s *StoreTables) Table(ctx context.Context, tenantID int64) (*Table, error)
 	if err != nil {
 		return nil, err
 	}
+	t.MainNumber = set.MainNumber
 	t.Limits = Limits{MaxConcurrent: set.MaxConcurrent, MinutesPerDay: set.MinutesPerDay, BurstCalls: set.BurstCalls,
 		BurstWindow: time.Duration(set.BurstWindowS) * time.Second}
 	s.mu.Lock()

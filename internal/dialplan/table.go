@@ -43,10 +43,11 @@ func (p Policy) refuse(c Class) string {
 
 // Table is a tenant's outbound routing: its country, policy and ordered routes.
 type Table struct {
-	Country string
-	Policy  Policy
-	Limits  Limits
-	routes  []*Route
+	Country    string
+	MainNumber string
+	Policy     Policy
+	Limits     Limits
+	routes     []*Route
 	// byPrefix holds the routes by their pattern's literal prefix (the leading positions
 	// that admit one character each), in table order: a number can only match routes
 	// filed under one of its own prefixes, so a decision looks at few patterns however

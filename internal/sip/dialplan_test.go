@@ -3,6 +3,7 @@ package sip_test
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ func TestOutsideCalls(t *testing.T) {
 	e.ext("1001", "secret-1001")
 	for _, args := range [][]string{
 		{"dial", "settings", "--tenant", "default", "--country", "DE"},
-		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "192.0.2.20:5060", "--sources", "192.0.2.20"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--transport", "tcp", "--server", "127.0.0.1:1", "--sources", "127.0.0.1"},
 		{"route", "set", "--tenant", "default", "--name", "world", "--pattern", "_00X.", "--trunks", "carrier"},
 		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier"},
 	} {
@@ -34,7 +35,7 @@ func TestOutsideCalls(t *testing.T) {
 	}{
 		{"00442079460000", 403},
 		{"09001234567", 403},
-		{"0301234567", 503},
+		{"0301234567", 480}, // the trunk refuses connections
 		{strings.Repeat("0", 200), 484},
 		{"1001", 480},
 	} {
@@ -84,7 +85,7 @@ func TestOutsideBurst(t *testing.T) {
 	e.ext("1001", "secret-1001")
 	for _, args := range [][]string{
 		{"dial", "settings", "--tenant", "default", "--country", "DE", "--burst-calls", "3", "--burst-window", "600"},
-		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "192.0.2.20:5060", "--sources", "192.0.2.20"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--transport", "tcp", "--server", "127.0.0.1:1", "--sources", "127.0.0.1"},
 		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier"},
 	} {
 		if out, er, code := e.p.CLI(args...); code != 0 {
@@ -99,7 +100,7 @@ func TestOutsideBurst(t *testing.T) {
 		}
 	}
 	for i := 0; i < 3; i++ {
-		call(503) // routed; no trunk signals on this node
+		call(480) // routed to a trunk whose server refuses connections
 	}
 	call(403) // the burst
 	call(403) // suspended
@@ -119,6 +120,38 @@ func TestOutsideBurst(t *testing.T) {
 		t.Errorf("audited reasons %v", reasons)
 	}
 	e.p.MustDo(204, "DELETE", fmt.Sprintf("/api/v1/tenants/1/extensions/%d/outside-suspension", sus[0].ExtensionID), e.p.AdminToken, nil, nil)
-	call(503) // resumed: the burst window starts afresh
-	call(503)
+	call(480) // resumed: the burst window starts afresh
+	call(480)
+}
+
+// TestOutboundThroughTrunk: a phone dials a German number in national format; it leaves
+// through the tenant's trunk in E.164 with the tenant's main number as caller-ID, and the
+// provider (a sipp UAS) answers; the CDR says outbound and the guard's count returns to 0.
+func TestOutboundThroughTrunk(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	uas := e.newPeer("udp")
+	provider := e.sippUAS("provider", "uas.xml", uas)
+	for _, args := range [][]string{
+		{"dial", "settings", "--tenant", "default", "--country", "DE", "--main-number", "030 9999000"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "127.0.0.1:" + strconv.Itoa(uas.port), "--sources", "127.0.0.1"},
+		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier"},
+	} {
+		if out, er, code := e.p.CLI(args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, er)
+		}
+	}
+	e.sippUAC("caller", "uac.xml", "udp", "-s", "0301234567", "-d", "500").wait(t)
+	provider.wait(t)
+	msgs := provider.messages()
+	if !strings.Contains(msgs, "INVITE sip:+49301234567@127.0.0.1:"+strconv.Itoa(uas.port)) || !strings.Contains(msgs, "sip:+49309999000@") {
+		t.Errorf("INVITE at the provider:\n%s", tail(msgs, 3000))
+	}
+	waitFor(t, "the CDR", func() bool { return len(e.cdrs(t)) == 1 })
+	if c := e.cdrs(t)[0]; c.Direction != "outbound" || c.Trunk != "carrier" || c.Cause != 200 || c.Callee != "0301234567" {
+		t.Errorf("CDR %+v", c)
+	}
+	if n := e.srv().ActiveCalls(); n != 0 {
+		t.Errorf("%d calls active", n)
+	}
 }

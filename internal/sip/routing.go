@@ -2,7 +2,10 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"strings"
+	"time"
 
 	callmodel "github.com/privox/privox/internal/call"
 	"github.com/privox/privox/internal/dialplan"
@@ -33,6 +36,11 @@ type routeDecision struct {
 	app     *callmodel.Route
 	status  int
 	reason  string
+	// Outside calls: the caller-ID the trunk is sent (the From user), the guard's report of
+	// the call's end, and the trunk.
+	fromUser    string
+	outsideDone func(time.Duration)
+	trunk       string
 }
 
 // extRef is the SIP core's handle on an extension destination.
@@ -100,13 +108,7 @@ func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
 	case dialplan.KindApplication, dialplan.KindMailbox:
 		return &routeDecision{app: &callmodel.Route{App: dst.App, Arg: dst.Arg}}, nil
 	case dialplan.KindOutbound:
-		// No trunk can carry the call yet on this node: the route names trunks that
-		// do not signal.
-		s.log.Info("outbound route without a signalling trunk", "route", dst.Route, "class", string(dst.Class))
-		if dst.Done != nil {
-			dst.Done(0)
-		}
-		return &routeDecision{status: 503, reason: "Service Unavailable"}, nil
+		return s.routeTrunk(rc, dst)
 	default:
 		s.log.Error("dial plan destination not handled", "kind", string(dst.Kind), "stage", d.Stage)
 		return &routeDecision{status: 500, reason: "Server Internal Error"}, nil
@@ -129,4 +131,38 @@ func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (
 		req.From, req.FromUser, req.FromExt = a.number, a.userID, a.extID
 	}
 	return s.plan.Route(dialplan.Explaining(ctx), req)
+}
+
+// routeTrunk sends an outside call to the first trunk of its route: the Request-URI names
+// the number at the trunk's server, the From the tenant's main number when one is set.
+// (Trying the route's further trunks after a failure is not done yet: the call gets the
+// first trunk's answer.)
+func (s *Server) routeTrunk(rc *routeCtx, dst *dialplan.Destination) (*routeDecision, error) {
+	fail := func(status int, reason string) (*routeDecision, error) {
+		if dst.Done != nil {
+			dst.Done(0)
+		}
+		return &routeDecision{status: status, reason: reason}, nil
+	}
+	t, err := s.db.Trunk(rc.ctx, rc.tenant.ID, dst.Trunks[0])
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(503, "Service Unavailable")
+	}
+	if err != nil {
+		if dst.Done != nil {
+			dst.Done(0)
+		}
+		return nil, err
+	}
+	transport := strings.ToUpper(t.Transport)
+	b := binding{contact: "sip:" + dst.Number + "@" + t.Server, transport: transport, expires: time.Now().Add(24 * time.Hour).Unix()}
+	if transport != tpUDP {
+		b.contact += ";transport=" + t.Transport
+	}
+	from := rc.caller.number
+	if dst.CallerID != "" {
+		from = dst.CallerID
+	}
+	callee := &account{tenantID: rc.tenant.ID, number: dst.Number}
+	return &routeDecision{callee: callee, targets: []binding{b}, fromUser: from, outsideDone: dst.Done, trunk: t.Name}, nil
 }
