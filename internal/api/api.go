@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/privox/privox/internal/dialplan"
 	"io"
 	"log/slog"
 	"net"
@@ -56,6 +57,12 @@ type Deps struct {
 	Prompts *prompts.Library
 	// Directory serves phonebooks and search (directory.go; nil: those routes answer 503).
 	Directory *directory.Service
+	// Dialplan stores outbound routes and dialling settings (dialplan.go; nil: 503).
+	Dialplan *dialplan.StoreTables
+	// Explain explains the routing of a call (the SIP server's dial plan when it runs).
+	Explain dialplan.Explainer
+	// TrunkStates reports the registration state of a tenant's trunks (nil: SIP not running).
+	TrunkStates func(tenantID int64) any
 }
 
 // Server serves the API.

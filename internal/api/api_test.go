@@ -392,7 +392,12 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 	mk(fmt.Sprintf("/phonebooks/%d/contacts", bookB.ID), map[string]any{"given_name": "Beta", "family_name": "Contact Marker"}, &contactB)
 	mk("/ldap/accounts", map[string]any{"name": "beta-phones"}, &acctB)
 	mk("/directory/sources", map[string]any{"phonebook_id": bookB.ID, "name": "Beta Source Marker", "url": "ldaps://ldap.beta.test:636", "base_dn": "dc=beta,dc=test"}, &srcB)
-	markers := []string{"Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`}
+	// B's outbound route and dialling settings.
+	p.MustDo(200, "PUT", b+"/trunks/beta-trunk-marker", f.adminB, map[string]any{"kind": "register", "server": "sip.beta-provider-marker.test:5060",
+		"username": "beta-user-marker", "password": "beta-password-marker"}, nil)
+	p.MustDo(200, "PUT", b+"/outbound-routes/beta-route-marker", f.adminB, map[string]any{"pattern": "_0777X.", "trunks": []string{"beta-trunk-marker"}}, nil)
+	p.MustDo(200, "PUT", b+"/dial-settings", f.adminB, map[string]any{"country": "AT", "main_number": "+43 1 5555555"}, nil)
+	markers := []string{"beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`}
 	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID,
 		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID}
 	// A's own resources, for the positive control of body ids.
@@ -409,7 +414,7 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 		}
 	}
 	// Path parameters that name things per tenant rather than identify them.
-	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker"}
+	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker", "route": "beta-route-marker", "trunk": "beta-trunk-marker"}
 	query := fmt.Sprintf("?user=%d&actor=%d&target_id=%d", mb.ID, mb.ID, mb.ID)
 	checked, bodies := 0, 0
 	for _, rt := range p.App.API.Routes() {

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/privox/privox/internal/dialplan"
 	"io"
 	"log/slog"
 	"net"
@@ -102,6 +103,11 @@ type App struct {
 
 	// Directory is the phonebooks and their search index (wire_directory.go).
 	Directory *directory.Service
+
+	// Dialplan holds the tenants' outbound routes and dialling settings (wire_dialplan.go).
+	Dialplan  *dialplan.StoreTables
+	blocked   *prometheus.CounterVec
+	dialGuard *dialplan.Guard
 }
 
 // SetAddr records a bound listener address of a subsystem.

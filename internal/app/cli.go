@@ -113,7 +113,11 @@ func Main(env Env) int {
 		// privacy engine (cli_privacy.go)
 		"kind", "on-deactivation", "table", "record",
 		// prompts (cli_prompts.go), phonebooks (cli_contacts.go)
-		"format", "phonebook", "map", "on-error", "vcard-version"} {
+		"format", "phonebook", "map", "on-error", "vcard-version",
+		// dial plan (cli_dialplan.go)
+		"from", "to", "pattern", "strip", "prepend", "trunks", "position", "e164", "country", "main-number", "international", "premium",
+		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window",
+		"server", "failover", "transport", "username", "sources", "did-from", "trusted"} {
 		c.flags[f] = c.fs.String(f, "", f)
 	}
 	c.flags["dry-run"] = new(string)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/privox/privox/internal/api"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -65,7 +66,8 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		PublicHost: c.SIP.PublicAddr,
 		WebSocket:  true,
 		Node:       c.NodeName,
-	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics, Secrets: a.Vault, Names: a.Directory})
+	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics, Secrets: a.Vault, Names: a.Directory,
+		Routes: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall})
 	if err != nil {
 		relay.Close()
 		return nil, err
@@ -86,6 +88,10 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 	s := &sipSubsystem{Server: srv, a: a, relay: relay, apps: apps}
 	srv.SetApps(apps.Apps)
 	a.forgetters = append(a.forgetters, srv)
+	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
+		d.Explain = srv.Explain
+		d.TrunkStates = func(tenantID int64) any { return srv.TrunkStates(tenantID) }
+	})
 	if err := registerRelayMetrics(a.Metrics, relay); err != nil {
 		relay.Close()
 		return nil, err

@@ -174,6 +174,14 @@ var fillers = map[string]filler{
 			t.Fatal(err)
 		}
 	},
+	// The person's extension, its outside calls suspended by an admin (internal/dialplan).
+	"outside_suspensions": func(t *testing.T, o *org, uid int64, mark string) {
+		var ext int64
+		if err := o.p.App.DB.QueryRow(context.Background(), `SELECT id FROM extensions WHERE user_id = ?`, uid).Scan(&ext); err != nil {
+			t.Fatal(err)
+		}
+		o.p.MustDo(200, "PUT", fmt.Sprintf("%s/extensions/%d/outside-suspension", o.prefix, ext), o.admin, nil, nil)
+	},
 	// Phonebooks (internal/directory): a personal phonebook with one entry, made by the person,
 	// and membership of a group phonebook the admin keeps.
 	"phonebooks": func(t *testing.T, o *org, uid int64, mark string) {

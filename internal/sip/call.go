@@ -102,17 +102,21 @@ type call struct {
 	lastAck        *sip.Request      // the ACK sent for the winning 2xx (re-sent on retransmissions)
 	startAt        time.Time
 	answerAt       time.Time
-	endAt          time.Time
-	cause          int
-	hangupBy       string
-	decided        chan struct{} // closed once A's INVITE has its final response
-	final          *sip.Response // that response (nil when sipgo answered a CANCEL with 487)
-	acked          chan struct{} // closed when A acknowledges the 2xx
-	ended          chan struct{}
-	timers         []*time.Timer
-	sessTimer      *time.Timer
-	endOnce        sync.Once
-	self           atomic.Pointer[call] // cleared when the call ends (see handleInvite)
+	// outsideDone reports an outside call's end to the outside-call guard; trunk names the
+	// trunk an outside call left through.
+	outsideDone func(time.Duration)
+	trunk       string
+	endAt       time.Time
+	cause       int
+	hangupBy    string
+	decided     chan struct{} // closed once A's INVITE has its final response
+	final       *sip.Response // that response (nil when sipgo answered a CANCEL with 487)
+	acked       chan struct{} // closed when A acknowledges the 2xx
+	ended       chan struct{}
+	timers      []*time.Timer
+	sessTimer   *time.Timer
+	endOnce     sync.Once
+	self        atomic.Pointer[call] // cleared when the call ends (see handleInvite)
 
 	// Calls routed to an application of the call model (appcall.go): A's far end is the
 	// application until it connects A to a callee, when the call becomes a two-party call.

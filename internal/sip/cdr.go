@@ -112,7 +112,7 @@ func (w *cdrWriter) recoverOpen(ctx context.Context) error {
 // started queues the start row of a call that was just answered (caller holds c.mu).
 func (w *cdrWriter) started(c *call) {
 	at := c.answerAt.UnixMilli()
-	cdr := store.CDR{TenantID: c.tenant.ID, CallID: c.id, Callee: c.dialed, Direction: "internal",
+	cdr := store.CDR{TenantID: c.tenant.ID, CallID: c.id, Callee: c.dialed, Direction: c.direction(), Trunk: c.trunk,
 		StartAt: c.startAt.UnixMilli(), AnswerAt: &at, EndAt: at, Cause: 200, InProgress: true, Node: w.node}
 	if c.caller != nil {
 		cdr.Caller = c.caller.number
@@ -132,7 +132,7 @@ func (w *cdrWriter) started(c *call) {
 func (w *cdrWriter) record(c *call) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cdr := store.CDR{TenantID: c.tenant.ID, CallID: c.id, Callee: c.dialed, Direction: "internal",
+	cdr := store.CDR{TenantID: c.tenant.ID, CallID: c.id, Callee: c.dialed, Direction: c.direction(), Trunk: c.trunk,
 		StartAt: c.startAt.UnixMilli(), EndAt: c.endAt.UnixMilli(), Cause: c.cause, HangupBy: c.hangupBy, Node: w.node}
 	if c.caller != nil {
 		cdr.Caller = c.caller.number
@@ -168,4 +168,12 @@ func (w *cdrWriter) record(c *call) {
 	default:
 		w.log.Error("CDR queue full, record dropped", "call_id", c.id)
 	}
+}
+
+// direction is the CDR's direction of a call (caller holds c.mu).
+func (c *call) direction() string {
+	if c.trunk != "" {
+		return "outbound"
+	}
+	return "internal"
 }

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/netip"
@@ -166,6 +167,7 @@ func (c *call) setup(ctx context.Context) {
 	}
 	c.mu.Lock() // ForgetUser reads it
 	c.callee = d.callee
+	c.outsideDone, c.trunk = d.outsideDone, d.trunk
 	c.mu.Unlock()
 	c.log = c.log.With("callee", d.callee.number)
 	if s.relay == nil {
@@ -209,7 +211,7 @@ func (c *call) setup(ctx context.Context) {
 	}
 	c.state = stRinging
 	c.b = leg{id: media.LegB, callID: c.bCallID, localTag: c.bFromTag,
-		localURI:     sip.Uri{Scheme: "sip", User: c.caller.number, Host: c.realm},
+		localURI:     sip.Uri{Scheme: "sip", User: cmp.Or(d.fromUser, c.caller.number), Host: c.realm},
 		localDisplay: c.callerDisplay(d.callee),
 		remoteURI:    sip.Uri{Scheme: "sip", User: d.callee.number, Host: c.realm}, cseq: 1}
 	for _, b := range d.targets {
@@ -924,6 +926,16 @@ func (c *call) finish(cause int, by string) {
 			ms.Close()
 		}
 		c.s.calls.remove(c)
+		c.mu.Lock()
+		done, answerAt, endAt := c.outsideDone, c.answerAt, c.endAt
+		c.mu.Unlock()
+		if done != nil {
+			talk := time.Duration(0)
+			if !answerAt.IsZero() {
+				talk = endAt.Sub(answerAt)
+			}
+			done(talk)
+		}
 		c.s.cdrs.record(c)
 		c.log.Debug("call ended", "cause", cause, "by", by)
 	})

@@ -2,18 +2,22 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"strings"
+	"time"
 
 	callmodel "github.com/privox/privox/internal/call"
+	"github.com/privox/privox/internal/dialplan"
 	"github.com/privox/privox/internal/store"
 )
 
-// The dial plan: the routing stages every call passes through, in order, declared in one
-// place (dialPlan). A stage either decides where the call goes (or that it fails) or passes
-// it on to the next. Call forwarding, do-not-disturb, voicemail, ring groups and trunks slot
-// in here as further stages.
+// The dial plan lives in package dialplan: its stages, in the order declared there, decide
+// where a call goes. The SIP core gives it the extensions (the account cache and the
+// location service, so the extension path reaches no database) and the call model's
+// applications, and acts on the typed destination it answers with.
 
-// routeCtx is what a stage sees of a call being routed.
+// routeCtx is what the dial plan is asked about a call being routed.
 type routeCtx struct {
 	ctx    context.Context
 	s      *Server
@@ -23,81 +27,142 @@ type routeCtx struct {
 	src    netip.AddrPort
 }
 
-// routeDecision is a stage's verdict: the callee and the contacts to fork to, an
-// application to run (the call model starts it; SIP does not know what it does), or a status
-// for the caller.
+// routeDecision is what the SIP core does with a call: the callee and the contacts to fork
+// to, an application to run (the call model starts it; SIP does not know what it does), or
+// a status for the caller.
 type routeDecision struct {
 	callee  *account
 	targets []binding
 	app     *callmodel.Route
 	status  int
 	reason  string
+	// Outside calls: the caller-ID the trunk is sent (the From user), the guard's report of
+	// the call's end, and the trunk.
+	fromUser    string
+	outsideDone func(time.Duration)
+	trunk       string
 }
 
-// routeStage is one step of the dial plan; it returns nil to pass the call on.
-type routeStage struct {
-	name string
-	run  func(rc *routeCtx) (*routeDecision, error)
+// extRef is the SIP core's handle on an extension destination.
+type extRef struct {
+	acct    *account
+	targets []binding
 }
 
-// dialPlan is the order of the routing stages.
-func dialPlan(s *Server) []routeStage {
-	return []routeStage{
-		{"extension", s.routeExtension},     // the dialled number is an extension of the caller's tenant
-		{"application", s.routeApplication}, // the number runs an application (an attendant number)
-		{"not-found", routeNotFound},        // nothing matched
+// sipExtensions implements dialplan.Extensions over the account cache and the location.
+type sipExtensions struct{ s *Server }
+
+var _ dialplan.Extensions = sipExtensions{}
+
+func (e sipExtensions) Extension(ctx context.Context, tenantID int64, number string) (dialplan.Extension, bool, error) {
+	a, err := e.s.accounts.byNum(ctx, tenantID, number)
+	if err != nil || a == nil {
+		return dialplan.Extension{}, false, err
 	}
+	targets := e.s.loc.lookup(aorKey{tenantID, a.number})
+	return dialplan.Extension{Number: a.number, Reachable: len(targets) > 0, Ref: extRef{a, targets}}, true, nil
 }
 
-// routeCall runs the dial plan.
+// sipApps implements dialplan.Applications over the call model set at start-up.
+type sipApps struct{ s *Server }
+
+func (a sipApps) RouteApp(ctx context.Context, tenantID int64, number string) (callmodel.Route, bool, error) {
+	apps := a.s.apps.Load()
+	if apps == nil {
+		return callmodel.Route{}, false, nil
+	}
+	return apps.RouteApp(ctx, tenantID, number)
+}
+
+// newPlan builds the dial plan over the server's extensions and applications and the
+// dependencies given to New.
+func newPlan(s *Server, deps Deps) *dialplan.Plan {
+	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, Guard: deps.Guard, Blocked: deps.Blocked}
+	return dialplan.New(dialplan.Stages(d)...)
+}
+
+func (rc *routeCtx) request() *dialplan.Request {
+	req := &dialplan.Request{TenantID: rc.tenant.ID, To: rc.dialed}
+	if rc.caller != nil {
+		req.From, req.FromUser, req.FromExt = rc.caller.number, rc.caller.userID, rc.caller.extID
+	}
+	return req
+}
+
+// routeCall runs the dial plan and turns its decision into what the SIP core does.
 func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
-	for _, st := range s.routes {
-		d, err := st.run(rc)
-		if err != nil {
-			return nil, err
-		}
-		if d != nil {
-			return d, nil
-		}
-	}
-	return routeNotFound(rc)
-}
-
-// routeExtension routes to an extension of the tenant: its registered contacts, or 480 when
-// none is registered.
-func (s *Server) routeExtension(rc *routeCtx) (*routeDecision, error) {
-	if rc.dialed == "" {
-		return nil, nil
-	}
-	a, err := s.accounts.byNum(rc.ctx, rc.tenant.ID, rc.dialed)
+	d, err := s.plan.Route(rc.ctx, rc.request())
 	if err != nil {
 		return nil, err
 	}
-	if a == nil {
-		return nil, nil
+	if d.Status != 0 {
+		if d.Stage == "end" || d.Stage == "input" {
+			s.guard.unknownTarget(rc.src, rc.dialed, "") // after authentication: not forged
+		}
+		return &routeDecision{status: d.Status, reason: d.Reason}, nil
 	}
-	targets := s.loc.lookup(aorKey{rc.tenant.ID, a.number})
-	if len(targets) == 0 {
-		return &routeDecision{callee: a, status: 480, reason: "Temporarily Unavailable"}, nil
+	switch dst := d.Dest; dst.Kind {
+	case dialplan.KindExtension:
+		ref := dst.Ref.(extRef)
+		return &routeDecision{callee: ref.acct, targets: ref.targets}, nil
+	case dialplan.KindApplication, dialplan.KindMailbox:
+		return &routeDecision{app: &callmodel.Route{App: dst.App, Arg: dst.Arg}}, nil
+	case dialplan.KindOutbound:
+		return s.routeTrunk(rc, dst)
+	default:
+		s.log.Error("dial plan destination not handled", "kind", string(dst.Kind), "stage", d.Stage)
+		return &routeDecision{status: 500, reason: "Server Internal Error"}, nil
 	}
-	return &routeDecision{callee: a, targets: targets}, nil
 }
 
-// routeApplication asks the call model whether the number runs an application of the tenant.
-func (s *Server) routeApplication(rc *routeCtx) (*routeDecision, error) {
-	apps := s.apps.Load()
-	if apps == nil || rc.dialed == "" {
-		return nil, nil
+// Explain runs the dial plan for a call from an extension's number (or from outside when
+// from is "") to a number, with nothing reported or audited, and returns its decision and
+// trace.
+func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (*dialplan.Decision, error) {
+	req := &dialplan.Request{TenantID: tenantID, To: to}
+	if from != "" {
+		a, err := s.accounts.byNum(ctx, tenantID, from)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, &dialplan.FieldError{Field: "from", Err: dialplan.ErrNoSuchCaller}
+		}
+		req.From, req.FromUser, req.FromExt = a.number, a.userID, a.extID
 	}
-	rt, ok, err := apps.RouteApp(rc.ctx, rc.tenant.ID, rc.dialed)
-	if err != nil || !ok {
+	return s.plan.Route(dialplan.Explaining(ctx), req)
+}
+
+// routeTrunk sends an outside call to the first trunk of its route: the Request-URI names
+// the number at the trunk's server, the From the tenant's main number when one is set.
+// (Trying the route's further trunks after a failure is not done yet: the call gets the
+// first trunk's answer.)
+func (s *Server) routeTrunk(rc *routeCtx, dst *dialplan.Destination) (*routeDecision, error) {
+	fail := func(status int, reason string) (*routeDecision, error) {
+		if dst.Done != nil {
+			dst.Done(0)
+		}
+		return &routeDecision{status: status, reason: reason}, nil
+	}
+	t, err := s.db.Trunk(rc.ctx, rc.tenant.ID, dst.Trunks[0])
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(503, "Service Unavailable")
+	}
+	if err != nil {
+		if dst.Done != nil {
+			dst.Done(0)
+		}
 		return nil, err
 	}
-	return &routeDecision{app: &rt}, nil
-}
-
-// routeNotFound rejects the call with 404; dialling many unknown numbers bans the source.
-func routeNotFound(rc *routeCtx) (*routeDecision, error) {
-	rc.s.guard.unknownTarget(rc.src, rc.dialed, "") // after authentication: not forged
-	return &routeDecision{status: 404, reason: "Not Found"}, nil
+	transport := strings.ToUpper(t.Transport)
+	b := binding{contact: "sip:" + dst.Number + "@" + t.Server, transport: transport, expires: time.Now().Add(24 * time.Hour).Unix()}
+	if transport != tpUDP {
+		b.contact += ";transport=" + t.Transport
+	}
+	from := rc.caller.number
+	if dst.CallerID != "" {
+		from = dst.CallerID
+	}
+	callee := &account{tenantID: rc.tenant.ID, number: dst.Number}
+	return &routeDecision{callee: callee, targets: []binding{b}, fromUser: from, outsideDone: dst.Done, trunk: t.Name}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/privox/privox/internal/dialplan"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,6 +53,14 @@ type Deps struct {
 	Secrets SecretOpener
 	// Names gives callers without a display name the directory's name (callerid.go).
 	Names CallerNames
+	// Routes gives the dial plan the tenants' outbound routes (nil: no outbound stage).
+	Routes dialplan.Routes
+	// Mailboxes resolves voicemail boxes for the dial plan (nil: no mailbox stage).
+	Mailboxes dialplan.Mailboxes
+	// Guard limits outside calls per extension (nil: no limits).
+	Guard *dialplan.Guard
+	// Blocked is told of every outside call the toll-fraud guard refuses.
+	Blocked func(ctx context.Context, req *dialplan.Request, d *dialplan.Decision)
 }
 
 // Server is the SIP core. Its lifecycle follows the app's subsystems: New (configure and
@@ -75,7 +84,9 @@ type Server struct {
 	persist  *persister
 	calls    *callTable
 	cdrs     *cdrWriter
-	routes   []routeStage
+	plan     *dialplan.Plan
+	trunks   *trunkRegs
+	secrets  SecretOpener
 	names    CallerNames
 
 	host     string            // advertised host for Via/Contact
@@ -150,7 +161,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.calls = newCallTable()
 	s.cdrs = newCDRWriter(deps.DB, log)
 	s.cdrs.node = cfg.Node
-	s.routes = dialPlan(s)
+	s.plan = newPlan(s, deps)
+	s.secrets = deps.Secrets
+	var terr error
+	if s.trunks, terr = newTrunkRegs(s, deps.Metrics); terr != nil {
+		return nil, terr
+	}
 
 	// sipgo keeps one package-wide default logger; it must never print message contents.
 	sipgoLogOnce.Do(func() { sip.SetDefaultLogger(slog.New(newSipgoHandler(slog.Default().Handler()))) })
@@ -280,6 +296,8 @@ func (s *Server) Start(ctx context.Context) error {
 	go s.persist.run()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.housekeeping() }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.trunks.run() }()
 	s.cdrs.startLoop()
 	s.log.Info("sip listening", "addrs", s.addrs, "host", s.host)
 	return nil

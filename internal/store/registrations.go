@@ -139,3 +139,11 @@ func (db *DB) SIPSecretsChangedSince(ctx context.Context, since int64) ([]Change
 func (db *DB) FirstTenant(ctx context.Context) (Tenant, error) {
 	return scanTenant(db.QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE terminated_at IS NULL ORDER BY id LIMIT 1`))
 }
+
+// ExtensionRegistered reports whether an extension has a stored binding that has not
+// expired at now (unix ms), on any node.
+func (db *DB) ExtensionRegistered(ctx context.Context, tenantID, extensionID, now int64) (bool, error) {
+	var n int64
+	err := db.QueryRow(ctx, `SELECT COUNT(*) FROM registrations WHERE tenant_id = ? AND extension_id = ? AND expires_at > ?`, tenantID, extensionID, now).Scan(&n)
+	return n > 0, err
+}
