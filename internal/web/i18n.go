@@ -3,6 +3,21 @@ package web
 // messages is the console's catalogue: key -> English, German. A key missing here is shown
 // as itself (a test checks that every key the templates use is present).
 var messages = map[string][2]string{
+	"id":                      {"ID", "ID"},
+	"pages":                   {"Pages", "Seiten"},
+	"search":                  {"Search", "Suche"},
+	"search.go":               {"Search", "Suchen"},
+	"search.clear":            {"Clear", "Zurücksetzen"},
+	"audit.filters":           {"Audit log filters", "Filter des Prüfprotokolls"},
+	"audit.filter.hint":       {"Exact action, or a prefix ending in a dot (user.)", "Genaue Aktion oder ein Präfix mit Punkt am Ende (user.)"},
+	"audit.userid":            {"user id", "Benutzer-ID"},
+	"audit.since":             {"From (UTC day)", "Von (Tag, UTC)"},
+	"audit.until":             {"To (UTC day)", "Bis (Tag, UTC)"},
+	"audit.order":             {"Order", "Reihenfolge"},
+	"audit.newest":            {"newest first", "neueste zuerst"},
+	"audit.oldest":            {"oldest first", "älteste zuerst"},
+	"audit.head":              {"newest hash", "neuester Hash"},
+	"err.date":                {"not a date (YYYY-MM-DD)", "kein Datum (JJJJ-MM-TT)"},
 	"app":                     {"Privox console", "Privox-Konsole"},
 	"nav.users":               {"Users", "Benutzer"},
 	"nav.extensions":          {"Extensions", "Nebenstellen"},

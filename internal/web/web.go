@@ -195,6 +195,7 @@ type view struct {
 	Form     url.Values
 	Path     string
 	NextPage string
+	List     *listState
 }
 
 // T translates a message key into the page's language.
