@@ -69,13 +69,15 @@ func adminRoutes(s *Server) []Route {
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}", Summary: "Get a tenant", Auth: Member, Result: store.Tenant{}, Handler: s.getTenant},
 		{Method: "PATCH", Path: "/api/v1/tenants/{tenant}", Summary: "Change a tenant", Auth: Admin, Body: tenantBody{}, Result: store.Tenant{}, Handler: s.patchTenant},
 
-		{Method: "GET", Path: "/api/v1/tenants/{tenant}/users", Summary: "List the tenant's users", Auth: Admin, Result: List[store.User]{}, Handler: s.listUsers},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/users", Summary: "List the tenant's users", Auth: Admin, Result: List[store.User]{}, Handler: s.listUsers,
+			Sorts: store.SortNames(store.UserSorts), Search: "name or e-mail address"},
 		{Method: "POST", Path: "/api/v1/tenants/{tenant}/users", Summary: "Create a user", Auth: Admin, Body: userBody{}, Result: store.User{}, Status: 201, Handler: s.createUser},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/users/{user}", Summary: "Get a user (self or admin)", Auth: Member, Result: store.User{}, Handler: s.getUser},
 		{Method: "PATCH", Path: "/api/v1/tenants/{tenant}/users/{user}", Summary: "Rectify a user's personal fields (self or admin; role by admin only)", Auth: Member, Body: userPatch{}, Result: store.User{}, Handler: s.patchUser},
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/users/{user}/password", Summary: "Set a user's password (self or admin)", Auth: Member, Body: passwordBody{}, Handler: s.setPassword},
 
-		{Method: "GET", Path: "/api/v1/tenants/{tenant}/extensions", Summary: "List the tenant's extensions", Auth: Admin, Result: List[store.Extension]{}, Handler: s.listExtensions},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/extensions", Summary: "List the tenant's extensions", Auth: Admin, Result: List[store.Extension]{}, Handler: s.listExtensions,
+			Sorts: store.SortNames(store.ExtensionSorts), Search: "number, SIP user name or display name"},
 		{Method: "POST", Path: "/api/v1/tenants/{tenant}/extensions", Summary: "Create an extension; the SIP password is stored only as HA1", Auth: Admin, Body: extensionBody{}, Result: store.Extension{}, Status: 201, Handler: s.createExtension},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/extensions/{extension}", Summary: "Get an extension", Auth: Admin, Result: store.Extension{}, Handler: s.getExtension},
 		{Method: "PATCH", Path: "/api/v1/tenants/{tenant}/extensions/{extension}", Summary: "Change an extension's owner, display name or SIP password", Auth: Admin, Body: extensionPatch{}, Result: store.Extension{}, Handler: s.patchExtension},

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,10 @@ type Route struct {
 	// reads itself); MaxBody, when set, replaces the usual 1 MiB body limit.
 	Upload  []string
 	MaxBody int64
+	// Sorts are the columns a list sorts by besides id (?sort=); Search says what ?q=
+	// matches ("" when the list has no search). Request.Page refuses others.
+	Sorts  []string
+	Search string
 }
 
 // routeSets are the route declarations, one function per resource file.
@@ -183,6 +188,7 @@ type Request struct {
 	// TenantID is the {tenant} path value, already checked against the principal.
 	TenantID int64
 	srv      *Server
+	route    *Route
 	// auditErr is set when Audit could not record the request's change.
 	auditErr error
 }
@@ -257,7 +263,7 @@ func toAPIError(err error) *Error {
 const maxBody = 1 << 20
 
 func (s *Server) serve(rt Route, w http.ResponseWriter, hr *http.Request) {
-	r := &Request{Request: hr, W: w, srv: s}
+	r := &Request{Request: hr, W: w, srv: s, route: &rt}
 	reqID := hr.Header.Get("X-Request-ID")
 	if reqID == "" || len(reqID) > 64 {
 		reqID = newRequestID()
@@ -391,9 +397,39 @@ func (r *Request) ID(name string) (int64, error) {
 	return id, nil
 }
 
-// Page reads ?limit= and ?after= (the next_after of a previous page).
+// Page reads ?limit=, ?after= and ?after_key= (the next_after and next_key of a previous
+// page), ?sort= (one of the route's Sorts, or id), ?order=asc|desc and, on a route with a
+// search, ?q=.
 func (r *Request) Page() (store.Page, error) {
 	p := store.Page{Limit: 50}
+	q := r.URL.Query()
+	if v := q.Get("sort"); v != "" && v != "id" {
+		if r.route == nil || !slices.Contains(r.route.Sorts, v) {
+			allowed := "id"
+			if r.route != nil && len(r.route.Sorts) > 0 {
+				allowed += ", " + strings.Join(r.route.Sorts, ", ")
+			}
+			return p, &Error{Status: 400, Code: "invalid_query", Field: "sort", Message: "sort must be one of " + allowed}
+		}
+		p.Sort = v
+	}
+	switch q.Get("order") {
+	case "", "asc":
+	case "desc":
+		p.Desc = true
+	default:
+		return p, &Error{Status: 400, Code: "invalid_query", Field: "order", Message: "order must be asc or desc"}
+	}
+	if v := q.Get("q"); v != "" {
+		if r.route == nil || r.route.Search == "" {
+			return p, &Error{Status: 400, Code: "invalid_query", Field: "q", Message: "this list has no search"}
+		}
+		if len(v) > 200 {
+			return p, &Error{Status: 400, Code: "invalid_query", Field: "q", Message: "q must be at most 200 bytes"}
+		}
+		p.Search = v
+	}
+	p.AfterKey = q.Get("after_key")
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
@@ -448,10 +484,13 @@ func (r *Request) AuditEntry(action, targetType string, targetID any, detail str
 	return e
 }
 
-// List is a page of items with the cursor of the next page.
+// List is a page of items with the cursor of the next page: next_after (the last item's
+// id) and, when the list is sorted by another column, next_key (the last item's value in
+// it); pass both back as ?after= and ?after_key= with the same sort, order and q.
 type List[T any] struct {
-	Items     []T    `json:"items"`
-	NextAfter *int64 `json:"next_after,omitempty"`
+	Items     []T     `json:"items"`
+	NextAfter *int64  `json:"next_after,omitempty"`
+	NextKey   *string `json:"next_key,omitempty"`
 }
 
 func page[T any](items []T, p store.Page, id func(T) int64) List[T] {
@@ -460,10 +499,32 @@ func page[T any](items []T, p store.Page, id func(T) int64) List[T] {
 		l.Items = []T{}
 	}
 	if len(items) == p.Limit && len(items) > 0 {
-		n := id(items[len(items)-1])
+		last := items[len(items)-1]
+		n := id(last)
 		l.NextAfter = &n
+		if p.Sort != "" && p.Sort != "id" {
+			k := sortKey(last, p.Sort)
+			l.NextKey = &k
+		}
 	}
 	return l
+}
+
+// sortKey is an item's value in its JSON field name, as the text of a cursor.
+func sortKey(item any, name string) string {
+	b, _ := json.Marshal(item)
+	var m map[string]json.RawMessage
+	json.Unmarshal(b, &m)
+	raw := m[name]
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
 }
 
 func newRequestID() string {

@@ -13,9 +13,9 @@ func init() { registerRoutes(callRoutes) }
 func callRoutes(s *Server) []Route {
 	return []Route{
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/cdrs", Summary: "List the tenant's call detail records (oldest first; ?user= narrows to one user)",
-			Auth: Admin, Result: List[store.CDR]{}, Handler: s.listCDRs},
+			Auth: Admin, Result: List[store.CDR]{}, Handler: s.listCDRs, Sorts: store.SortNames(store.CDRSorts), Search: "caller or callee number"},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/users/{user}/journal", Summary: "List a user's call journal (self or admin)",
-			Auth: Member, Result: List[store.JournalEntry]{}, Handler: s.listJournal},
+			Auth: Member, Result: List[store.JournalEntry]{}, Handler: s.listJournal, Sorts: store.SortNames(store.JournalSorts), Search: "the other party's number or name"},
 	}
 }
 

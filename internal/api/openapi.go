@@ -37,7 +37,16 @@ func (s *Server) OpenAPI() map[string]any {
 		if rt.Method == "GET" && rt.Result != nil && strings.HasPrefix(reflect.TypeOf(rt.Result).Name(), "List[") {
 			params = append(params,
 				map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 1000}},
-				map[string]any{"name": "after", "in": "query", "schema": map[string]any{"type": "integer", "format": "int64"}})
+				map[string]any{"name": "after", "in": "query", "description": "next_after of the previous page", "schema": map[string]any{"type": "integer", "format": "int64"}},
+				map[string]any{"name": "order", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"asc", "desc"}}})
+			if len(rt.Sorts) > 0 {
+				params = append(params,
+					map[string]any{"name": "sort", "in": "query", "schema": map[string]any{"type": "string", "enum": append([]string{"id"}, rt.Sorts...)}},
+					map[string]any{"name": "after_key", "in": "query", "description": "next_key of the previous page (sorted by another column than id)", "schema": map[string]any{"type": "string"}})
+			}
+			if rt.Search != "" {
+				params = append(params, map[string]any{"name": "q", "in": "query", "description": "substring of the " + rt.Search + ", without regard to case", "schema": map[string]any{"type": "string", "maxLength": 200}})
+			}
 		}
 		if params != nil {
 			op["parameters"] = params

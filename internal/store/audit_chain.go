@@ -64,8 +64,9 @@ type AuditQuery struct {
 	Page        Page
 }
 
-// QueryAudit lists audit entries in chain order with filters.
+// QueryAudit lists audit entries in chain order (newest first with Page.Desc) with filters.
 func (db *DB) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	kw, ka, order := Page{After: q.Page.After, Desc: q.Page.Desc}.keyset(nil)
 	action, prefix := q.Action, ""
 	if len(action) > 0 && action[len(action)-1] == '.' {
 		action, prefix = "", q.Action
@@ -77,10 +78,10 @@ func (db *DB) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error
 	rows, err := db.Query(ctx, `SELECT id, tenant_id, at, actor_user_id, actor, action, target_type, target_id, source_ip, detail, prev_hash, hash
 		FROM audit_log WHERE (? = 0 OR tenant_id = ?) AND (? = '' OR action = ?) AND (? = '' OR substr(action, 1, ?) = ?)
 		AND (? = '' OR target_type = ?) AND (? = '' OR target_id = ?) AND (? = 0 OR actor_user_id = ?)
-		AND at >= ? AND at < ? AND id > ? ORDER BY id LIMIT ?`,
+		AND at >= ? AND at < ?`+kw+order+` LIMIT ?`,
 		q.TenantID, q.TenantID, action, action, prefix, len(prefix), prefix,
 		q.TargetType, q.TargetType, q.TargetID, q.TargetID, q.ActorUserID, q.ActorUserID,
-		q.Since, until, q.Page.After, q.Page.limit())
+		q.Since, until, ka[0], q.Page.limit())
 	if err != nil {
 		return nil, err
 	}

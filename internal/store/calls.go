@@ -324,10 +324,20 @@ func scanCDR(s interface{ Scan(...any) error }) (CDR, error) {
 	return c, mapErr(err)
 }
 
-// ListCDRs lists a tenant's CDRs, newest id last, optionally only those involving one user.
+// CDRSorts are the columns a CDR list sorts by; searches match the caller and callee numbers.
+var CDRSorts = map[string]sortCol{"start_at": {expr: "start_at", numeric: true}, "duration_ms": {expr: "duration_ms", numeric: true}}
+
+// ListCDRs lists a tenant's CDRs, by id (newest last) unless the page sorts otherwise,
+// optionally only those involving one user.
 func (db *DB) ListCDRs(ctx context.Context, tenantID, userID int64, p Page) ([]CDR, error) {
-	rows, err := db.Query(ctx, `SELECT `+cdrCols+` FROM cdrs WHERE tenant_id = ? AND id > ?
-		AND (? = 0 OR caller_user_id = ? OR callee_user_id = ?) ORDER BY id LIMIT ?`, tenantID, p.After, userID, userID, userID, p.limit())
+	q, args := `SELECT `+cdrCols+` FROM cdrs WHERE tenant_id = ?`, []any{tenantID}
+	if userID != 0 {
+		q, args = q+` AND (caller_user_id = ? OR callee_user_id = ?)`, append(args, userID, userID)
+	}
+	sw, sa := p.search("caller", "callee")
+	kw, ka, order := p.keyset(CDRSorts)
+	args = append(append(args, sa...), ka...)
+	rows, err := db.Query(ctx, q+sw+kw+order+` LIMIT ?`, append(args, p.limit())...)
 	if err != nil {
 		return nil, err
 	}
@@ -343,10 +353,17 @@ func (db *DB) ListCDRs(ctx context.Context, tenantID, userID int64, p Page) ([]C
 	return out, rows.Err()
 }
 
-// ListJournal lists a user's call journal.
+// JournalSorts are the columns a call journal sorts by; searches match the other party's
+// number and name.
+var JournalSorts = map[string]sortCol{"start_at": {expr: "start_at", numeric: true}, "peer_name": {expr: "peer_name"}}
+
+// ListJournal lists a user's call journal, by id unless the page sorts otherwise.
 func (db *DB) ListJournal(ctx context.Context, tenantID, userID int64, p Page) ([]JournalEntry, error) {
+	sw, sa := p.search("peer_number", "peer_name")
+	kw, ka, order := p.keyset(JournalSorts)
+	args := append(append([]any{tenantID, userID}, sa...), ka...)
 	rows, err := db.Query(ctx, `SELECT id, tenant_id, user_id, call_id, direction, peer_number, peer_name, peer_user_id, start_at, answered, duration_ms, cause
-		FROM call_journal WHERE tenant_id = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, userID, p.After, p.limit())
+		FROM call_journal WHERE tenant_id = ? AND user_id = ?`+sw+kw+order+` LIMIT ?`, append(args, p.limit())...)
 	if err != nil {
 		return nil, err
 	}

@@ -345,9 +345,16 @@ func (db *DB) ContactByKey(ctx context.Context, tenantID, bookID int64, key stri
 	return scanContact(db.QueryRow(ctx, `SELECT `+contactCols+` FROM contacts WHERE tenant_id = ? AND phonebook_id = ? AND ext_key = ?`, tenantID, bookID, key))
 }
 
-// ListContacts lists a phonebook's contacts by id.
+// ContactSorts are the columns a contact list sorts by; searches match the display name,
+// the company and the e-mail address.
+var ContactSorts = map[string]sortCol{"display_name": {expr: "display_name"}, "company": {expr: "company"}}
+
+// ListContacts lists a phonebook's contacts, by id unless the page sorts otherwise.
 func (db *DB) ListContacts(ctx context.Context, tenantID, bookID int64, p Page) ([]Contact, error) {
-	rows, err := db.Query(ctx, `SELECT `+contactCols+` FROM contacts WHERE tenant_id = ? AND phonebook_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, bookID, p.After, p.limit())
+	sw, sa := p.search("display_name", "company", "email")
+	kw, ka, order := p.keyset(ContactSorts)
+	args := append(append([]any{tenantID, bookID}, sa...), ka...)
+	rows, err := db.Query(ctx, `SELECT `+contactCols+` FROM contacts WHERE tenant_id = ? AND phonebook_id = ?`+sw+kw+order+` LIMIT ?`, append(args, p.limit())...)
 	if err != nil {
 		return nil, err
 	}

@@ -106,9 +106,16 @@ func (db *DB) ExtensionByUsername(ctx context.Context, tenantID int64, username 
 	return e, sec, mapErr(err)
 }
 
-// ListExtensions lists a tenant's extensions by id.
+// ExtensionSorts are the columns an extension list sorts by; searches match the number, the
+// SIP user name and the display name.
+var ExtensionSorts = map[string]sortCol{"number": {expr: "number"}, "display_name": {expr: "display_name"}, "sip_username": {expr: "sip_username"}}
+
+// ListExtensions lists a tenant's extensions, by id unless the page sorts by another column.
 func (db *DB) ListExtensions(ctx context.Context, tenantID int64, p Page) ([]Extension, error) {
-	rows, err := db.Query(ctx, `SELECT `+extCols+` FROM extensions WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, p.After, p.limit())
+	sw, sa := p.search("number", "sip_username", "display_name")
+	kw, ka, order := p.keyset(ExtensionSorts)
+	args := append(append([]any{tenantID}, sa...), ka...)
+	rows, err := db.Query(ctx, `SELECT `+extCols+` FROM extensions WHERE tenant_id = ?`+sw+kw+order+` LIMIT ?`, append(args, p.limit())...)
 	if err != nil {
 		return nil, err
 	}

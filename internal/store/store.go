@@ -216,10 +216,17 @@ func mapErr(err error) error {
 // Now is the store's clock in unix milliseconds (a variable so tests can move time).
 var Now = func() int64 { return time.Now().UnixMilli() }
 
-// Page is a keyset pagination request: items with id greater than After, at most Limit.
+// Page is a keyset pagination request: at most Limit items after the cursor (After, the id
+// of the previous page's last item, and AfterKey, its value in the Sort column), in
+// ascending order or, with Desc, descending. Lists that sort by more than id name their
+// columns; lists that search match Search as a substring (see pages.go).
 type Page struct {
-	After int64
-	Limit int
+	After    int64
+	Limit    int
+	Sort     string
+	Desc     bool
+	AfterKey string
+	Search   string
 }
 
 func (p Page) limit() int {

@@ -81,9 +81,15 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID int64, email string) (Us
 	return scanUser(db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND email = ?`, tenantID, email))
 }
 
-// ListUsers lists a tenant's users by id.
+// UserSorts are the columns a user list sorts by (Page.Sort); searches match name and e-mail.
+var UserSorts = map[string]sortCol{"name": {expr: "name"}, "email": {expr: "email"}, "created_at": {expr: "created_at", numeric: true}}
+
+// ListUsers lists a tenant's users, by id unless the page sorts by another column.
 func (db *DB) ListUsers(ctx context.Context, tenantID int64, p Page) ([]User, error) {
-	rows, err := db.Query(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, p.After, p.limit())
+	sw, sa := p.search("name", "email")
+	kw, ka, order := p.keyset(UserSorts)
+	args := append(append([]any{tenantID}, sa...), ka...)
+	rows, err := db.Query(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ?`+sw+kw+order+` LIMIT ?`, append(args, p.limit())...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,12 +3,14 @@ package web_test
 import (
 	"archive/zip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,9 +77,57 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
-// shot writes a screenshot of the current page to docs/screenshots when PRIVOX_SCREENSHOTS is set.
+// axeFile is axe-core from the npm registry, which scripts/install-test-deps.sh puts there.
+const axeFile = "testdata/axe/node_modules/axe-core/axe.min.js"
+
+var axeSource = sync.OnceValues(func() (string, error) {
+	b, err := os.ReadFile(axeFile)
+	return string(b), err
+})
+
+type axeViolation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"`
+}
+
+// axeCheck runs axe-core (WCAG 2.x A and AA rules and axe's best practices) on the current
+// page and fails the test for every violation, whatever its impact.
+func axeCheck(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		t.Fatalf("axe-core is missing (%v): scripts/install-test-deps.sh installs it from the npm registry", err)
+	}
+	var loaded bool
+	run(t, ctx, "axe on "+name, into(chromedp.Evaluate[bool](`typeof axe !== "undefined"`), &loaded))
+	if !loaded {
+		var ok bool
+		run(t, ctx, "inject axe into "+name, into(chromedp.Evaluate[bool](src+";\ntypeof axe !== 'undefined'"), &ok))
+		if !ok {
+			t.Fatalf("%s: axe-core did not load", name)
+		}
+	}
+	var out string
+	run(t, ctx, "axe on "+name, into(chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations.map(v => ({
+		id: v.id, impact: v.impact, help: v.help,
+		nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " | " + n.failureSummary)}))))`, chromedp.EvalAwaitPromise), &out))
+	var vs []axeViolation
+	if err := json.Unmarshal([]byte(out), &vs); err != nil {
+		t.Fatalf("%s: axe result %q: %v", name, out, err)
+	}
+	for _, v := range vs {
+		t.Errorf("%s: axe %s (%s): %s\n\t%s", name, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n\t"))
+	}
+}
+
+// shot checks the current page with axe-core and writes a screenshot of it to
+// docs/screenshots when PRIVOX_SCREENSHOTS is set. Every page the tests visit passes through
+// here at least once.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	axeCheck(t, ctx, name)
 	if os.Getenv("PRIVOX_SCREENSHOTS") == "" {
 		return
 	}

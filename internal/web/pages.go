@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/privacy"
@@ -16,8 +17,9 @@ import (
 const pageSize = 25
 
 type list[T any] struct {
-	Items     []T    `json:"items"`
-	NextAfter *int64 `json:"next_after"`
+	Items     []T     `json:"items"`
+	NextAfter *int64  `json:"next_after"`
+	NextKey   *string `json:"next_key"`
 }
 
 // tpath is an API path under the page's tenant.
@@ -25,26 +27,126 @@ func tpath(v *view, format string, args ...any) string {
 	return fmt.Sprintf("/api/v1/tenants/%d", v.Tenant) + fmt.Sprintf(format, args...)
 }
 
-// listPage reads one keyset page of an API list; ?after= of the page is passed on.
+// listPage reads one keyset page of an API list. The page's ?q=, ?sort=, ?order= and
+// cursor (?after=, ?after_key=) are passed on to the API unchanged, which checks them; a
+// query the API refuses is shown above the table.
 func listPage[T any](s *Server, w http.ResponseWriter, r *http.Request, v *view, apiPath string, extra url.Values) (list[T], bool) {
 	q := url.Values{"limit": {strconv.Itoa(pageSize)}}
-	if a := r.URL.Query().Get("after"); a != "" {
-		q.Set("after", a)
+	pq := r.URL.Query()
+	for _, k := range []string{"after", "after_key", "q", "sort", "order"} {
+		if a := pq.Get(k); a != "" {
+			q.Set(k, a)
+		}
 	}
 	for k, vs := range extra {
 		q[k] = vs
 	}
+	v.List = &listState{Q: pq.Get("q"), Sort: pq.Get("sort"), Desc: pq.Get("order") == "desc", query: pq, path: r.URL.Path}
 	var l list[T]
 	if ae := s.call(r, "GET", apiPath+"?"+q.Encode(), nil, "", &l); ae != nil {
+		if ae.Status == http.StatusBadRequest {
+			// a bad search or sort in the URL: say so over an empty table
+			v.Error, v.Field = ae.Message, ae.Field
+			return l, true
+		}
 		s.fail(w, r, v, ae)
 		return l, false
 	}
+	v.List.Filtered = pq.Get("after") != "" || v.List.Q != ""
 	if l.NextAfter != nil {
 		nq := r.URL.Query()
 		nq.Set("after", strconv.FormatInt(*l.NextAfter, 10))
+		nq.Del("after_key")
+		if l.NextKey != nil {
+			nq.Set("after_key", *l.NextKey)
+		}
+		nq.Del("done")
 		v.NextPage = r.URL.Path + "?" + nq.Encode()
 	}
 	return l, true
+}
+
+// listState is the search and sort of a list page, for its toolbar and column headers.
+type listState struct {
+	Q        string
+	Sort     string
+	Desc     bool
+	Filtered bool // not the first page of the whole list: offer the way back
+	query    url.Values
+	path     string
+}
+
+// FirstPage is the list's first page with the same search and sort.
+func (l *listState) FirstPage() string {
+	q := url.Values{}
+	for _, k := range []string{"q", "sort", "order"} {
+		if v := l.query.Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return l.path
+	}
+	return l.path + "?" + q.Encode()
+}
+
+// Keep are the query values a search form carries besides q (the sort and the filters).
+func (l *listState) Keep() map[string]string {
+	out := map[string]string{}
+	for k, vs := range l.query {
+		switch k {
+		case "q", "after", "after_key", "done":
+		default:
+			if len(vs) > 0 && vs[0] != "" {
+				out[k] = vs[0]
+			}
+		}
+	}
+	return out
+}
+
+// column is a sortable column header.
+type column struct {
+	Label string
+	Href  string
+	// Aria is the aria-sort value of the header: ascending, descending or none.
+	Aria string
+}
+
+// Col is the header of a column sorted by key: a link that sorts by it ascending, or
+// descending when it is the current ascending sort; the search stays.
+func (v *view) Col(key, label string) column {
+	c := column{Label: v.T(label), Aria: "none"}
+	l := v.List
+	if l == nil {
+		return c
+	}
+	cur := l.Sort
+	if cur == "" {
+		cur = "id"
+	}
+	q := url.Values{}
+	for k, vs := range l.query {
+		if k != "after" && k != "after_key" && k != "done" && k != "sort" && k != "order" {
+			q[k] = vs
+		}
+	}
+	if key != "id" {
+		q.Set("sort", key)
+	}
+	if cur == key {
+		c.Aria = "ascending"
+		if l.Desc {
+			c.Aria = "descending"
+		} else {
+			q.Set("order", "desc")
+		}
+	}
+	c.Href = l.path
+	if len(q) > 0 {
+		c.Href += "?" + q.Encode()
+	}
+	return c
 }
 
 func (s *Server) users(w http.ResponseWriter, r *http.Request, v *view) {
@@ -313,18 +415,58 @@ type auditView struct {
 	Entries []store.AuditEntry
 	// Verified is nil when the caller may not verify the chain (operators only).
 	Verified *privacy.AuditVerification
+	// Filter is the filter form as submitted.
+	Filter map[string]string
+}
+
+// auditFilters turns the filter form into the API's audit query: action (exact, or a
+// prefix ending in "."), target type, actor user id, and days (YYYY-MM-DD, UTC) as
+// unix milliseconds; the list is newest first unless the form asks otherwise.
+func auditFilters(r *http.Request) (url.Values, map[string]string, string) {
+	q := r.URL.Query()
+	extra, form := url.Values{}, map[string]string{"order": "desc"}
+	for _, k := range []string{"action", "target_type", "actor"} {
+		if a := strings.TrimSpace(q.Get(k)); a != "" {
+			extra.Set(k, a)
+			form[k] = a
+		}
+	}
+	if q.Get("order") == "asc" {
+		form["order"] = "asc"
+	}
+	extra.Set("order", form["order"])
+	for _, k := range []string{"since", "until"} {
+		a := q.Get(k)
+		if a == "" {
+			continue
+		}
+		form[k] = a
+		d, err := time.Parse("2006-01-02", a)
+		if err != nil {
+			return nil, form, k
+		}
+		if k == "until" {
+			d = d.Add(24 * time.Hour) // the whole day named
+		}
+		extra.Set(k, strconv.FormatInt(d.UnixMilli(), 10))
+	}
+	return extra, form, ""
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *view) {
-	extra := url.Values{}
-	if a := r.URL.Query().Get("action"); a != "" {
-		extra.Set("action", a)
+	extra, form, bad := auditFilters(r)
+	av := auditView{Filter: form}
+	if bad != "" {
+		v.Error, v.Field = bad+": "+v.T("err.date"), bad
+		v.Data = av
+		s.render(w, r, http.StatusBadRequest, "audit", v)
+		return
 	}
 	l, ok := listPage[store.AuditEntry](s, w, r, v, tpath(v, "/audit"), extra)
 	if !ok {
 		return
 	}
-	av := auditView{Entries: l.Items}
+	av.Entries = l.Items
 	var ver privacy.AuditVerification
 	if ae := s.call(r, "GET", "/api/v1/audit/verify", nil, "", &ver); ae == nil {
 		av.Verified = &ver

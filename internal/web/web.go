@@ -160,6 +160,15 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /t/{tenant}/flows", s.page(s.flowsPage))
 	m.HandleFunc("POST /t/{tenant}/flows", s.page(s.flowPost))
 	m.HandleFunc("GET /t/{tenant}/audit", s.page(s.audit))
+	m.HandleFunc("GET /t/{tenant}/tokens", s.page(s.tokens))
+	m.HandleFunc("POST /t/{tenant}/tokens", s.page(s.tokenCreate))
+	m.HandleFunc("POST /t/{tenant}/tokens/{token}/revoke", s.page(s.tokenRevoke))
+	m.HandleFunc("GET /t/{tenant}/holds", s.page(s.holds))
+	m.HandleFunc("POST /t/{tenant}/holds", s.page(s.holdPlace))
+	m.HandleFunc("POST /t/{tenant}/holds/{hold}/release", s.page(s.holdRelease))
+	m.HandleFunc("GET /t/{tenant}/docs", s.page(s.docs))
+	m.HandleFunc("GET /t/{tenant}/me/password", s.page(s.passwordPage))
+	m.HandleFunc("POST /t/{tenant}/me/password", s.page(s.passwordPost))
 
 	m.HandleFunc("GET /t/{tenant}/me/calls", s.page(s.myCalls))
 	m.HandleFunc("GET /t/{tenant}/me/data", s.page(s.myData))
@@ -195,6 +204,7 @@ type view struct {
 	Form     url.Values
 	Path     string
 	NextPage string
+	List     *listState
 }
 
 // T translates a message key into the page's language.
