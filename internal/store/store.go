@@ -52,6 +52,7 @@ type DB struct {
 	tx     bool
 	binds  *sync.Map // query text → rebound text (PostgreSQL placeholders)
 	state  *dbState  // shared with transactions: secrets.go, integrity.go
+	bulk   bool      // a SQLite bulk-write transaction (contacts.go, bulkTx)
 }
 
 // Open opens (and creates) the database and applies pending migrations. For SQLite, dsn is a
