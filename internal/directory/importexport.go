@@ -238,8 +238,11 @@ func ParseCSV(data []byte, mapping map[string]string) ([]store.Contact, []int, I
 	if mapped == 0 {
 		return nil, nil, rep, fmt.Errorf("%w: no CSV column is known; map the headers to fields (%s)", ErrInvalid, strings.Join(Fields, ", "))
 	}
-	var out []store.Contact
-	var lines []int
+	// One contact per line at most (quoted fields may span lines): growing a slice of a
+	// million contacts by doubling would copy it over and over.
+	rows := bytes.Count(text, []byte{'\n'}) + 1
+	out := make([]store.Contact, 0, rows)
+	lines := make([]int, 0, rows)
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
@@ -266,6 +269,10 @@ func ParseCSV(data []byte, mapping map[string]string) ([]store.Contact, []int, I
 				f = googlePhoneType(rec[tc])
 			}
 			if f != "" {
+				if !strings.Contains(v, " ::: ") {
+					setField(&c, f, v)
+					continue
+				}
 				for _, part := range strings.Split(v, " ::: ") { // Google joins several values so
 					setField(&c, f, part)
 				}

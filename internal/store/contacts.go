@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"fmt"
 	"strings"
 
 	"github.com/privox/privox/internal/datacat"
@@ -414,65 +416,135 @@ func (db *DB) ContactKeys(ctx context.Context, tenantID, bookID int64) (map[stri
 }
 
 // UpsertContacts writes many contacts of one phonebook in one transaction, inserting new
-// keys (many rows per statement) and updating known ones (imports and syncs). It returns the
-// stored contacts with ids.
+// keys (many rows per statement) and updating known ones (imports and syncs). It fills in
+// cs in place (ids, phonebook, times) and returns it: a million-row import holds its rows
+// once, not twice.
 func (db *DB) UpsertContacts(ctx context.Context, tenantID, bookID int64, owner *int64, cs []Contact) ([]Contact, error) {
-	out := make([]Contact, 0, len(cs))
-	err := db.InTx(ctx, func(tx *DB) error {
-		if len(cs) > 10000 && db.engine == SQLite {
-			// A large import would spill SQLite's default 2 MB page cache to the WAL
-			// many times over; this connection keeps a larger one.
-			if _, err := tx.Exec(ctx, `PRAGMA cache_size = -131072`); err != nil {
+	err := db.bulkTx(ctx, len(cs) > 10000, func(tx *DB) error {
+		if tx.bulk {
+			// Foreign keys are off in a bulk transaction: the parents every row shares
+			// are checked here instead.
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM phonebooks p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ? AND p.tenant_id = ?`, bookID, tenantID).Scan(&n); err != nil {
 				return err
+			}
+			if n == 1 && owner != nil {
+				if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE id = ?`, *owner).Scan(&n); err != nil {
+					return err
+				}
+			}
+			if n != 1 {
+				return fmt.Errorf("store: contacts of phonebook %d: %w", bookID, ErrNotFound)
 			}
 		}
 		keys, err := tx.ContactKeys(ctx, tenantID, bookID)
 		if err != nil {
 			return err
 		}
-		upd, err := tx.prepare(ctx, `UPDATE contacts SET `+contactSet+`, updated_at = ? WHERE tenant_id = ? AND id = ?`)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
+		var upd *sql.Stmt
+		defer func() {
+			if upd != nil {
+				upd.Close()
+			}
+		}()
 		now := Now()
-		var fresh []int // indexes into out of rows to insert
-		for _, c := range cs {
+		var fresh []int // indexes into cs of rows to insert
+		for i := range cs {
+			c := &cs[i]
 			c.TenantID, c.PhonebookID, c.OwnerUserID, c.UpdatedAt = tenantID, bookID, owner, now
 			if id, ok := keys[c.Key]; ok {
 				c.ID = id
-				if _, err := upd.ExecContext(ctx, append(contactArgs(&c), now, tenantID, id)...); err != nil {
+				if upd == nil {
+					if upd, err = tx.prepare(ctx, `UPDATE contacts SET `+contactSet+`, updated_at = ? WHERE tenant_id = ? AND id = ?`); err != nil {
+						return err
+					}
+				}
+				if _, err := upd.ExecContext(ctx, append(contactArgs(c), now, tenantID, id)...); err != nil {
 					return mapErr(err)
 				}
 			} else {
 				c.CreatedAt = now
 				keys[c.Key] = 0
-				fresh = append(fresh, len(out))
+				fresh = append(fresh, i)
 			}
-			out = append(out, c)
-		}
-		if err := tx.insertContacts(ctx, out, fresh); err != nil {
-			return err
 		}
 		if len(fresh) == 0 {
 			return nil
+		}
+		keys = nil
+		if err := tx.insertContacts(ctx, cs, fresh); err != nil {
+			return err
 		}
 		ids, err := tx.ContactKeys(ctx, tenantID, bookID)
 		if err != nil {
 			return err
 		}
 		for _, i := range fresh {
-			out[i].ID = ids[out[i].Key]
+			cs[i].ID = ids[cs[i].Key]
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// bulkTx runs fn in a transaction like InTx; a large one on SQLite (big) runs on a
+// connection set up for it before BEGIN (SQLite fixes these when a write transaction
+// begins, so they cannot be set inside one), and back to the defaults afterwards:
+//   - a 256 MB page cache, as a large import would spill SQLite's default 2 MB one to the
+//     WAL many times over;
+//   - no statement journals: every many-row INSERT that might fail half-way would keep one
+//     (to undo that statement alone), copying each page it touches first. In a bulk
+//     transaction a failing row fails the whole transaction anyway (the inserts say OR
+//     ROLLBACK), and the foreign keys, whose immediate checks need the journal too, are
+//     off: fn checks the parents that every row shares (tx.bulk tells it so) under the
+//     transaction's write lock. The statement journal is no part of crash safety (the WAL
+//     is), and temporary storage is kept in memory for what is left of it.
+func (db *DB) bulkTx(ctx context.Context, big bool, fn func(tx *DB) error) error {
+	if db.tx || !big || db.engine != SQLite {
+		return db.InTx(ctx, fn)
+	}
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: connection: %w", db.note(err))
+	}
+	defer conn.Close()
+	reset := context.WithoutCancel(ctx)
+	defer func() {
+		// A connection that cannot be set back is not given back to the pool.
+		for _, q := range []string{`PRAGMA foreign_keys = ON`, `PRAGMA temp_store = DEFAULT`, `PRAGMA cache_size = -2000`} {
+			if _, err := conn.ExecContext(reset, q); err != nil {
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+				return
+			}
+		}
+	}()
+	for _, q := range []string{`PRAGMA cache_size = -262144`, `PRAGMA temp_store = MEMORY`, `PRAGMA foreign_keys = OFF`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", db.note(err))
+	}
+	inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds, state: db.state, key: db.key, bulk: true}
+	if err := fn(inner); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", db.note(mapErr(err)))
+	}
+	return nil
 }
 
 // insertRows is how many contacts one INSERT statement carries (29 values each).
 const insertRows = 100
 
-const contactInsertCols = `INSERT INTO contacts (tenant_id, phonebook_id, owner_user_id, ext_key, display_name, given_name, family_name, company, department, title, email,
+const contactInsertCols = ` INTO contacts (tenant_id, phonebook_id, owner_user_id, ext_key, display_name, given_name, family_name, company, department, title, email,
 	street, city, postal_code, region, country, notes, tel_work, tel_mobile, tel_home, tel_fax, tel_other,
 	e164_work, e164_mobile, e164_home, e164_fax, e164_other, created_at, updated_at) VALUES `
 
@@ -496,7 +568,14 @@ func (db *DB) insertContacts(ctx context.Context, cs []Contact, idx []int) error
 			args = append(args, contactArgs(c)...)
 			args = append(args, c.CreatedAt, c.UpdatedAt)
 		}
-		q := contactInsertCols + strings.Repeat(contactPlaceholders+", ", hi-lo-1) + contactPlaceholders
+		// In a bulk transaction a failing row fails the whole import anyway: OR ROLLBACK
+		// says so to SQLite, which then keeps no statement journal (with deferred foreign
+		// keys, see bulkTx).
+		verb := "INSERT"
+		if db.bulk {
+			verb = "INSERT OR ROLLBACK"
+		}
+		q := verb + contactInsertCols + strings.Repeat(contactPlaceholders+", ", hi-lo-1) + contactPlaceholders
 		if hi-lo == insertRows {
 			if full == nil {
 				st, err := db.prepare(ctx, q)

@@ -51,6 +51,7 @@ type DB struct {
 	binds  *sync.Map // query text → rebound text (PostgreSQL placeholders)
 	state  *dbState  // shared with transactions: secrets.go, integrity.go
 	key    []byte    // the embedded database's encryption key (nil: clear)
+	bulk   bool      // a SQLite bulk-write transaction (contacts.go, bulkTx)
 }
 
 // Open opens (and creates) the database and applies pending migrations. For SQLite, dsn is a
