@@ -2,8 +2,8 @@ package web_test
 
 import (
 	"fmt"
-	"io"
 	"html"
+	"io"
 	"net/url"
 	"os"
 	"runtime"
