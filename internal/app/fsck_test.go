@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io/fs"
@@ -84,14 +85,32 @@ func getStatus(t *testing.T, url string) int {
 	return r.StatusCode
 }
 
-// corruptMiddleTablePage overwrites the header and cell pointers of the first table leaf page
-// at or after the middle of a SQLite file (its type byte stays, its cell count becomes
-// impossible).
+// corruptMiddleTablePage damages table pages in the second half of a database file. In a
+// clear file it overwrites the header and cell pointers of the first table leaf page at or
+// after the middle (its type byte stays, its cell count becomes impossible). In an encrypted
+// file the page types cannot be read; there it changes bytes in every page of the second half,
+// each of which then decrypts as a whole to noise (Adiantum enciphers a page as one block).
 func corruptMiddleTablePage(t *testing.T, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("SQLite format 3\x00")) {
+		const ps = 4096 // the page size the store leaves at SQLite's default
+		n := len(b) / ps
+		if n < 4 {
+			t.Fatalf("encrypted database of %d pages", n)
+		}
+		for pg := n / 2; pg < n; pg++ {
+			for i := pg*ps + 100; i < pg*ps+164; i++ {
+				b[i] ^= 0xa5
+			}
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
 	ps := int(binary.BigEndian.Uint16(b[16:18]))
 	if ps == 1 {

@@ -175,11 +175,22 @@ func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 }
 
 // QueryRow runs a single-row query with ?-placeholders.
-func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	row := db.q.QueryRowContext(ctx, db.Rebind(q), args...)
-	db.note(row.Err())
-	return row
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
+	return &Row{row: db.q.QueryRowContext(ctx, db.Rebind(q), args...), db: db}
 }
+
+// Row is the result of QueryRow. Its Scan reports a corruption error to the store's health
+// like every other call: SQLite reads the row's pages only when it is scanned.
+type Row struct {
+	row *sql.Row
+	db  *DB
+}
+
+// Scan copies the row's columns into dest (sql.ErrNoRows when there is none).
+func (r *Row) Scan(dest ...any) error { return r.db.note(r.row.Scan(dest...)) }
+
+// Err is the query's error, if any, without scanning.
+func (r *Row) Err() error { return r.db.note(r.row.Err()) }
 
 // prepare prepares a statement with ?-placeholders, for a statement run many times in a row.
 func (db *DB) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
