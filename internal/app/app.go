@@ -133,6 +133,14 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 
 // OpenStore opens the configured database, creating the data directory.
 func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	return openStore(ctx, cfg, false)
+}
+
+// openStore opens the database; with encryptClear, an embedded database still clear from a
+// release before encryption is encrypted in place first. Only privox serve, which holds the
+// data directory's exclusive lock, does that: a command run beside a server opens the file as
+// it finds it, so that it never rewrites a database another process has open.
+func openStore(ctx context.Context, cfg config.Config, encryptClear bool) (*store.DB, error) {
 	if err := ensureDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -145,7 +153,11 @@ func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 		db, err = store.Open(ctx, store.Postgres, cfg.Database.DSN)
 	default:
 		var key []byte
-		if cfg.Database.Encrypt {
+		st, err := store.SQLiteFileState(cfg.SQLitePath())
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		if cfg.Database.Encrypt && (st != store.FileClear || encryptClear) {
 			if key, err = databaseKey(cfg); err != nil {
 				return nil, fmt.Errorf("open database: %w", err)
 			}
@@ -211,7 +223,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 			a.locks.release()
 		}
 	}()
-	db, err := OpenStore(ctx, cfg)
+	db, err := openStore(ctx, cfg, true) // under the lock taken above
 	if err != nil {
 		return nil, err
 	}

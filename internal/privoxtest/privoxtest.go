@@ -255,3 +255,14 @@ func (w *testWriter) Write(b []byte) (int, error) {
 }
 
 func (w *testWriter) done() { w.mu.Lock(); w.over = true; w.mu.Unlock() }
+
+// OpenStore opens the database of a stopped instance the way privox serve does (the embedded
+// database with the key from its vault); the caller closes it.
+func (p *Privox) OpenStore() *store.DB {
+	p.t.Helper()
+	db, err := app.OpenStore(context.Background(), p.Cfg)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return db
+}

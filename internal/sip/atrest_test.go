@@ -57,10 +57,7 @@ func TestDataAtRest(t *testing.T) {
 	noSecretIn(t, copyDir(t, dir), ha1s)
 
 	// A database from before sealing: clear HA1 values, sealed at the next start.
-	db, err := store.Open(ctx, store.SQLite, filepath.Join(dir, "privox.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := p.OpenStore()
 	if _, err := db.Exec(ctx, `UPDATE sip_secrets SET ha1_md5 = ?, ha1_sha256 = ? WHERE extension_id = ?`, ha1s[0], ha1s[1], ext.ID); err != nil {
 		t.Fatal(err)
 	}

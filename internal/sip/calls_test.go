@@ -103,10 +103,7 @@ func TestDrain(t *testing.T) {
 	caller.wait(t) // ends when Privox's BYE arrives, after the grace period
 	callee.wait(t)
 	<-stopped
-	db, err := store.Open(context.Background(), store.SQLite, filepath.Join(e.p.DataDir, "privox.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := e.p.OpenStore()
 	defer db.Close()
 	cdrs, err := db.ListCDRs(context.Background(), 1, 0, store.Page{Limit: 10})
 	if err != nil || len(cdrs) != 1 || cdrs[0].HangupBy != "system:drain" || cdrs[0].DurationMS < 4000 {

@@ -12,6 +12,7 @@ import (
 
 	gosip "github.com/emiago/sipgo/sip"
 
+	"github.com/privox/privox/internal/config"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/sip"
 	"github.com/privox/privox/internal/store"
@@ -191,9 +192,13 @@ func TestSuspendedUser(t *testing.T) {
 // address, a call from her phone), frees her number and erases her, and then reads every file
 // of the data directory byte by byte (the database, its write-ahead log and shared-memory
 // index, anything else there): none of the values may be left. SQLite only: PostgreSQL keeps
-// its files in the cluster's own directory (store's TestScrub checks that it vacuums).
+// its files in the cluster's own directory (store's TestScrub checks that it vacuums). The
+// database runs clear here (database.encrypt: false), so that the values are readable in the
+// files before the erasure and the test sees the scrubbing itself; encrypted, the files hold
+// none of them at any time (store's TestEncryptedAtRestGrep).
 func TestErasedPersonGoneFromDatabaseFiles(t *testing.T) {
-	e := start(t, func(p *sip.Policy) { p.NoAnswer = 2 * time.Second })
+	e := startWith(t, privoxtest.Options{Configure: func(c *config.Config) { c.Database.Encrypt = false }},
+		func(p *sip.Policy) { p.NoAnswer = 2 * time.Second })
 	const (
 		name   = "Zebulon Quackenbush"
 		email  = "zebulon.quackenbush@erasure.example"

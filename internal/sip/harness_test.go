@@ -39,7 +39,13 @@ type env struct {
 // start runs a Privox for the test; tune may adjust the SIP policy before any traffic.
 func start(t *testing.T, tune func(p *sip.Policy)) *env {
 	t.Helper()
-	p := privoxtest.Start(t, privoxtest.Options{Configure: func(c *config.Config) {}})
+	return startWith(t, privoxtest.Options{Configure: func(c *config.Config) {}}, tune)
+}
+
+// startWith is start with the instance's options.
+func startWith(t *testing.T, opts privoxtest.Options, tune func(p *sip.Policy)) *env {
+	t.Helper()
+	p := privoxtest.Start(t, opts)
 	srv := p.App.SIP()
 	if srv == nil {
 		t.Fatal("SIP server not running")

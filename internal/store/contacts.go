@@ -421,9 +421,10 @@ func (db *DB) ContactKeys(ctx context.Context, tenantID, bookID int64) (map[stri
 // once, not twice.
 func (db *DB) UpsertContacts(ctx context.Context, tenantID, bookID int64, owner *int64, cs []Contact) ([]Contact, error) {
 	err := db.bulkTx(ctx, len(cs) > 10000, func(tx *DB) error {
-		if tx.bulk {
-			// Foreign keys are off in a bulk transaction: the parents every row shares
-			// are checked here instead.
+		{
+			// The parents every row shares are checked here, whatever the engine: the
+			// phonebook must be the tenant's (a foreign key on the phonebook alone would
+			// accept another tenant's), and foreign keys are off in a bulk transaction.
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM phonebooks p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ? AND p.tenant_id = ?`, bookID, tenantID).Scan(&n); err != nil {
 				return err

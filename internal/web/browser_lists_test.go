@@ -81,6 +81,8 @@ func TestBrowserListsSearchSortPages(t *testing.T) {
 	run(t, ctx, "search users",
 		chromedp.SendKeys(chromedp.ID("#q"), "mia"),
 		chromedp.Click(chromedp.ID("#search-go")),
+		// the answer is the new page once its search form offers to clear the search
+		chromedp.WaitVisible(chromedp.CSS(`form[role="search"] a`)),
 		chromedp.WaitVisible(chromedp.CSS(`th[aria-sort="descending"]`)),
 		into(columnTexts(1), &names),
 	)
