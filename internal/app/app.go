@@ -146,7 +146,7 @@ func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	default:
 		var key []byte
 		if cfg.Database.Encrypt {
-			if key, err = databaseKey(cfg); err != nil {
+			if key, err = databaseKey(ctx, cfg); err != nil {
 				return nil, fmt.Errorf("open database: %w", err)
 			}
 		}
@@ -161,8 +161,9 @@ func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 // databaseKey returns the embedded database's key from the key vault beside the data
 // directory, making it on first start. A database file that is already encrypted needs the
 // key that encrypted it: a vault without one is an error naming the problem, never a new key
-// (which would present the data as a damaged or empty database).
-func databaseKey(cfg config.Config) ([]byte, error) {
+// (which would present the data as a damaged or empty database). A key rotation that a kill
+// interrupted is completed or dropped here (settleRekey, cli_db.go).
+func databaseKey(ctx context.Context, cfg config.Config) ([]byte, error) {
 	vault, err := keys.Open(keys.DefaultDir(cfg.DataDir))
 	if err != nil {
 		return nil, err
@@ -170,6 +171,9 @@ func databaseKey(cfg config.Config) ([]byte, error) {
 	st, err := store.SQLiteFileState(cfg.SQLitePath())
 	if err != nil {
 		return nil, err
+	}
+	if key, err := settleRekey(ctx, vault, cfg.SQLitePath(), st); key != nil || err != nil {
+		return key, err
 	}
 	key, err := vault.DatabaseKey(st != store.FileOther)
 	if errors.Is(err, keys.ErrNoKey) {
