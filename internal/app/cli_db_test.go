@@ -12,6 +12,7 @@ import (
 
 	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/store/storetest"
 )
 
 // Known values written through the CLI; none may appear in a file of the data directory or
@@ -231,5 +232,28 @@ func TestDBRekeyCrash(t *testing.T) {
 			}
 			checkUser(t, env)
 		})
+	}
+}
+
+// TestPostgresRefusesPlaintext: a PostgreSQL connection string that allows plaintext (the
+// driver's default sslmode=prefer, or disable) is refused at start with the option that fixes
+// it; against a real server on loopback it is accepted once database.allow_plaintext_loopback
+// allows it.
+func TestPostgresRefusesPlaintext(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	for _, dsn := range []string{"postgres://privox@db.example.net/privox", "postgres://privox@db.example.net/privox?sslmode=disable"} {
+		env := []string{"PRIVOX_DATA_DIR=" + data, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN=" + dsn, "PRIVOX_DATABASE_ALLOW_PLAINTEXT_LOOPBACK=true"}
+		_, e, code := run(env, "tenant", "list")
+		if code != 1 || !strings.Contains(e, "without TLS") || !strings.Contains(e, "sslmode=verify-full") {
+			t.Fatalf("%s: %d %s", dsn, code, e)
+		}
+	}
+	dsn := storetest.PostgresDSN(t) // the test cluster: 127.0.0.1, sslmode=disable
+	env := []string{"PRIVOX_DATA_DIR=" + data, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN=" + dsn}
+	if _, e, code := run(env, "tenant", "list"); code != 1 || !strings.Contains(e, "database.allow_plaintext_loopback: true") {
+		t.Fatalf("loopback without the option: %d %s", code, e)
+	}
+	if o, e, code := run(append(env, "PRIVOX_DATABASE_ALLOW_PLAINTEXT_LOOPBACK=true"), "tenant", "list"); code != 0 {
+		t.Fatalf("loopback with the option: %d %s %s", code, o, e)
 	}
 }
