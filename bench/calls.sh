@@ -16,9 +16,11 @@
 #
 # Env knobs: STEP_S (8), CONFIRM_S (20), CALL_MS (1000), START_RATE (100), MAX_RATE (6400),
 #            ONLY (privox|kamailio), KAMAILIO_AUTH (1), KEEP_WORK=1, PROFILE=1 (CPU profile of Privox during the
-#            confirming step, see profile_privox in lib.sh).
-# Output: RESULT privox_cps=N calls/s, RESULT kamailio_rtpengine_cps=N calls/s,
-#         RESULT calls_ratio=X x.
+#            confirming step, see profile_privox in lib.sh), DB_FORMS ("encrypted clear": Privox
+#            with its database encrypted, the default, and clear, in the same run).
+# Output: RESULT privox_cps=N calls/s (encrypted database), RESULT privox_clear_cps=N calls/s,
+#         RESULT calls_encrypted_vs_clear=X x, RESULT kamailio_rtpengine_cps=N calls/s,
+#         RESULT calls_ratio=X x (Privox encrypted / Kamailio).
 NAME=calls
 source "$(dirname "$0")/lib.sh"
 
@@ -101,15 +103,18 @@ measure() {
   done
 }
 
-PVX_BEST=0; KAM_BEST=0
-# ---------------------------------------------------------------- Privox
+PVX_BEST=0; PVX_CLEAR_BEST=0; KAM_BEST=0
+# ---------------------------------------------------------------- Privox, each database form
 if [ "$ONLY" != kamailio ]; then
-  TARGET=privox
-  start_privox_call_target 8000 1800 "$PASSWORD"
-  measure "$PVX_PID"
-  PVX_BEST=$BEST
-  log "privox RSS $(rss_mb "$PVX_PID") MB; $(metric privox_sip_active_calls) calls left"
-  stop_pid "$UAS_PID"; stop_pid "$PVX_PID"
+  for form in $DB_FORMS; do
+    TARGET=privox-$form
+    use_db_form "$form"
+    start_privox_call_target 8000 1800 "$PASSWORD"
+    measure "$PVX_PID"
+    if [ "$form" = clear ]; then PVX_CLEAR_BEST=$BEST; else PVX_BEST=$BEST; fi
+    log "$TARGET RSS $(rss_mb "$PVX_PID") MB; $(metric privox_sip_active_calls) calls left"
+    stop_pid "$UAS_PID"; stop_pid "$PVX_PID"
+  done
 fi
 
 # ---------------------------------------------------------------- Kamailio + rtpengine
@@ -123,5 +128,7 @@ if [ "$ONLY" != privox ]; then
 fi
 
 echo "RESULT privox_cps=$PVX_BEST calls/s"
+echo "RESULT privox_clear_cps=$PVX_CLEAR_BEST calls/s"
+echo "RESULT calls_encrypted_vs_clear=$(ratio "$PVX_BEST" "$PVX_CLEAR_BEST") x"
 echo "RESULT kamailio_rtpengine_cps=$KAM_BEST calls/s"
 echo "RESULT calls_ratio=$(ratio "$PVX_BEST" "$KAM_BEST") x"
