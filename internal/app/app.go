@@ -144,7 +144,7 @@ func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	case "postgres":
 		// Names, numbers and call records cross the network to PostgreSQL: verified TLS, or
 		// a local server (docs/database-encryption.md).
-		if err := store.CheckPostgresTransport(cfg.Database.DSN, cfg.Database.AllowPlaintextLoopback); err != nil {
+		if err := checkPostgresTransport(cfg); err != nil {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
 		db, err = store.Open(ctx, store.Postgres, cfg.Database.DSN)

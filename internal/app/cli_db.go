@@ -260,3 +260,12 @@ func settleRekey(ctx context.Context, vault *keys.Vault, path string, st store.F
 	}
 	return next, nil
 }
+
+// checkPostgresTransport applies store.CheckPostgresTransport to a PostgreSQL configuration
+// (config check; OpenStore applies it at every start).
+func checkPostgresTransport(cfg config.Config) error {
+	if cfg.Database.Driver != "postgres" {
+		return nil
+	}
+	return store.CheckPostgresTransport(cfg.Database.DSN, cfg.Database.AllowPlaintextLoopback)
+}

@@ -257,3 +257,23 @@ func TestPostgresRefusesPlaintext(t *testing.T) {
 		t.Fatalf("loopback with the option: %d %s %s", code, o, e)
 	}
 }
+
+// TestConfigCheckPostgresTransport: privox config check finds a plaintext PostgreSQL DSN.
+func TestConfigCheckPostgresTransport(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{"database:\n  driver: postgres\n  dsn: postgres://privox@db.example.net/privox?sslmode=require\n", false},
+		{"database:\n  driver: postgres\n  dsn: postgres://privox@db.example.net/privox?sslmode=verify-full\n", true},
+		{"database:\n  driver: postgres\n  dsn: postgres://privox@127.0.0.1/privox?sslmode=disable\n  allow_plaintext_loopback: true\n", true},
+	} {
+		f := filepath.Join(dir, "privox.yaml")
+		os.WriteFile(f, []byte(tc.yaml), 0o600)
+		_, e, code := run(nil, "config", "check", f)
+		if tc.ok && code != 0 || !tc.ok && (code != 1 || !strings.Contains(e, "database.dsn") || !strings.Contains(e, "verify-full")) {
+			t.Errorf("%s: %d %s", tc.yaml, code, e)
+		}
+	}
+}
