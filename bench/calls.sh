@@ -19,7 +19,8 @@
 #            confirming step, see profile_privox in lib.sh), DB_FORMS ("encrypted clear": Privox
 #            with its database encrypted, the default, and clear, in the same run).
 # Output: RESULT privox_cps=N calls/s (encrypted database), RESULT privox_clear_cps=N calls/s,
-#         RESULT calls_encrypted_vs_clear=X x, RESULT kamailio_rtpengine_cps=N calls/s,
+#         RESULT calls_encrypted_vs_clear=X x, RESULT privox[_clear]_cpu_us_per_call=N (server CPU
+#         per call with its media, confirming step), RESULT kamailio_rtpengine_cps=N calls/s,
 #         RESULT calls_ratio=X x (Privox encrypted / Kamailio).
 NAME=calls
 source "$(dirname "$0")/lib.sh"
@@ -85,17 +86,18 @@ measure() {
       if [ "$PASS" = 1 ]; then lo=$mid; else hi=$mid; fi
     done
   fi
-  BEST=0
+  BEST=0; CPU_US=0
   [ "$lo" -gt 0 ] || return 0
   rate=$lo
   for _ in 1 2 3; do
     c0=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
-    [ "$TARGET" != privox ] || profile_privox $(( CONFIRM_S - 4 )) calls
+    case $TARGET in privox*) profile_privox $(( CONFIRM_S - 4 )) "calls-${TARGET#privox-}" ;; esac
     step "$rate" "$CONFIRM_S"
     c1=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
     if [ "$PASS" = 1 ]; then
       BEST=$THRU
-      log "$TARGET confirmed: $BEST calls/s ($(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$OK" 'BEGIN{ printf "%.0f", 1e6 * (b - a) / hz / n }') us server CPU per call incl. media)"
+      CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$OK" 'BEGIN{ printf "%.0f", 1e6 * (b - a) / hz / n }')
+      log "$TARGET confirmed: $BEST calls/s ($CPU_US us server CPU per call incl. media)"
       return 0
     fi
     rate=$(( rate * 9 / 10 / 25 * 25 ))
@@ -103,7 +105,7 @@ measure() {
   done
 }
 
-PVX_BEST=0; PVX_CLEAR_BEST=0; KAM_BEST=0
+PVX_BEST=0; PVX_CLEAR_BEST=0; KAM_BEST=0; PVX_CPU=0; PVX_CLEAR_CPU=0
 # ---------------------------------------------------------------- Privox, each database form
 if [ "$ONLY" != kamailio ]; then
   for form in $DB_FORMS; do
@@ -111,7 +113,7 @@ if [ "$ONLY" != kamailio ]; then
     use_db_form "$form"
     start_privox_call_target 8000 1800 "$PASSWORD"
     measure "$PVX_PID"
-    if [ "$form" = clear ]; then PVX_CLEAR_BEST=$BEST; else PVX_BEST=$BEST; fi
+    if [ "$form" = clear ]; then PVX_CLEAR_BEST=$BEST PVX_CLEAR_CPU=$CPU_US; else PVX_BEST=$BEST PVX_CPU=$CPU_US; fi
     log "$TARGET RSS $(rss_mb "$PVX_PID") MB; $(metric privox_sip_active_calls) calls left"
     stop_pid "$UAS_PID"; stop_pid "$PVX_PID"
   done
@@ -130,5 +132,7 @@ fi
 echo "RESULT privox_cps=$PVX_BEST calls/s"
 echo "RESULT privox_clear_cps=$PVX_CLEAR_BEST calls/s"
 echo "RESULT calls_encrypted_vs_clear=$(ratio "$PVX_BEST" "$PVX_CLEAR_BEST") x"
+echo "RESULT privox_cpu_us_per_call=$PVX_CPU us/call"
+echo "RESULT privox_clear_cpu_us_per_call=$PVX_CLEAR_CPU us/call"
 echo "RESULT kamailio_rtpengine_cps=$KAM_BEST calls/s"
 echo "RESULT calls_ratio=$(ratio "$PVX_BEST" "$KAM_BEST") x"

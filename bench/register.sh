@@ -17,7 +17,8 @@
 #            database encrypted, the default, and clear, in the same run), KEEP_WORK=1.
 # Output: RESULT privox_register_per_s=N registrations/s (encrypted database),
 #         RESULT privox_clear_register_per_s=N registrations/s (database.encrypt false),
-#         RESULT register_encrypted_vs_clear=X x, RESULT kamailio_register_per_s=N
+#         RESULT register_encrypted_vs_clear=X x, RESULT privox[_clear]_register_cpu_us=N (server
+#         CPU per registration in the confirming step), RESULT kamailio_register_per_s=N
 #         registrations/s, RESULT register_ratio=X x (Privox encrypted / Kamailio).
 NAME=register
 source "$(dirname "$0")/lib.sh"
@@ -105,7 +106,7 @@ measure() {
   log "$TARGET confirmed: $BEST registrations/s ($CPU_US us server CPU per registration)"
 }
 
-PVX_BEST=0; PVX_CLEAR_BEST=0; KAM_BEST=0
+PVX_BEST=0; PVX_CLEAR_BEST=0; KAM_BEST=0; PVX_CPU=0; PVX_CLEAR_CPU=0
 # ---------------------------------------------------------------- Privox, each database form
 if [ "$ONLY" != kamailio ]; then
   build_privox
@@ -117,7 +118,7 @@ if [ "$ONLY" != kamailio ]; then
     log "creating $USERS extensions through the API"
     make_extensions 1 "$USERS" "$PASSWORD"
     measure "$PVX_SIP_PORT" "$PVX_PID"
-    if [ "$form" = clear ]; then PVX_CLEAR_BEST=$BEST; else PVX_BEST=$BEST; fi
+    if [ "$form" = clear ]; then PVX_CLEAR_BEST=$BEST PVX_CLEAR_CPU=$CPU_US; else PVX_BEST=$BEST PVX_CPU=$CPU_US; fi
     log "$TARGET RSS $(rss_mb "$PVX_PID") MB with $(metric privox_sip_registered_contacts) contacts"
     stop_pid "$PVX_PID"
   done
@@ -135,5 +136,7 @@ fi
 echo "RESULT privox_register_per_s=$PVX_BEST registrations/s"
 echo "RESULT privox_clear_register_per_s=$PVX_CLEAR_BEST registrations/s"
 echo "RESULT register_encrypted_vs_clear=$(ratio "$PVX_BEST" "$PVX_CLEAR_BEST") x"
+echo "RESULT privox_register_cpu_us=$PVX_CPU us/registration"
+echo "RESULT privox_clear_register_cpu_us=$PVX_CLEAR_CPU us/registration"
 echo "RESULT kamailio_register_per_s=$KAM_BEST registrations/s"
 echo "RESULT register_ratio=$(ratio "$PVX_BEST" "$KAM_BEST") x"
