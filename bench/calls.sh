@@ -16,9 +16,12 @@
 #
 # Env knobs: STEP_S (8), CONFIRM_S (20), CALL_MS (1000), START_RATE (100), MAX_RATE (6400),
 #            ONLY (privox|kamailio), KAMAILIO_AUTH (1), KEEP_WORK=1, PROFILE=1 (CPU profile of Privox during the
-#            confirming step, see profile_privox in lib.sh).
-# Output: RESULT privox_cps=N calls/s, RESULT kamailio_rtpengine_cps=N calls/s,
-#         RESULT calls_ratio=X x.
+#            confirming step, see profile_privox in lib.sh), DB_FORMS ("encrypted clear": Privox
+#            with its database encrypted, the default, and clear, in the same run).
+# Output: RESULT privox_cps=N calls/s (encrypted database), RESULT privox_clear_cps=N calls/s,
+#         RESULT calls_encrypted_vs_clear=X x, RESULT privox[_clear]_cpu_us_per_call=N (server CPU
+#         per call with its media, confirming step), RESULT kamailio_rtpengine_cps=N calls/s,
+#         RESULT calls_ratio=X x (Privox encrypted / Kamailio).
 NAME=calls
 source "$(dirname "$0")/lib.sh"
 
@@ -83,17 +86,18 @@ measure() {
       if [ "$PASS" = 1 ]; then lo=$mid; else hi=$mid; fi
     done
   fi
-  BEST=0
+  BEST=0; CPU_US=0
   [ "$lo" -gt 0 ] || return 0
   rate=$lo
   for _ in 1 2 3; do
     c0=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
-    [ "$TARGET" != privox ] || profile_privox $(( CONFIRM_S - 4 )) calls
+    case $TARGET in privox*) profile_privox $(( CONFIRM_S - 4 )) "calls-${TARGET#privox-}" ;; esac
     step "$rate" "$CONFIRM_S"
     c1=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
     if [ "$PASS" = 1 ]; then
       BEST=$THRU
-      log "$TARGET confirmed: $BEST calls/s ($(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$OK" 'BEGIN{ printf "%.0f", 1e6 * (b - a) / hz / n }') us server CPU per call incl. media)"
+      CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$OK" 'BEGIN{ printf "%.0f", 1e6 * (b - a) / hz / n }')
+      log "$TARGET confirmed: $BEST calls/s ($CPU_US us server CPU per call incl. media)"
       return 0
     fi
     rate=$(( rate * 9 / 10 / 25 * 25 ))
@@ -101,15 +105,18 @@ measure() {
   done
 }
 
-PVX_BEST=0; KAM_BEST=0
-# ---------------------------------------------------------------- Privox
+PVX_BEST=0; PVX_CLEAR_BEST=0; KAM_BEST=0; PVX_CPU=0; PVX_CLEAR_CPU=0
+# ---------------------------------------------------------------- Privox, each database form
 if [ "$ONLY" != kamailio ]; then
-  TARGET=privox
-  start_privox_call_target 8000 1800 "$PASSWORD"
-  measure "$PVX_PID"
-  PVX_BEST=$BEST
-  log "privox RSS $(rss_mb "$PVX_PID") MB; $(metric privox_sip_active_calls) calls left"
-  stop_pid "$UAS_PID"; stop_pid "$PVX_PID"
+  for form in $DB_FORMS; do
+    TARGET=privox-$form
+    use_db_form "$form"
+    start_privox_call_target 8000 1800 "$PASSWORD"
+    measure "$PVX_PID"
+    if [ "$form" = clear ]; then PVX_CLEAR_BEST=$BEST PVX_CLEAR_CPU=$CPU_US; else PVX_BEST=$BEST PVX_CPU=$CPU_US; fi
+    log "$TARGET RSS $(rss_mb "$PVX_PID") MB; $(metric privox_sip_active_calls) calls left"
+    stop_pid "$UAS_PID"; stop_pid "$PVX_PID"
+  done
 fi
 
 # ---------------------------------------------------------------- Kamailio + rtpengine
@@ -123,5 +130,9 @@ if [ "$ONLY" != privox ]; then
 fi
 
 echo "RESULT privox_cps=$PVX_BEST calls/s"
+echo "RESULT privox_clear_cps=$PVX_CLEAR_BEST calls/s"
+echo "RESULT calls_encrypted_vs_clear=$(ratio "$PVX_BEST" "$PVX_CLEAR_BEST") x"
+echo "RESULT privox_cpu_us_per_call=$PVX_CPU us/call"
+echo "RESULT privox_clear_cpu_us_per_call=$PVX_CLEAR_CPU us/call"
 echo "RESULT kamailio_rtpengine_cps=$KAM_BEST calls/s"
 echo "RESULT calls_ratio=$(ratio "$PVX_BEST" "$KAM_BEST") x"

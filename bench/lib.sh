@@ -110,6 +110,22 @@ wait_port() { # wait_port PROTO PORT PID
   return 1
 }
 
+# The embedded database is measured in both forms in one run: DB_FORMS ("encrypted clear" by
+# default; "encrypted" or "clear" alone) names them, and use_db_form picks the form the next
+# start_privox runs with (database.encrypt true or false), each in a data directory of its own.
+DB_FORMS=${DB_FORMS:-"encrypted clear"}
+PVX_DATA=$WORK/privox-data
+PVX_ENCRYPT=true
+
+use_db_form() { # use_db_form encrypted|clear
+  case $1 in
+    encrypted) PVX_ENCRYPT=true ;;
+    clear) PVX_ENCRYPT=false ;;
+    *) log "unknown database form '$1' in DB_FORMS (encrypted or clear)"; exit 1 ;;
+  esac
+  PVX_DATA=$WORK/privox-data-$1
+}
+
 # build_privox: go build ./cmd/privox into $WORK.
 build_privox() {
   command -v go >/dev/null || { log "Go toolchain missing"; exit 1; }
@@ -117,17 +133,18 @@ build_privox() {
   (cd "$REPO" && go build -o "$WORK/privox" ./cmd/privox) || { log "go build failed"; exit 1; }
 }
 
-# start_privox RTP_MIN RTP_MAX: runs privox serve on free loopback ports; sets PVX_PID,
+# start_privox RTP_MIN RTP_MAX: runs privox serve on free loopback ports, on the data directory
+# and database form use_db_form chose (default: $WORK/privox-data, encrypted); sets PVX_PID,
 # PVX_SIP_PORT, PVX_HTTP_PORT, PVX_METRICS_PORT, PVX_TOKEN (an admin API token of tenant "default").
 # With PROFILE=1 it also serves runtime profiles on PVX_PPROF_PORT (see profile_privox).
 start_privox() {
   local rmin=$1 rmax=$2 pprof=
   pick_port PVX_SIP_PORT; pick_port PVX_TLS_PORT; pick_port PVX_HTTP_PORT; pick_port PVX_METRICS_PORT
   if [ "${PROFILE:-0}" = 1 ]; then pick_port PVX_PPROF_PORT; pprof=$HOST:$PVX_PPROF_PORT; fi
-  mkdir -p "$WORK/privox-data"
-  PRIVOX_DEBUG_PPROF_ADDR=$pprof PRIVOX_ADMIN_PASSWORD=$PVX_PASSWORD PRIVOX_LOG_LEVEL=warn PRIVOX_LDAP_ADDR= PRIVOX_LDAP_LDAPS_ADDR= \
+  mkdir -p "$PVX_DATA"
+  PRIVOX_DATABASE_ENCRYPT=$PVX_ENCRYPT PRIVOX_DEBUG_PPROF_ADDR=$pprof PRIVOX_ADMIN_PASSWORD=$PVX_PASSWORD PRIVOX_LOG_LEVEL=warn PRIVOX_LDAP_ADDR= PRIVOX_LDAP_LDAPS_ADDR= \
   PRIVOX_SIP_TLS_ADDR=$HOST:$PVX_TLS_PORT PRIVOX_METRICS_ADDR=$HOST:$PVX_METRICS_PORT \
-    "$WORK/privox" serve --data "$WORK/privox-data" --http-addr "$HOST:$PVX_HTTP_PORT" \
+    "$WORK/privox" serve --data "$PVX_DATA" --http-addr "$HOST:$PVX_HTTP_PORT" \
     --sip-addr "$HOST:$PVX_SIP_PORT" --rtp-ports "$rmin-$rmax" >"$WORK/privox.log" 2>&1 &
   PVX_PID=$!
   PIDS+=("$PVX_PID")
@@ -137,9 +154,9 @@ start_privox() {
     kill -0 "$PVX_PID" 2>/dev/null || { tail -20 "$WORK/privox.log" >&2; log "privox died"; exit 1; }
     sleep 0.1
   done
-  PVX_TOKEN=$("$WORK/privox" token add --data "$WORK/privox-data" --tenant default --user 1 --name bench --json \
+  PVX_TOKEN=$(PRIVOX_DATABASE_ENCRYPT=$PVX_ENCRYPT "$WORK/privox" token add --data "$PVX_DATA" --tenant default --user 1 --name bench --json \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
-  log "privox pid $PVX_PID: sip udp:$HOST:$PVX_SIP_PORT http $HOST:$PVX_HTTP_PORT rtp $rmin-$rmax"
+  log "privox pid $PVX_PID (database $([ "$PVX_ENCRYPT" = true ] && echo encrypted || echo clear)): sip udp:$HOST:$PVX_SIP_PORT http $HOST:$PVX_HTTP_PORT rtp $rmin-$rmax"
 }
 
 # profile_privox SECONDS NAME: with PROFILE=1, records a CPU profile of Privox in the

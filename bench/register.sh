@@ -13,9 +13,13 @@
 # (2 UDP workers, in-memory usrloc, -x tlsf). sipp shares the 2 cores: whole-box figures.
 #
 # Env knobs: STEP_S (8), CONFIRM_S (20), START_RATE (1000), MAX_RATE (40000), USERS (10000),
-#            ONLY (privox|kamailio), KEEP_WORK=1.
-# Output: RESULT privox_register_per_s=N registrations/s, RESULT kamailio_register_per_s=N
-#         registrations/s, RESULT register_ratio=X x (Privox / Kamailio).
+#            ONLY (privox|kamailio), DB_FORMS ("encrypted clear": Privox is measured with its
+#            database encrypted, the default, and clear, in the same run), KEEP_WORK=1.
+# Output: RESULT privox_register_per_s=N registrations/s (encrypted database),
+#         RESULT privox_clear_register_per_s=N registrations/s (database.encrypt false),
+#         RESULT register_encrypted_vs_clear=X x, RESULT privox[_clear]_register_cpu_us=N (server
+#         CPU per registration in the confirming step), RESULT kamailio_register_per_s=N
+#         registrations/s, RESULT register_ratio=X x (Privox encrypted / Kamailio).
 NAME=register
 source "$(dirname "$0")/lib.sh"
 
@@ -102,19 +106,22 @@ measure() {
   log "$TARGET confirmed: $BEST registrations/s ($CPU_US us server CPU per registration)"
 }
 
-PVX_BEST=0; KAM_BEST=0
-# ---------------------------------------------------------------- Privox
+PVX_BEST=0; PVX_CLEAR_BEST=0; KAM_BEST=0; PVX_CPU=0; PVX_CLEAR_CPU=0
+# ---------------------------------------------------------------- Privox, each database form
 if [ "$ONLY" != kamailio ]; then
-  TARGET=privox
   build_privox
-  pick_range RTP_MIN 100
-  start_privox "$RTP_MIN" $(( RTP_MIN + 99 ))
-  log "creating $USERS extensions through the API"
-  make_extensions 1 "$USERS" "$PASSWORD"
-  measure "$PVX_SIP_PORT" "$PVX_PID"
-  PVX_BEST=$BEST
-  log "privox RSS $(rss_mb "$PVX_PID") MB with $(metric privox_sip_registered_contacts) contacts"
-  stop_pid "$PVX_PID"
+  for form in $DB_FORMS; do
+    TARGET=privox-$form
+    use_db_form "$form"
+    pick_range RTP_MIN 100
+    start_privox "$RTP_MIN" $(( RTP_MIN + 99 ))
+    log "creating $USERS extensions through the API"
+    make_extensions 1 "$USERS" "$PASSWORD"
+    measure "$PVX_SIP_PORT" "$PVX_PID"
+    if [ "$form" = clear ]; then PVX_CLEAR_BEST=$BEST PVX_CLEAR_CPU=$CPU_US; else PVX_BEST=$BEST PVX_CPU=$CPU_US; fi
+    log "$TARGET RSS $(rss_mb "$PVX_PID") MB with $(metric privox_sip_registered_contacts) contacts"
+    stop_pid "$PVX_PID"
+  done
 fi
 
 # ---------------------------------------------------------------- Kamailio
@@ -127,5 +134,9 @@ if [ "$ONLY" != privox ]; then
 fi
 
 echo "RESULT privox_register_per_s=$PVX_BEST registrations/s"
+echo "RESULT privox_clear_register_per_s=$PVX_CLEAR_BEST registrations/s"
+echo "RESULT register_encrypted_vs_clear=$(ratio "$PVX_BEST" "$PVX_CLEAR_BEST") x"
+echo "RESULT privox_register_cpu_us=$PVX_CPU us/registration"
+echo "RESULT privox_clear_register_cpu_us=$PVX_CLEAR_CPU us/registration"
 echo "RESULT kamailio_register_per_s=$KAM_BEST registrations/s"
 echo "RESULT register_ratio=$(ratio "$PVX_BEST" "$KAM_BEST") x"

@@ -11,8 +11,30 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/privox/privox/internal/keys"
 	"github.com/privox/privox/internal/store"
 )
+
+// openEmbedded opens the installation's SQLite database, with the key vault's database key
+// when it is encrypted (the default).
+func openEmbedded(ctx context.Context, data, path string) (*store.DB, error) {
+	st, err := store.SQLiteFileState(path)
+	if err != nil {
+		return nil, err
+	}
+	if st != store.FileOther {
+		return store.Open(ctx, store.SQLite, path)
+	}
+	v, err := keys.Open(keys.DefaultDir(data))
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.DatabaseKey(false)
+	if err != nil {
+		return nil, fmt.Errorf("database key: %w", err)
+	}
+	return store.OpenSQLite(ctx, path, key)
+}
 
 func main() {
 	data := flag.String("data", "", "data directory of an SQLite installation")
@@ -33,7 +55,13 @@ func run(data, dsn, tenant string, n, days int) error {
 	if dsn != "" {
 		engine, target = store.Postgres, dsn
 	}
-	db, err := store.Open(ctx, engine, target)
+	var db *store.DB
+	var err error
+	if engine == store.SQLite {
+		db, err = openEmbedded(ctx, data, target)
+	} else {
+		db, err = store.Open(ctx, engine, target)
+	}
 	if err != nil {
 		return err
 	}

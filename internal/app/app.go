@@ -150,15 +150,20 @@ func openStore(ctx context.Context, cfg config.Config, encryptClear bool) (*stor
 	)
 	switch cfg.Database.Driver {
 	case "postgres":
+		// Names, numbers and call records cross the network to PostgreSQL: verified TLS, or
+		// a local server (docs/database-encryption.md).
+		if err := checkPostgresTransport(cfg); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
 		db, err = store.Open(ctx, store.Postgres, cfg.Database.DSN)
 	default:
 		var key []byte
-		st, err := store.SQLiteFileState(cfg.SQLitePath())
-		if err != nil {
-			return nil, fmt.Errorf("open database: %w", err)
+		st, serr := store.SQLiteFileState(cfg.SQLitePath())
+		if serr != nil {
+			return nil, fmt.Errorf("open database: %w", serr)
 		}
 		if cfg.Database.Encrypt && (st != store.FileClear || encryptClear) {
-			if key, err = databaseKey(cfg); err != nil {
+			if key, err = databaseKey(ctx, cfg); err != nil {
 				return nil, fmt.Errorf("open database: %w", err)
 			}
 		}
@@ -173,8 +178,9 @@ func openStore(ctx context.Context, cfg config.Config, encryptClear bool) (*stor
 // databaseKey returns the embedded database's key from the key vault beside the data
 // directory, making it on first start. A database file that is already encrypted needs the
 // key that encrypted it: a vault without one is an error naming the problem, never a new key
-// (which would present the data as a damaged or empty database).
-func databaseKey(cfg config.Config) ([]byte, error) {
+// (which would present the data as a damaged or empty database). A key rotation that a kill
+// interrupted is completed or dropped here (settleRekey, cli_db.go).
+func databaseKey(ctx context.Context, cfg config.Config) ([]byte, error) {
 	vault, err := keys.Open(keys.DefaultDir(cfg.DataDir))
 	if err != nil {
 		return nil, err
@@ -182,6 +188,9 @@ func databaseKey(cfg config.Config) ([]byte, error) {
 	st, err := store.SQLiteFileState(cfg.SQLitePath())
 	if err != nil {
 		return nil, err
+	}
+	if key, err := settleRekey(ctx, vault, cfg.SQLitePath(), st); key != nil || err != nil {
+		return key, err
 	}
 	key, err := vault.DatabaseKey(st != store.FileOther)
 	if errors.Is(err, keys.ErrNoKey) {

@@ -34,7 +34,7 @@ func TestCLIAdminFlow(t *testing.T) {
 		t.Run(string(e.Name), func(t *testing.T) {
 			env := []string{"PRIVOX_DATA_DIR=" + filepath.Join(t.TempDir(), "d")}
 			if e.Name == store.Postgres {
-				env = append(env, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN="+e.DSN(t))
+				env = append(env, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN="+e.DSN(t), "PRIVOX_DATABASE_ALLOW_PLAINTEXT_LOOPBACK=true")
 			}
 			mustRun := func(args ...string) string {
 				t.Helper()

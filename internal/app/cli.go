@@ -392,8 +392,12 @@ func runConfigCheck(c *cmdCtx) error {
 	if len(c.args) != 1 {
 		return usageErr("config check takes one file")
 	}
-	if _, err := config.Load(c.args[0], nil); err != nil {
+	cfg, err := config.Load(c.args[0], nil)
+	if err != nil {
 		return fmt.Errorf("configuration has errors:\n%v", err)
+	}
+	if err := checkPostgresTransport(cfg); err != nil { // cli_db.go
+		return fmt.Errorf("configuration has errors:\ndatabase.dsn: %v", err)
 	}
 	fmt.Fprintf(c.env.Stdout, "%s: ok\n", c.args[0])
 	return nil

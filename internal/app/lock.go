@@ -22,6 +22,9 @@ import (
 //     sees their changes through the database (the account cache polls changed secrets, flow
 //     switches are reloaded). Exclusive for `privox fsck --repair`, which may undo a file being
 //     written and so runs only when no server and no writing command runs.
+//   - `privox db encrypt` and `privox db rekey` (cli_db.go) rewrite the database file: they
+//     take the server's two locks and the write lock exclusively, so they are refused while a
+//     server or a writing command runs, and neither starts while they run.
 //
 // Commands that only read (lists, fsck without --repair, docs, audit verify) take no lock.
 const (
@@ -100,6 +103,9 @@ func lockCommand(c *cmdCtx, name string) (locks, error) {
 	case name == "serve", readOnlyCommands[name], name == "fsck" && !repair,
 		name == "retention run" && c.str("dry-run") != "":
 		return nil, nil
+	}
+	if offlineDBCommands[name] { // cli_db.go
+		return lockOffline(c, name)
 	}
 	if err := ensureDir(c.cfg.DataDir); err != nil {
 		return nil, err

@@ -24,6 +24,9 @@ import (
 // re-executed with PRIVOX_TEST_RUN_MAIN=1 is privox.
 func TestMain(m *testing.M) {
 	if os.Getenv("PRIVOX_TEST_RUN_MAIN") == "1" {
+		if p := os.Getenv("PRIVOX_TEST_CRASH_AT"); p != "" {
+			app.CrashAt(p) // cli_db_test.go
+		}
 		os.Exit(app.Main(app.Env{Args: os.Args[1:], Environ: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr}))
 	}
 	os.Exit(m.Run())

@@ -53,6 +53,10 @@ type Database struct {
 	// (default true). false exists to measure what encryption costs (bench/); a database that
 	// is already encrypted is refused rather than read clear. Only for the sqlite driver.
 	Encrypt bool `yaml:"encrypt"`
+	// AllowPlaintextLoopback lets the PostgreSQL connection go without verified TLS when every
+	// host of the DSN is a loopback address (a server on the same machine); false by default.
+	// A Unix socket needs no TLS; any other host needs sslmode=verify-full or verify-ca.
+	AllowPlaintextLoopback bool `yaml:"allow_plaintext_loopback"`
 }
 
 // HTTP is the web, REST, WebSocket and metrics listener.

@@ -298,3 +298,63 @@ func (v *Vault) DatabaseKey(create bool) ([]byte, error) {
 	defer v.mu.Unlock()
 	return v.loadOrCreate(v.databasePath(), v.master, "database", create)
 }
+
+// pendingDatabasePath holds the next database key while `privox db rekey` rewrites the
+// database under it; it replaces database.key once the rewritten database is in place.
+func (v *Vault) pendingDatabasePath() string { return filepath.Join(v.dir, "database.key.next") }
+
+// NewPendingDatabaseKey makes a fresh database key and stores it, wrapped and synced, as the
+// pending key beside the current one (replacing a pending key an interrupted rotation left).
+// The current key stays until PromotePendingDatabaseKey: at every moment the vault holds a key
+// that opens the database.
+func (v *Vault) NewPendingDatabaseKey() ([]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k := make([]byte, KeySize)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	w, err := Seal(v.master, k, []byte("database"))
+	if err != nil {
+		return nil, err
+	}
+	p := v.pendingDatabasePath()
+	delete(v.cache, p)
+	if err := writeAtomic(p, w); err != nil {
+		return nil, fmt.Errorf("keys: store the next database key: %w", err)
+	}
+	return k, nil
+}
+
+// PendingDatabaseKey returns the pending database key of a rotation, or ErrNoKey when no
+// rotation is under way.
+func (v *Vault) PendingDatabaseKey() ([]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.loadOrCreate(v.pendingDatabasePath(), v.master, "database", false)
+}
+
+// PromotePendingDatabaseKey makes the pending key the database key (one rename, then the
+// vault directory is synced); the key it replaces is gone.
+func (v *Vault) PromotePendingDatabaseKey() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.cache, v.pendingDatabasePath())
+	delete(v.cache, v.databasePath())
+	if err := os.Rename(v.pendingDatabasePath(), v.databasePath()); err != nil {
+		return fmt.Errorf("keys: make the next database key current: %w", err)
+	}
+	return syncDir(v.dir)
+}
+
+// DiscardPendingDatabaseKey removes the pending key of a rotation that did not replace the
+// database (the current key still opens it).
+func (v *Vault) DiscardPendingDatabaseKey() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.cache, v.pendingDatabasePath())
+	if err := os.Remove(v.pendingDatabasePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("keys: remove the unused next database key: %w", err)
+	}
+	return syncDir(v.dir)
+}

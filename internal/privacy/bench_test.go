@@ -148,7 +148,7 @@ func p99(l []time.Duration) time.Duration {
 // half of the time to other writers on SQLite).
 func BenchmarkSweep(b *testing.B) {
 	for _, en := range storetest.Engines(b) {
-		b.Run(string(en.Name), func(b *testing.B) { benchSweep(b, en) })
+		b.Run(en.Label(), func(b *testing.B) { benchSweep(b, en) })
 	}
 }
 
@@ -175,7 +175,7 @@ func benchSweep(b *testing.B, en storetest.Engine) {
 		if db.Engine() == store.Postgres {
 			db.Exec(ctx, `ANALYZE`)
 		}
-		b.Logf("%s: filled %d CDRs and %d files in %s", en.Name, nCDR, nFiles, time.Since(t0).Round(time.Millisecond))
+		b.Logf("%s: filled %d CDRs and %d files in %s", en.Label(), nCDR, nFiles, time.Since(t0).Round(time.Millisecond))
 
 		pctx, stop := context.WithTimeout(ctx, 2*time.Second)
 		idle := probe(pctx, db, tn.ID, u.ID)
@@ -219,12 +219,12 @@ func benchSweep(b *testing.B, en storetest.Engine) {
 		filePhase := elapsed - cdrPhase
 		rowsPerS := float64(cdrs) / cdrPhase.Seconds()
 		b.ReportMetric(rowsPerS, "rows/s")
-		fmt.Printf("RESULT sweep_%s%s_cdr_rows_per_s=%.0f rows/s\n", en.Name, mode, rowsPerS)
-		fmt.Printf("RESULT sweep_%s%s_files_per_s=%.0f files/s\n", en.Name, mode, float64(files)/filePhase.Seconds())
-		fmt.Printf("RESULT sweep_%s%s_total_rows_per_s=%.0f rows/s\n", en.Name, mode, float64(cdrs+files)/elapsed.Seconds())
-		fmt.Printf("RESULT sweep_%s%s_seconds=%.2f s\n", en.Name, mode, elapsed.Seconds())
-		fmt.Printf("RESULT sweep_%s%s_call_write_p99_idle=%.2f ms\n", en.Name, mode, float64(p99(idle).Microseconds())/1000)
-		fmt.Printf("RESULT sweep_%s%s_call_write_p99_during_sweep=%.2f ms\n", en.Name, mode, float64(p99(during).Microseconds())/1000)
+		fmt.Printf("RESULT sweep_%s%s_cdr_rows_per_s=%.0f rows/s\n", en.Label(), mode, rowsPerS)
+		fmt.Printf("RESULT sweep_%s%s_files_per_s=%.0f files/s\n", en.Label(), mode, float64(files)/filePhase.Seconds())
+		fmt.Printf("RESULT sweep_%s%s_total_rows_per_s=%.0f rows/s\n", en.Label(), mode, float64(cdrs+files)/elapsed.Seconds())
+		fmt.Printf("RESULT sweep_%s%s_seconds=%.2f s\n", en.Label(), mode, elapsed.Seconds())
+		fmt.Printf("RESULT sweep_%s%s_call_write_p99_idle=%.2f ms\n", en.Label(), mode, float64(p99(idle).Microseconds())/1000)
+		fmt.Printf("RESULT sweep_%s%s_call_write_p99_during_sweep=%.2f ms\n", en.Label(), mode, float64(p99(during).Microseconds())/1000)
 	}
 }
 
@@ -232,7 +232,7 @@ func benchSweep(b *testing.B, en storetest.Engine) {
 // journal entries) and PRIVOX_BENCH_EXPORT_VOICEMAILS voicemails of 32 KiB, and prints the time.
 func BenchmarkExport(b *testing.B) {
 	for _, en := range storetest.Engines(b) {
-		b.Run(string(en.Name), func(b *testing.B) { benchExport(b, en) })
+		b.Run(en.Label(), func(b *testing.B) { benchExport(b, en) })
 	}
 }
 
@@ -278,8 +278,8 @@ func benchExport(b *testing.B, en storetest.Engine) {
 			b.Fatalf("exported %d voicemails, want %d", len(m.Content), nVM)
 		}
 		fi, _ := os.Stat(out)
-		fmt.Printf("RESULT export_%s_seconds=%.2f s\n", en.Name, elapsed.Seconds())
-		fmt.Printf("RESULT export_%s_zip_bytes=%d bytes\n", en.Name, fi.Size())
+		fmt.Printf("RESULT export_%s_seconds=%.2f s\n", en.Label(), elapsed.Seconds())
+		fmt.Printf("RESULT export_%s_zip_bytes=%d bytes\n", en.Label(), fi.Size())
 		b.ReportMetric(elapsed.Seconds(), "s/export")
 	}
 }

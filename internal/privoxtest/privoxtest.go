@@ -92,7 +92,8 @@ func Start(t testing.TB, opts Options) *Privox {
 		if dsn == "" {
 			dsn = storetest.PostgresDSN(t)
 		}
-		cfg.Database = config.Database{Driver: "postgres", DSN: dsn}
+		// The test cluster listens on loopback without TLS (scripts/pg-cluster.sh).
+		cfg.Database = config.Database{Driver: "postgres", DSN: dsn, AllowPlaintextLoopback: true}
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
@@ -212,7 +213,7 @@ func (p *Privox) CLI(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	env := []string{"PRIVOX_DATA_DIR=" + p.DataDir, "PRIVOX_PROMPTS_DIR=" + p.Cfg.Prompts.Dir}
 	if p.DSN != "" {
-		env = append(env, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN="+p.DSN)
+		env = append(env, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN="+p.DSN, "PRIVOX_DATABASE_ALLOW_PLAINTEXT_LOOPBACK=true")
 	}
 	code = app.Main(app.Env{Args: args, Environ: env, Stdout: &o, Stderr: &e})
 	return o.String(), e.String(), code

@@ -109,6 +109,12 @@ func openSQLite(ctx context.Context, path string, key []byte) (*sql.DB, error) {
 		if err := EncryptSQLite(ctx, path, key); err != nil {
 			return nil, err
 		}
+	case key != nil && st == FileOther:
+		// The key is tried on a copy of the first page before SQLite opens the database
+		// (and its write-ahead log) with it.
+		if err := CheckSQLiteKey(ctx, path, key); err != nil {
+			return nil, err
+		}
 	}
 	if err := secureSQLiteFiles(path); err != nil { // files.go
 		return nil, err
@@ -146,6 +152,7 @@ func removeStaleTemp(path string) {
 	for _, s := range []string{"", "-journal", "-wal", "-shm"} {
 		os.Remove(path + tempSuffix + s)
 	}
+	os.Remove(path + ".keycheck")
 }
 
 // EncryptSQLite turns the clear database file at path into one encrypted with key. The
@@ -167,6 +174,11 @@ func rewriteSQLite(ctx context.Context, path string, oldKey, newKey []byte) erro
 		return fmt.Errorf("store: database key has %d bytes, want %d", len(newKey), KeySize)
 	}
 	removeStaleTemp(path)
+	if oldKey != nil {
+		if err := CheckSQLiteKey(ctx, path, oldKey); err != nil {
+			return err
+		}
+	}
 	src, err := sql.Open("sqlite3", sqliteDSN(path, oldKey))
 	if err != nil {
 		return err
@@ -221,6 +233,11 @@ func rewriteSQLite(ctx context.Context, path string, oldKey, newKey []byte) erro
 
 // rewriteHook lets the crash tests stop the process at a point of a rewrite.
 var rewriteHook func(point string)
+
+// SetRewriteHook makes f run at each point of a rewrite of the database (EncryptSQLite,
+// RekeySQLite): "after-vacuum", "before-rename", "after-rename". Only for the crash tests of
+// the commands that rewrite the database; nil removes it.
+func SetRewriteHook(f func(point string)) { rewriteHook = f }
 
 func crashPoint(p string) {
 	if rewriteHook != nil {

@@ -296,3 +296,42 @@ func TestEncryptCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongKeyKeepsWAL: a database left by a killed server (its last transactions only in
+// the write-ahead log) tried with a wrong key is refused without losing the log: the right
+// key then finds every row.
+func TestWrongKeyKeepsWAL(t *testing.T) {
+	dir := t.TempDir()
+	key := newKey(t)
+	db, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "privox.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, db)
+	// The copy is the files as a kill -9 leaves them: the log not yet checkpointed.
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed)
+	db.Close()
+	path := filepath.Join(crashed, "privox.db")
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("no write-ahead log in the copy: %v", err)
+	}
+	if err := store.CheckSQLiteKey(t.Context(), path, key); err != nil {
+		t.Fatalf("the right key: %v", err)
+	}
+	if _, err := store.OpenSQLite(t.Context(), path, newKey(t)); !errors.Is(err, store.ErrWrongKey) {
+		t.Fatalf("want ErrWrongKey, got %v", err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("the write-ahead log is gone after a wrong key: %v", err)
+	}
+	db, err = store.OpenSQLite(t.Context(), path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkRows(t, db)
+	if matches, _ := filepath.Glob(filepath.Join(crashed, "*.keycheck")); len(matches) > 0 {
+		t.Fatalf("key check copy left behind: %v", matches)
+	}
+}

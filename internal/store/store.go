@@ -88,6 +88,11 @@ func open(ctx context.Context, engine Engine, dsn string, key []byte) (*DB, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", engine, err)
 	}
+	return startDB(ctx, sdb, engine, key)
+}
+
+// startDB wraps an opened handle, checks the connection and applies pending migrations.
+func startDB(ctx context.Context, sdb *sql.DB, engine Engine, key []byte) (*DB, error) {
 	db := &DB{sql: sdb, engine: engine, q: sdb, binds: &sync.Map{}, state: &dbState{}, key: key}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()

@@ -22,11 +22,30 @@ type Engine struct {
 	Name store.Engine
 	// DSN returns a connection string for a fresh, empty database that is dropped after t.
 	DSN func(t testing.TB) string
+	// Key, for SQLite, opens the database encrypted with it (nil: clear).
+	Key []byte
 }
 
-// Engines lists the engines available to tests.
+// Label names the engine in subtest and benchmark names: "sqlite", "sqlite_encrypted",
+// "postgres".
+func (e Engine) Label() string {
+	if e.Key != nil {
+		return string(e.Name) + "_encrypted"
+	}
+	return string(e.Name)
+}
+
+// Engines lists the engines available to tests. SQLite runs clear (tests of the encryption
+// itself are in the store); with PRIVOX_TEST_SQLITE_ENCRYPTED=1 (bench/engines.sh sets it to
+// measure both forms in one run) SQLite encrypted at rest, as Privox runs it, is listed too.
 func Engines(t testing.TB) []Engine {
-	out := []Engine{{Name: store.SQLite, DSN: func(t testing.TB) string { return filepath.Join(t.TempDir(), "privox.db") }}}
+	sqlitePath := func(t testing.TB) string { return filepath.Join(t.TempDir(), "privox.db") }
+	out := []Engine{{Name: store.SQLite, DSN: sqlitePath}}
+	if os.Getenv("PRIVOX_TEST_SQLITE_ENCRYPTED") == "1" {
+		key := make([]byte, store.KeySize)
+		rand.Read(key)
+		out = append(out, Engine{Name: store.SQLite, DSN: sqlitePath, Key: key})
+	}
 	admin := os.Getenv("PRIVOX_TEST_POSTGRES")
 	if admin == "" {
 		if os.Getenv("PRIVOX_REQUIRE_POSTGRES") == "1" {
@@ -76,7 +95,15 @@ func freshPostgres(t testing.TB, admin string) string {
 
 // Open opens a fresh migrated database on an engine, closed after t.
 func Open(t testing.TB, e Engine) *store.DB {
-	db, err := store.Open(context.Background(), e.Name, e.DSN(t))
+	var (
+		db  *store.DB
+		err error
+	)
+	if e.Name == store.SQLite && e.Key != nil {
+		db, err = store.OpenSQLite(context.Background(), e.DSN(t), e.Key)
+	} else {
+		db, err = store.Open(context.Background(), e.Name, e.DSN(t))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +114,6 @@ func Open(t testing.TB, e Engine) *store.DB {
 // Run runs f as a subtest on every engine.
 func Run(t *testing.T, f func(t *testing.T, db *store.DB)) {
 	for _, e := range Engines(t) {
-		t.Run(string(e.Name), func(t *testing.T) { f(t, Open(t, e)) })
+		t.Run(e.Label(), func(t *testing.T) { f(t, Open(t, e)) })
 	}
 }
