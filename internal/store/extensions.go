@@ -68,6 +68,9 @@ func (db *DB) CreateExtension(ctx context.Context, e Extension, sec SIPSecret) (
 			return err
 		}
 		e.ID = id
+		if err := tx.createVoicemailBox(ctx, e); err != nil {
+			return err
+		}
 		md5, sha, err := tx.sealSIP(e.TenantID, id, sec)
 		if err != nil {
 			return err
