@@ -67,6 +67,9 @@ CREATE INDEX voicemail_messages_created ON voicemail_messages(created_at);
 INSERT INTO voicemail_boxes (tenant_id, extension_id, user_id, created_at, updated_at)
 	SELECT tenant_id, id, user_id, created_at, created_at FROM extensions;
 `)
+	// A box takes unanswered calls once enabled (its extension's calls keep failing with
+	// 480/486 until then); dialling *<number> reaches it either way.
+	addMigration("0601_voicemail_enabled", `ALTER TABLE voicemail_boxes ADD COLUMN enabled {{bool}} NOT NULL DEFAULT {{false}};`)
 	datacat.RegisterTable(datacat.Table{Name: "voicemail_boxes", Category: datacat.Profile, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "user_id",
 		Purpose: "Voicemail box of each extension: language, message length and count limits, retention in days"})
@@ -92,6 +95,7 @@ type VoicemailBox struct {
 	ExtensionID    int64  `json:"extension_id"`
 	Number         string `json:"number"`
 	UserID         *int64 `json:"user_id,omitempty"`
+	Enabled        bool   `json:"enabled"`
 	Language       string `json:"language"`
 	MaxMessageSecs int    `json:"max_message_secs"`
 	MaxMessages    int    `json:"max_messages"`
@@ -100,13 +104,13 @@ type VoicemailBox struct {
 	UpdatedAt      int64  `json:"updated_at"`
 }
 
-const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.created_at, b.updated_at`
+const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.created_at, b.updated_at`
 const boxFrom = ` FROM voicemail_boxes b JOIN extensions e ON e.id = b.extension_id`
 
 func scanBox(s interface{ Scan(...any) error }) (VoicemailBox, error) {
 	var b VoicemailBox
 	var uid sql.NullInt64
-	err := s.Scan(&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.CreatedAt, &b.UpdatedAt)
+	err := s.Scan(&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.CreatedAt, &b.UpdatedAt)
 	if uid.Valid {
 		b.UserID = &uid.Int64
 	}
@@ -213,8 +217,8 @@ const dayMS = 24 * 3600 * 1000
 // box's messages in the same transaction.
 func (db *DB) UpdateVoicemailBox(ctx context.Context, b VoicemailBox) error {
 	return db.InTx(ctx, func(tx *DB) error {
-		res, err := tx.Exec(ctx, `UPDATE voicemail_boxes SET language = ?, max_message_secs = ?, max_messages = ?, retention_days = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ?`, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays, Now(), b.TenantID, b.ID)
+		res, err := tx.Exec(ctx, `UPDATE voicemail_boxes SET enabled = ?, language = ?, max_message_secs = ?, max_messages = ?, retention_days = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ?`, b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays, Now(), b.TenantID, b.ID)
 		if err := affected(res, err); err != nil {
 			return err
 		}

@@ -67,6 +67,8 @@ func (s *Service) BoxByID(ctx context.Context, tenantID, id int64) (store.Voicem
 
 // Settings are the changeable settings of a box; nil fields stay as they are.
 type Settings struct {
+	// Enabled lets the box take the extension's unanswered calls.
+	Enabled        *bool   `json:"enabled,omitempty"`
 	Language       *string `json:"language,omitempty"`
 	MaxMessageSecs *int    `json:"max_message_secs,omitempty"`
 	MaxMessages    *int    `json:"max_messages,omitempty"`
@@ -75,6 +77,9 @@ type Settings struct {
 
 // Configure validates and applies settings (audited).
 func (s *Service) Configure(ctx context.Context, a Actor, b store.VoicemailBox, set Settings) (store.VoicemailBox, error) {
+	if set.Enabled != nil {
+		b.Enabled = *set.Enabled
+	}
 	if set.Language != nil {
 		if *set.Language != "" && *set.Language != "en" && *set.Language != "de" {
 			return b, fieldErr("language", "must be en, de or empty (the tenant's language)")
@@ -103,7 +108,7 @@ func (s *Service) Configure(ctx context.Context, a Actor, b store.VoicemailBox, 
 		return b, err
 	}
 	if err := s.audit(ctx, a, b.TenantID, "voicemail.configure", "voicemail_box", itoa(b.ID),
-		fmt.Sprintf("language=%q max_message_secs=%d max_messages=%d retention_days=%d", b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays)); err != nil {
+		fmt.Sprintf("enabled=%t language=%q max_message_secs=%d max_messages=%d retention_days=%d", b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays)); err != nil {
 		return b, err
 	}
 	return s.db.VoicemailBox(ctx, b.TenantID, b.ID)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -131,19 +132,23 @@ func (s *Service) Mailbox(ctx context.Context, tenantID int64, number string) (c
 	return call.Route{App: AppName, Arg: depositArg(SlotUnavailable, n)}, true, nil
 }
 
-// Divert implements sip.Diverter: every extension has a box, so every unanswered call to
-// one is taken; busy (486, 600) plays the busy greeting, anything else the unavailable one.
+// Divert implements sip.Diverter: an enabled box takes its extension's unanswered calls;
+// busy (486, 600) plays the busy greeting, anything else the unavailable one.
 func (s *Service) Divert(ctx context.Context, tenantID int64, number string, status int) (call.Route, bool, error) {
 	switch status {
 	case 480, 408, 486, 600, 603, 404, 410, 503:
 	default:
 		return call.Route{}, false, nil
 	}
-	if _, err := s.db.ExtensionByNumber(ctx, tenantID, number); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return call.Route{}, false, nil
-		}
+	b, err := s.db.VoicemailBoxByNumber(ctx, tenantID, number)
+	if errors.Is(err, store.ErrNotFound) {
+		return call.Route{}, false, nil
+	}
+	if err != nil {
 		return call.Route{}, false, fmt.Errorf("voicemail: %w", err)
+	}
+	if !b.Enabled {
+		return call.Route{}, false, nil
 	}
 	reason := SlotUnavailable
 	if status == 486 || status == 600 {
@@ -310,19 +315,12 @@ func (s *Service) record(ctx context.Context, h *call.Handle, max time.Duration)
 	if max <= 0 {
 		max = 180 * time.Second
 	}
+	// The sink runs on the media goroutine, which may still hold it for a frame after Record
+	// returned: it appends under a lock and stops once closed.
+	var mu sync.Mutex
+	closed := false
 	buf := make([]int16, 0, audio.Samples(min(max, 60*time.Second)))
 	limit := audio.Samples(max)
-	ch := make(chan []int16, 64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for f := range ch {
-			if len(buf)+len(f) > limit {
-				f = f[:limit-len(buf)]
-			}
-			buf = append(buf, f...)
-		}
-	}()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var key atomic.Int32
@@ -336,15 +334,21 @@ func (s *Service) record(ctx context.Context, h *call.Handle, max time.Duration)
 		}
 	}()
 	err := h.Record(rctx, max, s.opt.Silence, func(f []int16) {
-		select {
-		case ch <- append([]int16(nil), f...):
-		default: // the copier is behind: a frame is lost rather than the media goroutine blocked
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			return
 		}
+		if len(buf)+len(f) > limit {
+			f = f[:limit-len(buf)]
+		}
+		buf = append(buf, f...)
 	})
 	cancel()
 	<-keys
-	close(ch)
-	<-done
+	mu.Lock()
+	closed = true
+	mu.Unlock()
 	k := rune(key.Load())
 	if err != nil && k != 0 && !errors.Is(err, call.ErrHungUp) {
 		err = nil

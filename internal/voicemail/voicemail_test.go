@@ -77,6 +77,36 @@ func TestBoxCreatedWithExtension(t *testing.T) {
 		if _, err := e.vm.Box(context.Background(), e.t.ID, "1999"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("box of no extension: %v", err)
 		}
+		// Unanswered calls go to the box once it is enabled; *1001 reaches it always.
+		ctx := context.Background()
+		if _, ok, err := e.vm.Divert(ctx, e.t.ID, "1001", 480); ok || err != nil {
+			t.Fatalf("disabled box takes a call: %v %v", ok, err)
+		}
+		on := true
+		if _, err := e.vm.Configure(ctx, voicemail.Actor{Name: "cli"}, b, voicemail.Settings{Enabled: &on}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			status int
+			ok     bool
+			arg    string
+		}{{480, true, "deposit:unavailable:1001"}, {408, true, "deposit:unavailable:1001"}, {486, true, "deposit:busy:1001"}, {487, false, ""}, {500, false, ""}} {
+			rt, ok, err := e.vm.Divert(ctx, e.t.ID, "1001", c.status)
+			if err != nil || ok != c.ok || rt.Arg != c.arg || ok && rt.App != voicemail.AppName {
+				t.Errorf("divert %d: %+v %v %v", c.status, rt, ok, err)
+			}
+		}
+		if _, ok, _ := e.vm.Divert(ctx, e.t.ID, "1999", 480); ok {
+			t.Error("a call to no extension diverted")
+		}
+		if rt, ok, err := e.vm.Mailbox(ctx, e.t.ID, "*1001"); !ok || err != nil || rt.Arg != "deposit:unavailable:1001" {
+			t.Errorf("*1001: %+v %v %v", rt, ok, err)
+		}
+		for _, n := range []string{"1001", "*", "*1999"} {
+			if _, ok, _ := e.vm.Mailbox(ctx, e.t.ID, n); ok {
+				t.Errorf("%q reaches a mailbox", n)
+			}
+		}
 	})
 }
 

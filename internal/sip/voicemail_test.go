@@ -1,0 +1,221 @@
+package sip_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/privox/privox/internal/audio"
+	"github.com/privox/privox/internal/filestore"
+	"github.com/privox/privox/internal/store"
+)
+
+// Voicemail against real phones: a sipp caller calls an extension that is not registered
+// (or is busy), hears the box's greeting and the beep, speaks the 7 s of g711a.pcap and
+// hangs up; the message is stored as an encrypted WAV with its row, and its audio is what
+// was sent. A caller who hangs up during the greeting leaves nothing.
+
+const g711aPcap = "/usr/share/sip-tester/g711a.pcap"
+
+// pcapSpeech decodes the A-law RTP payloads of a pcap file.
+func pcapSpeech(t *testing.T, path string) []int16 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v: install the Debian package sip-tester", err)
+	}
+	if len(b) < 24 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 {
+		t.Fatalf("%s: not a little-endian pcap file", path)
+	}
+	link := binary.LittleEndian.Uint32(b[20:])
+	var out []int16
+	for off := 24; off+16 <= len(b); {
+		n := int(binary.LittleEndian.Uint32(b[off+8:]))
+		pkt := b[off+16 : min(len(b), off+16+n)]
+		off += 16 + n
+		l2 := map[uint32]int{1: 14, 113: 16}[link]
+		if len(pkt) < l2+20 {
+			continue
+		}
+		ip := pkt[l2:]
+		ihl := int(ip[0]&0x0f) * 4
+		if ip[9] != 17 || len(ip) < ihl+8+12 {
+			continue
+		}
+		rtp := ip[ihl+8:]
+		if rtp[1]&0x7f != 8 {
+			continue
+		}
+		hdr := 12 + int(rtp[0]&0x0f)*4
+		payload := rtp[hdr:]
+		pcm := make([]int16, len(payload))
+		audio.PCMA.Decode(pcm, payload)
+		out = append(out, pcm...)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no A-law RTP", path)
+	}
+	return out
+}
+
+func energy(pcm []int16) float64 {
+	var e float64
+	for _, x := range pcm {
+		e += float64(x) * float64(x)
+	}
+	return e
+}
+
+// toneWAV is a 16-bit 8 kHz WAV of a tone.
+func toneWAV(d time.Duration, hz float64) []byte {
+	n := audio.Samples(d)
+	raw := make([]byte, 2*n)
+	for i := range n {
+		x := int16(6000 * math.Sin(2*math.Pi*hz*float64(i)/8000))
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(x))
+	}
+	b, _ := audio.EncodeWAV(audio.Format{Encoding: audio.LinearPCM16, Rate: 8000, Channels: 1}, raw)
+	return b
+}
+
+// vmPath is the API path of an extension's box.
+func (e *env) vmPath(number string) string {
+	e.t.Helper()
+	x, err := e.p.App.DB.ExtensionByNumber(context.Background(), 1, number)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fmt.Sprintf("/api/v1/tenants/1/extensions/%d/voicemail", x.ID)
+}
+
+func (e *env) vmMessages(number string) []store.VoicemailMessage {
+	e.t.Helper()
+	var l struct {
+		Items []store.VoicemailMessage `json:"items"`
+	}
+	e.p.MustDo(200, "GET", e.vmPath(number)+"/messages", e.p.AdminToken, nil, &l)
+	return l.Items
+}
+
+func (e *env) vmFiles() []store.ContentFile {
+	e.t.Helper()
+	all, err := e.p.App.DB.AllContentFiles(context.Background(), store.Page{Limit: 1000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []store.ContentFile
+	for _, f := range all {
+		if f.Kind == filestore.KindVoicemail {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// checkMessage asserts one message in 1002's box whose audio is the pcap's speech: as long
+// (within the pause before it and a little after), with the same energy within 25 %.
+func (e *env) checkMessage(t *testing.T, lead time.Duration) {
+	t.Helper()
+	var ms []store.VoicemailMessage
+	waitFor(t, "the message", func() bool { ms = e.vmMessages("1002"); return len(ms) > 0 })
+	if len(ms) != 1 {
+		t.Fatalf("%d messages, want 1", len(ms))
+	}
+	m := ms[0]
+	speech := pcapSpeech(t, g711aPcap)
+	sent := audio.Duration(len(speech))
+	if d := time.Duration(m.DurationMS) * time.Millisecond; d < sent-300*time.Millisecond || d > sent+lead+time.Second {
+		t.Errorf("message lasts %s, the caller spoke %s after a pause of at most %s", d, sent, lead)
+	}
+	if m.CallerNumber != "1001" || m.ReadAt != 0 || m.UserID != nil && *m.UserID == 0 {
+		t.Errorf("message row %+v", m)
+	}
+	st, wav := e.p.Do("GET", fmt.Sprintf("%s/messages/%d/audio", e.vmPath("1002"), m.ID), e.p.AdminToken, nil)
+	if st != 200 {
+		t.Fatalf("download: %d %s", st, wav)
+	}
+	w, err := audio.ReadWAV(bytes.NewReader(wav), int64(len(wav)))
+	if err != nil || w.Encoding != audio.LinearPCM16 || w.Rate != 8000 {
+		t.Fatalf("stored WAV: %v %+v", err, w)
+	}
+	got := make([]int16, len(w.Data)/2)
+	for i := range got {
+		got[i] = int16(binary.LittleEndian.Uint16(w.Data[2*i:]))
+	}
+	if r := energy(got) / energy(speech); r < 0.75 || r > 1.25 {
+		t.Errorf("stored audio has %.2f times the energy of what was sent", r)
+	}
+	fs := e.vmFiles()
+	if len(fs) != 1 || fs[0].ID != m.FileID || fs[0].State != store.FileReady {
+		t.Errorf("voicemail files %+v for message file %d", fs, m.FileID)
+	}
+}
+
+// putGreeting enables the box of number and uploads a greeting of a tone lasting d.
+func (e *env) putGreeting(number, slot string, d time.Duration) {
+	e.t.Helper()
+	e.p.MustDo(200, "PATCH", e.vmPath(number), e.p.AdminToken, map[string]any{"enabled": true}, nil)
+	st, body := e.p.Do("PUT", e.vmPath(number)+"/greetings/"+slot, e.p.AdminToken, toneWAV(d, 600))
+	if st != 200 {
+		e.t.Fatalf("greeting upload: %d %s", st, body)
+	}
+}
+
+// TestVoicemailUnregistered: 1002 has no phone registered, so 1001's call goes to its box.
+func TestVoicemailUnregistered(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putGreeting("1002", "unavailable", time.Second)
+	const lead = 2500 * time.Millisecond // greeting 1 s, beep 0.4 s, then silence
+	e.sippUAC("caller", "uac_voicemail.xml", "udp", "-d", fmt.Sprint(lead.Milliseconds())).wait(t)
+	e.checkMessage(t, lead)
+	// The box's summary counts it as unread.
+	var box struct {
+		Summary struct{ Total, Unread int } `json:"summary"`
+	}
+	e.p.MustDo(200, "GET", e.vmPath("1002"), e.p.AdminToken, nil, &box)
+	if box.Summary.Total != 1 || box.Summary.Unread != 1 {
+		t.Errorf("summary %+v", box.Summary)
+	}
+}
+
+// TestVoicemailBusy: 1002's phone answers 486, so the call goes to its box.
+func TestVoicemailBusy(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putGreeting("1002", "busy", time.Second)
+	uas := e.newPeer("udp")
+	callee := e.sippUAS("callee", "uas_busy.xml", uas)
+	e.register("1002", "secret-1002", uas)
+	const lead = 2500 * time.Millisecond
+	e.sippUAC("caller", "uac_voicemail.xml", "udp", "-d", fmt.Sprint(lead.Milliseconds())).wait(t)
+	callee.wait(t)
+	e.checkMessage(t, lead)
+}
+
+// TestVoicemailHangupDuringGreeting: a caller who hangs up while the 3 s greeting plays
+// leaves no message, no row and no file.
+func TestVoicemailHangupDuringGreeting(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putGreeting("1002", "unavailable", 3*time.Second)
+	e.sippUAC("caller", "uac.xml", "udp", "-d", "1000").wait(t)
+	waitFor(t, "CDR", func() bool { return len(e.cdrs(t)) == 1 })
+	time.Sleep(500 * time.Millisecond) // the application ends after the call
+	if ms := e.vmMessages("1002"); len(ms) != 0 {
+		b, _ := json.Marshal(ms)
+		t.Fatalf("messages after a hang-up during the greeting: %s", b)
+	}
+	if fs := e.vmFiles(); len(fs) != 0 {
+		t.Fatalf("voicemail files after a hang-up during the greeting: %+v", fs)
+	}
+}
