@@ -76,9 +76,11 @@ INSERT INTO voicemail_boxes (tenant_id, extension_id, user_id, created_at, updat
 	datacat.RegisterTable(datacat.Table{Name: "voicemail_pins", Category: datacat.Credentials, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "user_id", SecretColumns: []string{"pin_hash"},
 		Purpose: "Voicemail PIN (argon2id hash) and the failed attempts that lock a box"})
-	// Greetings are content files of kind "greeting", kept while the user is active.
-	datacat.RegisterTable(datacat.Table{Name: "voicemail_greetings", Category: datacat.UserContent, Owner: datacat.OwnerUser,
-		TenantColumn: "tenant_id", UserColumn: "user_id", FileColumn: "file_id", SubCategory: "greeting",
+	// The row says which slot a box recorded (profile, while the user is active); the
+	// recording is a content file of kind "greeting" (user_content, while the user is active),
+	// and deleting the file removes the row.
+	datacat.RegisterTable(datacat.Table{Name: "voicemail_greetings", Category: datacat.Profile, Owner: datacat.OwnerUser,
+		TenantColumn: "tenant_id", UserColumn: "user_id", FileColumn: "file_id",
 		Purpose: "Which greetings (unavailable, busy, name) a voicemail box has recorded"})
 	// A message expires by its box's retention (expires_at, recomputed when the box's
 	// retention changes); the tenant's rule for user content (default 90 days) is the ceiling.
