@@ -14,6 +14,7 @@ import (
 	"github.com/privox/privox/internal/audio"
 	"github.com/privox/privox/internal/filestore"
 	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/voicemail"
 )
 
 // Voicemail against real phones: a sipp caller calls an extension that is not registered
@@ -217,5 +218,58 @@ func TestVoicemailHangupDuringGreeting(t *testing.T) {
 	}
 	if fs := e.vmFiles(); len(fs) != 0 {
 		t.Fatalf("voicemail files after a hang-up during the greeting: %+v", fs)
+	}
+}
+
+// shortPrompts stands in for the spoken prompts: 200 ms of silence each, so that a test's
+// keys arrive while the menus wait for them.
+type shortPrompts struct{}
+
+func (shortPrompts) Sound(_ context.Context, _ int64, _ string, names ...string) (audio.Sound, error) {
+	return audio.Silence(time.Duration(len(names)) * 200 * time.Millisecond), nil
+}
+
+// TestVoicemailRetrieve: 1001 dials the feature code, keys its PIN, listens to its message
+// and deletes it, all by RFC 4733; the message's file and row are gone and the deletion is
+// audited as the phone's. A box without a PIN does not open.
+func TestVoicemailRetrieve(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	vm := e.p.App.Voicemail
+	vm.UsePrompts(shortPrompts{})
+	ctx := context.Background()
+	b, err := vm.Box(ctx, 1, "1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := vm.Store(ctx, b, voicemail.Deposit{CallerNumber: "1002", At: time.Now(), PCM: make([]int16, 8000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without a PIN the box does not open: Privox says goodbye and hangs up (so this sipp
+	// run, which wanted to hang up itself, fails), and the message stays unread.
+	_ = e.sippUAC("caller without PIN", "uac_voicemail_retrieve.xml", "udp", "-s", voicemail.FeatureCode).end()
+	if got, err := vm.Message(ctx, b, m.ID); err != nil || got.ReadAt != 0 {
+		t.Fatalf("box without a PIN opened by phone: %+v %v", got, err)
+	}
+	e.p.MustDo(204, "PUT", e.vmPath("1001")+"/pin", e.p.AdminToken, map[string]any{"pin": "2468"}, nil)
+	e.sippUAC("caller", "uac_voicemail_retrieve.xml", "udp", "-s", voicemail.FeatureCode).wait(t)
+	waitFor(t, "the deletion", func() bool { _, err := vm.Message(ctx, b, m.ID); return err != nil })
+	if _, err := e.p.App.DB.ContentFile(ctx, 1, m.FileID); err == nil {
+		t.Error("the deleted message's file is still there")
+	}
+	audit, err := e.p.App.DB.ListAudit(ctx, 1, store.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range audit {
+		found = found || a.Action == "voicemail.delete" && a.Actor == "phone:1001"
+		if a.Action == "voicemail.pin_failed" {
+			t.Errorf("the right PIN counted as wrong: %+v", a)
+		}
+	}
+	if !found {
+		t.Error("the deletion by phone is not audited")
 	}
 }

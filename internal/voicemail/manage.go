@@ -203,6 +203,11 @@ func (s *Service) PutGreeting(ctx context.Context, a Actor, b store.VoicemailBox
 	if err != nil {
 		return store.VoicemailGreeting{}, fieldErr("body", "%v", err)
 	}
+	return s.putGreetingPCM(ctx, a, b, slot, pcm)
+}
+
+// putGreetingPCM stores 8 kHz audio as a box's greeting in a slot.
+func (s *Service) putGreetingPCM(ctx context.Context, a Actor, b store.VoicemailBox, slot string, pcm []int16) (store.VoicemailGreeting, error) {
 	var buf bytes.Buffer
 	raw := make([]byte, 2*len(pcm))
 	for i, x := range pcm {
@@ -214,7 +219,7 @@ func (s *Service) PutGreeting(ctx context.Context, a Actor, b store.VoicemailBox
 	now := s.Now().UnixMilli()
 	g := store.VoicemailGreeting{BoxID: b.ID, Slot: slot, TenantID: b.TenantID, UserID: b.UserID, DurationMS: audio.Duration(len(pcm)).Milliseconds(), UpdatedAt: now}
 	var old int64
-	_, err = s.files.Put(ctx, b.TenantID, b.UserID, filestore.KindGreeting, buf.Bytes(), now, func(tx *store.DB, f store.ContentFile) error {
+	_, err := s.files.Put(ctx, b.TenantID, b.UserID, filestore.KindGreeting, buf.Bytes(), now, func(tx *store.DB, f store.ContentFile) error {
 		g.FileID = f.ID
 		var err error
 		old, err = tx.PutVoicemailGreeting(ctx, g)

@@ -116,9 +116,12 @@ func (s *Service) Register(apps *call.Apps) { apps.Register(AppName, s, nil) }
 // route arguments: "deposit:<reason>:<extension>".
 func depositArg(reason, number string) string { return "deposit:" + reason + ":" + number }
 
-// Mailbox implements dialplan.Mailboxes: DirectPrefix + an extension number reaches that
-// extension's box.
+// Mailbox implements dialplan.Mailboxes: FeatureCode opens the caller's own box;
+// DirectPrefix + an extension number leaves a message in that extension's box.
 func (s *Service) Mailbox(ctx context.Context, tenantID int64, number string) (call.Route, bool, error) {
+	if number == FeatureCode {
+		return call.Route{App: AppName, Arg: "retrieve"}, true, nil
+	}
 	n, ok := strings.CutPrefix(number, DirectPrefix)
 	if !ok || n == "" {
 		return call.Route{}, false, nil
@@ -162,6 +165,9 @@ func (s *Service) Run(ctx context.Context, h *call.Handle, arg string) error {
 	parts := strings.SplitN(arg, ":", 3)
 	if len(parts) == 3 && parts[0] == "deposit" {
 		return s.deposit(ctx, h, parts[1], parts[2])
+	}
+	if arg == "retrieve" {
+		return s.retrieve(ctx, h)
 	}
 	return fmt.Errorf("voicemail: unknown route argument %q", arg)
 }

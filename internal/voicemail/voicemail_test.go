@@ -102,6 +102,9 @@ func TestBoxCreatedWithExtension(t *testing.T) {
 		if rt, ok, err := e.vm.Mailbox(ctx, e.t.ID, "*1001"); !ok || err != nil || rt.Arg != "deposit:unavailable:1001" {
 			t.Errorf("*1001: %+v %v %v", rt, ok, err)
 		}
+		if rt, ok, err := e.vm.Mailbox(ctx, e.t.ID, voicemail.FeatureCode); !ok || err != nil || rt.Arg != "retrieve" {
+			t.Errorf("%s: %+v %v %v", voicemail.FeatureCode, rt, ok, err)
+		}
 		for _, n := range []string{"1001", "*", "*1999"} {
 			if _, ok, _ := e.vm.Mailbox(ctx, e.t.ID, n); ok {
 				t.Errorf("%q reaches a mailbox", n)
