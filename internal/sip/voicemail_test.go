@@ -13,6 +13,7 @@ import (
 
 	"github.com/privox/privox/internal/audio"
 	"github.com/privox/privox/internal/filestore"
+	"github.com/privox/privox/internal/sip"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/voicemail"
 )
@@ -272,4 +273,20 @@ func TestVoicemailRetrieve(t *testing.T) {
 	if !found {
 		t.Error("the deletion by phone is not audited")
 	}
+}
+
+// TestVoicemailNoAnswer: 1002's phone rings past the ring time-out, is cancelled, and the
+// caller leaves a message in its box.
+func TestVoicemailNoAnswer(t *testing.T) {
+	e := start(t, func(p *sip.Policy) { p.NoAnswer = time.Second })
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putGreeting("1002", "unavailable", time.Second)
+	uas := e.newPeer("udp")
+	callee := e.sippUAS("ringing phone", "uas_cancel.xml", uas)
+	e.register("1002", "secret-1002", uas)
+	const lead = 2500 * time.Millisecond
+	e.sippUAC("caller", "uac_voicemail.xml", "udp", "-d", fmt.Sprint(lead.Milliseconds())).wait(t)
+	callee.wait(t)
+	e.checkMessage(t, lead+time.Second)
 }
