@@ -15,7 +15,10 @@ import (
 
 func init() { registerSubsystem(newVoicemail) }
 
-var _ sip.Diverter = (*voicemail.Service)(nil)
+var (
+	_ sip.Diverter      = (*voicemail.Service)(nil)
+	_ sip.MessageCounts = (*voicemail.Service)(nil)
+)
 
 func newVoicemail(a *App) (Subsystem, error) {
 	vm := a.voicemail()

@@ -64,6 +64,8 @@ type Deps struct {
 	// Divert is asked when a call to an extension fails (not registered, busy, not
 	// answered) whether an application takes it instead (voicemail; nil: none). divert.go.
 	Divert Diverter
+	// MessageCounts answers message-waiting subscriptions (mwi.go; nil: SUBSCRIBE gets 489).
+	MessageCounts MessageCounts
 }
 
 // Server is the SIP core. Its lifecycle follows the app's subsystems: New (configure and
@@ -92,6 +94,8 @@ type Server struct {
 	secrets  SecretOpener
 	names    CallerNames
 	diverter Diverter
+	counts   MessageCounts
+	mwi      mwiTable
 
 	host     string            // advertised host for Via/Contact
 	addrs    map[string]string // bound listeners: sip-udp, sip-tcp, sip-tls, sip-ws
@@ -168,6 +172,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.plan = newPlan(s, deps)
 	s.secrets = deps.Secrets
 	s.diverter = deps.Divert
+	s.counts = deps.MessageCounts
 	var terr error
 	if s.trunks, terr = newTrunkRegs(s, deps.Metrics); terr != nil {
 		return nil, terr

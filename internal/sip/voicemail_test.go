@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,4 +290,36 @@ func TestVoicemailNoAnswer(t *testing.T) {
 	e.sippUAC("caller", "uac_voicemail.xml", "udp", "-d", fmt.Sprint(lead.Milliseconds())).wait(t)
 	callee.wait(t)
 	e.checkMessage(t, lead+time.Second)
+}
+
+// TestVoicemailMWI: a sipp phone subscribes to 1001's message-summary and receives NOTIFYs
+// with the counts as they change: none, one new, then that one read.
+func TestVoicemailMWI(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	vm := e.p.App.Voicemail
+	ctx := context.Background()
+	b, err := vm.Box(ctx, 1, "1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := e.target("udp")
+	r := e.sipp("subscriber", "subscribe_mwi.xml", target, "-t", "u1", "-s", "1001", "-au", "1001", "-ap", "secret-1001",
+		"-auth_uri", "1001@"+target, "-i", "127.0.0.1", "-p", fmt.Sprint(freePort(t)), "-m", "1", "-timeout", "30")
+	seen := func(s string) func() bool {
+		return func() bool { return strings.Contains(r.messages(), s) }
+	}
+	waitFor(t, "the first NOTIFY", seen("Voice-Message: 0/0"))
+	m, err := vm.Store(ctx, b, voicemail.Deposit{CallerNumber: "1002", At: time.Now(), PCM: make([]int16, 8000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the NOTIFY of the new message", seen("Voice-Message: 1/0"))
+	if !strings.Contains(r.messages(), "Messages-Waiting: yes") {
+		t.Error("no Messages-Waiting: yes with a new message")
+	}
+	if _, err := vm.MarkRead(ctx, b, m.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t)
 }

@@ -291,6 +291,7 @@ func (s *Service) MarkRead(ctx context.Context, b store.VoicemailBox, id int64, 
 	if err := s.db.SetVoicemailRead(ctx, b.TenantID, id, at); err != nil {
 		return m, err
 	}
+	s.changed(b)
 	m.ReadAt = at
 	return m, nil
 }
@@ -304,6 +305,7 @@ func (s *Service) Delete(ctx context.Context, a Actor, b store.VoicemailBox, id 
 	if err := s.files.Delete(ctx, b.TenantID, m.FileID); err != nil {
 		return err
 	}
+	s.changed(b)
 	return s.audit(ctx, a, b.TenantID, "voicemail.delete", "voicemail_message", itoa(m.ID), "box="+itoa(b.ID))
 }
 
@@ -317,4 +319,26 @@ type Summary struct {
 func (s *Service) Summary(ctx context.Context, b store.VoicemailBox) (Summary, error) {
 	t, u, err := s.db.CountVoicemailMessages(ctx, b.TenantID, b.ID)
 	return Summary{Total: t, Unread: u}, err
+}
+
+// OnChange registers a function told of every change of a box's messages (message-waiting
+// indication); call it at start-up.
+func (s *Service) OnChange(f func(tenantID int64, number string)) {
+	s.onChange = append(s.onChange, f)
+}
+
+func (s *Service) changed(b store.VoicemailBox) {
+	for _, f := range s.onChange {
+		f(b.TenantID, b.Number)
+	}
+}
+
+// MessageCounts implements sip.MessageCounts: unread and read messages of an extension's box.
+func (s *Service) MessageCounts(ctx context.Context, tenantID int64, number string) (newMsgs, oldMsgs int, err error) {
+	b, err := s.db.VoicemailBoxByNumber(ctx, tenantID, number)
+	if err != nil {
+		return 0, 0, err
+	}
+	sum, err := s.Summary(ctx, b)
+	return sum.Unread, sum.Total - sum.Unread, err
 }

@@ -84,6 +84,8 @@ type Service struct {
 	opt     Options
 	// Now is the clock messages are stamped with (tests move it).
 	Now func() time.Time
+	// onChange are told of changes of a box's messages (set at start-up).
+	onChange []func(tenantID int64, number string)
 }
 
 var (
@@ -399,6 +401,7 @@ func (s *Service) Store(ctx context.Context, b store.VoicemailBox, d Deposit) (s
 	if err != nil {
 		return m, fmt.Errorf("voicemail: store message: %w", err)
 	}
+	s.changed(b)
 	return m, nil
 }
 
