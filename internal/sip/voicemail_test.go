@@ -323,3 +323,15 @@ func TestVoicemailMWI(t *testing.T) {
 	}
 	r.wait(t)
 }
+
+// TestVoicemailReRecord: a caller who keys * while recording starts again after a new beep;
+// the message is what was said afterwards (a * that ended the message would leave nothing).
+func TestVoicemailReRecord(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putGreeting("1002", "unavailable", time.Second)
+	const lead = 2500 * time.Millisecond
+	e.sippUAC("caller", "uac_voicemail_rerecord.xml", "udp", "-d", fmt.Sprint(lead.Milliseconds())).wait(t)
+	e.checkMessage(t, lead)
+}

@@ -245,6 +245,13 @@ func (s *Service) greeting(ctx context.Context, b store.VoicemailBox, reason, la
 	return audio.Sequence(who, s.prompt(ctx, b.TenantID, lang, state, prompts.VMLeaveMessage))
 }
 
+// ReRecordKey pressed while recording discards the recording and starts again after a new
+// beep (at most MaxReRecords times); any other key ends the message.
+const (
+	ReRecordKey  = '*'
+	MaxReRecords = 3
+)
+
 // ErrBoxFull: the box holds as many messages as it may.
 var ErrBoxFull = errors.New("voicemail: mailbox full")
 
@@ -278,11 +285,26 @@ func (s *Service) deposit(ctx context.Context, h *call.Handle, reason, number st
 	if err := h.Play(ctx, s.greeting(ctx, b, reason, lang), audio.Tones(lang).Beep); err != nil {
 		return err
 	}
-	start := s.Now()
-	pcm, key, err := s.record(ctx, h, time.Duration(b.MaxMessageSecs)*time.Second)
-	hungUp := errors.Is(err, call.ErrHungUp)
-	if err != nil && !hungUp {
-		return err
+	var (
+		start  time.Time
+		pcm    []int16
+		key    rune
+		hungUp bool
+	)
+	for try := 0; ; try++ {
+		start = s.Now()
+		pcm, key, err = s.record(ctx, h, time.Duration(b.MaxMessageSecs)*time.Second)
+		hungUp = errors.Is(err, call.ErrHungUp)
+		if err != nil && !hungUp {
+			return err
+		}
+		if key != ReRecordKey || hungUp || try >= MaxReRecords {
+			break
+		}
+		// The caller starts over: what was said goes, and a new beep starts the recording.
+		if err := h.Play(ctx, audio.Tones(lang).Beep); err != nil {
+			return err
+		}
 	}
 	if key != 0 {
 		// The key's own tone may be in the last frames: drop them.
