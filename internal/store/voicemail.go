@@ -427,3 +427,14 @@ func (db *DB) SetVoicemailRead(ctx context.Context, tenantID, id, at int64) erro
 	res, err := db.Exec(ctx, `UPDATE voicemail_messages SET read_at = ? WHERE tenant_id = ? AND id = ?`, at, tenantID, id)
 	return affected(res, err)
 }
+
+// dropVoicemailFiles marks the files of an extension's box deleting (inside the deletion of
+// the extension, whose box and rows go by foreign key): filestore.Recover, at the next start
+// or privox fsck --repair, removes them, so no message outlives its box unreferenced.
+func (db *DB) dropVoicemailFiles(ctx context.Context, tenantID, extensionID int64) error {
+	_, err := db.Exec(ctx, `UPDATE content_files SET state = ? WHERE tenant_id = ? AND state = ? AND id IN (
+		SELECT m.file_id FROM voicemail_messages m JOIN voicemail_boxes b ON b.id = m.box_id WHERE b.extension_id = ?
+		UNION SELECT g.file_id FROM voicemail_greetings g JOIN voicemail_boxes b ON b.id = g.box_id WHERE b.extension_id = ?)`,
+		FileDeleting, tenantID, FileReady, extensionID, extensionID)
+	return err
+}

@@ -284,3 +284,33 @@ func TestGreeting(t *testing.T) {
 		}
 	})
 }
+
+// Deleting an extension takes its box and messages; their files are marked for deletion and
+// the next recovery removes them.
+func TestDeleteExtensionDropsMessages(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		b, _ := e.vm.Box(ctx, e.t.ID, "1001")
+		m, err := e.vm.Store(ctx, b, voicemail.Deposit{At: time.Now(), PCM: tone(time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := db.ContentFile(ctx, e.t.ID, m.FileID)
+		if err := db.DeleteExtension(ctx, e.t.ID, e.ext.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.VoicemailMessage(ctx, e.t.ID, m.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("message of a deleted extension: %v", err)
+		}
+		if _, err := e.files.Recover(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ContentFile(ctx, e.t.ID, m.FileID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("file row of a deleted extension's message: %v", err)
+		}
+		if _, err := os.Stat(e.files.Path(f)); !os.IsNotExist(err) {
+			t.Fatalf("file of a deleted extension's message: %v", err)
+		}
+	})
+}
