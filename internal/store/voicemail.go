@@ -109,10 +109,10 @@ type VoicemailBox struct {
 const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.created_at, b.updated_at`
 const boxFrom = ` FROM voicemail_boxes b JOIN extensions e ON e.id = b.extension_id`
 
-func scanBox(s interface{ Scan(...any) error }) (VoicemailBox, error) {
+func scanBox(s interface{ Scan(...any) error }, extra ...any) (VoicemailBox, error) {
 	var b VoicemailBox
 	var uid sql.NullInt64
-	err := s.Scan(&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.CreatedAt, &b.UpdatedAt)
+	err := s.Scan(append([]any{&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.CreatedAt, &b.UpdatedAt}, extra...)...)
 	if uid.Valid {
 		b.UserID = &uid.Int64
 	}
@@ -133,8 +133,14 @@ func (db *DB) createVoicemailBox(ctx context.Context, e Extension) error {
 // EnsureVoicemailBox returns the box of an extension, creating it when it has none (an
 // erasure removed it with its user) and following the extension's user when it changed.
 func (db *DB) EnsureVoicemailBox(ctx context.Context, tenantID, extensionID int64) (VoicemailBox, error) {
+	// Most calls find the box as it should be: a read, no write transaction.
+	var euid sql.NullInt64
+	b, err := scanBox(db.QueryRow(ctx, `SELECT `+boxCols+`, e.user_id`+boxFrom+` WHERE b.tenant_id = ? AND b.extension_id = ?`, tenantID, extensionID), &euid)
+	if err == nil && sameUser(b.UserID, nullInt(euid)) {
+		return b, nil
+	}
 	var out VoicemailBox
-	err := db.InTx(ctx, func(tx *DB) error {
+	err = db.InTx(ctx, func(tx *DB) error {
 		e, err := tx.Extension(ctx, tenantID, extensionID)
 		if err != nil {
 			return err
@@ -163,6 +169,13 @@ func (db *DB) EnsureVoicemailBox(ctx context.Context, tenantID, extensionID int6
 		return nil
 	})
 	return out, err
+}
+
+func nullInt(n sql.NullInt64) *int64 {
+	if !n.Valid {
+		return nil
+	}
+	return &n.Int64
 }
 
 func sameUser(a, b *int64) bool {

@@ -77,6 +77,19 @@ func TestBoxCreatedWithExtension(t *testing.T) {
 		if _, err := e.vm.Box(context.Background(), e.t.ID, "1999"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("box of no extension: %v", err)
 		}
+		// The box follows its extension to another user.
+		bob, err := db.CreateUser(context.Background(), store.User{TenantID: e.t.ID, Name: "Bob", Email: "bob@acme.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := e.ext
+		x.UserID = &bob.ID
+		if err := db.UpdateExtension(context.Background(), x); err != nil {
+			t.Fatal(err)
+		}
+		if b2, err := e.vm.Box(context.Background(), e.t.ID, "1001"); err != nil || b2.ID != b.ID || b2.UserID == nil || *b2.UserID != bob.ID {
+			t.Fatalf("box after the extension moved to bob: %+v %v", b2, err)
+		}
 		// Unanswered calls go to the box once it is enabled; *1001 reaches it always.
 		ctx := context.Background()
 		if _, ok, err := e.vm.Divert(ctx, e.t.ID, "1001", 480); ok || err != nil {
