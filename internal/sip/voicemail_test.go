@@ -335,3 +335,42 @@ func TestVoicemailReRecord(t *testing.T) {
 	e.sippUAC("caller", "uac_voicemail_rerecord.xml", "udp", "-d", fmt.Sprint(lead.Milliseconds())).wait(t)
 	e.checkMessage(t, lead)
 }
+
+// TestVoicemailBaresip: baresip 1001 leaves a message of its 440 Hz tone in 1002's box; then
+// baresip 1002 dials the feature code and keys PIN, listen and delete in-band (sox-made
+// DTMF), and the message is gone.
+func TestVoicemailBaresip(t *testing.T) {
+	need(t, "baresip", "baresip")
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("1002", "secret-1002")
+	e.putGreeting("1002", "unavailable", time.Second)
+	e.p.MustDo(204, "PUT", e.vmPath("1002")+"/pin", e.p.AdminToken, map[string]any{"pin": "2468"}, nil)
+	dir := t.TempDir()
+	e.baresip(dir, "1001", "secret-1001", 440, []string{"-e", "/dial 1002"}, 8).wait(t)
+	var ms []store.VoicemailMessage
+	waitFor(t, "the message", func() bool { ms = e.vmMessages("1002"); return len(ms) > 0 })
+	if d := time.Duration(ms[0].DurationMS) * time.Millisecond; len(ms) != 1 || d < 3*time.Second || d > 8*time.Second {
+		t.Fatalf("%d messages, the first of %s", len(ms), time.Duration(ms[0].DurationMS)*time.Millisecond)
+	}
+	st, wav := e.p.Do("GET", fmt.Sprintf("%s/messages/%d/audio", e.vmPath("1002"), ms[0].ID), e.p.AdminToken, nil)
+	w, err := audio.ReadWAV(bytes.NewReader(wav), int64(len(wav)))
+	if st != 200 || err != nil {
+		t.Fatalf("download: %d %v", st, err)
+	}
+	pcm := make([]float64, len(w.Data)/2)
+	for i := range pcm {
+		pcm[i] = float64(int16(binary.LittleEndian.Uint16(w.Data[2*i:])))
+	}
+	if a, b := goertzel(pcm, 440), goertzel(pcm, 1000); a < 1e12 || a < 100*b {
+		t.Errorf("the stored message is not the caller's 440 Hz tone (440 Hz %.3g, 1 kHz %.3g)", a, b)
+	}
+
+	e.p.App.Voicemail.UsePrompts(shortPrompts{})
+	keys := callerWAV(t, dir, 1.5, "2468#13")
+	e.baresipWAV(dir, "1002", "secret-1002", keys, "", "", []string{"-e", "/dial " + voicemail.FeatureCode}, 10).wait(t)
+	waitFor(t, "the deletion by phone", func() bool { return len(e.vmMessages("1002")) == 0 })
+	if fs := e.vmFiles(); len(fs) != 0 {
+		t.Errorf("voicemail files after the deletion: %+v", fs)
+	}
+}
