@@ -33,6 +33,7 @@ import (
 	"github.com/privox/privox/internal/prompts"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
+	"github.com/privox/privox/internal/voicemail"
 )
 
 // Deps are the services the API works through. Engines add their field here.
@@ -64,6 +65,8 @@ type Deps struct {
 	Explain dialplan.Explainer
 	// TrunkStates reports the registration state of a tenant's trunks (nil: SIP not running).
 	TrunkStates func(tenantID int64) any
+	// Voicemail serves the voicemail routes (voicemail.go; nil: 503).
+	Voicemail *voicemail.Service
 }
 
 // Server serves the API.

@@ -15,6 +15,7 @@ import (
 	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/voicemail"
 )
 
 type created struct {
@@ -397,9 +398,18 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 		"username": "beta-user-marker", "password": "beta-password-marker"}, nil)
 	p.MustDo(200, "PUT", b+"/outbound-routes/beta-route-marker", f.adminB, map[string]any{"pattern": "_0777X.", "trunks": []string{"beta-trunk-marker"}}, nil)
 	p.MustDo(200, "PUT", b+"/dial-settings", f.adminB, map[string]any{"country": "AT", "main_number": "+43 1 5555555"}, nil)
-	markers := []string{"beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`}
+	// A voice message in B's extension's box.
+	boxB, err := p.App.DB.EnsureVoicemailBox(t.Context(), f.tenantB, f.extB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgB, err := p.App.Voicemail.Store(t.Context(), boxB, voicemail.Deposit{CallerNumber: "+4930999111", CallerName: "Beta Voicemail Caller Marker", At: time.Now(), PCM: make([]int16, 16000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	markers := []string{"Beta Voicemail Caller Marker", "+4930999111", "beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`}
 	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID,
-		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID}
+		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID, "message": msgB.ID}
 	// A's own resources, for the positive control of body ids.
 	var extA created
 	p.MustDo(201, "POST", fmt.Sprintf("/api/v1/tenants/%d/extensions", f.tenantA), f.adminA, map[string]any{"number": "1901", "sip_password": "alpha-secret-9"}, &extA)
@@ -414,7 +424,7 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 		}
 	}
 	// Path parameters that name things per tenant rather than identify them.
-	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker", "route": "beta-route-marker", "trunk": "beta-trunk-marker"}
+	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker", "route": "beta-route-marker", "trunk": "beta-trunk-marker", "slot": "unavailable"}
 	query := fmt.Sprintf("?user=%d&actor=%d&target_id=%d", mb.ID, mb.ID, mb.ID)
 	checked, bodies := 0, 0
 	for _, rt := range p.App.API.Routes() {

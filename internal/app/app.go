@@ -36,6 +36,7 @@ import (
 	"github.com/privox/privox/internal/prompts"
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/tenancy"
+	"github.com/privox/privox/internal/voicemail"
 	"github.com/privox/privox/internal/web"
 )
 
@@ -108,6 +109,9 @@ type App struct {
 	Dialplan  *dialplan.StoreTables
 	blocked   *prometheus.CounterVec
 	dialGuard *dialplan.Guard
+
+	// Voicemail is the voicemail engine (wire_voicemail.go; made on first use).
+	Voicemail *voicemail.Service
 }
 
 // SetAddr records a bound listener address of a subsystem.

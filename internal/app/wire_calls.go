@@ -49,6 +49,7 @@ func newCallApps(a *App) (*callApps, error) {
 	apps := call.NewApps(a.Logger)
 	att := attendant.New(a.DB, attendant.SpokenPrompts{Lib: a.Prompts}, a.Logger)
 	att.Register(apps)
+	a.voicemail().Register(apps)
 	apps.SetMOH(tenantMOH{lib: a.Prompts})
 	p := apps.Pacer()
 	for _, c := range []prometheus.Collector{

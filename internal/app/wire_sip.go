@@ -67,7 +67,7 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		WebSocket:  true,
 		Node:       c.NodeName,
 	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics, Secrets: a.Vault, Names: a.Directory,
-		Routes: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall})
+		Routes: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall, Mailboxes: a.voicemail(), Divert: a.voicemail(), MessageCounts: a.voicemail()})
 	if err != nil {
 		relay.Close()
 		return nil, err
@@ -87,6 +87,7 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 	}
 	s := &sipSubsystem{Server: srv, a: a, relay: relay, apps: apps}
 	srv.SetApps(apps.Apps)
+	a.voicemail().OnChange(srv.MessagesChanged)
 	a.forgetters = append(a.forgetters, srv)
 	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
 		d.Explain = srv.Explain

@@ -14,7 +14,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/privox/privox/internal/audio"
 	"github.com/privox/privox/internal/config"
 	"github.com/privox/privox/internal/datacat"
 	"github.com/privox/privox/internal/filestore"
@@ -23,6 +25,7 @@ import (
 	"github.com/privox/privox/internal/privacy"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/voicemail"
 )
 
 // start runs a whole Privox with the test tables created. SIP stays off: these tests talk to
@@ -165,6 +168,31 @@ var fillers = map[string]filler{
 			return err
 		})
 		if err != nil {
+			t.Fatal(err)
+		}
+	},
+	// The person's voicemail box (internal/voicemail): settings, PIN, a greeting and a message.
+	"voicemail_boxes": func(t *testing.T, o *org, uid int64, mark string) {
+		o.p.MustDo(200, "PATCH", o.voicemailPath(t, uid), o.admin, map[string]any{"retention_days": 30}, nil)
+	},
+	"voicemail_pins": func(t *testing.T, o *org, uid int64, mark string) {
+		o.p.MustDo(204, "PUT", o.voicemailPath(t, uid)+"/pin", o.admin, map[string]any{"pin": "73519"}, nil)
+	},
+	"voicemail_greetings": func(t *testing.T, o *org, uid int64, mark string) {
+		wav, _ := audio.EncodeWAV(audio.Format{Encoding: audio.LinearPCM16, Rate: 8000, Channels: 1}, make([]byte, 8000))
+		o.p.MustDo(200, "PUT", o.voicemailPath(t, uid)+"/greetings/unavailable", o.token(t, uid), wav, nil)
+	},
+	"voicemail_messages": func(t *testing.T, o *org, uid int64, mark string) {
+		var ext int64
+		if err := o.p.App.DB.QueryRow(context.Background(), `SELECT id FROM extensions WHERE user_id = ?`, uid).Scan(&ext); err != nil {
+			t.Fatal(err)
+		}
+		b, err := o.p.App.DB.EnsureVoicemailBox(context.Background(), o.tid, ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.p.App.Voicemail.Store(context.Background(), b, voicemail.Deposit{CallerNumber: "+4969333" + mark, CallerName: "Caller of " + mark,
+			At: time.UnixMilli(ago(1)), PCM: make([]int16, 8000)}); err != nil {
 			t.Fatal(err)
 		}
 	},
@@ -380,18 +408,23 @@ func TestExportCompleteness(t *testing.T) {
 		if !strings.Contains(vcf, "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Contact of A1\r\n") || !strings.Contains(vcf, "TEL;VALUE=uri:tel:+4930999A1") {
 			t.Errorf("vCard: %q", vcf)
 		}
-		kinds := map[string]string{}
+		kinds := map[string][]string{}
 		for _, c := range m.Content {
 			if c.Unreadable != "" {
 				t.Errorf("content %d unreadable: %s", c.ID, c.Unreadable)
 			}
-			kinds[c.Kind] = string(files[c.Path])
-			if !strings.HasSuffix(c.Path, map[string]string{"fax": ".pdf", "voicemail": ".wav"}[c.Kind]) {
+			kinds[c.Kind] = append(kinds[c.Kind], string(files[c.Path]))
+			if !strings.HasSuffix(c.Path, map[string]string{"fax": ".pdf", "voicemail": ".wav", "greeting": ".wav"}[c.Kind]) {
 				t.Errorf("content path %s", c.Path)
 			}
 		}
-		if kinds["fax"] != "%PDF fax of A1" || kinds["voicemail"] != "RIFF voicemail for A1" || len(m.Content) != 2 {
-			t.Errorf("decrypted media: %v (%d files)", kinds, len(m.Content))
+		// The fax and the test table's voicemail, and the voicemail box's message and greeting
+		// (WAV files).
+		vms := kinds["voicemail"]
+		slices.SortFunc(vms, func(a, b string) int { return strings.Count(b, "WAVE") - strings.Count(a, "WAVE") })
+		if len(kinds["fax"]) != 1 || kinds["fax"][0] != "%PDF fax of A1" || len(vms) != 2 || vms[1] != "RIFF voicemail for A1" || !strings.Contains(vms[0], "WAVE") ||
+			len(kinds["greeting"]) != 1 || !strings.HasPrefix(kinds["greeting"][0], "RIFF") || len(m.Content) != 4 {
+			t.Errorf("decrypted media: %d fax, %d voicemail, %d greeting (%d files)", len(kinds["fax"]), len(vms), len(kinds["greeting"]), len(m.Content))
 		}
 
 		// The CLI writes the same export.

@@ -71,6 +71,27 @@ var rowMakers = map[string]rowMaker{
 		_, row := e.voicemail(t, tid, uid, ago(0), []byte("vm"))
 		return row
 	},
+	"voicemail_messages": func(t *testing.T, e *env, tid, uid int64) int64 {
+		seq++
+		ctx := context.Background()
+		ext, err := e.db.CreateExtension(ctx, store.Extension{TenantID: tid, UserID: &uid, Number: fmt.Sprint(3000 + seq)}, store.SIPSecret{Realm: "r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.db.EnsureVoicemailBox(ctx, tid, ext.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		if _, err := e.files.Put(ctx, tid, &uid, filestore.KindVoicemail, []byte("RIFF message"), ago(0), func(tx *store.DB, f store.ContentFile) error {
+			m, err := tx.InsertVoicemailMessage(ctx, store.VoicemailMessage{TenantID: tid, BoxID: b.ID, UserID: &uid, FileID: f.ID, CreatedAt: ago(0), DurationMS: 1000, ExpiresAt: ago(-90)})
+			id = m.ID
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	},
 	"audit_log": func(t *testing.T, e *env, tid, uid int64) int64 {
 		en, err := e.db.AppendAudit(context.Background(), store.AuditEntry{TenantID: &tid, Actor: "test", Action: "test", TargetType: "tenant", TargetID: "1"})
 		if err != nil {

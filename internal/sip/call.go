@@ -72,6 +72,7 @@ type fork struct {
 	done      bool
 	final     int // final status, 0 while pending
 	timeout   bool
+	stale     bool // the call was diverted to an application: this fork's answers no longer count
 }
 
 type call struct {

@@ -42,6 +42,8 @@ func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	case req.Method == sip.CANCEL:
 		// sipgo answers a CANCEL that matches an INVITE transaction itself; this one did not.
 		respond(s.reply(req, 481, "Call/Transaction Does Not Exist"))
+	case req.Method == sip.SUBSCRIBE:
+		respond(s.subscribe(in)) // mwi.go
 	case hasToTag(req):
 		s.inDialog(in, tx)
 	case req.Method == sip.REGISTER:

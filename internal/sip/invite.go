@@ -158,6 +158,9 @@ func (c *call) setup(ctx context.Context) {
 		return
 	}
 	if d.status != 0 {
+		if c.divert(d.unreachable, d.status) {
+			return
+		}
 		c.fail(d.status, d.reason, "")
 		return
 	}
@@ -327,6 +330,15 @@ func (c *call) startFork(f *fork) {
 func (c *call) forkProvisional(f *fork, res *sip.Response) {
 	c.mu.Lock()
 	f.early = true
+	if f.stale {
+		cancelNow := !f.cancelled
+		f.cancelled = true
+		c.mu.Unlock()
+		if cancelNow {
+			c.sendCancel(f)
+		}
+		return
+	}
 	cancelNow := f.cancelDue && !f.cancelled
 	if cancelNow {
 		f.cancelled = true
@@ -386,6 +398,13 @@ func (c *call) forkFinal(f *fork, code int, res *sip.Response) {
 	c.mu.Lock()
 	f.done = true
 	f.final = code
+	if f.stale {
+		c.mu.Unlock()
+		if code >= 200 && code < 300 && res != nil {
+			c.dropFork(f, res)
+		}
+		return
+	}
 	if code >= 200 && code < 300 && res != nil {
 		if c.state == stRinging || (c.bridging != nil && c.state == stAnswered) {
 			c.answer(f, res) // unlocks
@@ -422,7 +441,11 @@ func (c *call) forkFinal(f *fork, code int, res *sip.Response) {
 	}
 	// Every fork failed: pick what the caller hears (RFC 3261 §16.7 in spirit).
 	status, reason := bestFailure(c.forks)
+	callee := c.calleeNumber()
 	c.mu.Unlock()
+	if c.divert(callee, status) {
+		return
+	}
 	c.fail(status, reason, "")
 }
 
@@ -706,8 +729,12 @@ func (c *call) noAnswer() {
 		return
 	}
 	forks := append([]*fork(nil), c.forks...)
+	callee := c.calleeNumber()
 	c.mu.Unlock()
 	c.log.Debug("no answer")
+	if c.divert(callee, 408) {
+		return
+	}
 	c.fail(480, "Temporarily Unavailable", "")
 	for _, f := range forks {
 		c.cancelFork(f)

@@ -36,6 +36,8 @@ type routeDecision struct {
 	app     *callmodel.Route
 	status  int
 	reason  string
+	// unreachable is the extension whose lack of a contact the status reports (divert.go).
+	unreachable string
 	// Outside calls: the caller-ID the trunk is sent (the From user), the guard's report of
 	// the call's end, and the trunk.
 	fromUser    string
@@ -99,7 +101,11 @@ func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
 		if d.Stage == "end" || d.Stage == "input" {
 			s.guard.unknownTarget(rc.src, rc.dialed, "") // after authentication: not forged
 		}
-		return &routeDecision{status: d.Status, reason: d.Reason}, nil
+		rd := &routeDecision{status: d.Status, reason: d.Reason}
+		if d.Stage == "extension" {
+			rd.unreachable = rc.dialed
+		}
+		return rd, nil
 	}
 	switch dst := d.Dest; dst.Kind {
 	case dialplan.KindExtension:

@@ -61,6 +61,11 @@ type Deps struct {
 	Guard *dialplan.Guard
 	// Blocked is told of every outside call the toll-fraud guard refuses.
 	Blocked func(ctx context.Context, req *dialplan.Request, d *dialplan.Decision)
+	// Divert is asked when a call to an extension fails (not registered, busy, not
+	// answered) whether an application takes it instead (voicemail; nil: none). divert.go.
+	Divert Diverter
+	// MessageCounts answers message-waiting subscriptions (mwi.go; nil: SUBSCRIBE gets 489).
+	MessageCounts MessageCounts
 }
 
 // Server is the SIP core. Its lifecycle follows the app's subsystems: New (configure and
@@ -88,6 +93,9 @@ type Server struct {
 	trunks   *trunkRegs
 	secrets  SecretOpener
 	names    CallerNames
+	diverter Diverter
+	counts   MessageCounts
+	mwi      mwiTable
 
 	host     string            // advertised host for Via/Contact
 	addrs    map[string]string // bound listeners: sip-udp, sip-tcp, sip-tls, sip-ws
@@ -163,6 +171,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.cdrs.node = cfg.Node
 	s.plan = newPlan(s, deps)
 	s.secrets = deps.Secrets
+	s.diverter = deps.Divert
+	s.counts = deps.MessageCounts
 	var terr error
 	if s.trunks, terr = newTrunkRegs(s, deps.Metrics); terr != nil {
 		return nil, terr

@@ -68,6 +68,9 @@ func (db *DB) CreateExtension(ctx context.Context, e Extension, sec SIPSecret) (
 			return err
 		}
 		e.ID = id
+		if err := tx.createVoicemailBox(ctx, e); err != nil {
+			return err
+		}
 		md5, sha, err := tx.sealSIP(e.TenantID, id, sec)
 		if err != nil {
 			return err
@@ -161,8 +164,15 @@ func (db *DB) SetSIPSecret(ctx context.Context, tenantID, extID int64, sec SIPSe
 	return affected(res, err)
 }
 
-// DeleteExtension removes an extension and its secret.
+// DeleteExtension removes an extension and its secret, and with them its voicemail box,
+// whose messages' and greetings' files are marked for deletion in the same step
+// (voicemail.go).
 func (db *DB) DeleteExtension(ctx context.Context, tenantID, id int64) error {
-	res, err := db.Exec(ctx, `DELETE FROM extensions WHERE tenant_id = ? AND id = ?`, tenantID, id)
-	return affected(res, err)
+	return db.InTx(ctx, func(tx *DB) error {
+		if err := tx.dropVoicemailFiles(ctx, tenantID, id); err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, `DELETE FROM extensions WHERE tenant_id = ? AND id = ?`, tenantID, id)
+		return affected(res, err)
+	})
 }
