@@ -48,6 +48,9 @@ type Destination struct {
 	// CallerID is the number an outside call presents (the tenant's main number; "" to
 	// present the caller's own).
 	CallerID string `json:"caller_id,omitempty"`
+	// Anonymous: the caller's number is withheld (CLIR for the user or by feature code):
+	// an anonymous From, and the identity only asserted to trusted trunks (RFC 3325).
+	Anonymous bool `json:"anonymous,omitempty"`
 	// Done reports the end of an outside call and its talk time to the outside-call guard;
 	// whoever acts on the decision calls it once (nil when nothing counts the call).
 	Done func(talk time.Duration) `json:"-"`

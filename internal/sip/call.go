@@ -106,6 +106,7 @@ type call struct {
 	// trunk an outside call left through.
 	outsideDone func(time.Duration)
 	trunk       string
+	outside     *outsideLeg // an outside call's trunks and identity (trunkcall.go)
 	endAt       time.Time
 	cause       int
 	hangupBy    string

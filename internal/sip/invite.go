@@ -168,6 +168,7 @@ func (c *call) setup(ctx context.Context) {
 	c.mu.Lock() // ForgetUser reads it
 	c.callee = d.callee
 	c.outsideDone, c.trunk = d.outsideDone, d.trunk
+	c.outside = d.outside
 	c.mu.Unlock()
 	c.log = c.log.With("callee", d.callee.number)
 	if s.relay == nil {
@@ -214,6 +215,7 @@ func (c *call) setup(ctx context.Context) {
 		localURI:     sip.Uri{Scheme: "sip", User: cmp.Or(d.fromUser, c.caller.number), Host: c.realm},
 		localDisplay: c.callerDisplay(d.callee),
 		remoteURI:    sip.Uri{Scheme: "sip", User: d.callee.number, Host: c.realm}, cseq: 1}
+	c.outside.prepare(&c.b, offerB, mf)
 	for _, b := range d.targets {
 		f := &fork{b: b}
 		f.req = c.newForkInvite(b, offerB, mf)
@@ -250,6 +252,7 @@ func (c *call) newForkInvite(b binding, sdp []byte, maxForwards int) *sip.Reques
 	req.AppendHeader(s.contactFor(b.transport, ""))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
 	req.AppendHeader(sip.NewHeader("User-Agent", "Privox"))
+	c.outside.decorate(req, c.realm)
 	setBody(req, sdp)
 	dest := hostPort(target, b.transport)
 	if b.useSource {
@@ -419,6 +422,9 @@ func (c *call) forkFinal(f *fork, code int, res *sip.Response) {
 			c.mu.Unlock()
 			return
 		}
+	}
+	if c.nextTrunk() { // the route's next trunk takes over (trunkcall.go); it unlocked
+		return
 	}
 	// Every fork failed: pick what the caller hears (RFC 3261 §16.7 in spirit).
 	status, reason := bestFailure(c.forks)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"strings"
 	"time"
 
 	callmodel "github.com/privox/privox/internal/call"
@@ -41,6 +40,7 @@ type routeDecision struct {
 	fromUser    string
 	outsideDone func(time.Duration)
 	trunk       string
+	outside     *outsideLeg
 }
 
 // extRef is the SIP core's handle on an extension destination.
@@ -133,10 +133,10 @@ func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (
 	return s.plan.Route(dialplan.Explaining(ctx), req)
 }
 
-// routeTrunk sends an outside call to the first trunk of its route: the Request-URI names
-// the number at the trunk's server, the From the tenant's main number when one is set.
-// (Trying the route's further trunks after a failure is not done yet: the call gets the
-// first trunk's answer.)
+// routeTrunk sends an outside call to its route's trunks, the first one first (the others
+// take over when it fails, see nextTrunk): the Request-URI names the number at the trunk's
+// server, the From the presented caller-ID. A trunk the route names but that no longer
+// exists is skipped; a route left with none gets 503.
 func (s *Server) routeTrunk(rc *routeCtx, dst *dialplan.Destination) (*routeDecision, error) {
 	fail := func(status int, reason string) (*routeDecision, error) {
 		if dst.Done != nil {
@@ -144,25 +144,29 @@ func (s *Server) routeTrunk(rc *routeCtx, dst *dialplan.Destination) (*routeDeci
 		}
 		return &routeDecision{status: status, reason: reason}, nil
 	}
-	t, err := s.db.Trunk(rc.ctx, rc.tenant.ID, dst.Trunks[0])
-	if errors.Is(err, store.ErrNotFound) {
+	o := &outsideLeg{number: dst.Number}
+	for _, name := range dst.Trunks {
+		t, err := s.db.Trunk(rc.ctx, rc.tenant.ID, name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			if dst.Done != nil {
+				dst.Done(0)
+			}
+			return nil, err
+		}
+		o.trunks = append(o.trunks, t)
+	}
+	if len(o.trunks) == 0 {
 		return fail(503, "Service Unavailable")
 	}
-	if err != nil {
-		if dst.Done != nil {
-			dst.Done(0)
-		}
-		return nil, err
-	}
-	transport := strings.ToUpper(t.Transport)
-	b := binding{contact: "sip:" + dst.Number + "@" + t.Server, transport: transport, expires: time.Now().Add(24 * time.Hour).Unix()}
-	if transport != tpUDP {
-		b.contact += ";transport=" + t.Transport
-	}
-	from := rc.caller.number
+	o.fromUser = rc.caller.number
 	if dst.CallerID != "" {
-		from = dst.CallerID
+		o.fromUser = dst.CallerID
 	}
+	o.anonymous, o.asserted = dst.Anonymous, o.fromUser
 	callee := &account{tenantID: rc.tenant.ID, number: dst.Number}
-	return &routeDecision{callee: callee, targets: []binding{b}, fromUser: from, outsideDone: dst.Done, trunk: t.Name}, nil
+	return &routeDecision{callee: callee, targets: []binding{trunkBinding(o.trunks[0], o.number)}, fromUser: o.fromUser,
+		outsideDone: dst.Done, trunk: o.trunks[0].Name, outside: o}, nil
 }
