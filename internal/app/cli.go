@@ -117,7 +117,9 @@ func Main(env Env) int {
 		// dial plan (cli_dialplan.go)
 		"from", "to", "pattern", "strip", "prepend", "trunks", "position", "e164", "country", "main-number", "international", "premium",
 		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window",
-		"server", "failover", "transport", "username", "sources", "did-from", "trusted"} {
+		"server", "failover", "transport", "username", "sources", "did-from", "trusted",
+		// inbound numbers and caller-ID (cli_dids.go)
+		"trunk", "last", "dest", "id", "clir"} {
 		c.flags[f] = c.fs.String(f, "", f)
 	}
 	c.flags["dry-run"] = new(string)

@@ -67,7 +67,7 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		WebSocket:  true,
 		Node:       c.NodeName,
 	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics, Secrets: a.Vault, Names: a.Directory,
-		Routes: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall})
+		Routes: a.Dialplan, DIDs: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall})
 	if err != nil {
 		relay.Close()
 		return nil, err

@@ -70,6 +70,9 @@ type Request struct {
 	FromExt  int64
 	// To is the dialled number as received.
 	To string
+	// Trunk names the trunk a call from outside arrived on ("" for calls from phones);
+	// To is then the DID as the provider sent it.
+	Trunk string
 }
 
 // Step is one line of the decision trace: what a stage did with the call.

@@ -15,6 +15,8 @@ type Deps struct {
 	// Mailboxes resolves voicemail boxes (the voicemail engine provides it).
 	Mailboxes Mailboxes
 	Routes    Routes
+	// DIDs routes calls from trunks by their DID (nil: calls from trunks are not routed).
+	DIDs DIDs
 	// Guard counts outside calls per extension (nil: no limits).
 	Guard *Guard
 	// Blocked is told of every call the toll-fraud guard refuses (not of explanations).
@@ -30,10 +32,26 @@ func Stages(d Deps) []Stage {
 			out = append(out, s)
 		}
 	}
-	add(d.Extensions != nil, ExtensionStage{d.Extensions})                                    // an extension of the tenant
-	add(d.Applications != nil, ApplicationStage{d.Applications})                              // a menu or other application's number
-	add(d.Mailboxes != nil, MailboxStage{d.Mailboxes})                                        // a voicemail box's number
-	add(d.Routes != nil, OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked}) // an outside number
+	var ext, apps, boxes, outbound Stage
+	if d.Extensions != nil {
+		ext = ExtensionStage{d.Extensions}
+	}
+	if d.Applications != nil {
+		apps = ApplicationStage{d.Applications}
+	}
+	if d.Mailboxes != nil {
+		boxes = MailboxStage{d.Mailboxes}
+	}
+	if d.Routes != nil {
+		outbound = OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked}
+	}
+	if d.DIDs != nil { // a call from a trunk: its DID decides, resolved by the stages below
+		out = append(out, DIDStage{DIDs: d.DIDs, Ext: ext, Apps: apps, Boxes: boxes, Outbound: outbound})
+	}
+	add(ext != nil, ext)           // an extension of the tenant
+	add(apps != nil, apps)         // a menu or other application's number
+	add(boxes != nil, boxes)       // a voicemail box's number
+	add(outbound != nil, outbound) // an outside number
 	return out
 }
 

@@ -25,6 +25,9 @@ type account struct {
 	realm     string
 	ha1MD5    string
 	ha1SHA256 string
+	// trunk names the trunk a caller from outside called in on (number is then the
+	// caller's number in E.164); such an account is no extension.
+	trunk string
 }
 
 func (a *account) userPtr() *int64 {

@@ -30,6 +30,9 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 		respond(res)
 		return
 	}
+	if s.fromTrunk(in, tx) { // a provider's call (trunkin.go)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	l := &lookups{s: s, ctx: ctx}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
 	callmodel "github.com/privox/privox/internal/call"
@@ -77,13 +78,18 @@ func (a sipApps) RouteApp(ctx context.Context, tenantID int64, number string) (c
 // newPlan builds the dial plan over the server's extensions and applications and the
 // dependencies given to New.
 func newPlan(s *Server, deps Deps) *dialplan.Plan {
-	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, Guard: deps.Guard, Blocked: deps.Blocked}
+	if deps.DIDs != nil {
+		s.trunkIn = newTrunkIndex(s, deps.DIDs)
+	}
+	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, DIDs: deps.DIDs, Guard: deps.Guard, Blocked: deps.Blocked}
 	return dialplan.New(dialplan.Stages(d)...)
 }
 
 func (rc *routeCtx) request() *dialplan.Request {
 	req := &dialplan.Request{TenantID: rc.tenant.ID, To: rc.dialed}
-	if rc.caller != nil {
+	if rc.caller != nil && rc.caller.trunk != "" {
+		req.Trunk = rc.caller.trunk // a call from outside: the dialled number is the DID
+	} else if rc.caller != nil {
 		req.From, req.FromUser, req.FromExt = rc.caller.number, rc.caller.userID, rc.caller.extID
 	}
 	return req
@@ -91,6 +97,14 @@ func (rc *routeCtx) request() *dialplan.Request {
 
 // routeCall runs the dial plan and turns its decision into what the SIP core does.
 func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
+	dec, err := s.planCall(rc)
+	if err == nil && dec.trunk == "" && rc.caller != nil {
+		dec.trunk = rc.caller.trunk // a call from outside: the CDR names the trunk it came in on
+	}
+	return dec, err
+}
+
+func (s *Server) planCall(rc *routeCtx) (*routeDecision, error) {
 	d, err := s.plan.Route(rc.ctx, rc.request())
 	if err != nil {
 		return nil, err
@@ -116,11 +130,18 @@ func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
 }
 
 // Explain runs the dial plan for a call from an extension's number (or from outside when
-// from is "") to a number, with nothing reported or audited, and returns its decision and
+// from is "", from outside on a trunk when it is dialplan.TrunkCaller+name) to a number, with nothing reported or audited, and returns its decision and
 // trace.
 func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (*dialplan.Decision, error) {
 	req := &dialplan.Request{TenantID: tenantID, To: to}
-	if from != "" {
+	if name, ok := strings.CutPrefix(from, dialplan.TrunkCaller); ok {
+		if _, err := s.db.Trunk(ctx, tenantID, name); errors.Is(err, store.ErrNotFound) {
+			return nil, &dialplan.FieldError{Field: "from", Err: dialplan.ErrNoSuchTrunk}
+		} else if err != nil {
+			return nil, err
+		}
+		req.Trunk = name
+	} else if from != "" {
 		a, err := s.accounts.byNum(ctx, tenantID, from)
 		if err != nil {
 			return nil, err

@@ -110,6 +110,7 @@ func (tr *trunkRegs) run() {
 		if err := tr.reconcile(ctx); err != nil {
 			tr.s.log.Warn("read trunks", "err", err)
 		}
+		tr.s.trunkIn.refresh(ctx) // the addresses calls from trunks come from (trunkin.go)
 		cancel()
 		select {
 		case <-tr.s.stopping:

@@ -1,0 +1,126 @@
+package dialplan
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/privox/privox/internal/store"
+)
+
+func TestDIDTableLookup(t *testing.T) {
+	tab := NewDIDTable("de", []store.DID{
+		{Number: "+49305550100", Last: "+49305550100", DestKind: "extension", DestNumber: "1001"},
+		{Number: "+49305550200", Last: "+49305550299", DestKind: "extension", DestNumber: "1002"},
+		{Number: "+4930555030", Last: "+4930555039", DestKind: "application", DestNumber: "800"},
+		{Number: "+49305550300", Last: "+49305550300", DestKind: "extension", DestNumber: "1003"},
+	}, store.DIDDefault{DestKind: "extension", DestNumber: "1000"})
+	for n, want := range map[string]string{
+		"+49305550100": "extension 1001",
+		"+49305550200": "extension 1002",
+		"+49305550250": "extension 1002",
+		"+49305550299": "extension 1002",
+		"+4930555035":  "application 800",
+		"+49305550300": "extension 1003", // a single number wins over a range
+		"+49305550199": "",
+		"+49305550301": "",
+		"+4930555040":  "",
+		"+493055502":   "",
+	} {
+		tg, _, ok := tab.Lookup(n)
+		if got := map[bool]string{true: tg.String(), false: ""}[ok]; got != want {
+			t.Errorf("%s: %q, want %q", n, got, want)
+		}
+	}
+	if d := tab.ExtensionDID("1001"); d != "+49305550100" {
+		t.Errorf("DID of 1001: %q", d)
+	}
+	if d := tab.ExtensionDID("1002"); d != "" {
+		t.Errorf("DID of 1002 (a range only): %q", d)
+	}
+	if def, ok := tab.Default(); !ok || def.Number != "1000" {
+		t.Errorf("default %v %v", def, ok)
+	}
+}
+
+func TestNormaliseNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"+49301234567":           "+49301234567",
+		"0049301234567":          "+49301234567",
+		"0301234567":             "+49301234567",
+		"49301234567":            "+49301234567",
+		"+44 20 7946 0000":       "+442079460000",
+		"anonymous":              "anonymous",
+		"1001":                   "1001",
+		strings.Repeat("9", 200): strings.Repeat("9", 200),
+	} {
+		if got := NormaliseNumber(in, "DE"); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestValidateDID(t *testing.T) {
+	for _, c := range []struct {
+		number, last, country string
+		field, want           string
+	}{
+		{"", "", "DE", "number", "required"},
+		{"030 5550100", "", "", "number", "E.164"},
+		{"hello", "", "DE", "number", "not a phone number"},
+		{strings.Repeat("1", 40), "", "DE", "number", "longer than 32"},
+		{"+49305550200", "+493055502999", "DE", "last", "same number of digits"},
+		{"+49305550299", "+49305550200", "DE", "last", "comes before"},
+		{"+49305000000", "+49305999999", "DE", "last", "more than 100000"},
+	} {
+		_, err := ValidateDID(store.DID{Number: c.number, Last: c.last}, c.country)
+		fe, ok := err.(*FieldError)
+		if !ok || fe.Field != c.field || !strings.Contains(fe.Error(), c.want) {
+			t.Errorf("%q-%q: %v, want %s: %s", c.number, c.last, err, c.field, c.want)
+		}
+	}
+	d, err := ValidateDID(store.DID{Number: "030 5550200", Last: "0305550299"}, "DE")
+	if err != nil || d.Number != "+49305550200" || d.Last != "+49305550299" {
+		t.Errorf("range: %+v %v", d, err)
+	}
+}
+
+type didTables struct{ t *DIDTable }
+
+func (d didTables) DIDTable(context.Context, int64) (*DIDTable, error) { return d.t, nil }
+
+// TestDIDStage: a call from a trunk is routed by its DID through the stage of the DID's
+// kind; an unknown DID without a default is refused; calls from phones pass.
+func TestDIDStage(t *testing.T) {
+	tab := NewDIDTable("DE", []store.DID{
+		{Number: "+49305550100", Last: "+49305550100", DestKind: "extension", DestNumber: "1001"},
+		{Number: "+49305550101", Last: "+49305550101", DestKind: "extension", DestNumber: "1999"},
+		{Number: "+49305550102", Last: "+49305550102", DestKind: "mailbox", DestNumber: "1001"},
+	}, store.DIDDefault{})
+	p := New(Stages(Deps{Extensions: exts{"1001": true}, DIDs: didTables{tab}})...)
+	ctx := context.Background()
+	for _, c := range []struct {
+		trunk, to string
+		status    int
+		dest      string
+	}{
+		{"carrier", "0305550100", 0, "1001"},
+		{"carrier", "+49305550100", 0, "1001"},
+		{"carrier", "1001", 404, ""},         // an internal number is no DID
+		{"carrier", "+49305550101", 404, ""}, // its extension is gone
+		{"carrier", "+49305550102", 404, ""}, // no voicemail here
+		{"carrier", "+49305559999", 404, ""},
+		{"", "1001", 0, "1001"},
+	} {
+		d, err := p.Route(ctx, &Request{TenantID: 1, Trunk: c.trunk, To: c.to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != c.status || c.status == 0 && (d.Dest == nil || d.Dest.Number != c.dest) {
+			t.Errorf("%s %s: %+v, want %d %s\n%s", c.trunk, c.to, d, c.status, c.dest, d.Explain())
+		}
+		if c.trunk != "" && d.Stage != "did" {
+			t.Errorf("%s: decided by %s", c.to, d.Stage)
+		}
+	}
+}
