@@ -43,6 +43,8 @@ type DIDTable struct {
 	// outside calls present.
 	byExt map[string]string
 	def   *Target
+	// clir holds the users whose number is withheld on outside calls.
+	clir map[int64]bool
 }
 
 // NewDIDTable compiles stored DIDs and a default destination (DestKind "": none).
@@ -86,6 +88,9 @@ func (t *DIDTable) Lookup(e164 string) (Target, string, bool) {
 
 // ExtensionDID returns an extension's own DID ("" when none maps to it alone).
 func (t *DIDTable) ExtensionDID(ext string) string { return t.byExt[ext] }
+
+// Withheld reports whether a user's number is withheld on outside calls (CLIR).
+func (t *DIDTable) Withheld(userID int64) bool { return userID != 0 && t.clir[userID] }
 
 // Default returns the tenant's default destination.
 func (t *DIDTable) Default() (Target, bool) {
@@ -365,6 +370,9 @@ func (s *StoreTables) DIDTable(ctx context.Context, tenantID int64) (*DIDTable, 
 		return nil, err
 	}
 	t := NewDIDTable(set.Country, rows, def)
+	if t.clir, err = s.db.CLIRUsers(ctx, tenantID); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.dids[tenantID] = didEntry{t: t, fetched: now}
 	s.mu.Unlock()

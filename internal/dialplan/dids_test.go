@@ -124,3 +124,47 @@ func TestDIDStage(t *testing.T) {
 		}
 	}
 }
+
+// TestCallerID: an outside call presents the caller's own DID, else the main number; the
+// number is withheld for a user with CLIR and for one call after *31, which is stripped.
+func TestCallerID(t *testing.T) {
+	tab, err := NewTable("DE", Policy{}, []*Route{mustRoute(t, "national", "_0[1-9]X.", 0, "", "carrier")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab.MainNumber = "+49309999000"
+	dids := NewDIDTable("DE", []store.DID{
+		{Number: "+49305550101", Last: "+49305550101", DestKind: "extension", DestNumber: "1001"},
+		{Number: "+49305550200", Last: "+49305550299", DestKind: "extension", DestNumber: "1002"},
+	}, store.DIDDefault{})
+	dids.clir = map[int64]bool{3: true}
+	p := New(Stages(Deps{Extensions: exts{"1001": true}, Routes: table{tab}, DIDs: didTables{dids}})...)
+	for _, c := range []struct {
+		from     string
+		user     int64
+		to       string
+		callerID string
+		withheld bool
+		number   string
+	}{
+		{"1001", 1, "0301234567", "+49305550101", false, "+49301234567"},
+		{"1002", 2, "0301234567", "+49309999000", false, "+49301234567"}, // a range is no one's own DID
+		{"1003", 3, "0301234567", "+49309999000", true, "+49301234567"},
+		{"1001", 1, "*310301234567", "+49305550101", true, "+49301234567"},
+		{"1001", 1, "*31", "", false, ""}, // nothing after the code: not an outside number
+	} {
+		d, err := p.Route(context.Background(), &Request{TenantID: 1, From: c.from, FromUser: c.user, To: c.to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.number == "" {
+			if d.Status == 0 {
+				t.Errorf("%s: routed %+v", c.to, d.Dest)
+			}
+			continue
+		}
+		if d.Dest == nil || d.Dest.CallerID != c.callerID || d.Dest.Anonymous != c.withheld || d.Dest.Number != c.number {
+			t.Errorf("%s from %s: %+v, want %s withheld=%v\n%s", c.to, c.from, d.Dest, c.callerID, c.withheld, d.Explain())
+		}
+	}
+}

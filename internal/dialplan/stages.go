@@ -17,6 +17,8 @@ type Deps struct {
 	Routes    Routes
 	// DIDs routes calls from trunks by their DID (nil: calls from trunks are not routed).
 	DIDs DIDs
+	// CLIRCode is the code that withholds the caller's number for one call ("": *31).
+	CLIRCode string
 	// Guard counts outside calls per extension (nil: no limits).
 	Guard *Guard
 	// Blocked is told of every call the toll-fraud guard refuses (not of explanations).
@@ -43,15 +45,16 @@ func Stages(d Deps) []Stage {
 		boxes = MailboxStage{d.Mailboxes}
 	}
 	if d.Routes != nil {
-		outbound = OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked}
+		outbound = OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked, DIDs: d.DIDs}
 	}
 	if d.DIDs != nil { // a call from a trunk: its DID decides, resolved by the stages below
 		out = append(out, DIDStage{DIDs: d.DIDs, Ext: ext, Apps: apps, Boxes: boxes, Outbound: outbound})
 	}
-	add(ext != nil, ext)           // an extension of the tenant
-	add(apps != nil, apps)         // a menu or other application's number
-	add(boxes != nil, boxes)       // a voicemail box's number
-	add(outbound != nil, outbound) // an outside number
+	add(ext != nil, ext)                                                      // an extension of the tenant
+	add(apps != nil, apps)                                                    // a menu or other application's number
+	add(boxes != nil, boxes)                                                  // a voicemail box's number
+	add(outbound != nil, CLIRStage{Code: cmpOr(d.CLIRCode, DefaultCLIRCode)}) // *31 before an outside number: withheld
+	add(outbound != nil, outbound)                                            // an outside number
 	return out
 }
 
@@ -156,6 +159,9 @@ type OutboundStage struct {
 	Routes  Routes
 	Guard   *Guard
 	Blocked func(ctx context.Context, req *Request, d *Decision)
+	// DIDs gives the callers' own DIDs and CLIR (nil: the main number, never withheld but
+	// by the code).
+	DIDs DIDs
 }
 
 // Name implements Stage.
@@ -211,8 +217,19 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 	if e164 != "" && r.E164 {
 		send = e164
 	}
-	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done, CallerID: t.MainNumber},
-		"route %s (pattern %s) matches %s: %s, %s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ",")), nil
+	cid, withheld, cidWhy, err := s.callerID(ctx, req, t.MainNumber)
+	if err != nil {
+		if done != nil {
+			done(0)
+		}
+		return Outcome{}, err
+	}
+	presents := "presents " + cidWhy + " " + cmpOr(cid, "(none: the extension's number)")
+	if withheld {
+		presents = "number withheld"
+	}
+	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done, CallerID: cid, Anonymous: withheld},
+		"route %s (pattern %s) matches %s: %s, %s; %s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ","), presents), nil
 }
 
 // block refuses an outside call for the toll-fraud guard, reporting it unless explaining.

@@ -63,21 +63,16 @@ func (o *outsideLeg) prepare(b *leg, offer []byte, maxFwd int) {
 }
 
 // decorate adds the identity headers for the trunk being tried to an INVITE (caller holds
-// c.mu): P-Asserted-Identity (RFC 3325) and Privacy towards trusted trunks only, Privacy
-// alone (RFC 3323) towards others when the caller is hidden.
+// c.mu): towards a trusted trunk, P-Asserted-Identity with the caller's number and, when
+// the number is withheld, Privacy: id (RFC 3325 §9.3); an untrusted trunk learns nothing
+// beyond the (then anonymous) From.
 func (o *outsideLeg) decorate(req *sip.Request, realm string) {
-	if o == nil || o.at >= len(o.trunks) {
+	if o == nil || o.at >= len(o.trunks) || !o.trunks[o.at].Trusted || o.asserted == "" {
 		return
 	}
-	t := o.trunks[o.at]
-	if t.Trusted && o.asserted != "" {
-		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<sip:"+o.asserted+"@"+realm+">"))
-	}
-	switch {
-	case o.anonymous && t.Trusted:
+	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<sip:"+o.asserted+"@"+realm+">"))
+	if o.anonymous {
 		req.AppendHeader(sip.NewHeader("Privacy", "id"))
-	case o.anonymous:
-		req.AppendHeader(sip.NewHeader("Privacy", "header;user"))
 	}
 }
 

@@ -168,3 +168,21 @@ func (db *DB) PutCLIR(ctx context.Context, tenantID, userID int64, on bool) erro
 	_, err = db.Exec(ctx, `INSERT INTO caller_id_prefs (user_id, tenant_id, clir, updated_at) VALUES (?, ?, ?, ?)`, userID, tenantID, on, now)
 	return err
 }
+
+// CLIRUsers returns the users of a tenant whose number is withheld on outside calls.
+func (db *DB) CLIRUsers(ctx context.Context, tenantID int64) (map[int64]bool, error) {
+	rows, err := db.Query(ctx, `SELECT user_id FROM caller_id_prefs WHERE tenant_id = ? AND clir = ?`, tenantID, true)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
