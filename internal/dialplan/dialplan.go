@@ -51,6 +51,8 @@ type Destination struct {
 	// Anonymous: the caller's number is withheld (CLIR for the user or by feature code):
 	// an anonymous From, and the identity only asserted to trusted trunks (RFC 3325).
 	Anonymous bool `json:"anonymous,omitempty"`
+	// Group is how a group destination rings (KindGroup).
+	Group *Group `json:"group,omitempty"`
 	// Done reports the end of an outside call and its talk time to the outside-call guard;
 	// whoever acts on the decision calls it once (nil when nothing counts the call).
 	Done func(talk time.Duration) `json:"-"`

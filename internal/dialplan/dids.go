@@ -283,6 +283,14 @@ func (s *StoreTables) CheckTarget(ctx context.Context, tenantID int64, field str
 		} else if !ok {
 			return missing()
 		}
+	case KindGroup:
+		gs, err := s.GroupTable(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if _, ok := gs[tg.Number]; !ok {
+			return missing()
+		}
 	case KindOutbound:
 		t, err := s.Table(ctx, tenantID)
 		if err != nil {
@@ -292,7 +300,7 @@ func (s *StoreTables) CheckTarget(ctx context.Context, tenantID int64, field str
 			return fieldErr(field, "no outbound route matches %s", tg.Number)
 		}
 	default:
-		return fieldErr(field, "kind %q: extension, application, mailbox or outbound", tg.Kind)
+		return fieldErr(field, "kind %q: extension, group, application, mailbox or outbound", tg.Kind)
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ type Deps struct {
 	// Mailboxes resolves voicemail boxes (the voicemail engine provides it).
 	Mailboxes Mailboxes
 	Routes    Routes
+	// Groups gives the ring and hunt groups (nil: no group stage).
+	Groups Groups
 	// DIDs routes calls from trunks by their DID (nil: calls from trunks are not routed).
 	DIDs DIDs
 	// CLIRCode is the code that withholds the caller's number for one call ("": *31).
@@ -34,9 +36,12 @@ func Stages(d Deps) []Stage {
 			out = append(out, s)
 		}
 	}
-	var ext, apps, boxes, outbound Stage
+	var ext, groups, apps, boxes, outbound Stage
 	if d.Extensions != nil {
 		ext = ExtensionStage{d.Extensions}
+	}
+	if d.Groups != nil && d.Extensions != nil {
+		groups = GroupStage{Groups: d.Groups, Ext: d.Extensions}
 	}
 	if d.Applications != nil {
 		apps = ApplicationStage{d.Applications}
@@ -48,9 +53,10 @@ func Stages(d Deps) []Stage {
 		outbound = OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked, DIDs: d.DIDs}
 	}
 	if d.DIDs != nil { // a call from a trunk: its DID decides, resolved by the stages below
-		out = append(out, DIDStage{DIDs: d.DIDs, Ext: ext, Apps: apps, Boxes: boxes, Outbound: outbound})
+		out = append(out, DIDStage{DIDs: d.DIDs, Ext: ext, Groups: groups, Apps: apps, Boxes: boxes, Outbound: outbound})
 	}
 	add(ext != nil, ext)                                                      // an extension of the tenant
+	add(groups != nil, groups)                                                // a ring or hunt group's number
 	add(apps != nil, apps)                                                    // a menu or other application's number
 	add(boxes != nil, boxes)                                                  // a voicemail box's number
 	add(outbound != nil, CLIRStage{Code: cmpOr(d.CLIRCode, DefaultCLIRCode)}) // *31 before an outside number: withheld

@@ -124,9 +124,10 @@ type StoreTables struct {
 	Apps  Applications
 	Boxes Mailboxes
 
-	mu   sync.Mutex
-	m    map[int64]tableEntry
-	dids map[int64]didEntry
+	mu     sync.Mutex
+	m      map[int64]tableEntry
+	dids   map[int64]didEntry
+	groups map[int64]groupEntry
 }
 
 type tableEntry struct {
@@ -138,7 +139,7 @@ var _ Routes = (*StoreTables)(nil)
 
 // NewStoreTables returns a cache over db.
 func NewStoreTables(db *store.DB, ttl time.Duration) *StoreTables {
-	return &StoreTables{db: db, ttl: ttl, now: time.Now, m: map[int64]tableEntry{}, dids: map[int64]didEntry{}}
+	return &StoreTables{db: db, ttl: ttl, now: time.Now, m: map[int64]tableEntry{}, dids: map[int64]didEntry{}, groups: map[int64]groupEntry{}}
 }
 
 // Table implements Routes.
@@ -184,6 +185,7 @@ func (s *StoreTables) Invalidate(tenantID int64) {
 	s.mu.Lock()
 	delete(s.m, tenantID)
 	delete(s.dids, tenantID)
+	delete(s.groups, tenantID)
 	s.mu.Unlock()
 }
 
@@ -263,6 +265,9 @@ func StoreExplainer(db *store.DB, apps Applications, routes Routes, guard *Guard
 	d := Deps{Extensions: StoreExtensions{db}, Applications: apps, Routes: routes, Guard: guard}
 	if dids, ok := routes.(DIDs); ok {
 		d.DIDs = dids
+	}
+	if groups, ok := routes.(Groups); ok {
+		d.Groups = groups
 	}
 	p := New(Stages(d)...)
 	return func(ctx context.Context, tenantID int64, from, to string) (*Decision, error) {

@@ -107,6 +107,7 @@ type call struct {
 	outsideDone func(time.Duration)
 	trunk       string
 	outside     *outsideLeg // an outside call's trunks and identity (trunkcall.go)
+	group       *groupLeg   // a group call's steps (groupcall.go)
 	endAt       time.Time
 	cause       int
 	hangupBy    string

@@ -171,7 +171,7 @@ func (c *call) setup(ctx context.Context) {
 	c.mu.Lock() // ForgetUser reads it
 	c.callee = d.callee
 	c.outsideDone, c.trunk = d.outsideDone, d.trunk
-	c.outside = d.outside
+	c.outside, c.group = d.outside, d.group
 	c.mu.Unlock()
 	c.log = c.log.With("callee", d.callee.number)
 	if s.relay == nil {
@@ -218,7 +218,7 @@ func (c *call) setup(ctx context.Context) {
 		localURI:     sip.Uri{Scheme: "sip", User: cmp.Or(d.fromUser, c.caller.number), Host: c.realm},
 		localDisplay: c.callerDisplay(d.callee),
 		remoteURI:    sip.Uri{Scheme: "sip", User: d.callee.number, Host: c.realm}, cseq: 1}
-	c.outside.prepare(&c.b, offerB, mf)
+	c.prepareB(offerB, mf) // groupcall.go
 	for _, b := range d.targets {
 		f := &fork{b: b}
 		f.req = c.newForkInvite(b, offerB, mf)
@@ -426,7 +426,7 @@ func (c *call) forkFinal(f *fork, code int, res *sip.Response) {
 			return
 		}
 	}
-	if c.nextTrunk() { // the route's next trunk takes over (trunkcall.go); it unlocked
+	if c.nextTargets() { // the next group step or trunk takes over (groupcall.go); it unlocked
 		return
 	}
 	// Every fork failed: pick what the caller hears (RFC 3261 §16.7 in spirit).

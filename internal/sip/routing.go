@@ -42,6 +42,7 @@ type routeDecision struct {
 	outsideDone func(time.Duration)
 	trunk       string
 	outside     *outsideLeg
+	group       *groupLeg
 }
 
 // extRef is the SIP core's handle on an extension destination.
@@ -82,6 +83,9 @@ func newPlan(s *Server, deps Deps) *dialplan.Plan {
 		s.trunkIn = newTrunkIndex(s, deps.DIDs)
 	}
 	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, DIDs: deps.DIDs, Guard: deps.Guard, Blocked: deps.Blocked}
+	if g, ok := deps.Routes.(dialplan.Groups); ok { // the route tables keep the groups too
+		d.Groups = g
+	}
 	return dialplan.New(dialplan.Stages(d)...)
 }
 
@@ -121,6 +125,8 @@ func (s *Server) planCall(rc *routeCtx) (*routeDecision, error) {
 		return &routeDecision{callee: ref.acct, targets: ref.targets}, nil
 	case dialplan.KindApplication, dialplan.KindMailbox:
 		return &routeDecision{app: &callmodel.Route{App: dst.App, Arg: dst.Arg}}, nil
+	case dialplan.KindGroup:
+		return s.routeGroup(rc, dst), nil
 	case dialplan.KindOutbound:
 		return s.routeTrunk(rc, dst)
 	default:
