@@ -11,7 +11,9 @@ import (
 
 type groupTable map[string]store.RingGroup
 
-func (g groupTable) GroupTable(context.Context, int64) (map[string]store.RingGroup, error) { return g, nil }
+func (g groupTable) GroupTable(context.Context, int64) (map[string]store.RingGroup, error) {
+	return g, nil
+}
 
 // TestGroupStage: a simultaneous group rings its reachable members in one step, a
 // sequential one each in turn with its ring time, then the fall-through; unregistered
