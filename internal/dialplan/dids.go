@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,11 +46,19 @@ type DIDTable struct {
 	def   *Target
 	// clir holds the users whose number is withheld on outside calls.
 	clir map[int64]bool
+	// cc and ndd are the country's calling code and national prefix ("49", "0"), for
+	// reading DIDs without phonenumbers on the common path (see fast).
+	cc, ndd string
 }
 
 // NewDIDTable compiles stored DIDs and a default destination (DestKind "": none).
 func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTable {
 	t := &DIDTable{Country: strings.ToUpper(country), exact: map[string]Target{}, ranges: map[int][]didRange{}, byExt: map[string]string{}}
+	if t.Country != "" {
+		if cc := phonenumbers.GetCountryCodeForRegion(t.Country); cc != 0 {
+			t.cc, t.ndd = strconv.Itoa(cc), phonenumbers.GetNddPrefixForRegion(t.Country, true)
+		}
+	}
 	for _, d := range dids {
 		tg := Target{Kind: Kind(d.DestKind), Number: d.DestNumber}
 		if d.Last == "" || d.Last == d.Number {
@@ -84,6 +93,45 @@ func (t *DIDTable) Lookup(e164 string) (Target, string, bool) {
 		return rs[i].t, "DID range " + rs[i].first + "-" + rs[i].last, true
 	}
 	return Target{}, "", false
+}
+
+// fast reads a DID the way providers send it, digits only, as E.164 without phonenumbers:
+// "+4930…" as it is, "004930…" and "4930…" (the country's code without the plus) with a
+// plus, "030…" (the national prefix) with the country's code. Such a candidate is only
+// looked up: one that no DID covers is read again by NormaliseNumber.
+func (t *DIDTable) fast(n string) string {
+	digits := strings.TrimPrefix(n, "+")
+	if digits == "" || len(digits) > 20 {
+		return ""
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return ""
+		}
+	}
+	switch {
+	case len(digits) != len(n):
+		return n
+	case strings.HasPrefix(digits, "00"):
+		return "+" + digits[2:]
+	case t.ndd != "" && strings.HasPrefix(digits, t.ndd):
+		return "+" + t.cc + digits[len(t.ndd):]
+	case t.cc != "" && strings.HasPrefix(digits, t.cc):
+		return "+" + digits
+	}
+	return ""
+}
+
+// find looks a DID up as a provider sent it: by its fast reading, else by its full one.
+func (t *DIDTable) find(n string) (e164 string, tg Target, what string, ok bool) {
+	if e164 = t.fast(n); e164 != "" {
+		if tg, what, ok = t.Lookup(e164); ok {
+			return e164, tg, what, true
+		}
+	}
+	e164 = NormaliseNumber(n, t.Country)
+	tg, what, ok = t.Lookup(e164)
+	return e164, tg, what, ok
 }
 
 // ExtensionDID returns an extension's own DID ("" when none maps to it alone).
@@ -147,8 +195,7 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	e164 := NormaliseNumber(req.To, t.Country)
-	tg, what, ok := t.Lookup(e164)
+	e164, tg, what, ok := t.find(req.To)
 	if !ok {
 		if tg, ok = t.Default(); !ok {
 			return Reject(404, "Not Found", "trunk %s: no DID covers %s and the tenant has no default destination", req.Trunk, e164), nil

@@ -168,3 +168,40 @@ func TestCallerID(t *testing.T) {
 		}
 	}
 }
+
+// TestDIDFastReading: the forms providers send a DID in are read as E.164 without
+// phonenumbers, and agree with NormaliseNumber.
+func TestDIDFastReading(t *testing.T) {
+	tab := NewDIDTable("DE", nil, store.DIDDefault{})
+	for in, want := range map[string]string{
+		"+49305550100":  "+49305550100",
+		"0049305550100": "+49305550100",
+		"49305550100":   "+49305550100",
+		"0305550100":    "+49305550100",
+		"1001":          "",
+		"+4930x":        "",
+		"":              "",
+	} {
+		if got := tab.fast(in); got != want {
+			t.Errorf("fast(%q) = %q, want %q", in, got, want)
+		}
+		if want != "" && NormaliseNumber(in, "DE") != want {
+			t.Errorf("NormaliseNumber(%q) = %q, fast reads %q", in, NormaliseNumber(in, "DE"), want)
+		}
+	}
+}
+
+func FuzzNormaliseNumber(f *testing.F) {
+	for _, s := range []string{"+49301234567", "0301234567", "4930", "anonymous", "+", "00", strings.Repeat("9", 80)} {
+		f.Add(s)
+	}
+	tab := NewDIDTable("DE", []store.DID{{Number: "+49305550200", Last: "+49305550299", DestKind: "extension", DestNumber: "1001"}}, store.DIDDefault{})
+	f.Fuzz(func(t *testing.T, n string) {
+		e := NormaliseNumber(n, "DE")
+		// A reading adds at most a plus and a country code.
+		if len(e) > len(strings.TrimSpace(n))+4 {
+			t.Errorf("%q read as %q", n, e)
+		}
+		tab.find(n)
+	})
+}

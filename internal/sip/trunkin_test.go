@@ -62,6 +62,8 @@ func TestInboundDIDs(t *testing.T) {
 	}
 
 	e.trunkUAC("127.0.0.2", "trunk_uac_404.xml", "+49305559999", "+49305559999", "0301112222").wait(t)
+	long := "+49" + strings.Repeat("3", 200) // refused before any stage looks at it
+	e.trunkUAC("127.0.0.2", "trunk_uac_484.xml", long, long, "0301112222").wait(t)
 	if out, er, code := e.p.CLI("did", "default", "--tenant", "default", "--dest", "extension:1002"); code != 0 {
 		t.Fatalf("did default: %d %s %s", code, out, er)
 	}
