@@ -14,7 +14,7 @@ func didRoutes(s *Server) []Route {
 	return []Route{
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/dids", Summary: "List the tenant's inbound numbers (DIDs) and their destinations",
 			Auth: Admin, Result: List[store.DID]{}, Handler: s.listDIDs},
-		{Method: "POST", Path: "/api/v1/tenants/{tenant}/dids", Summary: "Add or replace an inbound number or range (number, last: E.164 or national for the tenant's country) routed to a destination (dest_kind extension, application, mailbox or outbound, and dest_number); replaces the DID starting at the same number",
+		{Method: "POST", Path: "/api/v1/tenants/{tenant}/dids", Summary: "Add or replace an inbound number or range (number, last: E.164 or national for the tenant's country) routed to a destination (dest_kind extension, group, application, mailbox or outbound, and dest_number); replaces the DID starting at the same number",
 			Auth: Admin, Body: didBody{}, Result: store.DID{}, Handler: s.postDID},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/dids/{did}", Summary: "Get an inbound number by id",
 			Auth: Admin, Result: store.DID{}, Handler: s.getDID},

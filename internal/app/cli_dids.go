@@ -15,7 +15,7 @@ import (
 // tenant's default destination, and a user's caller-ID preference (CLIR).
 
 func init() {
-	addCommand(command{"did add", "did add --tenant T --number N [--last N] --dest extension:1001|application:NUMBER|mailbox:NUMBER|outbound:NUMBER", runDIDAdd})
+	addCommand(command{"did add", "did add --tenant T --number N [--last N] --dest extension:1001|group:600|application:NUMBER|mailbox:NUMBER|outbound:NUMBER", runDIDAdd})
 	addCommand(command{"did list", "did list --tenant T", runDIDList})
 	addCommand(command{"did delete", "did delete --tenant T --id ID", runDIDDelete})
 	addCommand(command{"did default", "did default --tenant T --dest KIND:NUMBER|none", runDIDDefault})
@@ -37,7 +37,7 @@ func (c *cmdCtx) destFlag() (kind, number string, err error) {
 	}
 	kind, number, ok := strings.Cut(v, ":")
 	if !ok || kind == "" || number == "" {
-		return "", "", usageErr("--dest: KIND:NUMBER (extension:1001, application:800, mailbox:1001, outbound:0301234567)")
+		return "", "", usageErr("--dest: KIND:NUMBER (extension:1001, group:600, application:800, mailbox:1001, outbound:0301234567)")
 	}
 	return kind, number, nil
 }

@@ -205,3 +205,24 @@ func FuzzNormaliseNumber(f *testing.F) {
 		tab.find(n)
 	})
 }
+
+// TestDIDToOutsideNumber: a DID routed to an outside number leaves through the outbound
+// route that matches it, under the toll-fraud policy: an international target is refused.
+func TestDIDToOutsideNumber(t *testing.T) {
+	tab, err := NewTable("DE", Policy{}, []*Route{mustRoute(t, "national", "_0[1-9]X.", 0, "", "carrier"), mustRoute(t, "world", "_00X.", 0, "", "carrier")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dids := NewDIDTable("DE", []store.DID{
+		{Number: "+49305550103", Last: "+49305550103", DestKind: "outbound", DestNumber: "0301234567"},
+		{Number: "+49305550104", Last: "+49305550104", DestKind: "outbound", DestNumber: "00442079460000"},
+	}, store.DIDDefault{})
+	p := New(Stages(Deps{Extensions: exts{}, Routes: table{tab}, DIDs: didTables{dids}})...)
+	d, err := p.Route(context.Background(), &Request{TenantID: 1, Trunk: "carrier", To: "+49305550103"})
+	if err != nil || d.Dest == nil || d.Dest.Kind != KindOutbound || d.Dest.Number != "+49301234567" || d.Stage != "did" {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if d, _ := p.Route(context.Background(), &Request{TenantID: 1, Trunk: "carrier", To: "+49305550104"}); d.Status != 403 || d.Blocked != "international" {
+		t.Errorf("international target: %+v", d)
+	}
+}

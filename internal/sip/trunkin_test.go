@@ -26,12 +26,15 @@ func TestInboundDIDs(t *testing.T) {
 	e := start(t, nil)
 	e.ext("1002", "secret-1002")
 	uas := e.newPeer("udp")
-	callee := e.sippUAS("callee", "uas.xml", uas, "-m", "2")
+	callee := e.sippUAS("callee", "uas.xml", uas, "-m", "3")
 	e.register("1002", "secret-1002", uas)
 	for _, args := range [][]string{
 		{"dial", "settings", "--tenant", "default", "--country", "DE"},
 		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "127.0.0.2:5060", "--sources", "127.0.0.2"},
 		{"trunk", "set", "--tenant", "default", "--name", "second", "--kind", "ip", "--server", "127.0.0.3:5060", "--sources", "127.0.0.3/32", "--did-from", "to"},
+		// A registering trunk: its calls come from its server's address (nobody answers the
+		// REGISTERs here; the trunk keeps retrying).
+		{"trunk", "set", "--tenant", "default", "--name", "registered", "--kind", "register", "--server", "127.0.0.7:" + strconv.Itoa(freePort(t)), "--username", "u1", "--password", "provider-secret-1"},
 		{"did", "add", "--tenant", "default", "--number", "030 5550100", "--dest", "extension:1002"},
 		{"did", "add", "--tenant", "default", "--number", "+49305550200", "--last", "0305550299", "--dest", "extension:1002"},
 	} {
@@ -39,17 +42,18 @@ func TestInboundDIDs(t *testing.T) {
 			t.Fatalf("%v: %d %s %s", args, code, out, er)
 		}
 	}
-	for _, a := range []string{"127.0.0.2", "127.0.0.3"} { // read with the next trunk poll
+	for _, a := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.7"} { // read with the next trunk poll
 		waitFor(t, "trunk address "+a, func() bool { return e.srv().TrunkSourceKnownForTest(a) })
 	}
 	e.trunkUAC("127.0.0.2", "trunk_uac.xml", "+49305550100", "+49305550100", "0301112222", "-d", "300").wait(t)
 	e.trunkUAC("127.0.0.3", "trunk_uac.xml", "privox", "49305550207", "+44 20 7946 0000", "-d", "300").wait(t)
+	e.trunkUAC("127.0.0.7", "trunk_uac.xml", "0305550250", "0305550250", "anonymous", "-d", "300").wait(t)
 	callee.wait(t)
 	msgs := callee.messages()
 	if !strings.Contains(msgs, "sip:+49301112222@") || !strings.Contains(msgs, "sip:+442079460000@") {
 		t.Errorf("callers at the callee:\n%s", tail(msgs, 4000))
 	}
-	waitFor(t, "the CDRs", func() bool { return len(e.cdrs(t)) == 2 })
+	waitFor(t, "the CDRs", func() bool { return len(e.cdrs(t)) == 3 })
 	seen := map[string]bool{}
 	for _, c := range e.cdrs(t) {
 		if c.Direction != "inbound" || c.Cause != 200 {
@@ -57,7 +61,7 @@ func TestInboundDIDs(t *testing.T) {
 		}
 		seen[c.Trunk+" "+c.Caller+" "+c.Callee] = true
 	}
-	if !seen["carrier +49301112222 +49305550100"] || !seen["second +442079460000 49305550207"] {
+	if !seen["carrier +49301112222 +49305550100"] || !seen["second +442079460000 49305550207"] || !seen["registered anonymous 0305550250"] {
 		t.Errorf("CDRs %v", seen)
 	}
 
