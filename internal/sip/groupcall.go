@@ -16,6 +16,9 @@ import (
 type groupLeg struct {
 	number string
 	steps  []groupStep
+	// owners are the member accounts by contact, so that the one who answers becomes the
+	// call's callee (their journal has the call).
+	owners map[string]*account
 	at     int
 	offer  []byte
 	maxFwd int
@@ -28,13 +31,16 @@ type groupStep struct {
 
 // routeGroup turns a group destination into the first step's forks.
 func (s *Server) routeGroup(rc *routeCtx, dst *dialplan.Destination) *routeDecision {
-	g := &groupLeg{number: dst.Number}
+	g := &groupLeg{number: dst.Number, owners: map[string]*account{}}
 	for _, st := range dst.Group.Steps {
 		var step groupStep
 		step.ring = st.RingTime
 		for _, ref := range st.Refs {
 			if r, ok := ref.(extRef); ok {
 				step.targets = append(step.targets, r.targets...)
+				for _, b := range r.targets {
+					g.owners[b.contact] = r.acct
+				}
 			}
 		}
 		if len(step.targets) > 0 {
@@ -46,6 +52,17 @@ func (s *Server) routeGroup(rc *routeCtx, dst *dialplan.Destination) *routeDecis
 	}
 	callee := &account{tenantID: rc.tenant.ID, number: dst.Number}
 	return &routeDecision{callee: callee, targets: g.steps[0].targets, group: g}
+}
+
+// memberAnswered makes the group member whose contact answered the call's callee (caller
+// holds c.mu). Nil-safe.
+func (c *call) memberAnswered(f *fork) {
+	if c.group == nil {
+		return
+	}
+	if a := c.group.owners[f.b.contact]; a != nil {
+		c.callee = a
+	}
 }
 
 // prepareB applies what the decision's outside or group leg needs to leg B before the

@@ -1,8 +1,13 @@
 package sip_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/privox/privox/internal/store"
 )
 
 // TestRingGroups: an inbound call to a DID rings a simultaneous group of two phones: one
@@ -19,8 +24,20 @@ func TestRingGroups(t *testing.T) {
 	}
 	phones := []*phone{{"1002", "uas.xml", nil}, {"1003", "uas_cancel.xml", nil}, {"1004", "uas_cancel.xml", nil}, {"1005", "uas.xml", nil},
 		{"1006", "uas_busy.xml", nil}, {"1007", "uas.xml", nil}}
+	var u struct {
+		ID int64 `json:"id"`
+	}
+	out, er, code := e.p.CLI("user", "add", "--tenant", "default", "--name", "Member", "--email", "member@example.test", "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &u) != nil {
+		t.Fatalf("user add: %d %s %s", code, out, er)
+	}
+	owner := u.ID
 	for _, p := range phones {
-		e.ext(p.number, "secret-"+p.number)
+		if p.number == "1002" {
+			e.ext(p.number, "secret-"+p.number, "--user", strconv.FormatInt(owner, 10))
+		} else {
+			e.ext(p.number, "secret-"+p.number)
+		}
 		peer := e.newPeer("udp")
 		p.run = e.sippUAS("phone "+p.number, p.scenario, peer)
 		e.register(p.number, "secret-"+p.number, peer)
@@ -58,6 +75,14 @@ func TestRingGroups(t *testing.T) {
 		if c.Cause != 200 {
 			t.Errorf("CDR %+v", c)
 		}
+	}
+	// The member who answered has the call in their journal.
+	var j struct {
+		Items []store.JournalEntry `json:"items"`
+	}
+	e.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/1/users/%d/journal", owner), e.p.AdminToken, nil, &j)
+	if len(j.Items) != 1 || j.Items[0].Direction != "in" || j.Items[0].PeerNumber != "+49301112222" {
+		t.Errorf("journal of 1002's owner: %+v", j.Items)
 	}
 	if seen["+49305550600"] != "inbound" || seen["601"] != "internal" || seen["602"] != "internal" {
 		t.Errorf("CDRs %v", seen)

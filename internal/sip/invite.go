@@ -512,6 +512,7 @@ func (c *call) answer(f *fork, res *sip.Response) {
 	s := c.s
 	bridging := c.bridging != nil
 	c.state = stAnswered
+	c.memberAnswered(f) // groupcall.go
 	if !bridging {
 		c.answerAt = time.Now()
 		s.cdrs.started(c)
