@@ -9,8 +9,13 @@ import (
 // trunkUAC runs a sipp provider sending one INVITE without credentials from a loopback
 // address of its own (127.0.0.x, so that it is told apart from the phones on 127.0.0.1).
 func (e *env) trunkUAC(ip, scenario, ruri, to, caller string, extra ...string) *sippRun {
+	return e.trunkUACOver("udp", ip, scenario, ruri, to, caller, extra...)
+}
+
+// trunkUACOver is trunkUAC over a transport (udp or tcp).
+func (e *env) trunkUACOver(transport, ip, scenario, ruri, to, caller string, extra ...string) *sippRun {
 	e.t.Helper()
-	args := append([]string{e.addr("udp"), "-t", "u1", "-i", ip, "-p", strconv.Itoa(freePort(e.t)), "-mp", strconv.Itoa(freePort(e.t)),
+	args := append([]string{e.addr(transport), "-t", sippTransport(transport), "-i", ip, "-p", strconv.Itoa(freePort(e.t)), "-mp", strconv.Itoa(freePort(e.t)),
 		"-s", ruri, "-key", "did_to", to, "-key", "caller", caller, "-m", "1", "-timeout", "40"}, extra...)
 	return e.sipp("provider "+ruri, scenario, args...)
 }
@@ -26,7 +31,7 @@ func TestInboundDIDs(t *testing.T) {
 	e := start(t, nil)
 	e.ext("1002", "secret-1002")
 	uas := e.newPeer("udp")
-	callee := e.sippUAS("callee", "uas.xml", uas, "-m", "3")
+	callee := e.sippUAS("callee", "uas.xml", uas, "-m", "4")
 	e.register("1002", "secret-1002", uas)
 	for _, args := range [][]string{
 		{"dial", "settings", "--tenant", "default", "--country", "DE"},
@@ -48,12 +53,13 @@ func TestInboundDIDs(t *testing.T) {
 	e.trunkUAC("127.0.0.2", "trunk_uac.xml", "+49305550100", "+49305550100", "0301112222", "-d", "300").wait(t)
 	e.trunkUAC("127.0.0.3", "trunk_uac.xml", "privox", "49305550207", "+44 20 7946 0000", "-d", "300").wait(t)
 	e.trunkUAC("127.0.0.7", "trunk_uac.xml", "0305550250", "0305550250", "anonymous", "-d", "300").wait(t)
+	e.trunkUACOver("tcp", "127.0.0.2", "trunk_uac.xml", "+49305550299", "+49305550299", "+49301112223", "-d", "300").wait(t)
 	callee.wait(t)
 	msgs := callee.messages()
 	if !strings.Contains(msgs, "sip:+49301112222@") || !strings.Contains(msgs, "sip:+442079460000@") {
 		t.Errorf("callers at the callee:\n%s", tail(msgs, 4000))
 	}
-	waitFor(t, "the CDRs", func() bool { return len(e.cdrs(t)) == 3 })
+	waitFor(t, "the CDRs", func() bool { return len(e.cdrs(t)) == 4 })
 	seen := map[string]bool{}
 	for _, c := range e.cdrs(t) {
 		if c.Direction != "inbound" || c.Cause != 200 {
@@ -61,7 +67,8 @@ func TestInboundDIDs(t *testing.T) {
 		}
 		seen[c.Trunk+" "+c.Caller+" "+c.Callee] = true
 	}
-	if !seen["carrier +49301112222 +49305550100"] || !seen["second +442079460000 49305550207"] || !seen["registered anonymous 0305550250"] {
+	if !seen["carrier +49301112222 +49305550100"] || !seen["second +442079460000 49305550207"] || !seen["registered anonymous 0305550250"] ||
+		!seen["carrier +49301112223 +49305550299"] {
 		t.Errorf("CDRs %v", seen)
 	}
 
