@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// TestTrunkFailover: a route names three trunks. The first refuses connections (a transport
-// error), the second answers 503 (a sipp provider), the third answers: the call is
+// TestTrunkFailover: a route names four trunks. The first refuses connections (a transport
+// error), the second answers 503, the third 408 (sipp providers), the fourth answers: the call is
 // connected through the third, the CDR names it, and the second saw the number in E.164.
 // A route whose first trunk answers 486 ends there: busy is the callee's answer, not the
 // trunk's, and the next trunk hears nothing.
@@ -18,6 +18,8 @@ func TestTrunkFailover(t *testing.T) {
 	e.ext("1001", "secret-1001")
 	over := e.newPeer("udp")
 	overloaded := e.sippUAS("overloaded", "uas_503.xml", over)
+	slow := e.newPeer("udp")
+	timingOut := e.sippUAS("timing out", "uas_408.xml", slow)
 	good := e.newPeer("udp")
 	answering := e.sippUAS("answering", "uas.xml", good)
 	busy := e.newPeer("udp")
@@ -27,11 +29,12 @@ func TestTrunkFailover(t *testing.T) {
 		{"dial", "settings", "--tenant", "default", "--country", "DE", "--main-number", "030 9999000"},
 		{"trunk", "set", "--tenant", "default", "--name", "dead", "--kind", "ip", "--transport", "tcp", "--server", "127.0.0.1:1", "--sources", "127.0.0.1"},
 		{"trunk", "set", "--tenant", "default", "--name", "overloaded", "--kind", "ip", "--server", "127.0.0.1:" + strconv.Itoa(over.port), "--sources", "127.0.0.1"},
+		{"trunk", "set", "--tenant", "default", "--name", "slow", "--kind", "ip", "--server", "127.0.0.1:" + strconv.Itoa(slow.port), "--sources", "127.0.0.1"},
 		{"trunk", "set", "--tenant", "default", "--name", "good", "--kind", "ip", "--server", "127.0.0.1:" + strconv.Itoa(good.port), "--sources", "127.0.0.1"},
 		{"trunk", "set", "--tenant", "default", "--name", "busy", "--kind", "ip", "--server", "127.0.0.1:" + strconv.Itoa(busy.port), "--sources", "127.0.0.1"},
 		{"trunk", "set", "--tenant", "default", "--name", "unused", "--kind", "ip", "--server", "127.0.0.1:" + strconv.Itoa(unused.port), "--sources", "127.0.0.1"},
 		{"route", "set", "--tenant", "default", "--name", "mobile", "--pattern", "_01XX.", "--trunks", "busy,unused"},
-		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[2-9]X.", "--trunks", "dead,overloaded,good"},
+		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[2-9]X.", "--trunks", "dead,overloaded,slow,good"},
 	} {
 		if out, er, code := e.p.CLI(args...); code != 0 {
 			t.Fatalf("%v: %d %s %s", args, code, out, er)
@@ -39,6 +42,7 @@ func TestTrunkFailover(t *testing.T) {
 	}
 	e.sippUAC("caller", "uac.xml", "udp", "-s", "0301234567", "-d", "500").wait(t)
 	overloaded.wait(t)
+	timingOut.wait(t)
 	answering.wait(t)
 	if msgs := overloaded.messages(); !strings.Contains(msgs, "INVITE sip:+49301234567@127.0.0.1:"+strconv.Itoa(over.port)) {
 		t.Errorf("INVITE at the overloaded provider:\n%s", tail(msgs, 3000))
