@@ -26,8 +26,9 @@ type account struct {
 	ha1MD5    string
 	ha1SHA256 string
 	// trunk names the trunk a caller from outside called in on (number is then the
-	// caller's number in E.164); such an account is no extension.
-	trunk string
+	// caller's number in E.164), did the number it dialled; such an account is no
+	// extension.
+	trunk, did string
 }
 
 func (a *account) userPtr() *int64 {

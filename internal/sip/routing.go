@@ -92,7 +92,11 @@ func newPlan(s *Server, deps Deps) *dialplan.Plan {
 func (rc *routeCtx) request() *dialplan.Request {
 	req := &dialplan.Request{TenantID: rc.tenant.ID, To: rc.dialed}
 	if rc.caller != nil && rc.caller.trunk != "" {
-		req.Trunk = rc.caller.trunk // a call from outside: the dialled number is the DID
+		// A call from outside: routed by its DID; a number an application connects the
+		// caller to later (a menu's option) is routed as from outside, never out again.
+		if rc.dialed == rc.caller.did {
+			req.Trunk = rc.caller.trunk
+		}
 	} else if rc.caller != nil {
 		req.From, req.FromUser, req.FromExt = rc.caller.number, rc.caller.userID, rc.caller.extID
 	}

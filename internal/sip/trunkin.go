@@ -254,7 +254,7 @@ func (s *Server) handleTrunkInvite(ctx context.Context, in *inbound, tx sip.Serv
 	if number != "anonymous" {
 		number = dialplan.NormaliseNumber(number, country)
 	}
-	caller := &account{tenantID: t.ID, number: number, display: display, trunk: tr.Name}
+	caller := &account{tenantID: t.ID, number: number, display: display, trunk: tr.Name, did: did}
 	realm := realmOf(t)
 
 	var interval time.Duration

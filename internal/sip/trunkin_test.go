@@ -87,3 +87,31 @@ func TestInboundDIDs(t *testing.T) {
 		t.Errorf("%d calls active", n)
 	}
 }
+
+// TestInboundDIDToMenu: a DID runs the auto attendant; the provider's caller presses 2 and
+// the menu connects them to extension 1002: the number a menu connects to is routed as an
+// internal number from outside, not as another DID.
+func TestInboundDIDToMenu(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1002", "secret-1002")
+	e.putMenu("main", "800", `{"options":{"2":{"type":"extension","target":"1002"}},"timeout_ms":6000,"retries":1}`)
+	uas := e.newPeer("udp")
+	callee := e.sippUAS("callee", "uas.xml", uas)
+	e.register("1002", "secret-1002", uas)
+	for _, args := range [][]string{
+		{"dial", "settings", "--tenant", "default", "--country", "DE"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "127.0.0.2:5060", "--sources", "127.0.0.2"},
+		{"did", "add", "--tenant", "default", "--number", "030 5550800", "--dest", "application:800"},
+	} {
+		if out, er, code := e.p.CLI(args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, er)
+		}
+	}
+	waitFor(t, "the trunk's address", func() bool { return e.srv().TrunkSourceKnownForTest("127.0.0.2") })
+	e.trunkUAC("127.0.0.2", "trunk_uac_dtmf.xml", "+49305550800", "+49305550800", "0301112222").wait(t)
+	callee.wait(t)
+	waitFor(t, "the CDR", func() bool { return len(e.cdrs(t)) == 1 })
+	if c := e.cdrs(t)[0]; c.Cause != 200 || c.Direction != "inbound" || c.Caller != "+49301112222" {
+		t.Errorf("CDR %+v", c)
+	}
+}
