@@ -407,9 +407,14 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	markers := []string{"Beta Voicemail Caller Marker", "+4930999111", "beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`}
+	p.MustDo(200, "PUT", b+"/groups/2600", f.adminB, map[string]any{"name": "beta-group-marker", "members": []map[string]any{{"extension": "2001"}}}, nil)
+	var didB created
+	p.MustDo(200, "POST", b+"/dids", f.adminB, map[string]any{"number": "+43 1 5556000", "last": "+43 1 5556099", "dest_kind": "extension", "dest_number": "2001"}, &didB)
+	p.MustDo(200, "PUT", b+"/did-default", f.adminB, map[string]any{"dest_kind": "extension", "dest_number": "2001"}, nil)
+	p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/caller-id", b, mb.ID), f.adminB, map[string]any{"clir": true}, nil)
+	markers := []string{"Beta Voicemail Caller Marker", "+4930999111", "beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`, "+4315556000", "beta-group-marker"}
 	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID,
-		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID, "message": msgB.ID}
+		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID, "message": msgB.ID, "did": didB.ID}
 	// A's own resources, for the positive control of body ids.
 	var extA created
 	p.MustDo(201, "POST", fmt.Sprintf("/api/v1/tenants/%d/extensions", f.tenantA), f.adminA, map[string]any{"number": "1901", "sip_password": "alpha-secret-9"}, &extA)
@@ -424,7 +429,7 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 		}
 	}
 	// Path parameters that name things per tenant rather than identify them.
-	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker", "route": "beta-route-marker", "trunk": "beta-trunk-marker", "slot": "unavailable"}
+	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker", "route": "beta-route-marker", "trunk": "beta-trunk-marker", "slot": "unavailable", "group": "2600"}
 	query := fmt.Sprintf("?user=%d&actor=%d&target_id=%d", mb.ID, mb.ID, mb.ID)
 	checked, bodies := 0, 0
 	for _, rt := range p.App.API.Routes() {

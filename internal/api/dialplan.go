@@ -15,7 +15,7 @@ func init() { registerRoutes(dialplanRoutes) }
 
 func dialplanRoutes(s *Server) []Route {
 	return []Route{
-		{Method: "GET", Path: "/api/v1/tenants/{tenant}/route-explain", Summary: "Explain how the dial plan routes a call (query: from = the caller's extension, empty for a call from outside; to = the dialled number): every stage passed and the one that decided, with the reason",
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/route-explain", Summary: "Explain how the dial plan routes a call (query: from = the caller's extension, empty for a call from outside; trunk = the trunk a call from outside arrives on, to is then the DID; to = the dialled number): every stage passed and the one that decided, with the reason",
 			Auth: Admin, Result: dialplan.Decision{}, Handler: s.explainRoute},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/outbound-routes", Summary: "List the tenant's outbound routes in the order they are tried",
 			Auth: Admin, Result: List[store.OutboundRoute]{}, Handler: s.listOutboundRoutes},
@@ -95,7 +95,14 @@ func (s *Server) explainRoute(r *Request) (any, error) {
 	if to == "" {
 		return nil, &Error{Status: 400, Code: "invalid_field", Field: "to", Message: "to: the dialled number is required"}
 	}
-	d, err := s.Explain(r.Context(), r.TenantID, q.Get("from"), to)
+	from := q.Get("from")
+	if tr := q.Get("trunk"); tr != "" {
+		if from != "" {
+			return nil, &Error{Status: 400, Code: "invalid_field", Field: "trunk", Message: "trunk: a call from a trunk has no from"}
+		}
+		from = dialplan.TrunkCaller + tr
+	}
+	d, err := s.Explain(r.Context(), r.TenantID, from, to)
 	if err != nil {
 		return nil, dialplanErr(err)
 	}

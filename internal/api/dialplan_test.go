@@ -64,7 +64,11 @@ func TestDialplanRoutesAndExplain(t *testing.T) {
 	if d.Stage != "outbound" || d.Dest == nil || d.Dest.Route != "world" || d.Dest.Number != "+49301234567" || d.Dest.Class != dialplan.ClassNational {
 		t.Errorf("explain 0049301234567: %+v", d)
 	}
-	if len(d.Trace) != 3 || d.Trace[0].Stage != "extension" || d.Trace[0].Decided {
+	var stages []string
+	for _, st := range d.Trace {
+		stages = append(stages, st.Stage)
+	}
+	if strings.Join(stages, ",") != "did,extension,group,application,mailbox,clir,outbound" || d.Trace[1].Decided || !d.Trace[6].Decided {
 		t.Errorf("trace %+v", d.Trace)
 	}
 	d = explain("1001", "00442079460000")

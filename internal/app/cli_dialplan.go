@@ -19,7 +19,7 @@ import (
 // explanation of a call's routing. A running server reads changes within routeTableTTL.
 
 func init() {
-	addCommand(command{"route explain", "route explain --tenant T [--from EXT] --to NUMBER", runRouteExplain})
+	addCommand(command{"route explain", "route explain --tenant T [--from EXT | --trunk NAME] --to NUMBER", runRouteExplain})
 	addCommand(command{"route set", "route set --tenant T --name R --pattern _0[1-9]X. --trunks A[,B...] [--strip N] [--prepend P] [--position N] [--e164 on|off]", runRouteSet})
 	addCommand(command{"route list", "route list --tenant T", runRouteList})
 	addCommand(command{"route delete", "route delete --tenant T --name R", runRouteDelete})
@@ -69,9 +69,16 @@ func runRouteExplain(c *cmdCtx) error {
 	if c.str("to") == "" {
 		return usageErr("--to is required")
 	}
+	from := c.str("from")
+	if tr := c.str("trunk"); tr != "" {
+		if from != "" {
+			return usageErr("--trunk: a call from a trunk has no --from")
+		}
+		from = dialplan.TrunkCaller + tr
+	}
 	explain := dialplan.StoreExplainer(c.db, attendant.New(c.db, nil, nil), dialplan.NewStoreTables(c.db, 0),
 		dialplan.NewGuard(dialplan.StoreSuspensions{DB: c.db}))
-	d, err := explain(c.ctx, t.ID, c.str("from"), c.str("to"))
+	d, err := explain(c.ctx, t.ID, from, c.str("to"))
 	if err != nil {
 		return dialplanCLIErr(err)
 	}

@@ -24,6 +24,7 @@ const routeTableTTL = 5 * time.Second
 
 func newDialplan(a *App) (Subsystem, error) {
 	a.Dialplan = dialplan.NewStoreTables(a.DB, routeTableTTL)
+	a.Dialplan.Apps = attendant.New(a.DB, nil, nil) // destinations of DIDs are checked on save
 	a.blocked = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "privox_dialplan_blocked_total",
 		Help: "Outside calls the toll-fraud guard refused, by reason."}, []string{"reason"})
 	if err := a.Metrics.Register(a.blocked); err != nil {

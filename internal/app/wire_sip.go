@@ -57,6 +57,9 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip: media relay: %w", err)
 	}
+	if a.Dialplan != nil {
+		a.Dialplan.Boxes = a.voicemail() // DIDs may name mailboxes: checked on save
+	}
 	srv, err := sip.New(sip.Config{
 		Addr:       c.SIP.Addr,
 		TLSAddr:    c.SIP.TLSListenAddr(),
@@ -67,7 +70,7 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		WebSocket:  true,
 		Node:       c.NodeName,
 	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics, Secrets: a.Vault, Names: a.Directory,
-		Routes: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall, Mailboxes: a.voicemail(), Divert: a.voicemail(), MessageCounts: a.voicemail()})
+		Routes: a.Dialplan, DIDs: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall, Mailboxes: a.voicemail(), Divert: a.voicemail(), MessageCounts: a.voicemail()})
 	if err != nil {
 		relay.Close()
 		return nil, err

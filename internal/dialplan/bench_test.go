@@ -3,7 +3,11 @@ package dialplan
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/privox/privox/internal/store"
 )
 
 // benchTable is a tenant with n outbound routes: area-code routes "_0<area>X." with areas of
@@ -65,4 +69,45 @@ func BenchmarkMatch10k(b *testing.B) {
 			b.Fatal("no match")
 		}
 	}
+}
+
+// BenchmarkRouteInbound: one routing decision for a call from a trunk in a tenant with
+// 10,000 outbound patterns, 10,000 DIDs (single numbers and ranges) and 1,000 groups, the
+// DID as providers send it (E.164, national, without the plus); reports the p99.
+func BenchmarkRouteInbound(b *testing.B) {
+	t := benchTable(b, 10000)
+	var dids []store.DID
+	groups := groupTable{}
+	members := exts{}
+	for i := 0; i < 1000; i++ {
+		n := fmt.Sprint(6000 + i)
+		groups[n] = store.RingGroup{Number: n, Strategy: StrategySimultaneous, RingTimeS: 20,
+			Members: []store.RingGroupMember{{Extension: fmt.Sprint(20000 + 2*i)}, {Extension: fmt.Sprint(20001 + 2*i)}}}
+		members[fmt.Sprint(20000+2*i)], members[fmt.Sprint(20001+2*i)] = true, true
+	}
+	for i := 0; i < 9000; i++ {
+		dids = append(dids, store.DID{Number: fmt.Sprintf("+49305%06d", i), Last: fmt.Sprintf("+49305%06d", i), DestKind: "group", DestNumber: fmt.Sprint(6000 + i%1000)})
+	}
+	for i := 0; i < 1000; i++ {
+		first := fmt.Sprintf("+4940%04d00", i)
+		dids = append(dids, store.DID{Number: first, Last: first[:len(first)-2] + "99", DestKind: "group", DestNumber: fmt.Sprint(6000 + i)})
+	}
+	dt := NewDIDTable("DE", dids, store.DIDDefault{})
+	p := New(Stages(Deps{Extensions: members, Applications: apps{}, Routes: table{t}, DIDs: didTables{dt}, Groups: groups})...)
+	ctx := context.Background()
+	nums := []string{"+49305001234", "0305004321", "4940012345", "+4940099999"}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		d, err := p.Route(ctx, &Request{TenantID: 1, Trunk: "carrier", To: nums[i%len(nums)]})
+		lat = append(lat, time.Since(start))
+		if err != nil || d.Dest == nil || d.Dest.Kind != KindGroup {
+			b.Fatal(d, err)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }

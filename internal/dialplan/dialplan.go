@@ -48,6 +48,11 @@ type Destination struct {
 	// CallerID is the number an outside call presents (the tenant's main number; "" to
 	// present the caller's own).
 	CallerID string `json:"caller_id,omitempty"`
+	// Anonymous: the caller's number is withheld (CLIR for the user or by feature code):
+	// an anonymous From, and the identity only asserted to trusted trunks (RFC 3325).
+	Anonymous bool `json:"anonymous,omitempty"`
+	// Group is how a group destination rings (KindGroup).
+	Group *Group `json:"group,omitempty"`
 	// Done reports the end of an outside call and its talk time to the outside-call guard;
 	// whoever acts on the decision calls it once (nil when nothing counts the call).
 	Done func(talk time.Duration) `json:"-"`
@@ -67,6 +72,11 @@ type Request struct {
 	FromExt  int64
 	// To is the dialled number as received.
 	To string
+	// Trunk names the trunk a call from outside arrived on ("" for calls from phones);
+	// To is then the DID as the provider sent it.
+	Trunk string
+	// Withheld: the caller dialled the suppression code (the CLIR stage sets it).
+	Withheld bool
 }
 
 // Step is one line of the decision trace: what a stage did with the call.
@@ -163,6 +173,13 @@ func (p *Plan) Route(ctx context.Context, req *Request) (*Decision, error) {
 	return &Decision{Status: 404, Reason: "Not Found", Stage: "end", Why: "no stage matched", Trace: append(trace, Step{Stage: "end", Decided: true, Why: "no stage matched"})}, nil
 }
 
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 // Explain renders a decision's trace for people.
 func (d *Decision) Explain() string {
 	var b strings.Builder
@@ -184,6 +201,12 @@ func (d *Decision) Explain() string {
 		}
 		if d.Dest.Route != "" {
 			fmt.Fprintf(&b, " via route %s (e164 %s, %s, trunks %s)", d.Dest.Route, d.Dest.E164, d.Dest.Class, strings.Join(d.Dest.Trunks, ","))
+			switch {
+			case d.Dest.Anonymous:
+				fmt.Fprintf(&b, ", caller-ID withheld (asserted %s to trusted trunks)", cmpOr(d.Dest.CallerID, "the caller's number"))
+			case d.Dest.CallerID != "":
+				fmt.Fprintf(&b, ", caller-ID %s", d.Dest.CallerID)
+			}
 		}
 		b.WriteString("\n")
 	default:

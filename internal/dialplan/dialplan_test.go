@@ -125,7 +125,7 @@ func TestPlan(t *testing.T) {
 	var blocked []string
 	p := New(Stages(Deps{Extensions: exts{"1001": true, "1002": false}, Applications: apps{"800": "main"}, Routes: table{tab},
 		Blocked: func(_ context.Context, _ *Request, d *Decision) { blocked = append(blocked, d.Blocked) }})...)
-	if got := strings.Join(p.Stages(), ","); got != "extension,application,outbound" {
+	if got := strings.Join(p.Stages(), ","); got != "extension,application,clir,outbound" {
 		t.Fatalf("stages %s", got)
 	}
 	for _, c := range []struct {

@@ -15,6 +15,12 @@ type Deps struct {
 	// Mailboxes resolves voicemail boxes (the voicemail engine provides it).
 	Mailboxes Mailboxes
 	Routes    Routes
+	// Groups gives the ring and hunt groups (nil: no group stage).
+	Groups Groups
+	// DIDs routes calls from trunks by their DID (nil: calls from trunks are not routed).
+	DIDs DIDs
+	// CLIRCode is the code that withholds the caller's number for one call ("": *31).
+	CLIRCode string
 	// Guard counts outside calls per extension (nil: no limits).
 	Guard *Guard
 	// Blocked is told of every call the toll-fraud guard refuses (not of explanations).
@@ -30,10 +36,31 @@ func Stages(d Deps) []Stage {
 			out = append(out, s)
 		}
 	}
-	add(d.Extensions != nil, ExtensionStage{d.Extensions})                                    // an extension of the tenant
-	add(d.Applications != nil, ApplicationStage{d.Applications})                              // a menu or other application's number
-	add(d.Mailboxes != nil, MailboxStage{d.Mailboxes})                                        // a voicemail box's number
-	add(d.Routes != nil, OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked}) // an outside number
+	var ext, groups, apps, boxes, outbound Stage
+	if d.Extensions != nil {
+		ext = ExtensionStage{d.Extensions}
+	}
+	if d.Groups != nil && d.Extensions != nil {
+		groups = GroupStage{Groups: d.Groups, Ext: d.Extensions}
+	}
+	if d.Applications != nil {
+		apps = ApplicationStage{d.Applications}
+	}
+	if d.Mailboxes != nil {
+		boxes = MailboxStage{d.Mailboxes}
+	}
+	if d.Routes != nil {
+		outbound = OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked, DIDs: d.DIDs}
+	}
+	if d.DIDs != nil { // a call from a trunk: its DID decides, resolved by the stages below
+		out = append(out, DIDStage{DIDs: d.DIDs, Ext: ext, Groups: groups, Apps: apps, Boxes: boxes, Outbound: outbound})
+	}
+	add(ext != nil, ext)                                                      // an extension of the tenant
+	add(groups != nil, groups)                                                // a ring or hunt group's number
+	add(apps != nil, apps)                                                    // a menu or other application's number
+	add(boxes != nil, boxes)                                                  // a voicemail box's number
+	add(outbound != nil, CLIRStage{Code: cmpOr(d.CLIRCode, DefaultCLIRCode)}) // *31 before an outside number: withheld
+	add(outbound != nil, outbound)                                            // an outside number
 	return out
 }
 
@@ -138,6 +165,9 @@ type OutboundStage struct {
 	Routes  Routes
 	Guard   *Guard
 	Blocked func(ctx context.Context, req *Request, d *Decision)
+	// DIDs gives the callers' own DIDs and CLIR (nil: the main number, never withheld but
+	// by the code).
+	DIDs DIDs
 }
 
 // Name implements Stage.
@@ -193,8 +223,19 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 	if e164 != "" && r.E164 {
 		send = e164
 	}
-	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done, CallerID: t.MainNumber},
-		"route %s (pattern %s) matches %s: %s, %s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ",")), nil
+	cid, withheld, cidWhy, err := s.callerID(ctx, req, t.MainNumber)
+	if err != nil {
+		if done != nil {
+			done(0)
+		}
+		return Outcome{}, err
+	}
+	presents := "presents " + cidWhy + " " + cmpOr(cid, "(none: the extension's number)")
+	if withheld {
+		presents = "number withheld"
+	}
+	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done, CallerID: cid, Anonymous: withheld},
+		"route %s (pattern %s) matches %s: %s, %s; %s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ","), presents), nil
 }
 
 // block refuses an outside call for the toll-fraud guard, reporting it unless explaining.

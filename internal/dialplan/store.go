@@ -120,8 +120,14 @@ type StoreTables struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu sync.Mutex
-	m  map[int64]tableEntry
+	// Apps and Boxes, when set, let destinations of those kinds be checked on save.
+	Apps  Applications
+	Boxes Mailboxes
+
+	mu     sync.Mutex
+	m      map[int64]tableEntry
+	dids   map[int64]didEntry
+	groups map[int64]groupEntry
 }
 
 type tableEntry struct {
@@ -133,7 +139,7 @@ var _ Routes = (*StoreTables)(nil)
 
 // NewStoreTables returns a cache over db.
 func NewStoreTables(db *store.DB, ttl time.Duration) *StoreTables {
-	return &StoreTables{db: db, ttl: ttl, now: time.Now, m: map[int64]tableEntry{}}
+	return &StoreTables{db: db, ttl: ttl, now: time.Now, m: map[int64]tableEntry{}, dids: map[int64]didEntry{}, groups: map[int64]groupEntry{}}
 }
 
 // Table implements Routes.
@@ -178,6 +184,8 @@ func (s *StoreTables) Table(ctx context.Context, tenantID int64) (*Table, error)
 func (s *StoreTables) Invalidate(tenantID int64) {
 	s.mu.Lock()
 	delete(s.m, tenantID)
+	delete(s.dids, tenantID)
+	delete(s.groups, tenantID)
 	s.mu.Unlock()
 }
 
@@ -237,19 +245,41 @@ func (s StoreExtensions) Extension(ctx context.Context, tenantID int64, number s
 }
 
 // Explainer explains routing decisions for a tenant: the caller's number is checked to be
-// an extension of the tenant ("" for a call from outside).
+// an extension of the tenant ("" for a call from outside, TrunkCaller+name for a call from
+// outside on a trunk).
 type Explainer func(ctx context.Context, tenantID int64, from, to string) (*Decision, error)
 
 // ErrNoSuchCaller: the explained call's from is not an extension of the tenant.
 var ErrNoSuchCaller = errors.New("not an extension of the tenant")
 
+// ErrNoSuchTrunk: the explained call's from names no trunk of the tenant.
+var ErrNoSuchTrunk = errors.New("not a trunk of the tenant")
+
+// TrunkCaller prefixes the trunk name in an explained call's from ("trunk:carrier"): a
+// call from outside arriving on that trunk, to is then the DID.
+const TrunkCaller = "trunk:"
+
 // StoreExplainer explains over the store (extensions, registrations, the given applications
 // and routes), for where no SIP server runs.
 func StoreExplainer(db *store.DB, apps Applications, routes Routes, guard *Guard) Explainer {
-	p := New(Stages(Deps{Extensions: StoreExtensions{db}, Applications: apps, Routes: routes, Guard: guard})...)
+	d := Deps{Extensions: StoreExtensions{db}, Applications: apps, Routes: routes, Guard: guard}
+	if dids, ok := routes.(DIDs); ok {
+		d.DIDs = dids
+	}
+	if groups, ok := routes.(Groups); ok {
+		d.Groups = groups
+	}
+	p := New(Stages(d)...)
 	return func(ctx context.Context, tenantID int64, from, to string) (*Decision, error) {
 		req := &Request{TenantID: tenantID, To: to}
-		if from != "" {
+		if name, ok := strings.CutPrefix(from, TrunkCaller); ok {
+			if _, err := db.Trunk(ctx, tenantID, name); errors.Is(err, store.ErrNotFound) {
+				return nil, &FieldError{Field: "from", Err: ErrNoSuchTrunk}
+			} else if err != nil {
+				return nil, err
+			}
+			req.Trunk = name
+		} else if from != "" {
 			e, err := db.ExtensionByNumber(ctx, tenantID, from)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, &FieldError{Field: "from", Err: ErrNoSuchCaller}

@@ -231,6 +231,9 @@ var fillers = map[string]filler{
 	"legal_holds": func(t *testing.T, o *org, uid int64, mark string) {
 		o.p.MustDo(201, "POST", o.prefix+"/holds", o.admin, map[string]any{"user_id": uid, "reason": "billing dispute " + mark, "expires_at": ago(-30)}, nil)
 	},
+	"caller_id_prefs": func(t *testing.T, o *org, uid int64, mark string) {
+		o.p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/caller-id", o.prefix, uid), o.admin, map[string]any{"clir": true}, nil)
+	},
 	"restrictions": func(t *testing.T, o *org, uid int64, mark string) {
 		o.p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/restriction", o.prefix, uid), o.admin, map[string]any{"reason": "accuracy contested " + mark}, nil)
 	},

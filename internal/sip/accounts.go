@@ -25,6 +25,10 @@ type account struct {
 	realm     string
 	ha1MD5    string
 	ha1SHA256 string
+	// trunk names the trunk a caller from outside called in on (number is then the
+	// caller's number in E.164), did the number it dialled; such an account is no
+	// extension.
+	trunk, did string
 }
 
 func (a *account) userPtr() *int64 {

@@ -107,6 +107,8 @@ type call struct {
 	// trunk an outside call left through.
 	outsideDone func(time.Duration)
 	trunk       string
+	outside     *outsideLeg // an outside call's trunks and identity (trunkcall.go)
+	group       *groupLeg   // a group call's steps (groupcall.go)
 	endAt       time.Time
 	cause       int
 	hangupBy    string

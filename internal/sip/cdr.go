@@ -172,6 +172,9 @@ func (w *cdrWriter) record(c *call) {
 
 // direction is the CDR's direction of a call (caller holds c.mu).
 func (c *call) direction() string {
+	if c.caller != nil && c.caller.trunk != "" {
+		return "inbound"
+	}
 	if c.trunk != "" {
 		return "outbound"
 	}

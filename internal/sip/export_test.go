@@ -14,3 +14,8 @@ func (s *Server) KillTCPListenerForTest() {
 
 // VouchedForTest reports whether the guard counts src as a source that authenticated.
 func (s *Server) VouchedForTest(src netip.AddrPort) bool { return s.guard.vouched(src) }
+
+// TrunkSourceKnownForTest reports whether the UDP read loop knows addr as a trunk's.
+func (s *Server) TrunkSourceKnownForTest(addr string) bool {
+	return s.trunkIn.mayBeTrunk(netip.MustParseAddr(addr))
+}

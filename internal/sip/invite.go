@@ -30,6 +30,9 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 		respond(res)
 		return
 	}
+	if s.fromTrunk(in, tx) { // a provider's call (trunkin.go)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	l := &lookups{s: s, ctx: ctx}
@@ -171,6 +174,7 @@ func (c *call) setup(ctx context.Context) {
 	c.mu.Lock() // ForgetUser reads it
 	c.callee = d.callee
 	c.outsideDone, c.trunk = d.outsideDone, d.trunk
+	c.outside, c.group = d.outside, d.group
 	c.mu.Unlock()
 	c.log = c.log.With("callee", d.callee.number)
 	if s.relay == nil {
@@ -217,6 +221,7 @@ func (c *call) setup(ctx context.Context) {
 		localURI:     sip.Uri{Scheme: "sip", User: cmp.Or(d.fromUser, c.caller.number), Host: c.realm},
 		localDisplay: c.callerDisplay(d.callee),
 		remoteURI:    sip.Uri{Scheme: "sip", User: d.callee.number, Host: c.realm}, cseq: 1}
+	c.prepareB(offerB, mf) // groupcall.go
 	for _, b := range d.targets {
 		f := &fork{b: b}
 		f.req = c.newForkInvite(b, offerB, mf)
@@ -253,6 +258,7 @@ func (c *call) newForkInvite(b binding, sdp []byte, maxForwards int) *sip.Reques
 	req.AppendHeader(s.contactFor(b.transport, ""))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
 	req.AppendHeader(sip.NewHeader("User-Agent", "Privox"))
+	c.outside.decorate(req, c.realm)
 	setBody(req, sdp)
 	dest := hostPort(target, b.transport)
 	if b.useSource {
@@ -439,6 +445,9 @@ func (c *call) forkFinal(f *fork, code int, res *sip.Response) {
 			return
 		}
 	}
+	if c.nextTargets() { // the next group step or trunk takes over (groupcall.go); it unlocked
+		return
+	}
 	// Every fork failed: pick what the caller hears (RFC 3261 §16.7 in spirit).
 	status, reason := bestFailure(c.forks)
 	callee := c.calleeNumber()
@@ -526,6 +535,7 @@ func (c *call) answer(f *fork, res *sip.Response) {
 	s := c.s
 	bridging := c.bridging != nil
 	c.state = stAnswered
+	c.memberAnswered(f) // groupcall.go
 	if !bridging {
 		c.answerAt = time.Now()
 		s.cdrs.started(c)

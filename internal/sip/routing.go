@@ -43,6 +43,8 @@ type routeDecision struct {
 	fromUser    string
 	outsideDone func(time.Duration)
 	trunk       string
+	outside     *outsideLeg
+	group       *groupLeg
 }
 
 // extRef is the SIP core's handle on an extension destination.
@@ -79,13 +81,25 @@ func (a sipApps) RouteApp(ctx context.Context, tenantID int64, number string) (c
 // newPlan builds the dial plan over the server's extensions and applications and the
 // dependencies given to New.
 func newPlan(s *Server, deps Deps) *dialplan.Plan {
-	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, Guard: deps.Guard, Blocked: deps.Blocked}
+	if deps.DIDs != nil {
+		s.trunkIn = newTrunkIndex(s, deps.DIDs)
+	}
+	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, DIDs: deps.DIDs, Guard: deps.Guard, Blocked: deps.Blocked}
+	if g, ok := deps.Routes.(dialplan.Groups); ok { // the route tables keep the groups too
+		d.Groups = g
+	}
 	return dialplan.New(dialplan.Stages(d)...)
 }
 
 func (rc *routeCtx) request() *dialplan.Request {
 	req := &dialplan.Request{TenantID: rc.tenant.ID, To: rc.dialed}
-	if rc.caller != nil {
+	if rc.caller != nil && rc.caller.trunk != "" {
+		// A call from outside: routed by its DID; a number an application connects the
+		// caller to later (a menu's option) is routed as from outside, never out again.
+		if rc.dialed == rc.caller.did {
+			req.Trunk = rc.caller.trunk
+		}
+	} else if rc.caller != nil {
 		req.From, req.FromUser, req.FromExt = rc.caller.number, rc.caller.userID, rc.caller.extID
 	}
 	return req
@@ -93,6 +107,14 @@ func (rc *routeCtx) request() *dialplan.Request {
 
 // routeCall runs the dial plan and turns its decision into what the SIP core does.
 func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
+	dec, err := s.planCall(rc)
+	if err == nil && dec.trunk == "" && rc.caller != nil {
+		dec.trunk = rc.caller.trunk // a call from outside: the CDR names the trunk it came in on
+	}
+	return dec, err
+}
+
+func (s *Server) planCall(rc *routeCtx) (*routeDecision, error) {
 	d, err := s.plan.Route(rc.ctx, rc.request())
 	if err != nil {
 		return nil, err
@@ -113,6 +135,8 @@ func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
 		return &routeDecision{callee: ref.acct, targets: ref.targets}, nil
 	case dialplan.KindApplication, dialplan.KindMailbox:
 		return &routeDecision{app: &callmodel.Route{App: dst.App, Arg: dst.Arg}}, nil
+	case dialplan.KindGroup:
+		return s.routeGroup(rc, dst), nil
 	case dialplan.KindOutbound:
 		return s.routeTrunk(rc, dst)
 	default:
@@ -122,11 +146,18 @@ func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
 }
 
 // Explain runs the dial plan for a call from an extension's number (or from outside when
-// from is "") to a number, with nothing reported or audited, and returns its decision and
+// from is "", from outside on a trunk when it is dialplan.TrunkCaller+name) to a number, with nothing reported or audited, and returns its decision and
 // trace.
 func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (*dialplan.Decision, error) {
 	req := &dialplan.Request{TenantID: tenantID, To: to}
-	if from != "" {
+	if name, ok := strings.CutPrefix(from, dialplan.TrunkCaller); ok {
+		if _, err := s.db.Trunk(ctx, tenantID, name); errors.Is(err, store.ErrNotFound) {
+			return nil, &dialplan.FieldError{Field: "from", Err: dialplan.ErrNoSuchTrunk}
+		} else if err != nil {
+			return nil, err
+		}
+		req.Trunk = name
+	} else if from != "" {
 		a, err := s.accounts.byNum(ctx, tenantID, from)
 		if err != nil {
 			return nil, err
@@ -139,10 +170,10 @@ func (s *Server) Explain(ctx context.Context, tenantID int64, from, to string) (
 	return s.plan.Route(dialplan.Explaining(ctx), req)
 }
 
-// routeTrunk sends an outside call to the first trunk of its route: the Request-URI names
-// the number at the trunk's server, the From the tenant's main number when one is set.
-// (Trying the route's further trunks after a failure is not done yet: the call gets the
-// first trunk's answer.)
+// routeTrunk sends an outside call to its route's trunks, the first one first (the others
+// take over when it fails, see nextTrunk): the Request-URI names the number at the trunk's
+// server, the From the presented caller-ID. A trunk the route names but that no longer
+// exists is skipped; a route left with none gets 503.
 func (s *Server) routeTrunk(rc *routeCtx, dst *dialplan.Destination) (*routeDecision, error) {
 	fail := func(status int, reason string) (*routeDecision, error) {
 		if dst.Done != nil {
@@ -150,25 +181,29 @@ func (s *Server) routeTrunk(rc *routeCtx, dst *dialplan.Destination) (*routeDeci
 		}
 		return &routeDecision{status: status, reason: reason}, nil
 	}
-	t, err := s.db.Trunk(rc.ctx, rc.tenant.ID, dst.Trunks[0])
-	if errors.Is(err, store.ErrNotFound) {
+	o := &outsideLeg{number: dst.Number}
+	for _, name := range dst.Trunks {
+		t, err := s.db.Trunk(rc.ctx, rc.tenant.ID, name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			if dst.Done != nil {
+				dst.Done(0)
+			}
+			return nil, err
+		}
+		o.trunks = append(o.trunks, t)
+	}
+	if len(o.trunks) == 0 {
 		return fail(503, "Service Unavailable")
 	}
-	if err != nil {
-		if dst.Done != nil {
-			dst.Done(0)
-		}
-		return nil, err
-	}
-	transport := strings.ToUpper(t.Transport)
-	b := binding{contact: "sip:" + dst.Number + "@" + t.Server, transport: transport, expires: time.Now().Add(24 * time.Hour).Unix()}
-	if transport != tpUDP {
-		b.contact += ";transport=" + t.Transport
-	}
-	from := rc.caller.number
+	o.fromUser = rc.caller.number
 	if dst.CallerID != "" {
-		from = dst.CallerID
+		o.fromUser = dst.CallerID
 	}
+	o.anonymous, o.asserted = dst.Anonymous, o.fromUser
 	callee := &account{tenantID: rc.tenant.ID, number: dst.Number}
-	return &routeDecision{callee: callee, targets: []binding{b}, fromUser: from, outsideDone: dst.Done, trunk: t.Name}, nil
+	return &routeDecision{callee: callee, targets: []binding{trunkBinding(o.trunks[0], o.number)}, fromUser: o.fromUser,
+		outsideDone: dst.Done, trunk: o.trunks[0].Name, outside: o}, nil
 }

@@ -55,6 +55,8 @@ type Deps struct {
 	Names CallerNames
 	// Routes gives the dial plan the tenants' outbound routes (nil: no outbound stage).
 	Routes dialplan.Routes
+	// DIDs routes calls from trunks by their DID (nil: calls from trunks are refused).
+	DIDs dialplan.DIDs
 	// Mailboxes resolves voicemail boxes for the dial plan (nil: no mailbox stage).
 	Mailboxes dialplan.Mailboxes
 	// Guard limits outside calls per extension (nil: no limits).
@@ -91,6 +93,7 @@ type Server struct {
 	cdrs     *cdrWriter
 	plan     *dialplan.Plan
 	trunks   *trunkRegs
+	trunkIn  *trunkIndex // recognises calls from trunks (trunkin.go)
 	secrets  SecretOpener
 	names    CallerNames
 	diverter Diverter

@@ -56,6 +56,8 @@ type trunkRegs struct {
 	mu    sync.Mutex
 	regs  map[trunkKey]*trunkReg
 	gauge *prometheus.GaugeVec
+	// failovers counts outside calls a trunk failed, so the route's next trunk took over.
+	failovers *prometheus.CounterVec
 }
 
 type trunkReg struct {
@@ -70,10 +72,14 @@ type trunkReg struct {
 func newTrunkRegs(s *Server, reg prometheus.Registerer) (*trunkRegs, error) {
 	tr := &trunkRegs{s: s, regs: map[trunkKey]*trunkReg{},
 		gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "privox_trunk_registered",
-			Help: "1 while a registering trunk is registered with its provider, else 0."}, []string{"tenant", "trunk"})}
+			Help: "1 while a registering trunk is registered with its provider, else 0."}, []string{"tenant", "trunk"}),
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "privox_trunk_failovers_total",
+			Help: "Outside calls a trunk failed (unreachable, no answer, 408 or 5xx), so the route's next trunk was tried."}, []string{"tenant", "trunk"})}
 	if reg != nil {
-		if err := reg.Register(tr.gauge); err != nil {
-			return nil, fmt.Errorf("sip: trunk metrics: %w", err)
+		for _, c := range []prometheus.Collector{tr.gauge, tr.failovers} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("sip: trunk metrics: %w", err)
+			}
 		}
 	}
 	return tr, nil
@@ -104,6 +110,7 @@ func (tr *trunkRegs) run() {
 		if err := tr.reconcile(ctx); err != nil {
 			tr.s.log.Warn("read trunks", "err", err)
 		}
+		tr.s.trunkIn.refresh(ctx) // the addresses calls from trunks come from (trunkin.go)
 		cancel()
 		select {
 		case <-tr.s.stopping:

@@ -278,6 +278,9 @@ func (s *Server) udpDatagram(u *udpListener, out *udpBatch, data []byte, src net
 // forge in a datagram (an amplifier). A caller that lost the 407 sends its INVITE again and
 // gets another. It reports whether the INVITE was answered (or will be, off the read loop).
 func (s *Server) udpChallenge(u *udpListener, out *udpBatch, req *sip.Request, data []byte, src netip.AddrPort) bool {
+	if s.trunkIn.mayBeTrunk(src.Addr()) { // a provider's call takes the full path (trunkin.go)
+		return false
+	}
 	l := &lookups{s: s, cacheOnly: true}
 	if res := s.inviteChallenge(req, l); res != nil {
 		s.count("INVITE")

@@ -1,0 +1,77 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/privox/privox/internal/store"
+)
+
+// TestDIDsOverAPI: DIDs and ranges are stored in E.164 with an existing destination; bad
+// numbers, overlapping ranges and destinations that do not exist get field errors; the
+// explanation of a call from a trunk shows the DID; a user sets their own CLIR.
+func TestDIDsOverAPI(t *testing.T) {
+	f := setup(t)
+	p := f.p
+	a := fmt.Sprintf("/api/v1/tenants/%d", f.tenantA)
+	p.MustDo(201, "POST", a+"/extensions", f.adminA, map[string]any{"number": "1001", "sip_password": "alpha-secret-1", "user_id": f.memberIDA}, nil)
+	p.MustDo(200, "PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "DE"}, nil)
+	p.MustDo(200, "PUT", a+"/trunks/carrier", f.adminA, map[string]any{"kind": "ip", "server": "192.0.2.20:5060", "allowed_sources": []string{"192.0.2.20"}}, nil)
+	var d store.DID
+	p.MustDo(200, "POST", a+"/dids", f.adminA, map[string]any{"number": "030 5550100", "last": "030 5550199", "dest_kind": "extension", "dest_number": "1001"}, &d)
+	if d.Number != "+49305550100" || d.Last != "+49305550199" || d.ID == 0 {
+		t.Fatalf("DID %+v", d)
+	}
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"number": "hello", "dest_kind": "extension", "dest_number": "1001"}, "number"},
+		{map[string]any{"number": "030 5550150", "last": "030 5550250", "dest_kind": "extension", "dest_number": "1001"}, "number"}, // overlaps
+		{map[string]any{"number": "030 5550300", "dest_kind": "extension", "dest_number": "1999"}, "destination"},
+		{map[string]any{"number": "030 5550300", "dest_kind": "mailbox", "dest_number": "1001"}, "destination"},
+		{map[string]any{"number": "030 5550300", "dest_kind": "fax", "dest_number": "1001"}, "destination"},
+		{map[string]any{"number": "030 5550300", "dest_kind": "outbound", "dest_number": "0301234567"}, "destination"}, // no route
+		{map[string]any{"number": "030 5550300", "last": "0305550200", "dest_kind": "extension", "dest_number": "1001"}, "last"},
+	} {
+		st, body := p.Do("POST", a+"/dids", f.adminA, c.body)
+		var e struct {
+			Error struct {
+				Field string `json:"field"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(body, &e)
+		if st != 400 || e.Error.Field != c.field {
+			t.Errorf("%v: %d %s, want 400 on %s", c.body, st, body, c.field)
+		}
+	}
+	var l struct {
+		Items []store.DID `json:"items"`
+	}
+	p.MustDo(200, "GET", a+"/dids", f.adminA, nil, &l)
+	if len(l.Items) != 1 {
+		t.Errorf("DIDs %+v", l.Items)
+	}
+	st, body := p.Do("GET", a+"/route-explain?trunk=carrier&to=%2B49305550142", f.adminA, nil)
+	if st != 200 || !strings.Contains(string(body), `"stage": "did"`) || !strings.Contains(string(body), "DID range +49305550100-+49305550199") {
+		t.Errorf("explain: %d %s", st, body)
+	}
+	if st, body := p.Do("GET", a+"/route-explain?trunk=nope&to=1", f.adminA, nil); st != 400 || !strings.Contains(string(body), "not a trunk") {
+		t.Errorf("explain with an unknown trunk: %d %s", st, body)
+	}
+	p.MustDo(200, "PUT", a+"/did-default", f.adminA, map[string]any{"dest_kind": "extension", "dest_number": "1001"}, nil)
+	if st, _ := p.Do("PUT", a+"/did-default", f.adminA, map[string]any{"dest_kind": "extension", "dest_number": "4711"}); st != 400 {
+		t.Errorf("default to a missing extension: %d", st)
+	}
+	p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/caller-id", a, f.memberIDA), f.memberA, map[string]any{"clir": true}, nil)
+	var cid struct {
+		CLIR bool `json:"clir"`
+	}
+	p.MustDo(200, "GET", fmt.Sprintf("%s/users/%d/caller-id", a, f.memberIDA), f.adminA, nil, &cid)
+	if !cid.CLIR {
+		t.Error("CLIR not stored")
+	}
+	p.MustDo(204, "DELETE", fmt.Sprintf("%s/dids/%d", a, d.ID), f.adminA, nil, nil)
+}

@@ -1,0 +1,163 @@
+package app
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/privox/privox/internal/attendant"
+	"github.com/privox/privox/internal/dialplan"
+	"github.com/privox/privox/internal/store"
+)
+
+// Inbound numbers from the command line: DIDs and ranges with their destinations, the
+// tenant's default destination, and a user's caller-ID preference (CLIR).
+
+func init() {
+	addCommand(command{"did add", "did add --tenant T --number N [--last N] --dest extension:1001|group:600|application:NUMBER|mailbox:NUMBER|outbound:NUMBER", runDIDAdd})
+	addCommand(command{"did list", "did list --tenant T", runDIDList})
+	addCommand(command{"did delete", "did delete --tenant T --id ID", runDIDDelete})
+	addCommand(command{"did default", "did default --tenant T --dest KIND:NUMBER|none", runDIDDefault})
+	addCommand(command{"caller-id set", "caller-id set --tenant T --user ID --clir on|off", runCallerIDSet})
+}
+
+// didTables are the dial plan's tables as the command line checks destinations with.
+func (c *cmdCtx) didTables() *dialplan.StoreTables {
+	t := dialplan.NewStoreTables(c.db, 0)
+	t.Apps = attendant.New(c.db, nil, nil)
+	return t
+}
+
+// destFlag reads --dest KIND:NUMBER.
+func (c *cmdCtx) destFlag() (kind, number string, err error) {
+	v := c.str("dest")
+	if v == "none" {
+		return "", "", nil
+	}
+	kind, number, ok := strings.Cut(v, ":")
+	if !ok || kind == "" || number == "" {
+		return "", "", usageErr("--dest: KIND:NUMBER (extension:1001, group:600, application:800, mailbox:1001, outbound:0301234567)")
+	}
+	return kind, number, nil
+}
+
+func runDIDAdd(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	kind, number, err := c.destFlag()
+	if err != nil {
+		return err
+	}
+	if kind == "" {
+		return usageErr("--dest: a DID needs a destination")
+	}
+	d, err := c.didTables().SaveDID(c.ctx, store.DID{TenantID: t.ID, Number: c.str("number"), Last: c.str("last"), DestKind: kind, DestNumber: number})
+	if err != nil {
+		return dialplanCLIErr(err)
+	}
+	c.audit(t.ID, "did.put", "did", d.ID, d.Number+"-"+d.Last+" "+d.DestKind+" "+d.DestNumber)
+	return c.out(d, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "saved DID %d: %s to %s %s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber)
+	})
+}
+
+func didSpan(d store.DID) string {
+	if d.Last == "" || d.Last == d.Number {
+		return d.Number
+	}
+	return d.Number + "-" + d.Last
+}
+
+func runDIDList(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	ds, err := c.db.ListDIDs(c.ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	def, err := c.db.DIDDefault(c.ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	return c.out(map[string]any{"items": ds, "default": def}, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "ID\tDID\tDESTINATION")
+		for _, d := range ds {
+			fmt.Fprintf(w, "%d\t%s\t%s %s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber)
+		}
+		if def.DestKind != "" {
+			fmt.Fprintf(w, "\tany other\t%s %s\n", def.DestKind, def.DestNumber)
+		}
+	})
+}
+
+func runDIDDelete(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(c.str("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return usageErr("--id: the DID's id (did list shows it)")
+	}
+	if err := c.didTables().DeleteDID(c.ctx, t.ID, id); err != nil {
+		return fmt.Errorf("DID %d: %w", id, err)
+	}
+	c.audit(t.ID, "did.delete", "did", id, "")
+	return c.out(map[string]int64{"deleted": id}, func(w *tabwriter.Writer) { fmt.Fprintf(w, "deleted DID %d\n", id) })
+}
+
+func runDIDDefault(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	kind, number, err := c.destFlag()
+	if err != nil {
+		return err
+	}
+	d, err := c.didTables().SaveDIDDefault(c.ctx, store.DIDDefault{TenantID: t.ID, DestKind: kind, DestNumber: number})
+	if err != nil {
+		return dialplanCLIErr(err)
+	}
+	c.audit(t.ID, "did_default.put", "tenant", t.ID, d.DestKind+" "+d.DestNumber)
+	return c.out(d, func(w *tabwriter.Writer) {
+		if d.DestKind == "" {
+			fmt.Fprintln(w, "calls to numbers no DID covers are refused")
+			return
+		}
+		fmt.Fprintf(w, "calls to numbers no DID covers go to %s %s\n", d.DestKind, d.DestNumber)
+	})
+}
+
+func runCallerIDSet(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	uid, err := c.userFlag()
+	if err != nil {
+		return err
+	}
+	if _, err := c.db.User(c.ctx, t.ID, uid); err != nil {
+		return fmt.Errorf("user %d: %w", uid, err)
+	}
+	if c.str("clir") == "" {
+		return usageErr("--clir on|off is required")
+	}
+	on, err := c.onOff("clir", false)
+	if err != nil {
+		return err
+	}
+	if err := c.db.PutCLIR(c.ctx, t.ID, uid, on); err != nil {
+		return err
+	}
+	c.audit(t.ID, "caller_id.put", "user", uid, "")
+	return c.out(map[string]bool{"clir": on}, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "user %d: number withheld on outside calls: %v\n", uid, on)
+	})
+}

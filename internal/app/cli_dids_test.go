@@ -1,0 +1,68 @@
+package app_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestDIDCLI: DIDs added, listed, explained and deleted on the command line; a bad number
+// or destination is refused with the field named; CLIR set for a user.
+func TestDIDCLI(t *testing.T) {
+	env := []string{"PRIVOX_DATA_DIR=" + filepath.Join(t.TempDir(), "d")}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		o, er, code := run(env, args...)
+		if code != 0 {
+			t.Fatalf("privox %s: exit %d: %s", strings.Join(args, " "), code, er)
+		}
+		return o
+	}
+	mustRun("tenant", "add", "acme")
+	mustRun("ext", "add", "--tenant", "acme", "--number", "1001", "--sip-password", "s3cret-sip-pw")
+	mustRun("dial", "settings", "--tenant", "acme", "--country", "DE")
+	mustRun("trunk", "set", "--tenant", "acme", "--name", "carrier", "--kind", "ip", "--server", "192.0.2.20:5060", "--sources", "192.0.2.20")
+	if out := mustRun("did", "add", "--tenant", "acme", "--number", "030 5550100", "--dest", "extension:1001"); !strings.Contains(out, "+49305550100 to extension 1001") {
+		t.Errorf("did add: %s", out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--number", "0305550200", "--dest", "extension:4711"}, "invalid destination: no such destination in the tenant: extension 4711"},
+		{[]string{"--number", "abc", "--dest", "extension:1001"}, "invalid number"},
+		{[]string{"--number", "0305550200", "--dest", "1001"}, "--dest: KIND:NUMBER"},
+	} {
+		_, er, code := run(env, append([]string{"did", "add", "--tenant", "acme"}, c.args...)...)
+		if code == 0 || !strings.Contains(er, c.want) {
+			t.Errorf("did add %v: %d %s, want %q", c.args, code, er, c.want)
+		}
+	}
+	mustRun("did", "default", "--tenant", "acme", "--dest", "extension:1001")
+	out := mustRun("did", "list", "--tenant", "acme")
+	if !strings.Contains(out, "+49305550100") || !strings.Contains(out, "any other") {
+		t.Errorf("did list: %s", out)
+	}
+	if out := mustRun("route", "explain", "--tenant", "acme", "--trunk", "carrier", "--to", "+49305550100"); !strings.Contains(out, "DID +49305550100 goes to extension 1001") {
+		t.Errorf("explain: %s", out)
+	}
+	mustRun("did", "delete", "--tenant", "acme", "--id", "1")
+	if out := mustRun("did", "list", "--tenant", "acme"); strings.Contains(out, "+49305550100") {
+		t.Errorf("after delete: %s", out)
+	}
+	var u struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(mustRun("user", "add", "--tenant", "acme", "--name", "Ann", "--email", "ann@acme.test", "--json")), &u); err != nil || u.ID == 0 {
+		t.Fatalf("user add: %v", err)
+	}
+	uid := strconv.FormatInt(u.ID, 10)
+	if _, er, code := run(env, "caller-id", "set", "--tenant", "acme", "--user", uid, "--clir", "maybe"); code == 0 || !strings.Contains(er, "on or off") {
+		t.Errorf("caller-id set --clir maybe: %d %s", code, er)
+	}
+	if out := mustRun("caller-id", "set", "--tenant", "acme", "--user", uid, "--clir", "on"); !strings.Contains(out, "withheld on outside calls: true") {
+		t.Errorf("caller-id set: %s", out)
+	}
+}
