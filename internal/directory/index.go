@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -23,18 +24,28 @@ type Index struct {
 
 	tok     map[string][]uint32 // folded name token → slots
 	tokKeys []string            // every token ever indexed, sorted (prefix ranges)
+	// tokCnt holds len(tok[k]) for each key of tokKeys, in the same order, so that the
+	// contacts under a prefix are counted by summing a contiguous run of integers instead of
+	// looking every key of the range up in tok (a 4-letter prefix spans thousands of keys).
+	tokCnt  []uint32
 	tokList []string            // every token ever indexed, by token number
 	tri     map[string][]uint32 // three-byte sequence → numbers of the tokens holding it
 	folded  []string            // per slot: the folded name tokens joined by spaces
-	phon    map[string][]uint32 // "c"+Kölner code or "m"+Metaphone code → slots
-	num     map[string][]uint32 // E.164 digits (no "+") → slots
-	numKeys []string            // sorted E.164 digits (prefix ranges)
-	revKeys []string            // sorted reversed E.164 digits (suffix ranges)
+	// slotBook is the phonebook of the entry in each slot (freeBook for a free slot), so that
+	// a search rejects candidates it may not show without reading the whole entry.
+	slotBook []int64
+	phon     map[string][]uint32 // "c"+Kölner code or "m"+Metaphone code → slots
+	num      map[string][]uint32 // E.164 digits (no "+") → slots
+	numKeys  []string            // sorted E.164 digits (prefix ranges)
+	revKeys  []string            // sorted reversed E.164 digits (suffix ranges)
 
 	newToks, newNums []string // keys added by the current batch, merged by commit
 	// maxUpdated is the latest change of any contact indexed (Reconcile compares it).
 	maxUpdated int64
 }
+
+// freeBook marks a free slot in slotBook; no phonebook has it.
+const freeBook = -1
 
 type bookInfo struct {
 	kind    string
@@ -79,12 +90,15 @@ func (ix *Index) setBook(b store.Phonebook) {
 	ix.books[b.ID] = bi
 }
 
-// visible reports whether v may see the entry in slot.
-func (ix *Index) visible(v *Viewer, c *store.Contact) bool {
-	if v.Books != nil && !v.Books[c.PhonebookID] {
+// visible reports whether v may see the entry c.
+func (ix *Index) visible(v *Viewer, c *store.Contact) bool { return ix.visibleBook(v, c.PhonebookID) }
+
+// visibleBook reports whether v may see the entries of a phonebook.
+func (ix *Index) visibleBook(v *Viewer, book int64) bool {
+	if v.Books != nil && !v.Books[book] {
 		return false
 	}
-	b, ok := ix.books[c.PhonebookID]
+	b, ok := ix.books[book]
 	if !ok {
 		return false
 	}
@@ -138,6 +152,7 @@ func (ix *Index) put(c store.Contact) {
 	if slot, ok := ix.byID[c.ID]; ok {
 		ix.unlink(slot)
 		ix.entries[slot] = c
+		ix.slotBook[slot] = c.PhonebookID
 		ix.link(slot)
 		return
 	}
@@ -150,7 +165,9 @@ func (ix *Index) put(c store.Contact) {
 		slot = uint32(len(ix.entries))
 		ix.entries = append(ix.entries, c)
 		ix.folded = append(ix.folded, "")
+		ix.slotBook = append(ix.slotBook, freeBook)
 	}
+	ix.slotBook[slot] = c.PhonebookID
 	ix.byID[c.ID] = slot
 	ix.link(slot)
 }
@@ -165,6 +182,7 @@ func (ix *Index) remove(id int64) {
 	delete(ix.byID, id)
 	ix.entries[slot] = store.Contact{}
 	ix.folded[slot] = ""
+	ix.slotBook[slot] = freeBook
 	ix.free = append(ix.free, slot)
 }
 
@@ -186,6 +204,9 @@ func (ix *Index) link(slot uint32) {
 			}
 		}
 		ix.tok[t] = append(p, slot)
+		if seen {
+			ix.countToken(t, 1)
+		}
 		if len(t) >= 2 {
 			for _, k := range phonKeys(t) {
 				ix.phon[k] = append(ix.phon[k], slot)
@@ -204,7 +225,12 @@ func (ix *Index) link(slot uint32) {
 func (ix *Index) unlink(slot uint32) {
 	c := &ix.entries[slot]
 	for _, t := range nameTokens(c) {
-		ix.tok[t] = dropSlot(ix.tok[t], slot)
+		if p, ok := ix.tok[t]; ok {
+			if q := dropSlot(p, slot); len(q) < len(p) {
+				ix.tok[t] = q
+				ix.countToken(t, -1)
+			}
+		}
 		if len(t) >= 2 {
 			for _, k := range phonKeys(t) {
 				if p := dropSlot(ix.phon[k], slot); len(p) == 0 {
@@ -217,6 +243,14 @@ func (ix *Index) unlink(slot uint32) {
 	}
 	for _, d := range contactNumbers(c) {
 		ix.num[d] = dropSlot(ix.num[d], slot)
+	}
+}
+
+// countToken adds d to the count of token t in tokCnt. A token added by the current batch is
+// not in tokKeys yet; commit counts it.
+func (ix *Index) countToken(t string, d int) {
+	if i, ok := slices.BinarySearch(ix.tokKeys, t); ok {
+		ix.tokCnt[i] = uint32(int(ix.tokCnt[i]) + d)
 	}
 }
 
@@ -233,7 +267,7 @@ func dropSlot(p []uint32, slot uint32) []uint32 {
 // commit merges the keys a batch added into the sorted key lists.
 func (ix *Index) commit() {
 	if len(ix.newToks) > 0 {
-		ix.tokKeys = mergeSorted(ix.tokKeys, ix.newToks)
+		ix.tokKeys, ix.tokCnt = ix.mergeTokens(ix.newToks)
 		ix.newToks = nil
 	}
 	if len(ix.newNums) > 0 {
@@ -245,6 +279,26 @@ func (ix *Index) commit() {
 		ix.revKeys = mergeSorted(ix.revKeys, rev)
 		ix.newNums = nil
 	}
+}
+
+// mergeTokens merges new tokens into tokKeys and tokCnt.
+func (ix *Index) mergeTokens(add []string) ([]string, []uint32) {
+	sort.Strings(add)
+	a, ac := ix.tokKeys, ix.tokCnt
+	out := make([]string, 0, len(a)+len(add))
+	cnt := make([]uint32, 0, len(a)+len(add))
+	i, j := 0, 0
+	for i < len(a) || j < len(add) {
+		switch {
+		case j == len(add) || (i < len(a) && a[i] <= add[j]):
+			out, cnt = append(out, a[i]), append(cnt, ac[i])
+			i++
+		default:
+			out, cnt = append(out, add[j]), append(cnt, uint32(len(ix.tok[add[j]])))
+			j++
+		}
+	}
+	return out, cnt
 }
 
 func mergeSorted(a, add []string) []string {
@@ -304,23 +358,43 @@ type collector struct {
 	ix    *Index
 	v     *Viewer
 	limit int
-	seen  map[uint32]bool
-	hits  []Hit
-	keep  func(slot uint32) bool
+	// seen holds the slots of the hits. A candidate that is rejected (not visible, or not
+	// kept) is rejected again whenever it comes back, so only accepted slots need
+	// remembering: the set stays at most limit long however many candidates a search visits.
+	seen map[uint32]struct{}
+	hits []Hit
+	keep func(slot uint32) bool
+	// lastBook and lastVis remember the visibility of the last candidate's phonebook
+	// (candidates come mostly from one or a few books).
+	lastBook int64
+	lastVis  bool
+}
+
+func newCollector(ix *Index, v *Viewer, limit int) *collector {
+	return &collector{ix: ix, v: v, limit: limit, lastBook: math.MinInt64}
 }
 
 func (c *collector) full() bool { return len(c.hits) >= c.limit }
 
 func (c *collector) add(p []uint32, r Rank) bool {
 	for _, slot := range p {
-		if c.seen[slot] {
+		if b := c.ix.slotBook[slot]; b != c.lastBook {
+			c.lastBook, c.lastVis = b, c.ix.visibleBook(c.v, b)
+		}
+		if !c.lastVis || (c.keep != nil && !c.keep(slot)) {
 			continue
 		}
-		c.seen[slot] = true
+		if _, dup := c.seen[slot]; dup {
+			continue
+		}
 		e := &c.ix.entries[slot]
-		if e.ID == 0 || !c.ix.visible(c.v, e) || (c.keep != nil && !c.keep(slot)) {
+		if e.ID == 0 {
 			continue
 		}
+		if c.seen == nil {
+			c.seen = make(map[uint32]struct{}, c.limit)
+		}
+		c.seen[slot] = struct{}{}
 		c.hits = append(c.hits, Hit{Contact: *e, Rank: r.String()})
 		if c.full() {
 			return true
@@ -354,7 +428,7 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	col := &collector{ix: ix, v: &v, limit: limit, seen: map[uint32]bool{}}
+	col := newCollector(ix, &v, limit)
 	if looksLikeNumber(q) {
 		ix.searchNumber(col, q, country)
 		return col.hits
@@ -418,11 +492,9 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 func (ix *Index) prefixCount(t string, limit int) int {
 	n := 0
 	lo := sort.SearchStrings(ix.tokKeys, t)
-	for _, k := range ix.tokKeys[lo:] {
-		if !strings.HasPrefix(k, t) {
-			break
-		}
-		n += len(ix.tok[k])
+	hi := lo + len(prefixRange(ix.tokKeys[lo:], t))
+	for _, c := range ix.tokCnt[lo:hi] {
+		n += int(c)
 		if limit >= 0 && n > limit {
 			break
 		}
