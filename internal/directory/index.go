@@ -22,15 +22,18 @@ type Index struct {
 	byID    map[int64]uint32
 	books   map[int64]bookInfo
 
-	tok     map[string][]uint32 // folded name token → slots
-	tokKeys []string            // every token ever indexed, sorted (prefix ranges)
-	// tokCnt holds len(tok[k]) for each key of tokKeys, in the same order, so that the
-	// contacts under a prefix are counted by summing a contiguous run of integers instead of
-	// looking every key of the range up in tok (a 4-letter prefix spans thousands of keys).
-	tokCnt  []uint32
-	tokList []string            // every token ever indexed, by token number
-	tri     map[string][]uint32 // three-byte sequence → numbers of the tokens holding it
-	folded  []string            // per slot: the folded name tokens joined by spaces
+	tok     map[string]uint32 // folded name token → its token number
+	posts   [][]uint32        // by token number: the slots holding the token
+	tokList []string          // every token ever indexed, by token number
+	tokKeys []string          // every token ever indexed, sorted (prefix ranges)
+	// tokNum and tokCnt hold, for each key of tokKeys in the same order, its token number
+	// and len(posts[number]): a prefix range is walked and its contacts counted from
+	// contiguous arrays instead of looking every key up in tok (a 4-letter prefix spans
+	// thousands of keys).
+	tokNum []uint32
+	tokCnt []uint32
+	tri    map[string][]uint32 // three-byte sequence → numbers of the tokens holding it
+	folded []string            // per slot: the folded name tokens joined by spaces
 	// slotBook is the phonebook of the entry in each slot (freeBook for a free slot), so that
 	// a search rejects candidates it may not show without reading the whole entry.
 	slotBook []int64
@@ -68,7 +71,7 @@ type Viewer struct {
 var CompanyOnly = Viewer{}
 
 func newIndex() *Index {
-	return &Index{byID: map[int64]uint32{}, books: map[int64]bookInfo{}, tok: map[string][]uint32{},
+	return &Index{byID: map[int64]uint32{}, books: map[int64]bookInfo{}, tok: map[string]uint32{},
 		phon: map[string][]uint32{}, num: map[string][]uint32{}, tri: map[string][]uint32{}}
 }
 
@@ -191,11 +194,13 @@ func (ix *Index) link(slot uint32) {
 	toks := nameTokens(c)
 	ix.folded[slot] = strings.Join(toks, " ")
 	for _, t := range toks {
-		p, seen := ix.tok[t]
+		id, seen := ix.tok[t]
 		if !seen {
 			ix.newToks = append(ix.newToks, t)
-			id := uint32(len(ix.tokList))
+			id = uint32(len(ix.tokList))
+			ix.tok[t] = id
 			ix.tokList = append(ix.tokList, t)
+			ix.posts = append(ix.posts, nil)
 			for i := 0; i+3 <= len(t); i++ {
 				tp := ix.tri[t[i:i+3]]
 				if n := len(tp); n == 0 || tp[n-1] != id {
@@ -203,7 +208,7 @@ func (ix *Index) link(slot uint32) {
 				}
 			}
 		}
-		ix.tok[t] = append(p, slot)
+		ix.posts[id] = append(ix.posts[id], slot)
 		if seen {
 			ix.countToken(t, 1)
 		}
@@ -225,9 +230,9 @@ func (ix *Index) link(slot uint32) {
 func (ix *Index) unlink(slot uint32) {
 	c := &ix.entries[slot]
 	for _, t := range nameTokens(c) {
-		if p, ok := ix.tok[t]; ok {
-			if q := dropSlot(p, slot); len(q) < len(p) {
-				ix.tok[t] = q
+		if id, ok := ix.tok[t]; ok {
+			if q := dropSlot(ix.posts[id], slot); len(q) < len(ix.posts[id]) {
+				ix.posts[id] = q
 				ix.countToken(t, -1)
 			}
 		}
@@ -267,7 +272,7 @@ func dropSlot(p []uint32, slot uint32) []uint32 {
 // commit merges the keys a batch added into the sorted key lists.
 func (ix *Index) commit() {
 	if len(ix.newToks) > 0 {
-		ix.tokKeys, ix.tokCnt = ix.mergeTokens(ix.newToks)
+		ix.mergeTokens(ix.newToks)
 		ix.newToks = nil
 	}
 	if len(ix.newNums) > 0 {
@@ -281,24 +286,39 @@ func (ix *Index) commit() {
 	}
 }
 
-// mergeTokens merges new tokens into tokKeys and tokCnt.
-func (ix *Index) mergeTokens(add []string) ([]string, []uint32) {
+// mergeTokens merges new tokens into tokKeys, tokNum and tokCnt.
+func (ix *Index) mergeTokens(add []string) {
 	sort.Strings(add)
-	a, ac := ix.tokKeys, ix.tokCnt
-	out := make([]string, 0, len(a)+len(add))
-	cnt := make([]uint32, 0, len(a)+len(add))
+	a := ix.tokKeys
+	n := len(a) + len(add)
+	out, num, cnt := make([]string, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
 	i, j := 0, 0
 	for i < len(a) || j < len(add) {
 		switch {
 		case j == len(add) || (i < len(a) && a[i] <= add[j]):
-			out, cnt = append(out, a[i]), append(cnt, ac[i])
+			out, num, cnt = append(out, a[i]), append(num, ix.tokNum[i]), append(cnt, ix.tokCnt[i])
 			i++
 		default:
-			out, cnt = append(out, add[j]), append(cnt, uint32(len(ix.tok[add[j]])))
+			id := ix.tok[add[j]]
+			out, num, cnt = append(out, add[j]), append(num, id), append(cnt, uint32(len(ix.posts[id])))
 			j++
 		}
 	}
-	return out, cnt
+	ix.tokKeys, ix.tokNum, ix.tokCnt = out, num, cnt
+}
+
+// postings returns the slots holding token t.
+func (ix *Index) postings(t string) []uint32 {
+	if id, ok := ix.tok[t]; ok {
+		return ix.posts[id]
+	}
+	return nil
+}
+
+// tokenRange returns the positions [lo, hi) in tokKeys of the tokens that begin with p.
+func (ix *Index) tokenRange(p string) (lo, hi int) {
+	lo = sort.SearchStrings(ix.tokKeys, p)
+	return lo, lo + len(prefixRange(ix.tokKeys[lo:], p))
 }
 
 func mergeSorted(a, add []string) []string {
@@ -378,10 +398,14 @@ func (c *collector) full() bool { return len(c.hits) >= c.limit }
 
 func (c *collector) add(p []uint32, r Rank) bool {
 	for _, slot := range p {
+		// The filter first: a word filter's bitset stays in cache, slotBook does not.
+		if c.keep != nil && !c.keep(slot) {
+			continue
+		}
 		if b := c.ix.slotBook[slot]; b != c.lastBook {
 			c.lastBook, c.lastVis = b, c.ix.visibleBook(c.v, b)
 		}
-		if !c.lastVis || (c.keep != nil && !c.keep(slot)) {
+		if !c.lastVis {
 			continue
 		}
 		if _, dup := c.seen[slot]; dup {
@@ -450,13 +474,16 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 	t := terms[lead]
 	if len(terms) > 1 {
 		others := append(slices.Clone(terms[:lead]), terms[lead+1:]...)
-		col.keep = func(slot uint32) bool { return matchesAll(ix.folded[slot], others) }
+		f := ix.newWordFilter(others, limit)
+		defer f.release()
+		col.keep = f.keep
 	}
-	if col.add(ix.tok[t], RankExact) {
+	if col.add(ix.postings(t), RankExact) {
 		return col.hits
 	}
-	for _, k := range prefixRange(ix.tokKeys, t) {
-		if k != t && col.add(ix.tok[k], RankPrefix) {
+	lo, hi := ix.tokenRange(t)
+	for i := lo; i < hi; i++ {
+		if ix.tokKeys[i] != t && col.add(ix.posts[ix.tokNum[i]], RankPrefix) {
 			return col.hits
 		}
 	}
@@ -474,7 +501,7 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 		}
 		for _, id := range rare {
 			k := ix.tokList[id]
-			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.tok[k], RankSubstring) {
+			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.posts[id], RankSubstring) {
 				return col.hits
 			}
 		}
@@ -491,8 +518,7 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 // count passes limit (when limit >= 0).
 func (ix *Index) prefixCount(t string, limit int) int {
 	n := 0
-	lo := sort.SearchStrings(ix.tokKeys, t)
-	hi := lo + len(prefixRange(ix.tokKeys[lo:], t))
+	lo, hi := ix.tokenRange(t)
 	for _, c := range ix.tokCnt[lo:hi] {
 		n += int(c)
 		if limit >= 0 && n > limit {

@@ -132,8 +132,9 @@ func (ix *Index) Scan(v Viewer, p Plan, fn func(c *store.Contact) bool) {
 		}
 	}
 	for _, n := range p.Names {
-		for _, k := range prefixRange(ix.tokKeys, n) {
-			if !visit(ix.tok[k]) {
+		lo, hi := ix.tokenRange(n)
+		for _, id := range ix.tokNum[lo:hi] {
+			if !visit(ix.posts[id]) {
 				return
 			}
 		}

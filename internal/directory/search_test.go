@@ -42,11 +42,11 @@ func refSearch(ix *Index, q string, country string, v Viewer, limit int) []Hit {
 		others := append(slices.Clone(terms[:lead]), terms[lead+1:]...)
 		col.keep = func(slot uint32) bool { return matchesAll(ix.folded[slot], others) }
 	}
-	if col.add(ix.tok[t], RankExact) {
+	if col.add(ix.postings(t), RankExact) {
 		return col.hits
 	}
 	for _, k := range prefixRange(ix.tokKeys, t) {
-		if k != t && col.add(ix.tok[k], RankPrefix) {
+		if k != t && col.add(ix.postings(k), RankPrefix) {
 			return col.hits
 		}
 	}
@@ -64,7 +64,7 @@ func refSearch(ix *Index, q string, country string, v Viewer, limit int) []Hit {
 		}
 		for _, id := range rare {
 			k := ix.tokList[id]
-			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.tok[k], RankSubstring) {
+			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.postings(k), RankSubstring) {
 				return col.hits
 			}
 		}
@@ -111,7 +111,7 @@ func refPrefixCount(ix *Index, t string, limit int) int {
 		if !strings.HasPrefix(k, t) {
 			break
 		}
-		n += len(ix.tok[k])
+		n += len(ix.postings(k))
 		if limit >= 0 && n > limit {
 			break
 		}
@@ -152,11 +152,14 @@ func checkIndex(t *testing.T, ix *Index) {
 		t.Fatalf("tokCnt has %d counts for %d keys", len(ix.tokCnt), len(ix.tokKeys))
 	}
 	for i, k := range ix.tokKeys {
-		if int(ix.tokCnt[i]) != len(ix.tok[k]) {
-			t.Fatalf("token %q: count %d, %d slots", k, ix.tokCnt[i], len(ix.tok[k]))
+		if ix.tokList[ix.tokNum[i]] != k {
+			t.Fatalf("token %q: number %d is %q", k, ix.tokNum[i], ix.tokList[ix.tokNum[i]])
+		}
+		if int(ix.tokCnt[i]) != len(ix.postings(k)) {
+			t.Fatalf("token %q: count %d, %d slots", k, ix.tokCnt[i], len(ix.postings(k)))
 		}
 	}
-	if len(ix.tokKeys) != len(ix.tok) {
+	if len(ix.tokKeys) != len(ix.tok) || len(ix.tokList) != len(ix.tok) || len(ix.posts) != len(ix.tok) {
 		t.Fatalf("%d sorted keys for %d tokens", len(ix.tokKeys), len(ix.tok))
 	}
 	for slot := range ix.entries {
@@ -249,8 +252,17 @@ func randQuery(r *rand.Rand, cs []store.Contact) string {
 
 // TestSearchMatchesReference compares every answer of Search with refSearch's on random
 // directories changed by adds, updates and removals (slots reused, postings out of slot
-// order), for several viewers and page sizes.
+// order), for several viewers and page sizes, with the word filter's bitset never built,
+// built after rejections, as estimated, and always at once.
 func TestSearchMatchesReference(t *testing.T) {
+	defer func(r int) { bitsetRent = r }(bitsetRent)
+	for _, rent := range []int{0, 1, 128, 1 << 30} {
+		bitsetRent = rent
+		t.Run(fmt.Sprint("rent", rent), testSearchMatchesReference)
+	}
+}
+
+func testSearchMatchesReference(t *testing.T) {
 	owner, member := int64(7), int64(8)
 	viewers := []Viewer{{}, {UserID: owner}, {UserID: member}, {UserID: 99}, {Books: map[int64]bool{3: true}}, {UserID: owner, Books: map[int64]bool{1: true, 4: true}}}
 	ranks := map[string]int{}
