@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"iter"
 	"math"
 	"slices"
 	"sort"
@@ -419,6 +420,16 @@ func (c *collector) add(p []uint32, r Rank) bool {
 			c.seen = make(map[uint32]struct{}, c.limit)
 		}
 		c.seen[slot] = struct{}{}
+		if len(c.hits) == cap(c.hits) {
+			// A hit is a whole contact (448 bytes), and the garbage collector of a large
+			// directory's heap is paid per byte allocated: a small first page, then the
+			// whole page at once, instead of append's doublings.
+			n := min(c.limit, 16)
+			if len(c.hits) > 0 {
+				n = c.limit
+			}
+			c.hits = append(make([]Hit, 0, n), c.hits...)
+		}
 		c.hits = append(c.hits, Hit{Contact: *e, Rank: r.String()})
 		if c.full() {
 			return true
@@ -488,18 +499,7 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 		}
 	}
 	if len(t) >= 3 {
-		var rare []uint32
-		for i := 0; i+3 <= len(t); i++ {
-			p := ix.tri[t[i:i+3]]
-			if len(p) == 0 {
-				rare = nil
-				break
-			}
-			if rare == nil || len(p) < len(rare) {
-				rare = p
-			}
-		}
-		for _, id := range rare {
+		for id := range ix.substringTokens(t) {
 			k := ix.tokList[id]
 			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.posts[id], RankSubstring) {
 				return col.hits
@@ -512,6 +512,44 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 		}
 	}
 	return col.hits
+}
+
+// substringTokens yields, in ascending order, the numbers of the tokens that hold every
+// three-byte sequence of t (len(t) >= 3): a superset of the tokens containing t. It walks the
+// rarest sequence's list and skips the numbers missing from the next rarest ones (all lists
+// are ascending), so that few token names need comparing.
+func (ix *Index) substringTokens(t string) iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		var buf [8][]uint32
+		lists := buf[:0]
+		for i := 0; i+3 <= len(t); i++ {
+			p := ix.tri[t[i:i+3]]
+			if len(p) == 0 {
+				return
+			}
+			lists = append(lists, p)
+		}
+		slices.SortStableFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
+		rare, rest := lists[0], lists[1:min(len(lists), 4)]
+		var pos [3]int
+	next:
+		for _, id := range rare {
+			for j, l := range rest {
+				i := pos[j]
+				i += sort.Search(len(l)-i, func(n int) bool { return l[i+n] >= id })
+				pos[j] = i
+				if i == len(l) {
+					return
+				}
+				if l[i] != id {
+					continue next
+				}
+			}
+			if !yield(id) {
+				return
+			}
+		}
+	}
 }
 
 // prefixCount counts the contacts with a name token beginning with t, stopping once the
