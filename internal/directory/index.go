@@ -39,9 +39,10 @@ type Index struct {
 	// a search rejects candidates it may not show without reading the whole entry.
 	slotBook []int64
 	phon     map[string][]uint32 // "c"+Kölner code or "m"+Metaphone code → slots
-	num      map[string][]uint32 // E.164 digits (no "+") → slots
-	numKeys  []string            // sorted E.164 digits (prefix ranges)
-	revKeys  []string            // sorted reversed E.164 digits (suffix ranges)
+	num      map[string]uint32   // E.164 digits (no "+") → the number's number in numPosts
+	numPosts [][]uint32          // by number: the slots holding it
+	numKeys  sortedKeys          // E.164 digits, sorted (prefix ranges)
+	revKeys  sortedKeys          // reversed E.164 digits, sorted (suffix ranges)
 
 	newToks, newNums []string // keys added by the current batch, merged by commit
 	// maxUpdated is the latest change of any contact indexed (Reconcile compares it).
@@ -73,7 +74,7 @@ var CompanyOnly = Viewer{}
 
 func newIndex() *Index {
 	return &Index{byID: map[int64]uint32{}, books: map[int64]bookInfo{}, tok: map[string]uint32{},
-		phon: map[string][]uint32{}, num: map[string][]uint32{}, tri: map[string][]uint32{}}
+		phon: map[string][]uint32{}, num: map[string]uint32{}, tri: map[string][]uint32{}}
 }
 
 // Len returns the number of contacts indexed.
@@ -220,11 +221,16 @@ func (ix *Index) link(slot uint32) {
 		}
 	}
 	for _, d := range contactNumbers(c) {
-		p, seen := ix.num[d]
-		if !seen && d[0] != 'x' {
-			ix.newNums = append(ix.newNums, d)
+		id, seen := ix.num[d]
+		if !seen {
+			id = uint32(len(ix.numPosts))
+			ix.num[d] = id
+			ix.numPosts = append(ix.numPosts, nil)
+			if d[0] != 'x' {
+				ix.newNums = append(ix.newNums, d)
+			}
 		}
-		ix.num[d] = append(p, slot)
+		ix.numPosts[id] = append(ix.numPosts[id], slot)
 	}
 }
 
@@ -248,7 +254,9 @@ func (ix *Index) unlink(slot uint32) {
 		}
 	}
 	for _, d := range contactNumbers(c) {
-		ix.num[d] = dropSlot(ix.num[d], slot)
+		if id, ok := ix.num[d]; ok {
+			ix.numPosts[id] = dropSlot(ix.numPosts[id], slot)
+		}
 	}
 }
 
@@ -277,12 +285,13 @@ func (ix *Index) commit() {
 		ix.newToks = nil
 	}
 	if len(ix.newNums) > 0 {
+		ids := make([]uint32, len(ix.newNums))
 		rev := make([]string, len(ix.newNums))
 		for i, d := range ix.newNums {
-			rev[i] = reverse(d)
+			ids[i], rev[i] = ix.num[d], reverse(d)
 		}
-		ix.numKeys = mergeSorted(ix.numKeys, ix.newNums)
-		ix.revKeys = mergeSorted(ix.revKeys, rev)
+		ix.numKeys.merge(ix.newNums, ids)
+		ix.revKeys.merge(rev, ids)
 		ix.newNums = nil
 	}
 }
@@ -322,21 +331,47 @@ func (ix *Index) tokenRange(p string) (lo, hi int) {
 	return lo, lo + len(prefixRange(ix.tokKeys[lo:], p))
 }
 
-func mergeSorted(a, add []string) []string {
-	sort.Strings(add)
-	out := make([]string, 0, len(a)+len(add))
+// sortedKeys is a sorted list of keys, each with the number of its postings.
+type sortedKeys struct {
+	keys []string
+	ids  []uint32
+}
+
+// merge adds keys (new ones) with their ids.
+func (sk *sortedKeys) merge(add []string, ids []uint32) {
+	order := make([]int, len(add))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(add[a], add[b]) })
+	n := len(sk.keys) + len(add)
+	keys, out := make([]string, 0, n), make([]uint32, 0, n)
 	i, j := 0, 0
-	for i < len(a) || j < len(add) {
+	for i < len(sk.keys) || j < len(add) {
 		switch {
-		case j == len(add) || (i < len(a) && a[i] <= add[j]):
-			out = append(out, a[i])
+		case j == len(add) || (i < len(sk.keys) && sk.keys[i] <= add[order[j]]):
+			keys, out = append(keys, sk.keys[i]), append(out, sk.ids[i])
 			i++
 		default:
-			out = append(out, add[j])
+			keys, out = append(keys, add[order[j]]), append(out, ids[order[j]])
 			j++
 		}
 	}
-	return out
+	sk.keys, sk.ids = keys, out
+}
+
+// prefix returns the ids of the keys that begin with p, in key order.
+func (sk *sortedKeys) prefix(p string) []uint32 {
+	lo := sort.SearchStrings(sk.keys, p)
+	return sk.ids[lo : lo+len(prefixRange(sk.keys[lo:], p))]
+}
+
+// numPostings returns the slots holding the number key d.
+func (ix *Index) numPostings(d string) []uint32 {
+	if id, ok := ix.num[d]; ok {
+		return ix.numPosts[id]
+	}
+	return nil
 }
 
 func reverse(s string) string {
@@ -579,7 +614,7 @@ func matchesAll(folded string, terms []string) bool {
 
 func (ix *Index) searchNumber(col *collector, q, country string) {
 	if e := Normalize(q, country); e != "" {
-		if col.add(ix.num[e[1:]], RankExact) {
+		if col.add(ix.numPostings(e[1:]), RankExact) {
 			return
 		}
 	}
@@ -590,13 +625,13 @@ func (ix *Index) searchNumber(col *collector, q, country string) {
 	if d == "" {
 		return
 	}
-	for _, k := range prefixRange(ix.numKeys, d) {
-		if col.add(ix.num[k], RankPrefix) {
+	for _, id := range ix.numKeys.prefix(d) {
+		if col.add(ix.numPosts[id], RankPrefix) {
 			return
 		}
 	}
-	for _, k := range prefixRange(ix.revKeys, reverse(d)) {
-		if col.add(ix.num[reverse(k)], RankSubstring) {
+	for _, id := range ix.revKeys.prefix(reverse(d)) {
+		if col.add(ix.numPosts[id], RankSubstring) {
 			return
 		}
 	}
@@ -621,7 +656,7 @@ func (ix *Index) CallerName(e164 string, callee int64) (string, bool) {
 	v := Viewer{UserID: callee}
 	best := ""
 	bestKind, bestPrio := 3, 0
-	for _, slot := range ix.num[key] {
+	for _, slot := range ix.numPostings(key) {
 		c := &ix.entries[slot]
 		if !ix.visible(&v, c) {
 			continue

@@ -127,7 +127,7 @@ func (ix *Index) Scan(v Viewer, p Plan, fn func(c *store.Contact) bool) {
 		return true
 	}
 	for _, n := range p.Numbers {
-		if !visit(ix.num[n]) {
+		if !visit(ix.numPostings(n)) {
 			return
 		}
 	}
@@ -140,15 +140,15 @@ func (ix *Index) Scan(v Viewer, p Plan, fn func(c *store.Contact) bool) {
 		}
 	}
 	for _, n := range p.NumPrefixes {
-		for _, k := range prefixRange(ix.numKeys, n) {
-			if !visit(ix.num[k]) {
+		for _, id := range ix.numKeys.prefix(n) {
+			if !visit(ix.numPosts[id]) {
 				return
 			}
 		}
 	}
 	for _, n := range p.NumSuffixes {
-		for _, k := range prefixRange(ix.revKeys, reverse(n)) {
-			if !visit(ix.num[reverse(k)]) {
+		for _, id := range ix.revKeys.prefix(reverse(n)) {
+			if !visit(ix.numPosts[id]) {
 				return
 			}
 		}

@@ -121,7 +121,7 @@ func refPrefixCount(ix *Index, t string, limit int) int {
 
 func refSearchNumber(ix *Index, col *refCollector, q, country string) {
 	if e := Normalize(q, country); e != "" {
-		if col.add(ix.num[e[1:]], RankExact) {
+		if col.add(ix.numPostings(e[1:]), RankExact) {
 			return
 		}
 	}
@@ -132,13 +132,13 @@ func refSearchNumber(ix *Index, col *refCollector, q, country string) {
 	if d == "" {
 		return
 	}
-	for _, k := range prefixRange(ix.numKeys, d) {
-		if col.add(ix.num[k], RankPrefix) {
+	for _, k := range prefixRange(ix.numKeys.keys, d) {
+		if col.add(ix.numPostings(k), RankPrefix) {
 			return
 		}
 	}
-	for _, k := range prefixRange(ix.revKeys, reverse(d)) {
-		if col.add(ix.num[reverse(k)], RankSubstring) {
+	for _, k := range prefixRange(ix.revKeys.keys, reverse(d)) {
+		if col.add(ix.numPostings(reverse(k)), RankSubstring) {
 			return
 		}
 	}
@@ -161,6 +161,22 @@ func checkIndex(t *testing.T, ix *Index) {
 	}
 	if len(ix.tokKeys) != len(ix.tok) || len(ix.tokList) != len(ix.tok) || len(ix.posts) != len(ix.tok) {
 		t.Fatalf("%d sorted keys for %d tokens", len(ix.tokKeys), len(ix.tok))
+	}
+	for _, sk := range []struct {
+		keys *sortedKeys
+		rev  bool
+	}{{&ix.numKeys, false}, {&ix.revKeys, true}} {
+		if !slices.IsSorted(sk.keys.keys) || len(sk.keys.ids) != len(sk.keys.keys) {
+			t.Fatalf("number keys unsorted or ids missing")
+		}
+		for i, k := range sk.keys.keys {
+			if sk.rev {
+				k = reverse(k)
+			}
+			if id, ok := ix.num[k]; !ok || id != sk.keys.ids[i] {
+				t.Fatalf("number %q: id %d, map %d %v", k, sk.keys.ids[i], id, ok)
+			}
+		}
 	}
 	for slot := range ix.entries {
 		want := int64(freeBook)
