@@ -364,3 +364,119 @@ func hitIDs(hs []Hit) []string {
 	}
 	return out
 }
+
+// refScan is Index.Scan as it was before it skipped covered keys and remembered only
+// visible slots.
+func refScan(ix *Index, v Viewer, p Plan, fn func(c *store.Contact) bool) {
+	if p.All {
+		ix.Each(v, fn)
+		return
+	}
+	seen := map[uint32]bool{}
+	visit := func(slots []uint32) bool {
+		for _, s := range slots {
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			c := &ix.entries[s]
+			if c.ID != 0 && ix.visible(&v, c) && !fn(c) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, n := range p.Numbers {
+		if !visit(ix.numPostings(n)) {
+			return
+		}
+	}
+	for _, n := range p.Names {
+		for _, k := range prefixRange(ix.tokKeys, n) {
+			if !visit(ix.postings(k)) {
+				return
+			}
+		}
+	}
+	for _, n := range p.NumPrefixes {
+		for _, k := range prefixRange(ix.numKeys.keys, n) {
+			if !visit(ix.numPostings(k)) {
+				return
+			}
+		}
+	}
+	for _, n := range p.NumSuffixes {
+		for _, k := range prefixRange(ix.revKeys.keys, reverse(n)) {
+			if !visit(ix.numPostings(reverse(k))) {
+				return
+			}
+		}
+	}
+}
+
+// TestScanMatchesReference compares the contacts Scan visits, in order and with early stops,
+// with refScan's for plans like the LDAP server's: the same name from several attributes,
+// nested prefixes, exact numbers and number prefixes and suffixes.
+func TestScanMatchesReference(t *testing.T) {
+	owner, member := int64(7), int64(8)
+	viewers := []Viewer{{}, {UserID: owner}, {UserID: member}, {Books: map[int64]bool{3: true}}}
+	r := rand.New(rand.NewPCG(7, 8))
+	ix := newIndex()
+	ix.setBook(store.Phonebook{ID: 1, Kind: store.BookCompany})
+	ix.setBook(store.Phonebook{ID: 2, Kind: store.BookCompany})
+	ix.setBook(store.Phonebook{ID: 3, Kind: store.BookGroup, OwnerUserID: &owner, Members: []int64{member}})
+	ix.setBook(store.Phonebook{ID: 4, Kind: store.BookPersonal, OwnerUserID: &owner})
+	var cs []store.Contact
+	for i := range 3000 {
+		c := randContact(r, int64(i+1))
+		cs = append(cs, c)
+		ix.put(c)
+	}
+	ix.commit()
+	for i := 0; i < 300; i++ {
+		ix.remove(cs[r.IntN(len(cs))].ID)
+	}
+	visits := 0
+	for range 2000 {
+		var p Plan
+		for range 1 + r.IntN(4) {
+			c := cs[r.IntN(len(cs))]
+			w := tokens(c.FamilyName + " " + c.GivenName)
+			d := c.E164.Work[1:]
+			switch r.IntN(4) {
+			case 0:
+				if len(w) > 0 {
+					p = p.Union(Plan{Names: []string{w[0][:1+r.IntN(len(w[0]))]}})
+				}
+			case 1:
+				p = p.Union(Plan{Numbers: []string{d}})
+			case 2:
+				p = p.Union(Plan{NumPrefixes: []string{d[:2+r.IntN(len(d)-2)]}})
+			default:
+				p = p.Union(Plan{NumSuffixes: []string{d[r.IntN(len(d)-2):]}})
+			}
+		}
+		if r.IntN(3) == 0 { // the same key twice, as from (|(cn=x*)(sn=x*))
+			p = p.Union(p)
+		}
+		v := viewers[r.IntN(len(viewers))]
+		stop := 1 + r.IntN(200)
+		collect := func(scan func(Viewer, Plan, func(*store.Contact) bool)) []int64 {
+			var ids []int64
+			scan(v, p, func(c *store.Contact) bool {
+				ids = append(ids, c.ID)
+				return len(ids) < stop
+			})
+			return ids
+		}
+		got := collect(ix.Scan)
+		want := collect(func(v Viewer, p Plan, fn func(*store.Contact) bool) { refScan(ix, v, p, fn) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("Scan(%+v, %+v): %v, reference %v", v, p, got, want)
+		}
+		visits += len(got)
+	}
+	if visits == 0 {
+		t.Fatal("no contact visited")
+	}
+}
