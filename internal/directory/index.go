@@ -339,21 +339,25 @@ type sortedKeys struct {
 
 // merge adds keys (new ones) with their ids.
 func (sk *sortedKeys) merge(add []string, ids []uint32) {
-	order := make([]int, len(add))
-	for i := range order {
-		order[i] = i
+	type pair struct {
+		key string
+		id  uint32
 	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(add[a], add[b]) })
-	n := len(sk.keys) + len(add)
+	ps := make([]pair, len(add))
+	for i, k := range add {
+		ps[i] = pair{k, ids[i]}
+	}
+	slices.SortFunc(ps, func(a, b pair) int { return strings.Compare(a.key, b.key) })
+	n := len(sk.keys) + len(ps)
 	keys, out := make([]string, 0, n), make([]uint32, 0, n)
 	i, j := 0, 0
-	for i < len(sk.keys) || j < len(add) {
+	for i < len(sk.keys) || j < len(ps) {
 		switch {
-		case j == len(add) || (i < len(sk.keys) && sk.keys[i] <= add[order[j]]):
+		case j == len(ps) || (i < len(sk.keys) && sk.keys[i] <= ps[j].key):
 			keys, out = append(keys, sk.keys[i]), append(out, sk.ids[i])
 			i++
 		default:
-			keys, out = append(keys, add[order[j]]), append(out, ids[order[j]])
+			keys, out = append(keys, ps[j].key), append(out, ps[j].id)
 			j++
 		}
 	}
