@@ -1,6 +1,8 @@
 package directory
 
 import (
+	"iter"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -21,20 +23,34 @@ type Index struct {
 	byID    map[int64]uint32
 	books   map[int64]bookInfo
 
-	tok     map[string][]uint32 // folded name token → slots
-	tokKeys []string            // every token ever indexed, sorted (prefix ranges)
-	tokList []string            // every token ever indexed, by token number
-	tri     map[string][]uint32 // three-byte sequence → numbers of the tokens holding it
-	folded  []string            // per slot: the folded name tokens joined by spaces
-	phon    map[string][]uint32 // "c"+Kölner code or "m"+Metaphone code → slots
-	num     map[string][]uint32 // E.164 digits (no "+") → slots
-	numKeys []string            // sorted E.164 digits (prefix ranges)
-	revKeys []string            // sorted reversed E.164 digits (suffix ranges)
+	tok     map[string]uint32 // folded name token → its token number
+	posts   [][]uint32        // by token number: the slots holding the token
+	tokList []string          // every token ever indexed, by token number
+	tokKeys []string          // every token ever indexed, sorted (prefix ranges)
+	// tokNum and tokCnt hold, for each key of tokKeys in the same order, its token number
+	// and len(posts[number]): a prefix range is walked and its contacts counted from
+	// contiguous arrays instead of looking every key up in tok (a 4-letter prefix spans
+	// thousands of keys).
+	tokNum []uint32
+	tokCnt []uint32
+	tri    map[string][]uint32 // three-byte sequence → numbers of the tokens holding it
+	folded []string            // per slot: the folded name tokens joined by spaces
+	// slotBook is the phonebook of the entry in each slot (freeBook for a free slot), so that
+	// a search rejects candidates it may not show without reading the whole entry.
+	slotBook []int64
+	phon     map[string][]uint32 // "c"+Kölner code or "m"+Metaphone code → slots
+	num      map[string]uint32   // E.164 digits (no "+") → the number's number in numPosts
+	numPosts [][]uint32          // by number: the slots holding it
+	numKeys  sortedKeys          // E.164 digits, sorted (prefix ranges)
+	revKeys  sortedKeys          // reversed E.164 digits, sorted (suffix ranges)
 
 	newToks, newNums []string // keys added by the current batch, merged by commit
 	// maxUpdated is the latest change of any contact indexed (Reconcile compares it).
 	maxUpdated int64
 }
+
+// freeBook marks a free slot in slotBook; no phonebook has it.
+const freeBook = -1
 
 type bookInfo struct {
 	kind    string
@@ -57,8 +73,8 @@ type Viewer struct {
 var CompanyOnly = Viewer{}
 
 func newIndex() *Index {
-	return &Index{byID: map[int64]uint32{}, books: map[int64]bookInfo{}, tok: map[string][]uint32{},
-		phon: map[string][]uint32{}, num: map[string][]uint32{}, tri: map[string][]uint32{}}
+	return &Index{byID: map[int64]uint32{}, books: map[int64]bookInfo{}, tok: map[string]uint32{},
+		phon: map[string][]uint32{}, num: map[string]uint32{}, tri: map[string][]uint32{}}
 }
 
 // Len returns the number of contacts indexed.
@@ -79,12 +95,15 @@ func (ix *Index) setBook(b store.Phonebook) {
 	ix.books[b.ID] = bi
 }
 
-// visible reports whether v may see the entry in slot.
-func (ix *Index) visible(v *Viewer, c *store.Contact) bool {
-	if v.Books != nil && !v.Books[c.PhonebookID] {
+// visible reports whether v may see the entry c.
+func (ix *Index) visible(v *Viewer, c *store.Contact) bool { return ix.visibleBook(v, c.PhonebookID) }
+
+// visibleBook reports whether v may see the entries of a phonebook.
+func (ix *Index) visibleBook(v *Viewer, book int64) bool {
+	if v.Books != nil && !v.Books[book] {
 		return false
 	}
-	b, ok := ix.books[c.PhonebookID]
+	b, ok := ix.books[book]
 	if !ok {
 		return false
 	}
@@ -138,6 +157,7 @@ func (ix *Index) put(c store.Contact) {
 	if slot, ok := ix.byID[c.ID]; ok {
 		ix.unlink(slot)
 		ix.entries[slot] = c
+		ix.slotBook[slot] = c.PhonebookID
 		ix.link(slot)
 		return
 	}
@@ -150,7 +170,9 @@ func (ix *Index) put(c store.Contact) {
 		slot = uint32(len(ix.entries))
 		ix.entries = append(ix.entries, c)
 		ix.folded = append(ix.folded, "")
+		ix.slotBook = append(ix.slotBook, freeBook)
 	}
+	ix.slotBook[slot] = c.PhonebookID
 	ix.byID[c.ID] = slot
 	ix.link(slot)
 }
@@ -165,6 +187,7 @@ func (ix *Index) remove(id int64) {
 	delete(ix.byID, id)
 	ix.entries[slot] = store.Contact{}
 	ix.folded[slot] = ""
+	ix.slotBook[slot] = freeBook
 	ix.free = append(ix.free, slot)
 }
 
@@ -173,11 +196,13 @@ func (ix *Index) link(slot uint32) {
 	toks := nameTokens(c)
 	ix.folded[slot] = strings.Join(toks, " ")
 	for _, t := range toks {
-		p, seen := ix.tok[t]
+		id, seen := ix.tok[t]
 		if !seen {
 			ix.newToks = append(ix.newToks, t)
-			id := uint32(len(ix.tokList))
+			id = uint32(len(ix.tokList))
+			ix.tok[t] = id
 			ix.tokList = append(ix.tokList, t)
+			ix.posts = append(ix.posts, nil)
 			for i := 0; i+3 <= len(t); i++ {
 				tp := ix.tri[t[i:i+3]]
 				if n := len(tp); n == 0 || tp[n-1] != id {
@@ -185,7 +210,10 @@ func (ix *Index) link(slot uint32) {
 				}
 			}
 		}
-		ix.tok[t] = append(p, slot)
+		ix.posts[id] = append(ix.posts[id], slot)
+		if seen {
+			ix.countToken(t, 1)
+		}
 		if len(t) >= 2 {
 			for _, k := range phonKeys(t) {
 				ix.phon[k] = append(ix.phon[k], slot)
@@ -193,18 +221,28 @@ func (ix *Index) link(slot uint32) {
 		}
 	}
 	for _, d := range contactNumbers(c) {
-		p, seen := ix.num[d]
-		if !seen && d[0] != 'x' {
-			ix.newNums = append(ix.newNums, d)
+		id, seen := ix.num[d]
+		if !seen {
+			id = uint32(len(ix.numPosts))
+			ix.num[d] = id
+			ix.numPosts = append(ix.numPosts, nil)
+			if d[0] != 'x' {
+				ix.newNums = append(ix.newNums, d)
+			}
 		}
-		ix.num[d] = append(p, slot)
+		ix.numPosts[id] = append(ix.numPosts[id], slot)
 	}
 }
 
 func (ix *Index) unlink(slot uint32) {
 	c := &ix.entries[slot]
 	for _, t := range nameTokens(c) {
-		ix.tok[t] = dropSlot(ix.tok[t], slot)
+		if id, ok := ix.tok[t]; ok {
+			if q := dropSlot(ix.posts[id], slot); len(q) < len(ix.posts[id]) {
+				ix.posts[id] = q
+				ix.countToken(t, -1)
+			}
+		}
 		if len(t) >= 2 {
 			for _, k := range phonKeys(t) {
 				if p := dropSlot(ix.phon[k], slot); len(p) == 0 {
@@ -216,7 +254,17 @@ func (ix *Index) unlink(slot uint32) {
 		}
 	}
 	for _, d := range contactNumbers(c) {
-		ix.num[d] = dropSlot(ix.num[d], slot)
+		if id, ok := ix.num[d]; ok {
+			ix.numPosts[id] = dropSlot(ix.numPosts[id], slot)
+		}
+	}
+}
+
+// countToken adds d to the count of token t in tokCnt. A token added by the current batch is
+// not in tokKeys yet; commit counts it.
+func (ix *Index) countToken(t string, d int) {
+	if i, ok := slices.BinarySearch(ix.tokKeys, t); ok {
+		ix.tokCnt[i] = uint32(int(ix.tokCnt[i]) + d)
 	}
 }
 
@@ -233,35 +281,101 @@ func dropSlot(p []uint32, slot uint32) []uint32 {
 // commit merges the keys a batch added into the sorted key lists.
 func (ix *Index) commit() {
 	if len(ix.newToks) > 0 {
-		ix.tokKeys = mergeSorted(ix.tokKeys, ix.newToks)
+		ix.mergeTokens(ix.newToks)
 		ix.newToks = nil
 	}
 	if len(ix.newNums) > 0 {
+		ids := make([]uint32, len(ix.newNums))
 		rev := make([]string, len(ix.newNums))
 		for i, d := range ix.newNums {
-			rev[i] = reverse(d)
+			ids[i], rev[i] = ix.num[d], reverse(d)
 		}
-		ix.numKeys = mergeSorted(ix.numKeys, ix.newNums)
-		ix.revKeys = mergeSorted(ix.revKeys, rev)
+		ix.numKeys.merge(ix.newNums, ids)
+		ix.revKeys.merge(rev, ids)
 		ix.newNums = nil
 	}
 }
 
-func mergeSorted(a, add []string) []string {
+// mergeTokens merges new tokens into tokKeys, tokNum and tokCnt.
+func (ix *Index) mergeTokens(add []string) {
 	sort.Strings(add)
-	out := make([]string, 0, len(a)+len(add))
+	a := ix.tokKeys
+	n := len(a) + len(add)
+	out, num, cnt := make([]string, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
 	i, j := 0, 0
 	for i < len(a) || j < len(add) {
 		switch {
 		case j == len(add) || (i < len(a) && a[i] <= add[j]):
-			out = append(out, a[i])
+			out, num, cnt = append(out, a[i]), append(num, ix.tokNum[i]), append(cnt, ix.tokCnt[i])
 			i++
 		default:
-			out = append(out, add[j])
+			id := ix.tok[add[j]]
+			out, num, cnt = append(out, add[j]), append(num, id), append(cnt, uint32(len(ix.posts[id])))
 			j++
 		}
 	}
-	return out
+	ix.tokKeys, ix.tokNum, ix.tokCnt = out, num, cnt
+}
+
+// postings returns the slots holding token t.
+func (ix *Index) postings(t string) []uint32 {
+	if id, ok := ix.tok[t]; ok {
+		return ix.posts[id]
+	}
+	return nil
+}
+
+// tokenRange returns the positions [lo, hi) in tokKeys of the tokens that begin with p.
+func (ix *Index) tokenRange(p string) (lo, hi int) {
+	lo = sort.SearchStrings(ix.tokKeys, p)
+	return lo, lo + len(prefixRange(ix.tokKeys[lo:], p))
+}
+
+// sortedKeys is a sorted list of keys, each with the number of its postings.
+type sortedKeys struct {
+	keys []string
+	ids  []uint32
+}
+
+// merge adds keys (new ones) with their ids.
+func (sk *sortedKeys) merge(add []string, ids []uint32) {
+	type pair struct {
+		key string
+		id  uint32
+	}
+	ps := make([]pair, len(add))
+	for i, k := range add {
+		ps[i] = pair{k, ids[i]}
+	}
+	slices.SortFunc(ps, func(a, b pair) int { return strings.Compare(a.key, b.key) })
+	n := len(sk.keys) + len(ps)
+	keys, out := make([]string, 0, n), make([]uint32, 0, n)
+	i, j := 0, 0
+	for i < len(sk.keys) || j < len(ps) {
+		switch {
+		case j == len(ps) || (i < len(sk.keys) && sk.keys[i] <= ps[j].key):
+			keys, out = append(keys, sk.keys[i]), append(out, sk.ids[i])
+			i++
+		default:
+			keys, out = append(keys, ps[j].key), append(out, ps[j].id)
+			j++
+		}
+	}
+	sk.keys, sk.ids = keys, out
+}
+
+// prefix returns the ids of the keys that begin with p, in key order.
+func (sk *sortedKeys) prefix(p string) []uint32 {
+	lo := sort.SearchStrings(sk.keys, p)
+	return sk.ids[lo : lo+len(prefixRange(sk.keys[lo:], p))]
+}
+
+// numPostings returns the slots holding the number key d.
+func (ix *Index) numPostings(d string) []uint32 {
+	if id, ok := ix.num[d]; ok {
+		return ix.numPosts[id]
+	}
+	return nil
 }
 
 func reverse(s string) string {
@@ -304,22 +418,56 @@ type collector struct {
 	ix    *Index
 	v     *Viewer
 	limit int
-	seen  map[uint32]bool
-	hits  []Hit
-	keep  func(slot uint32) bool
+	// seen holds the slots of the hits. A candidate that is rejected (not visible, or not
+	// kept) is rejected again whenever it comes back, so only accepted slots need
+	// remembering: the set stays at most limit long however many candidates a search visits.
+	seen map[uint32]struct{}
+	hits []Hit
+	keep func(slot uint32) bool
+	// lastBook and lastVis remember the visibility of the last candidate's phonebook
+	// (candidates come mostly from one or a few books).
+	lastBook int64
+	lastVis  bool
+}
+
+func newCollector(ix *Index, v *Viewer, limit int) *collector {
+	return &collector{ix: ix, v: v, limit: limit, lastBook: math.MinInt64}
 }
 
 func (c *collector) full() bool { return len(c.hits) >= c.limit }
 
 func (c *collector) add(p []uint32, r Rank) bool {
 	for _, slot := range p {
-		if c.seen[slot] {
+		// The filter first: a word filter's bitset stays in cache, slotBook does not.
+		if c.keep != nil && !c.keep(slot) {
 			continue
 		}
-		c.seen[slot] = true
-		e := &c.ix.entries[slot]
-		if e.ID == 0 || !c.ix.visible(c.v, e) || (c.keep != nil && !c.keep(slot)) {
+		if b := c.ix.slotBook[slot]; b != c.lastBook {
+			c.lastBook, c.lastVis = b, c.ix.visibleBook(c.v, b)
+		}
+		if !c.lastVis {
 			continue
+		}
+		if _, dup := c.seen[slot]; dup {
+			continue
+		}
+		e := &c.ix.entries[slot]
+		if e.ID == 0 {
+			continue
+		}
+		if c.seen == nil {
+			c.seen = make(map[uint32]struct{}, c.limit)
+		}
+		c.seen[slot] = struct{}{}
+		if len(c.hits) == cap(c.hits) {
+			// A hit is a whole contact (448 bytes), and the garbage collector of a large
+			// directory's heap is paid per byte allocated: a small first page, then the
+			// whole page at once, instead of append's doublings.
+			n := min(c.limit, 16)
+			if len(c.hits) > 0 {
+				n = c.limit
+			}
+			c.hits = append(make([]Hit, 0, n), c.hits...)
 		}
 		c.hits = append(c.hits, Hit{Contact: *e, Rank: r.String()})
 		if c.full() {
@@ -354,7 +502,7 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	col := &collector{ix: ix, v: &v, limit: limit, seen: map[uint32]bool{}}
+	col := newCollector(ix, &v, limit)
 	if looksLikeNumber(q) {
 		ix.searchNumber(col, q, country)
 		return col.hits
@@ -376,31 +524,23 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 	t := terms[lead]
 	if len(terms) > 1 {
 		others := append(slices.Clone(terms[:lead]), terms[lead+1:]...)
-		col.keep = func(slot uint32) bool { return matchesAll(ix.folded[slot], others) }
+		f := ix.newWordFilter(others, limit)
+		defer f.release()
+		col.keep = f.keep
 	}
-	if col.add(ix.tok[t], RankExact) {
+	if col.add(ix.postings(t), RankExact) {
 		return col.hits
 	}
-	for _, k := range prefixRange(ix.tokKeys, t) {
-		if k != t && col.add(ix.tok[k], RankPrefix) {
+	lo, hi := ix.tokenRange(t)
+	for i := lo; i < hi; i++ {
+		if ix.tokKeys[i] != t && col.add(ix.posts[ix.tokNum[i]], RankPrefix) {
 			return col.hits
 		}
 	}
 	if len(t) >= 3 {
-		var rare []uint32
-		for i := 0; i+3 <= len(t); i++ {
-			p := ix.tri[t[i:i+3]]
-			if len(p) == 0 {
-				rare = nil
-				break
-			}
-			if rare == nil || len(p) < len(rare) {
-				rare = p
-			}
-		}
-		for _, id := range rare {
+		for id := range ix.substringTokens(t) {
 			k := ix.tokList[id]
-			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.tok[k], RankSubstring) {
+			if !strings.HasPrefix(k, t) && strings.Contains(k, t) && col.add(ix.posts[id], RankSubstring) {
 				return col.hits
 			}
 		}
@@ -413,16 +553,51 @@ func (ix *Index) Search(q string, country string, v Viewer, limit int) []Hit {
 	return col.hits
 }
 
+// substringTokens yields, in ascending order, the numbers of the tokens that hold every
+// three-byte sequence of t (len(t) >= 3): a superset of the tokens containing t. It walks the
+// rarest sequence's list and skips the numbers missing from the next rarest ones (all lists
+// are ascending), so that few token names need comparing.
+func (ix *Index) substringTokens(t string) iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		var buf [8][]uint32
+		lists := buf[:0]
+		for i := 0; i+3 <= len(t); i++ {
+			p := ix.tri[t[i:i+3]]
+			if len(p) == 0 {
+				return
+			}
+			lists = append(lists, p)
+		}
+		slices.SortStableFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
+		rare, rest := lists[0], lists[1:min(len(lists), 4)]
+		var pos [3]int
+	next:
+		for _, id := range rare {
+			for j, l := range rest {
+				i := pos[j]
+				i += sort.Search(len(l)-i, func(n int) bool { return l[i+n] >= id })
+				pos[j] = i
+				if i == len(l) {
+					return
+				}
+				if l[i] != id {
+					continue next
+				}
+			}
+			if !yield(id) {
+				return
+			}
+		}
+	}
+}
+
 // prefixCount counts the contacts with a name token beginning with t, stopping once the
 // count passes limit (when limit >= 0).
 func (ix *Index) prefixCount(t string, limit int) int {
 	n := 0
-	lo := sort.SearchStrings(ix.tokKeys, t)
-	for _, k := range ix.tokKeys[lo:] {
-		if !strings.HasPrefix(k, t) {
-			break
-		}
-		n += len(ix.tok[k])
+	lo, hi := ix.tokenRange(t)
+	for _, c := range ix.tokCnt[lo:hi] {
+		n += int(c)
 		if limit >= 0 && n > limit {
 			break
 		}
@@ -443,7 +618,7 @@ func matchesAll(folded string, terms []string) bool {
 
 func (ix *Index) searchNumber(col *collector, q, country string) {
 	if e := Normalize(q, country); e != "" {
-		if col.add(ix.num[e[1:]], RankExact) {
+		if col.add(ix.numPostings(e[1:]), RankExact) {
 			return
 		}
 	}
@@ -454,13 +629,13 @@ func (ix *Index) searchNumber(col *collector, q, country string) {
 	if d == "" {
 		return
 	}
-	for _, k := range prefixRange(ix.numKeys, d) {
-		if col.add(ix.num[k], RankPrefix) {
+	for _, id := range ix.numKeys.prefix(d) {
+		if col.add(ix.numPosts[id], RankPrefix) {
 			return
 		}
 	}
-	for _, k := range prefixRange(ix.revKeys, reverse(d)) {
-		if col.add(ix.num[reverse(k)], RankSubstring) {
+	for _, id := range ix.revKeys.prefix(reverse(d)) {
+		if col.add(ix.numPosts[id], RankSubstring) {
 			return
 		}
 	}
@@ -485,7 +660,7 @@ func (ix *Index) CallerName(e164 string, callee int64) (string, bool) {
 	v := Viewer{UserID: callee}
 	best := ""
 	bestKind, bestPrio := 3, 0
-	for _, slot := range ix.num[key] {
+	for _, slot := range ix.numPostings(key) {
 		c := &ix.entries[slot]
 		if !ix.visible(&v, c) {
 			continue

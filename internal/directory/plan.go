@@ -1,6 +1,8 @@
 package directory
 
 import (
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/privox/privox/internal/store"
@@ -112,44 +114,73 @@ func (ix *Index) Scan(v Viewer, p Plan, fn func(c *store.Contact) bool) {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	seen := map[uint32]bool{}
+	// Only visible slots are remembered: an invisible one is rejected again when it comes back.
+	seen := map[uint32]struct{}{}
+	lastBook, lastVis := int64(math.MinInt64), false
 	visit := func(slots []uint32) bool {
 		for _, s := range slots {
-			if seen[s] {
+			if b := ix.slotBook[s]; b != lastBook {
+				lastBook, lastVis = b, ix.visibleBook(&v, b)
+			}
+			if !lastVis {
 				continue
 			}
-			seen[s] = true
-			c := &ix.entries[s]
-			if c.ID != 0 && ix.visible(&v, c) && !fn(c) {
+			if _, dup := seen[s]; dup {
+				continue
+			}
+			seen[s] = struct{}{}
+			if c := &ix.entries[s]; c.ID != 0 && !fn(c) {
 				return false
 			}
 		}
 		return true
 	}
-	for _, n := range p.Numbers {
-		if !visit(ix.num[n]) {
+	// A key whose range lies inside an earlier key's (the same name from cn and sn, or a longer
+	// prefix) holds only contacts already visited: it is skipped.
+	for i, n := range p.Numbers {
+		if !slices.Contains(p.Numbers[:i], n) && !visit(ix.numPostings(n)) {
 			return
 		}
 	}
-	for _, n := range p.Names {
-		for _, k := range prefixRange(ix.tokKeys, n) {
-			if !visit(ix.tok[k]) {
+	for i, n := range p.Names {
+		if covered(p.Names[:i], n) {
+			continue
+		}
+		lo, hi := ix.tokenRange(n)
+		for _, id := range ix.tokNum[lo:hi] {
+			if !visit(ix.posts[id]) {
 				return
 			}
 		}
 	}
-	for _, n := range p.NumPrefixes {
-		for _, k := range prefixRange(ix.numKeys, n) {
-			if !visit(ix.num[k]) {
+	for i, n := range p.NumPrefixes {
+		if covered(p.NumPrefixes[:i], n) {
+			continue
+		}
+		for _, id := range ix.numKeys.prefix(n) {
+			if !visit(ix.numPosts[id]) {
 				return
 			}
 		}
 	}
-	for _, n := range p.NumSuffixes {
-		for _, k := range prefixRange(ix.revKeys, reverse(n)) {
-			if !visit(ix.num[reverse(k)]) {
+	for i, n := range p.NumSuffixes {
+		if coveredSuffix(p.NumSuffixes[:i], n) {
+			continue
+		}
+		for _, id := range ix.revKeys.prefix(reverse(n)) {
+			if !visit(ix.numPosts[id]) {
 				return
 			}
 		}
 	}
+}
+
+// covered reports whether one of earlier is a prefix of k.
+func covered(earlier []string, k string) bool {
+	return slices.ContainsFunc(earlier, func(e string) bool { return strings.HasPrefix(k, e) })
+}
+
+// coveredSuffix reports whether one of earlier is a suffix of k.
+func coveredSuffix(earlier []string, k string) bool {
+	return slices.ContainsFunc(earlier, func(e string) bool { return strings.HasSuffix(k, e) })
 }
