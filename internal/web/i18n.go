@@ -51,7 +51,7 @@ var messages = map[string][2]string{
 	"done.mailbox":            {"Mailbox switched.", "Sprachbox umgeschaltet."},
 	"done.did_saved":          {"Inbound number saved.", "Eingehende Rufnummer gespeichert."},
 	"done.did_deleted":        {"Inbound number deleted.", "Eingehende Rufnummer gelöscht."},
-	"trunk.hint":              {"Trunks are set up with the API or the CLI (privox trunk); passwords are never shown.", "Amtsleitungen werden über die API oder die CLI (privox trunk) eingerichtet; Passwörter werden nie angezeigt."},
+	"trunk.hint":              {"Trunks are set up with the API or the CLI (privox trunk set); passwords are never shown.", "Amtsleitungen werden über die API oder die CLI (privox trunk) eingerichtet; Passwörter werden nie angezeigt."},
 	"trunk.transport":         {"Transport", "Transport"},
 	"trunk.server":            {"Server", "Server"},
 	"trunk.failover":          {"Failover", "Ausweichserver"},
