@@ -170,6 +170,18 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /t/{tenant}/me/password", s.page(s.passwordPage))
 	m.HandleFunc("POST /t/{tenant}/me/password", s.page(s.passwordPost))
 
+	m.HandleFunc("GET /t/{tenant}/trunks", s.page(s.trunks))
+	m.HandleFunc("GET /t/{tenant}/dids", s.page(s.dids))
+	m.HandleFunc("POST /t/{tenant}/dids", s.page(s.didCreate))
+	m.HandleFunc("POST /t/{tenant}/dids/{did}/delete", s.page(s.didDelete))
+	m.HandleFunc("GET /t/{tenant}/groups", s.page(s.groups))
+	m.HandleFunc("GET /t/{tenant}/mailboxes", s.page(s.mailboxes))
+	m.HandleFunc("POST /t/{tenant}/mailboxes/{extension}/enabled", s.page(s.mailboxEnable))
+	m.HandleFunc("GET /t/{tenant}/me/voicemail", s.page(s.myVoicemail))
+	m.HandleFunc("GET /t/{tenant}/me/voicemail/{extension}/{message}/audio", s.page(s.myVoicemailAudio))
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/{message}/read", s.page(s.myVoicemailRead))
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/{message}/delete", s.page(s.myVoicemailDelete))
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/pin", s.page(s.myVoicemailPIN))
 	m.HandleFunc("GET /t/{tenant}/me/calls", s.page(s.myCalls))
 	m.HandleFunc("GET /t/{tenant}/me/data", s.page(s.myData))
 	m.HandleFunc("GET /t/{tenant}/me/export", s.page(s.myExport))
@@ -346,6 +358,8 @@ type streamer struct {
 	status  int
 	started bool
 	errBuf  bytes.Buffer
+	// inline shows the answer in the page (an <audio> element) instead of saving it.
+	inline bool
 }
 
 func (s *streamer) Header() http.Header { return s.w.Header() }
@@ -353,6 +367,9 @@ func (s *streamer) WriteHeader(code int) {
 	s.status = code
 	if code < 400 {
 		s.started = true
+		if h := s.w.Header(); s.inline && h.Get("Content-Disposition") != "" {
+			h.Set("Content-Disposition", strings.Replace(h.Get("Content-Disposition"), "attachment", "inline", 1))
+		}
 		s.w.WriteHeader(code)
 	}
 }
@@ -369,13 +386,19 @@ func (s *streamer) Write(b []byte) (int, error) {
 // download streams a raw API answer (the export ZIP) to the browser; an API error is shown
 // as a page.
 func (s *Server) download(w http.ResponseWriter, r *http.Request, v *view, path string) {
+	s.stream(w, r, v, path, false)
+}
+
+// stream passes a raw API answer to the browser, as a download or (inline) for the page to
+// show or play.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, v *view, path string, inline bool) {
 	req, _ := http.NewRequestWithContext(r.Context(), "GET", path, http.NoBody)
 	req.RemoteAddr = r.RemoteAddr
 	req.TLS = r.TLS
 	if c, err := r.Cookie(api.SessionCookie); err == nil {
 		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 	}
-	st := &streamer{w: w}
+	st := &streamer{w: w, inline: inline}
 	s.API.ServeHTTP(st, req)
 	if !st.started {
 		var e struct {

@@ -1,0 +1,207 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/privox/privox/internal/store"
+)
+
+// Voicemail: the portal's "My voicemail" (the signed-in user's boxes: messages to play,
+// download, mark and delete, and the PIN) and the admin's list of every box of the tenant.
+// Every read and change is the API's voicemail route, so its owner-or-admin check and its
+// audit entries (download, delete, PIN) apply here as they do to REST clients.
+
+// vmBox is a box as the API describes it.
+type vmBox struct {
+	store.VoicemailBox
+	Summary struct {
+		Total  int `json:"total"`
+		Unread int `json:"unread"`
+	} `json:"summary"`
+	PINSet bool `json:"pin_set"`
+}
+
+type myVoicemailView struct {
+	Boxes    []vmBox
+	Box      *vmBox
+	Messages []store.VoicemailMessage
+}
+
+// pathID is a positive id path parameter; false (and a not-found page) otherwise.
+func (s *Server) pathID(w http.ResponseWriter, r *http.Request, v *view, name string) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		s.notFound(w, r, v)
+		return 0, false
+	}
+	return id, true
+}
+
+// myBoxes are the signed-in user's boxes, and the one ?box= (an extension id) names, or
+// the first.
+func (s *Server) myBoxes(w http.ResponseWriter, r *http.Request, v *view) (myVoicemailView, bool) {
+	var out myVoicemailView
+	var l list[vmBox]
+	if ae := s.call(r, "GET", tpath(v, "/users/%d/voicemail/boxes", v.S.P.UserID), nil, "", &l); ae != nil {
+		s.fail(w, r, v, ae)
+		return out, false
+	}
+	out.Boxes = l.Items
+	want := r.URL.Query().Get("box")
+	for i := range out.Boxes {
+		if want == "" || want == strconv.FormatInt(out.Boxes[i].ExtensionID, 10) {
+			out.Box = &out.Boxes[i]
+			break
+		}
+	}
+	if want != "" && out.Box == nil {
+		s.notFound(w, r, v)
+		return out, false
+	}
+	return out, true
+}
+
+func (s *Server) myVoicemail(w http.ResponseWriter, r *http.Request, v *view) {
+	s.renderMyVoicemail(w, r, v, http.StatusOK)
+}
+
+func (s *Server) renderMyVoicemail(w http.ResponseWriter, r *http.Request, v *view, status int) {
+	mv, ok := s.myBoxes(w, r, v)
+	if !ok {
+		return
+	}
+	if mv.Box != nil {
+		l, ok := listPage[store.VoicemailMessage](s, w, r, v, tpath(v, "/extensions/%d/voicemail/messages", mv.Box.ExtensionID), nil)
+		if !ok {
+			return
+		}
+		mv.Messages = l.Items
+	}
+	if v.Flash == "" {
+		v.Flash = flash(r, v)
+	}
+	if v.Form == nil {
+		v.Form = url.Values{}
+	}
+	v.Data = mv
+	s.render(w, r, status, "my_voicemail", v)
+}
+
+// boxMessage is the message of a voicemail action's path: /{extension}/{message}.
+func (s *Server) boxMessage(w http.ResponseWriter, r *http.Request, v *view) (int64, int64, bool) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return 0, 0, false
+	}
+	msg, ok := s.pathID(w, r, v, "message")
+	return ext, msg, ok
+}
+
+func myVoicemailURL(v *view, ext int64, done string) string {
+	return fmt.Sprintf("/t/%d/me/voicemail?box=%d&done=%s", v.Tenant, ext, done)
+}
+
+// myVoicemailAudio plays (or, with ?download=1, saves) a message: the API's audited download.
+func (s *Server) myVoicemailAudio(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, msg, ok := s.boxMessage(w, r, v)
+	if !ok {
+		return
+	}
+	s.stream(w, r, v, tpath(v, "/extensions/%d/voicemail/messages/%d/audio", ext, msg), r.URL.Query().Get("download") == "")
+}
+
+func (s *Server) myVoicemailRead(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, msg, ok := s.boxMessage(w, r, v)
+	if !ok {
+		return
+	}
+	read := v.Form.Get("read") == "true"
+	if ae := s.call(r, "PATCH", tpath(v, "/extensions/%d/voicemail/messages/%d", ext, msg), map[string]bool{"read": read}, v.Form.Get("csrf"), nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	done := "vm_unread"
+	if read {
+		done = "vm_read"
+	}
+	http.Redirect(w, r, myVoicemailURL(v, ext, done), http.StatusSeeOther)
+}
+
+func (s *Server) myVoicemailDelete(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, msg, ok := s.boxMessage(w, r, v)
+	if !ok {
+		return
+	}
+	if ae := s.call(r, "DELETE", tpath(v, "/extensions/%d/voicemail/messages/%d", ext, msg), nil, v.Form.Get("csrf"), nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_deleted"), http.StatusSeeOther)
+}
+
+// myVoicemailPIN changes the box's PIN; the API checks the current PIN and the new one's
+// length and names the field, which the form marks.
+func (s *Server) myVoicemailPIN(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	f := v.Form
+	cur, pin, again := f.Get("current_pin"), f.Get("pin"), f.Get("pin_again")
+	csrf := f.Get("csrf")
+	// PINs are never sent back into the form.
+	v.Form = url.Values{}
+	q := r.URL.Query()
+	q.Set("box", strconv.FormatInt(ext, 10))
+	r.URL.RawQuery = q.Encode()
+	if pin != again {
+		v.Error, v.Field = "pin_again: "+v.T("err.pinmatch"), "pin_again"
+		s.renderMyVoicemail(w, r, v, http.StatusBadRequest)
+		return
+	}
+	body := map[string]string{"pin": pin}
+	if cur != "" {
+		body["current_pin"] = cur
+	}
+	if ae := s.call(r, "PUT", tpath(v, "/extensions/%d/voicemail/pin", ext), body, csrf, nil); ae != nil {
+		if ae.Status == http.StatusBadRequest || ae.Status == http.StatusTooManyRequests {
+			v.Error, v.Field = ae.Message, ae.Field
+			if ae.Field == "" && ae.Status == http.StatusBadRequest {
+				v.Field = "pin"
+			}
+			s.renderMyVoicemail(w, r, v, ae.Status)
+			return
+		}
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_pin"), http.StatusSeeOther)
+}
+
+// The admin's list of the tenant's boxes, with the switch that lets a box take calls.
+
+func (s *Server) mailboxes(w http.ResponseWriter, r *http.Request, v *view) {
+	l, ok := listPage[vmBox](s, w, r, v, tpath(v, "/voicemail/boxes"), nil)
+	if !ok {
+		return
+	}
+	v.Flash = flash(r, v)
+	v.Data = l.Items
+	s.render(w, r, http.StatusOK, "mailboxes", v)
+}
+
+func (s *Server) mailboxEnable(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	on := v.Form.Get("enabled") == "on"
+	if ae := s.call(r, "PATCH", tpath(v, "/extensions/%d/voicemail", ext), map[string]bool{"enabled": on}, v.Form.Get("csrf"), nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/mailboxes?done=mailbox", v.Tenant), http.StatusSeeOther)
+}
