@@ -74,8 +74,7 @@ func Start(t testing.TB, opts Options) *Privox {
 		// Test clients built on sipgo (sip tests' newSIPClient) send from UDP sockets of their
 		// own, whose readers sipgo sometimes leaves running after its UA is closed. Privox
 		// itself sends UDP from its listener (call.go: udpLaddr), whose reader is
-		// readListenerConnection, so
-		// a reader Privox leaked is still found.
+		// readListenerConnection, so a reader Privox leaked is still found.
 		goleak.IgnoreAnyFunction("github.com/emiago/sipgo/sip.(*TransportUDP).readUDPConnection"),
 	}
 	cfg := config.Default()

@@ -3,10 +3,14 @@ package sip_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/privox/privox/internal/store"
 )
@@ -92,12 +96,55 @@ func (e *env) sippUAS(name, scenario string, p peer, extra ...string) *sippRun {
 	if p.transport != "udp" {
 		network = "tcp"
 	}
-	args := append([]string{"-t", sippTransport(p.transport), "-i", "127.0.0.1", "-p", strconv.Itoa(p.port),
-		"-mp", strconv.Itoa(freePort(e.t)), "-key", "contact_port", strconv.Itoa(p.contactPort), "-key", "contact_transport", p.transport,
-		"-m", "1", "-timeout", "40"}, extra...)
-	r := e.sipp(name, scenario, args...)
-	waitListening(e.t, network, p.port)
-	return r
+	// A sipp that ends before it listens (its media port was taken meanwhile, say) is started
+	// once more with another media port; its output names the reason if it ends again.
+	for attempt := 0; ; attempt++ {
+		args := append([]string{"-t", sippTransport(p.transport), "-i", "127.0.0.1", "-p", strconv.Itoa(p.port),
+			"-mp", strconv.Itoa(freePort(e.t)), "-key", "contact_port", strconv.Itoa(p.contactPort), "-key", "contact_transport", p.transport,
+			"-m", "1", "-timeout", "40"}, extra...)
+		r := e.sipp(name, scenario, args...)
+		exited, err := sippListening(e.t, r, network, p.port)
+		if !exited {
+			return r
+		}
+		if attempt == 1 {
+			errs, _ := os.ReadFile(filepath.Join(r.dir, "errors.log"))
+			e.t.Fatalf("sipp %s ended before it listened on %d/%s: %v\n%s\n%s", name, p.port, network, err, r.out.String(), errs)
+		}
+	}
+}
+
+// sippListening waits until sipp listens on its port (exited false), or until it ends first
+// (exited true, with its exit error). It fails the test when sipp neither listens nor ends
+// within 10 seconds.
+func sippListening(t *testing.T, r *sippRun, network string, port int) (exited bool, err error) {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			return true, err
+		default:
+		}
+		if network == "udp" {
+			c, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				return false, nil // taken: sipp is bound
+			}
+			c.Close()
+		} else if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return false, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.cmd.Process.Kill()
+	err = <-r.done
+	r.done <- err
+	t.Fatalf("sipp %s did not listen on %s/%s within 10 s: %v\n%s", r.name, addr, network, err, r.out.String())
+	return false, nil
 }
 
 // sippUAC starts a sipp caller (1001 calling 1002) over a transport.
