@@ -180,6 +180,15 @@ func (s *StoreTables) Table(ctx context.Context, tenantID int64) (*Table, error)
 	return t, nil
 }
 
+// InvalidateAll drops every tenant's cached tables, so that the next call reads the store.
+func (s *StoreTables) InvalidateAll() {
+	s.mu.Lock()
+	clear(s.m)
+	clear(s.dids)
+	clear(s.groups)
+	s.mu.Unlock()
+}
+
 // Invalidate drops a tenant's cached table.
 func (s *StoreTables) Invalidate(tenantID int64) {
 	s.mu.Lock()

@@ -221,6 +221,11 @@ func (p *Privox) CLI(args ...string) (stdout, stderr string, code int) {
 		env = append(env, "PRIVOX_DATABASE_DRIVER=postgres", "PRIVOX_DATABASE_DSN="+p.DSN, "PRIVOX_DATABASE_ALLOW_PLAINTEXT_LOOPBACK=true")
 	}
 	code = app.Main(app.Env{Args: args, Environ: env, Stdout: &o, Stderr: &e})
+	if p.App.Dialplan != nil {
+		// A running server reads a command's dial-plan changes within its cache time
+		// (5 s); a test's next call sees them at once.
+		p.App.Dialplan.InvalidateAll()
+	}
 	return o.String(), e.String(), code
 }
 

@@ -776,7 +776,14 @@ func (c *call) fail(code int, reason, by string) {
 		return
 	}
 	c.state = stEnded
+	// The outside-call guard hears of the end before the caller does, so that a caller who
+	// dials again at once is not counted twice (an unanswered call has no talk time).
+	done := c.outsideDone
+	c.outsideDone = nil
 	c.mu.Unlock()
+	if done != nil {
+		done(0)
+	}
 	res := c.responseToA(code, reason, nil)
 	c.decide(res, code)
 	if by == "" {
