@@ -19,11 +19,11 @@ func TestLoadFileEnv(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "privox.yaml")
 	os.WriteFile(p, []byte("data_dir: /var/lib/privox\nhttp:\n  addr: 127.0.0.1:9000\nshutdown_grace: 5s\n"), 0o600)
-	cfg, err := Load(p, []string{"PRIVOX_SIP_ADDR=127.0.0.1:5070", "PRIVOX_ADMIN_PASSWORD=x"})
+	cfg, err := Load(p, []string{"PRIVOX_SIP_ADDR=127.0.0.1:25070", "PRIVOX_ADMIN_PASSWORD=x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DataDir != "/var/lib/privox" || cfg.HTTP.Addr != "127.0.0.1:9000" || cfg.SIP.Addr != "127.0.0.1:5070" || cfg.Shutdown != 5*time.Second {
+	if cfg.DataDir != "/var/lib/privox" || cfg.HTTP.Addr != "127.0.0.1:9000" || cfg.SIP.Addr != "127.0.0.1:25070" || cfg.Shutdown != 5*time.Second {
 		t.Fatalf("unexpected config %+v", cfg)
 	}
 }
@@ -95,8 +95,8 @@ func TestPprofOnlyOnLoopback(t *testing.T) {
 }
 
 func TestUnknownEnvWarns(t *testing.T) {
-	got := UnknownEnv([]string{"PRIVOX_SIP_ADR=127.0.0.1:5060", "PRIVOX_SIP_ADDR=127.0.0.1:5060", "PRIVOX_ADMIN_PASSWORD=x",
-		"PRIVOX_FROBNICATE=1", "PRIVOX_TEST_POSTGRES=postgres://x", "PRIVOX_HTTP_ADRESS=:80", "HOME=/root", "PRIVOX_ADMIN_PASWORD=y"},
+	got := UnknownEnv([]string{"PRIVOX_SIP_ADR=127.0.0.1:25060", "PRIVOX_SIP_ADDR=127.0.0.1:25060", "PRIVOX_ADMIN_PASSWORD=x",
+		"PRIVOX_FROBNICATE=1", "PRIVOX_TEST_POSTGRES=postgres://x", "PRIVOX_HTTP_ADRESS=:28000", "HOME=/root", "PRIVOX_ADMIN_PASWORD=y"},
 		"PRIVOX_ADMIN_PASSWORD")
 	want := []string{
 		"PRIVOX_ADMIN_PASWORD is not a Privox setting and is ignored (did you mean PRIVOX_ADMIN_PASSWORD?)",
@@ -118,11 +118,11 @@ func TestSyntaxErrorsAtTheirLine(t *testing.T) {
 		line int
 		msg  string
 	}{
-		{"key indented too far", []string{"http:", "  addr: \":8080\"", "   bad: indent", "log:", "  level: info"}, 3, "in the block that starts at line 1"},
+		{"key indented too far", []string{"http:", "  addr: \":28080\"", "   bad: indent", "log:", "  level: info"}, 3, "in the block that starts at line 1"},
 		{"list item in a mapping", []string{"log:", "  level: info", " - item", "data_dir: ./d"}, 3, ""},
-		{"tab", []string{"http:", "  addr: \":8080\"", "\tsip: x"}, 3, ""},
+		{"tab", []string{"http:", "  addr: \":28080\"", "\tsip: x"}, 3, ""},
 		{"unclosed quote", []string{"data_dir: ./d", "node_name: \"unterminated", "log:", "  level: info"}, 2, "not closed"},
-		{"unclosed bracket", []string{"http:", "  addr: \":8080\"", "sip:", "  addr: [", "log:", "  level: info"}, 4, ""},
+		{"unclosed bracket", []string{"http:", "  addr: \":28080\"", "sip:", "  addr: [", "log:", "  level: info"}, 4, ""},
 		{"error after a multi-line flow value", []string{"rtp: {ports:", "  10000-20000}", "log:", "  level: info", "   oops: 1", "data_dir: ./d"}, 5, ""},
 		{"duplicate key", []string{"log:", "  level: info", "data_dir: ./d", "log:", "  level: debug"}, 4, "set twice (first at line 1)"},
 		{"second document", []string{"data_dir: ./d", "---", "log:", "  level: info"}, 2, "second YAML document"},
@@ -144,14 +144,14 @@ func TestSyntaxErrorsAtTheirLine(t *testing.T) {
 
 func TestTLSListensWhereSIPDoes(t *testing.T) {
 	for _, c := range []struct{ addr, tls, want string }{
-		{":5060", ":5061", ":5061"},
-		{"127.0.0.1:5060", ":5061", "127.0.0.1:5061"},
-		{"[::1]:5070", ":5071", "[::1]:5071"},
-		{"localhost:5060", ":0", "localhost:0"},
-		{"127.0.0.1:5060", "0.0.0.0:5061", "0.0.0.0:5061"},
-		{"127.0.0.1:5060", "192.0.2.7:5061", "192.0.2.7:5061"},
-		{"", ":5061", ":5061"},
-		{"127.0.0.1:5060", "", ""},
+		{":25060", ":25061", ":25061"},
+		{"127.0.0.1:25060", ":25061", "127.0.0.1:25061"},
+		{"[::1]:25070", ":25071", "[::1]:25071"},
+		{"localhost:25060", ":0", "localhost:0"},
+		{"127.0.0.1:25060", "0.0.0.0:25061", "0.0.0.0:25061"},
+		{"127.0.0.1:25060", "192.0.2.7:25061", "192.0.2.7:25061"},
+		{"", ":25061", ":25061"},
+		{"127.0.0.1:25060", "", ""},
 	} {
 		if got := (SIP{Addr: c.addr, TLSAddr: c.tls}).TLSListenAddr(); got != c.want {
 			t.Errorf("sip.addr %q, tls_addr %q: TLS listens on %q, want %q", c.addr, c.tls, got, c.want)
