@@ -72,6 +72,16 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 	}
 	s.guard.vouch(in.src)
 
+	c := &call{tenant: t, realm: realm, caller: caller, dialed: req.Recipient.User}
+	c.log = s.log.With("call_id", req.CallID().Value(), "tenant", t.ID, "user", caller.number)
+	s.runInvite(ctx, in, tx, respond, c)
+}
+
+// runInvite checks an INVITE's session interval (RFC 4028), completes the call c it opens
+// (the caller's handler has set its tenant, realm, caller, dialled number, trunk and log),
+// routes it and waits for its outcome: one path for the INVITEs of phones and of trunks.
+func (s *Server) runInvite(ctx context.Context, in *inbound, tx sip.ServerTransaction, respond func(*sip.Response), c *call) {
+	req := in.req
 	// RFC 4028: the caller's session interval must not be below our minimum.
 	p := s.pol()
 	var interval time.Duration
@@ -95,10 +105,9 @@ func (s *Server) handleInvite(in *inbound, tx sip.ServerTransaction) {
 		interval = p.SessionExpires
 	}
 
-	c := &call{s: s, id: req.CallID().Value(), tenant: t, realm: realm, caller: caller, dialed: req.Recipient.User,
-		invite: req, inviteTx: tx, startAt: time.Now(), bCallID: newID(), bFromTag: newID(),
-		decided: make(chan struct{}), acked: make(chan struct{}), ended: make(chan struct{}), aSupportsTimer: supportsTimer}
-	c.log = s.log.With("call_id", c.id, "tenant", t.ID, "user", caller.number)
+	c.s, c.id, c.invite, c.inviteTx, c.startAt = s, req.CallID().Value(), req, tx, time.Now()
+	c.bCallID, c.bFromTag, c.aSupportsTimer = newID(), newID(), supportsTimer
+	c.decided, c.acked, c.ended = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	c.a = leg{id: media.LegA, callID: c.id, localTag: newID(), remoteTag: req.From().Params.GetOr("tag", ""),
 		localURI: *req.To().Address.Clone(), remoteURI: *req.From().Address.Clone(), localDisplay: req.To().DisplayName,
 		remoteCSeq: req.CSeq().SeqNo, transport: in.transport, interval: interval, lastRefresh: time.Now()}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/privox/privox/internal/dialplan"
-	"github.com/privox/privox/internal/media"
 	"github.com/privox/privox/internal/store"
 )
 
@@ -257,71 +255,7 @@ func (s *Server) handleTrunkInvite(ctx context.Context, in *inbound, tx sip.Serv
 	caller := &account{tenantID: t.ID, number: number, display: display, trunk: tr.Name, did: did}
 	realm := realmOf(t)
 
-	var interval time.Duration
-	p := s.pol()
-	if h := req.GetHeader("Session-Expires"); h != nil {
-		v, _, _ := strings.Cut(h.Value(), ";")
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n <= 0 {
-			respond(s.reply(req, 400, "Bad Session-Expires"))
-			return
-		}
-		interval = time.Duration(n) * time.Second
-		if interval < p.MinSE {
-			res := s.reply(req, 422, "Session Interval Too Small")
-			res.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(p.MinSE/time.Second))))
-			respond(res)
-			return
-		}
-	}
-	supportsTimer := headerHasOption(req, "Supported", "timer") || headerHasOption(req, "Require", "timer")
-	if interval == 0 && supportsTimer {
-		interval = p.SessionExpires
-	}
-	c := &call{s: s, id: req.CallID().Value(), tenant: t, realm: realm, caller: caller, dialed: did,
-		invite: req, inviteTx: tx, startAt: time.Now(), bCallID: newID(), bFromTag: newID(), trunk: tr.Name,
-		decided: make(chan struct{}), acked: make(chan struct{}), ended: make(chan struct{}), aSupportsTimer: supportsTimer}
-	c.log = s.log.With("call_id", c.id, "tenant", t.ID, "trunk", tr.Name)
-	c.a = leg{id: media.LegA, callID: c.id, localTag: newID(), remoteTag: req.From().Params.GetOr("tag", ""),
-		localURI: *req.To().Address.Clone(), remoteURI: *req.From().Address.Clone(), localDisplay: req.To().DisplayName,
-		remoteCSeq: req.CSeq().SeqNo, transport: in.transport, interval: interval, lastRefresh: time.Now()}
-	if ct := req.Contact(); ct != nil {
-		c.a.remoteTarget = *ct.Address.Clone()
-	} else {
-		c.a.remoteTarget = *req.From().Address.Clone()
-	}
-	for _, h := range req.GetHeaders("Record-Route") {
-		if rr, ok := h.(*sip.RecordRouteHeader); ok {
-			c.a.routes = append(c.a.routes, *rr.Address.Clone())
-		}
-	}
-	c.a.dest = legDest(&c.a, in.src, needsSource(in.transport, in.src, c.a.remoteTarget.String()))
-	if !s.calls.add(c) {
-		respond(s.reply(req, 482, "Loop Detected"))
-		return
-	}
-	ref := &c.self
-	ref.Store(c)
-	tx.OnCancel(func(*sip.Request) {
-		if c := ref.Load(); c != nil {
-			go c.cancelledByCaller()
-		}
-	})
-	respond(sip.NewResponseFromRequest(req, 100, "Trying", nil))
-
-	c.setup(ctx)
-
-	select {
-	case <-c.decided:
-	case <-tx.Done():
-		c.hangup("caller-gone", 0)
-		return
-	}
-	c.mu.Lock()
-	final := c.final
-	c.mu.Unlock()
-	if final == nil || final.StatusCode >= 300 {
-		return
-	}
-	c.awaitAck(tx, final)
+	c := &call{tenant: t, realm: realm, caller: caller, dialed: did, trunk: tr.Name}
+	c.log = s.log.With("call_id", req.CallID().Value(), "tenant", t.ID, "trunk", tr.Name)
+	s.runInvite(ctx, in, tx, respond, c)
 }
