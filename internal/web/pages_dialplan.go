@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/privox/privox/internal/store"
@@ -28,7 +29,33 @@ type trunkRow struct {
 	LastError string
 }
 
+type trunksView struct {
+	Rows []trunkRow
+	// Editing names the trunk the form changes ("" for a new one).
+	Editing string
+}
+
 func (s *Server) trunks(w http.ResponseWriter, r *http.Request, v *view) {
+	if v.Form == nil {
+		v.Form = url.Values{"kind": {"register"}, "transport": {"udp"}, "did_from": {"ruri"}}
+		if name := r.URL.Query().Get("edit"); name != "" {
+			var t store.Trunk
+			if ae := s.call(r, "GET", tpath(v, "/trunks/%s", url.PathEscape(name)), nil, "", &t); ae != nil {
+				s.fail(w, r, v, ae)
+				return
+			}
+			v.Form = url.Values{"name": {t.Name}, "kind": {t.Kind}, "transport": {t.Transport}, "server": {t.Server}, "failover": {t.Failover},
+				"register_expires": {strconv.Itoa(t.RegisterExpires)}, "allowed_sources": {strings.Join(t.AllowedSources, ", ")},
+				"did_from": {t.DIDFrom}, "username": {t.Username}, "editing": {t.Name}}
+			if t.Trusted {
+				v.Form.Set("trusted", "on")
+			}
+		}
+	}
+	s.renderTrunks(w, r, v, http.StatusOK)
+}
+
+func (s *Server) renderTrunks(w http.ResponseWriter, r *http.Request, v *view, status int) {
 	var l list[store.Trunk]
 	if ae := s.call(r, "GET", tpath(v, "/trunks"), nil, "", &l); ae != nil {
 		s.fail(w, r, v, ae)
@@ -53,8 +80,175 @@ func (s *Server) trunks(w http.ResponseWriter, r *http.Request, v *view) {
 		}
 		rows = append(rows, row)
 	}
-	v.Data = rows
-	s.render(w, r, http.StatusOK, "trunks", v)
+	if v.Flash == "" {
+		v.Flash = flash(r, v)
+	}
+	v.Data = trunksView{Rows: rows, Editing: v.Form.Get("editing")}
+	s.render(w, r, status, "trunks", v)
+}
+
+// formError shows a field error found before the API is asked.
+func formError(v *view, field, msg string) {
+	v.Error, v.Field = field+": "+msg, field
+}
+
+// formInt reads a whole number of a form; "" is 0.
+func formInt(v *view, field string) (int, bool) {
+	raw := strings.TrimSpace(v.Form.Get(field))
+	if raw == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		formError(v, field, v.T("err.number"))
+		return 0, false
+	}
+	return n, true
+}
+
+// formList splits a form field at commas and white space.
+func formList(v *view, field string) []string {
+	return strings.FieldsFunc(v.Form.Get(field), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// saveErr shows the API's refusal of a form at its field and reports whether it did; other
+// errors end the request.
+func (s *Server) saveErr(w http.ResponseWriter, r *http.Request, v *view, ae *apiError, again func(status int)) {
+	if ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict || ae.Status == http.StatusNotFound && ae.Field != "" {
+		v.Error, v.Field = ae.Message, ae.Field
+		again(ae.Status)
+		return
+	}
+	s.fail(w, r, v, ae)
+}
+
+func (s *Server) trunkSave(w http.ResponseWriter, r *http.Request, v *view) {
+	f := v.Form
+	again := func(status int) { s.renderTrunks(w, r, v, status) }
+	name := strings.TrimSpace(f.Get("name"))
+	if name == "" {
+		formError(v, "name", v.T("err.required"))
+		again(http.StatusBadRequest)
+		return
+	}
+	expires, ok := formInt(v, "register_expires")
+	if !ok {
+		again(http.StatusBadRequest)
+		return
+	}
+	body := map[string]any{"kind": f.Get("kind"), "transport": f.Get("transport"), "server": strings.TrimSpace(f.Get("server")),
+		"failover": strings.TrimSpace(f.Get("failover")), "register_expires": expires, "allowed_sources": formList(v, "allowed_sources"),
+		"did_from": f.Get("did_from"), "trusted": f.Get("trusted") == "on", "username": strings.TrimSpace(f.Get("username")), "password": f.Get("password")}
+	if f.Get("kind") == "ip" {
+		body["username"], body["password"], body["register_expires"] = "", "", 0
+	} else {
+		body["allowed_sources"] = []string{}
+	}
+	f.Del("password") // never sent back to the browser
+	if ae := s.call(r, "PUT", tpath(v, "/trunks/%s", url.PathEscape(name)), body, f.Get("csrf"), nil); ae != nil {
+		s.saveErr(w, r, v, ae, again)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/trunks?done=trunk_saved", v.Tenant), http.StatusSeeOther)
+}
+
+func (s *Server) trunkDelete(w http.ResponseWriter, r *http.Request, v *view) {
+	if ae := s.call(r, "DELETE", tpath(v, "/trunks/%s", url.PathEscape(r.PathValue("trunk"))), nil, v.Form.Get("csrf"), nil); ae != nil {
+		if ae.Status == http.StatusConflict {
+			v.Form = url.Values{"kind": {"register"}, "transport": {"udp"}, "did_from": {"ruri"}}
+			v.Error = ae.Message
+			s.renderTrunks(w, r, v, ae.Status)
+			return
+		}
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/trunks?done=trunk_deleted", v.Tenant), http.StatusSeeOther)
+}
+
+// Outbound routes.
+
+type routesView struct {
+	Routes  []store.OutboundRoute
+	Trunks  []string
+	Editing string
+}
+
+func (s *Server) routesPage(w http.ResponseWriter, r *http.Request, v *view) {
+	if v.Form == nil {
+		v.Form = url.Values{"e164": {"on"}}
+		if name := r.URL.Query().Get("edit"); name != "" {
+			var rt store.OutboundRoute
+			if ae := s.call(r, "GET", tpath(v, "/outbound-routes/%s", url.PathEscape(name)), nil, "", &rt); ae != nil {
+				s.fail(w, r, v, ae)
+				return
+			}
+			v.Form = url.Values{"name": {rt.Name}, "position": {strconv.Itoa(rt.Position)}, "pattern": {rt.Pattern}, "strip": {strconv.Itoa(rt.Strip)},
+				"prepend": {rt.Prepend}, "trunks": {strings.Join(rt.Trunks, ", ")}, "editing": {rt.Name}}
+			if rt.E164 {
+				v.Form.Set("e164", "on")
+			}
+		}
+	}
+	s.renderRoutes(w, r, v, http.StatusOK)
+}
+
+func (s *Server) renderRoutes(w http.ResponseWriter, r *http.Request, v *view, status int) {
+	var l list[store.OutboundRoute]
+	if ae := s.call(r, "GET", tpath(v, "/outbound-routes"), nil, "", &l); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	var tl list[store.Trunk]
+	if ae := s.call(r, "GET", tpath(v, "/trunks"), nil, "", &tl); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	names := make([]string, 0, len(tl.Items))
+	for _, t := range tl.Items {
+		names = append(names, t.Name)
+	}
+	if v.Flash == "" {
+		v.Flash = flash(r, v)
+	}
+	v.Data = routesView{Routes: l.Items, Trunks: names, Editing: v.Form.Get("editing")}
+	s.render(w, r, status, "routes", v)
+}
+
+func (s *Server) routeSave(w http.ResponseWriter, r *http.Request, v *view) {
+	f := v.Form
+	again := func(status int) { s.renderRoutes(w, r, v, status) }
+	name := strings.TrimSpace(f.Get("name"))
+	if name == "" {
+		formError(v, "name", v.T("err.required"))
+		again(http.StatusBadRequest)
+		return
+	}
+	pos, ok := formInt(v, "position")
+	if !ok {
+		again(http.StatusBadRequest)
+		return
+	}
+	strip, ok := formInt(v, "strip")
+	if !ok {
+		again(http.StatusBadRequest)
+		return
+	}
+	body := map[string]any{"position": pos, "pattern": strings.TrimSpace(f.Get("pattern")), "strip": strip,
+		"prepend": strings.TrimSpace(f.Get("prepend")), "e164": f.Get("e164") == "on", "trunks": formList(v, "trunks")}
+	if ae := s.call(r, "PUT", tpath(v, "/outbound-routes/%s", url.PathEscape(name)), body, f.Get("csrf"), nil); ae != nil {
+		s.saveErr(w, r, v, ae, again)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/routes?done=route_saved", v.Tenant), http.StatusSeeOther)
+}
+
+func (s *Server) routeDelete(w http.ResponseWriter, r *http.Request, v *view) {
+	if ae := s.call(r, "DELETE", tpath(v, "/outbound-routes/%s", url.PathEscape(r.PathValue("route"))), nil, v.Form.Get("csrf"), nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/routes?done=route_deleted", v.Tenant), http.StatusSeeOther)
 }
 
 // didKinds are the destinations a DID may name (the dial plan's kinds).
@@ -113,12 +307,99 @@ func (s *Server) didDelete(w http.ResponseWriter, r *http.Request, v *view) {
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/dids?done=did_deleted", v.Tenant), http.StatusSeeOther)
 }
 
+type groupsView struct {
+	Groups  []store.RingGroup
+	Editing string
+}
+
 func (s *Server) groups(w http.ResponseWriter, r *http.Request, v *view) {
+	if v.Form == nil {
+		v.Form = url.Values{"strategy": {"simultaneous"}, "ring_time_s": {"20"}}
+		if num := r.URL.Query().Get("edit"); num != "" {
+			var g store.RingGroup
+			if ae := s.call(r, "GET", tpath(v, "/groups/%s", url.PathEscape(num)), nil, "", &g); ae != nil {
+				s.fail(w, r, v, ae)
+				return
+			}
+			members := make([]string, 0, len(g.Members))
+			for _, m := range g.Members {
+				if m.RingTimeS > 0 {
+					members = append(members, fmt.Sprintf("%s:%d", m.Extension, m.RingTimeS))
+				} else {
+					members = append(members, m.Extension)
+				}
+			}
+			v.Form = url.Values{"number": {g.Number}, "name": {g.Name}, "strategy": {g.Strategy}, "ring_time_s": {strconv.Itoa(g.RingTimeS)},
+				"members": {strings.Join(members, ", ")}, "fallthrough_number": {g.FallthroughNumber}, "editing": {g.Number}}
+		}
+	}
+	s.renderGroups(w, r, v, http.StatusOK)
+}
+
+func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, v *view, status int) {
 	var l list[store.RingGroup]
 	if ae := s.call(r, "GET", tpath(v, "/groups"), nil, "", &l); ae != nil {
 		s.fail(w, r, v, ae)
 		return
 	}
-	v.Data = l.Items
-	s.render(w, r, http.StatusOK, "groups", v)
+	if v.Flash == "" {
+		v.Flash = flash(r, v)
+	}
+	v.Data = groupsView{Groups: l.Items, Editing: v.Form.Get("editing")}
+	s.render(w, r, status, "groups", v)
+}
+
+func (s *Server) groupSave(w http.ResponseWriter, r *http.Request, v *view) {
+	f := v.Form
+	again := func(status int) { s.renderGroups(w, r, v, status) }
+	number := strings.TrimSpace(f.Get("number"))
+	if number == "" {
+		formError(v, "number", v.T("err.required"))
+		again(http.StatusBadRequest)
+		return
+	}
+	ring, ok := formInt(v, "ring_time_s")
+	if !ok {
+		again(http.StatusBadRequest)
+		return
+	}
+	// Members: extensions in order, each optionally with its own ring time ("402:10").
+	var members []store.RingGroupMember
+	for _, m := range formList(v, "members") {
+		ext, secs, timed := strings.Cut(m, ":")
+		gm := store.RingGroupMember{Extension: ext}
+		if timed {
+			n, err := strconv.Atoi(secs)
+			if err != nil {
+				formError(v, "members", fmt.Sprintf("%q: %s", m, v.T("grp.members.hint")))
+				again(http.StatusBadRequest)
+				return
+			}
+			gm.RingTimeS = n
+		}
+		members = append(members, gm)
+	}
+	fall := strings.TrimSpace(f.Get("fallthrough_number"))
+	kind := ""
+	if fall != "" {
+		kind = "extension"
+	}
+	body := map[string]any{"name": strings.TrimSpace(f.Get("name")), "strategy": f.Get("strategy"), "ring_time_s": ring,
+		"members": members, "fallthrough_kind": kind, "fallthrough_number": fall}
+	if ae := s.call(r, "PUT", tpath(v, "/groups/%s", url.PathEscape(number)), body, f.Get("csrf"), nil); ae != nil {
+		if ae.Field == "fallthrough_kind" {
+			ae.Field = "fallthrough_number"
+		}
+		s.saveErr(w, r, v, ae, again)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/groups?done=group_saved", v.Tenant), http.StatusSeeOther)
+}
+
+func (s *Server) groupDelete(w http.ResponseWriter, r *http.Request, v *view) {
+	if ae := s.call(r, "DELETE", tpath(v, "/groups/%s", url.PathEscape(r.PathValue("group"))), nil, v.Form.Get("csrf"), nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/groups?done=group_deleted", v.Tenant), http.StatusSeeOther)
 }

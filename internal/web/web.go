@@ -109,6 +109,7 @@ func (s *Server) parseTemplates() {
 }
 
 var funcs = template.FuncMap{
+	"list": func(xs ...string) []string { return xs },
 	"when": func(ms int64) string {
 		if ms == 0 {
 			return ""
@@ -171,10 +172,17 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/me/password", s.page(s.passwordPost))
 
 	m.HandleFunc("GET /t/{tenant}/trunks", s.page(s.trunks))
+	m.HandleFunc("POST /t/{tenant}/trunks", s.page(s.trunkSave))
+	m.HandleFunc("POST /t/{tenant}/trunks/{trunk}/delete", s.page(s.trunkDelete))
+	m.HandleFunc("GET /t/{tenant}/routes", s.page(s.routesPage))
+	m.HandleFunc("POST /t/{tenant}/routes", s.page(s.routeSave))
+	m.HandleFunc("POST /t/{tenant}/routes/{route}/delete", s.page(s.routeDelete))
 	m.HandleFunc("GET /t/{tenant}/dids", s.page(s.dids))
 	m.HandleFunc("POST /t/{tenant}/dids", s.page(s.didCreate))
 	m.HandleFunc("POST /t/{tenant}/dids/{did}/delete", s.page(s.didDelete))
 	m.HandleFunc("GET /t/{tenant}/groups", s.page(s.groups))
+	m.HandleFunc("POST /t/{tenant}/groups", s.page(s.groupSave))
+	m.HandleFunc("POST /t/{tenant}/groups/{group}/delete", s.page(s.groupDelete))
 	m.HandleFunc("GET /t/{tenant}/mailboxes", s.page(s.mailboxes))
 	m.HandleFunc("POST /t/{tenant}/mailboxes/{extension}/enabled", s.page(s.mailboxEnable))
 	m.HandleFunc("GET /t/{tenant}/me/voicemail", s.page(s.myVoicemail))
