@@ -65,6 +65,11 @@ type Deps struct {
 	Explain dialplan.Explainer
 	// TrunkStates reports the registration state of a tenant's trunks (nil: SIP not running).
 	TrunkStates func(tenantID int64) any
+	// Registrations lists a tenant's registered contacts, of one user's extensions when
+	// userID > 0 (nil: SIP not running).
+	Registrations func(tenantID, userID int64) any
+	// ActiveCalls lists a tenant's running calls (nil: SIP not running).
+	ActiveCalls func(tenantID int64) any
 	// Voicemail serves the voicemail routes (voicemail.go; nil: 503).
 	Voicemail *voicemail.Service
 }

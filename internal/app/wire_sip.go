@@ -95,6 +95,8 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
 		d.Explain = srv.Explain
 		d.TrunkStates = func(tenantID int64) any { return srv.TrunkStates(tenantID) }
+		d.Registrations = func(tenantID, userID int64) any { return srv.Registrations(tenantID, userID) }
+		d.ActiveCalls = func(tenantID int64) any { return srv.TenantCalls(tenantID) }
 	})
 	if err := registerRelayMetrics(a.Metrics, relay); err != nil {
 		relay.Close()
