@@ -19,7 +19,9 @@ type registration struct {
 }
 
 // Expires is the registration's expiry in the page's format (UTC).
-func (r registration) Expires() string { return time.Unix(r.ExpiresAt, 0).UTC().Format("2006-01-02 15:04:05") }
+func (r registration) Expires() string {
+	return time.Unix(r.ExpiresAt, 0).UTC().Format("2006-01-02 15:04:05")
+}
 
 type activeCall struct {
 	Caller     string `json:"caller"`
