@@ -14,7 +14,7 @@ import (
 
 // columnTexts is the text of one column of the page's table, row by row.
 func columnTexts(col int) chromedp.Action[[]string] {
-	return chromedp.Evaluate[[]string](fmt.Sprintf(`Array.from(document.querySelectorAll("main table tbody tr")).map(r => (r.cells[%d] || {}).innerText || "")`, col))
+	return chromedp.Evaluate[[]string](fmt.Sprintf(`Array.from(document.querySelectorAll("main table:not(.aside) tbody tr")).map(r => (r.cells[%d] || {}).innerText || "")`, col))
 }
 
 // TestBrowserListsSearchSortPages drives the users, extensions, CDR, audit and my-calls

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -223,6 +224,57 @@ func TestBrowserMyVoicemail(t *testing.T) {
 	}
 	if err := p.App.Voicemail.CheckPIN(t.Context(), actor, box, "13579"); err != nil {
 		t.Fatalf("the PIN changed in the portal: %v", err)
+	}
+
+	// Greetings: a PDF is refused with the reason and changes nothing; a WAV made by sox
+	// (16 kHz, converted by the API) becomes the busy greeting; removing it restores the
+	// generated one.
+	dir := t.TempDir()
+	wav, pdf := filepath.Join(dir, "busy.wav"), filepath.Join(dir, "letter.pdf")
+	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", wav, "synth", "3", "sine", "440").CombinedOutput(); err != nil {
+		t.Fatalf("sox (scripts/install-test-deps.sh installs it): %v %s", err, out)
+	}
+	if err := os.WriteFile(pdf, []byte("%PDF-1.4\n% not audio\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	greetings := func() []store.VoicemailGreeting {
+		var b struct{ Greetings []store.VoicemailGreeting }
+		p.MustDo(200, "GET", fmt.Sprintf("%s/extensions/%d/voicemail", tb, ext.ID), p.AdminToken, nil, &b)
+		return b.Greetings
+	}
+	var gstate string
+	run(t, ctx, "upload pdf",
+		chromedp.Navigate(tp("/me/voicemail")),
+		chromedp.WaitVisible(chromedp.ID("#upload-greeting")),
+		chromedp.SetValue(chromedp.ID("#slot"), "busy"),
+		chromedp.SetUploadFiles(chromedp.ID("#greeting"), []string{pdf}),
+		chromedp.Click(chromedp.ID("#upload-greeting")),
+		chromedp.WaitVisible(chromedp.CSS(`#greeting[aria-invalid="true"]`)),
+		into(chromedp.Text(chromedp.ID("#form-error")), &msg),
+	)
+	if !strings.Contains(msg, "PDF") || len(greetings()) != 0 {
+		t.Fatalf("a PDF as greeting: message %q, greetings %+v", msg, greetings())
+	}
+	run(t, ctx, "upload wav",
+		chromedp.SetValue(chromedp.ID("#slot"), "busy"),
+		chromedp.SetUploadFiles(chromedp.ID("#greeting"), []string{wav}),
+		chromedp.Click(chromedp.ID("#upload-greeting")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		into(chromedp.Text(chromedp.ID("#greeting-state-busy")), &gstate),
+	)
+	if gs := greetings(); len(gs) != 1 || gs[0].Slot != "busy" || gs[0].DurationMS < 2900 || gs[0].DurationMS > 3100 || gstate != "recorded" {
+		t.Fatalf("after uploading the busy greeting: %+v, page %q", gs, gstate)
+	}
+	shot(t, ctx, "my-voicemail-greetings-en")
+	run(t, ctx, "remove greeting",
+		chromedp.Click(chromedp.ID("#remove-greeting-busy")),
+		chromedp.WaitVisible(chromedp.ID("#confirm-remove-greeting-busy")),
+		chromedp.Click(chromedp.ID("#confirm-remove-greeting-busy")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		into(chromedp.Text(chromedp.ID("#greeting-state-busy")), &gstate),
+	)
+	if len(greetings()) != 0 || gstate != "generated default" {
+		t.Fatalf("after removing: %+v, page %q", greetings(), gstate)
 	}
 
 	// German.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/privox/privox/internal/store"
@@ -21,7 +22,34 @@ type vmBox struct {
 		Total  int `json:"total"`
 		Unread int `json:"unread"`
 	} `json:"summary"`
-	PINSet bool `json:"pin_set"`
+	PINSet    bool                      `json:"pin_set"`
+	Greetings []store.VoicemailGreeting `json:"greetings"`
+}
+
+// greetingSlots are a box's greetings in the order callers may hear them.
+var greetingSlots = []string{"unavailable", "busy", "name"}
+
+// greetingRow is one slot of a box as the portal shows it.
+type greetingRow struct {
+	Slot       string
+	Recorded   bool
+	DurationMS int64
+	UpdatedAt  int64
+}
+
+// GreetingRows lists every slot, recorded or not.
+func (b vmBox) GreetingRows() []greetingRow {
+	out := make([]greetingRow, 0, len(greetingSlots))
+	for _, slot := range greetingSlots {
+		row := greetingRow{Slot: slot}
+		for _, g := range b.Greetings {
+			if g.Slot == slot {
+				row.Recorded, row.DurationMS, row.UpdatedAt = true, g.DurationMS, g.UpdatedAt
+			}
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 type myVoicemailView struct {
@@ -204,4 +232,58 @@ func (s *Server) mailboxEnable(w http.ResponseWriter, r *http.Request, v *view) 
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/mailboxes?done=mailbox", v.Tenant), http.StatusSeeOther)
+}
+
+// myGreetingUpload replaces one of the box's greetings with an uploaded WAV: the API checks
+// and converts it (format, rate, length) and refuses anything else with its reason.
+func (s *Server) myGreetingUpload(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	csrf, slot := v.Form.Get("csrf"), v.Form.Get("slot")
+	q := r.URL.Query()
+	q.Set("box", strconv.FormatInt(ext, 10))
+	r.URL.RawQuery = q.Encode()
+	again := func(field, msg string, status int) {
+		v.Error, v.Field = msg, field
+		s.renderMyVoicemail(w, r, v, status)
+	}
+	if !slices.Contains(greetingSlots, slot) {
+		again("slot", "slot: "+v.T("err.required"), http.StatusBadRequest)
+		return
+	}
+	f, _, err := r.FormFile("greeting")
+	if err != nil {
+		again("greeting", "greeting: "+v.T("vm.greeting.nofile"), http.StatusBadRequest)
+		return
+	}
+	defer f.Close()
+	rec := s.do(r, "PUT", tpath(v, "/extensions/%d/voicemail/greetings/%s", ext, slot), rawBody{r: f, contentType: "audio/wav"}, csrf)
+	if ae := rec.apiError(); ae != nil {
+		if ae.Status == http.StatusBadRequest || ae.Status == http.StatusRequestEntityTooLarge || ae.Status == http.StatusUnsupportedMediaType {
+			again("greeting", ae.Message, ae.Status)
+			return
+		}
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_greeting"), http.StatusSeeOther)
+}
+
+func (s *Server) myGreetingDelete(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	slot := r.PathValue("slot")
+	if !slices.Contains(greetingSlots, slot) {
+		s.notFound(w, r, v)
+		return
+	}
+	if ae := s.call(r, "DELETE", tpath(v, "/extensions/%d/voicemail/greetings/%s", ext, slot), nil, v.Form.Get("csrf"), nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_greeting_deleted"), http.StatusSeeOther)
 }

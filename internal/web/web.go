@@ -190,6 +190,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/{message}/read", s.page(s.myVoicemailRead))
 	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/{message}/delete", s.page(s.myVoicemailDelete))
 	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/pin", s.page(s.myVoicemailPIN))
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/greeting", s.upload(s.myGreetingUpload))
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/greeting/{slot}/delete", s.page(s.myGreetingDelete))
 	m.HandleFunc("GET /t/{tenant}/me/calls", s.page(s.myCalls))
 	m.HandleFunc("GET /t/{tenant}/me/devices", s.page(s.myDevices))
 	m.HandleFunc("GET /t/{tenant}/live", s.page(s.live))
@@ -246,7 +248,19 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, v *view)
 // page resolves the session (or sends the browser to the sign-in page), checks the CSRF token
 // of a form post, and runs h. The {tenant} of the URL is passed on to the API unchanged: it
 // decides whether this caller may see that tenant.
-func (s *Server) page(h pageFunc) http.HandlerFunc {
+func (s *Server) page(h pageFunc) http.HandlerFunc { return s.pageWith(formLimit, h) }
+
+// formLimit bounds a form post; uploadLimit a post with a file (multipart/form-data), which
+// only the routes made with upload accept.
+const (
+	formLimit   = 64 << 10
+	uploadLimit = 17 << 20
+)
+
+// upload is page for a form that carries a file.
+func (s *Server) upload(h pageFunc) http.HandlerFunc { return s.pageWith(uploadLimit, h) }
+
+func (s *Server) pageWith(limit int64, h pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.API.Authenticate(r)
 		if err != nil {
@@ -280,8 +294,16 @@ func (s *Server) page(h pageFunc) http.HandlerFunc {
 			v.Tenant = id
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-			if err := r.ParseForm(); err != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			var err error
+			if ct := r.Header.Get("Content-Type"); limit > formLimit && strings.HasPrefix(ct, "multipart/form-data") {
+				// The whole body fits the memory allowance: an upload (a recorded voice) never
+				// reaches a temporary file in clear.
+				err = r.ParseMultipartForm(limit)
+			} else {
+				err = r.ParseForm()
+			}
+			if err != nil {
 				v.Error = v.T("err.form")
 				s.render(w, r, http.StatusRequestEntityTooLarge, "error", v)
 				return
@@ -309,15 +331,8 @@ type apiError struct {
 // source address, and for changes the CSRF token of the form. out receives the JSON answer.
 func (s *Server) call(r *http.Request, method, path string, body any, csrf string, out any) *apiError {
 	rec := s.do(r, method, path, body, csrf)
-	if rec.status >= 400 {
-		var e struct {
-			Error apiError `json:"error"`
-		}
-		if err := json.Unmarshal(rec.buf.Bytes(), &e); err != nil || e.Error.Code == "" {
-			e.Error = apiError{Code: "internal", Message: http.StatusText(rec.status)}
-		}
-		e.Error.Status = rec.status
-		return &e.Error
+	if ae := rec.apiError(); ae != nil {
+		return ae
 	}
 	if out != nil && rec.buf.Len() > 0 {
 		if err := json.Unmarshal(rec.buf.Bytes(), out); err != nil {
@@ -330,9 +345,14 @@ func (s *Server) call(r *http.Request, method, path string, body any, csrf strin
 
 func (s *Server) do(r *http.Request, method, path string, body any, csrf string) *recorder {
 	var rd io.Reader = http.NoBody
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+	ctype := ""
+	switch b := body.(type) {
+	case nil:
+	case rawBody:
+		rd, ctype = b.r, b.contentType
+	default:
+		js, _ := json.Marshal(body)
+		rd, ctype = bytes.NewReader(js), "application/json"
 	}
 	req, _ := http.NewRequestWithContext(r.Context(), method, path, rd)
 	req.RemoteAddr = r.RemoteAddr
@@ -340,8 +360,8 @@ func (s *Server) do(r *http.Request, method, path string, body any, csrf string)
 	if c, err := r.Cookie(api.SessionCookie); err == nil {
 		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if csrf != "" {
 		req.Header.Set("X-CSRF-Token", csrf)
@@ -351,11 +371,32 @@ func (s *Server) do(r *http.Request, method, path string, body any, csrf string)
 	return rec
 }
 
+// rawBody is a request body passed to the API as it is (an uploaded file).
+type rawBody struct {
+	r           io.Reader
+	contentType string
+}
+
 // recorder keeps an in-process API answer.
 type recorder struct {
 	h      http.Header
 	status int
 	buf    bytes.Buffer
+}
+
+// apiError is the API's error answer (nil for a success).
+func (w *recorder) apiError() *apiError {
+	if w.status < 400 {
+		return nil
+	}
+	var e struct {
+		Error apiError `json:"error"`
+	}
+	if err := json.Unmarshal(w.buf.Bytes(), &e); err != nil || e.Error.Code == "" {
+		e.Error = apiError{Code: "internal", Message: http.StatusText(w.status)}
+	}
+	e.Error.Status = w.status
+	return &e.Error
 }
 
 func (w *recorder) Header() http.Header         { return w.h }
