@@ -259,7 +259,7 @@ func TestBrowserMyVoicemail(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("#slot"), "busy"),
 		chromedp.SetUploadFiles(chromedp.ID("#greeting"), []string{wav}),
 		chromedp.Click(chromedp.ID("#upload-greeting")),
-		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		chromedp.WaitVisible(chromedp.ID("#remove-greeting-busy")),
 		into(chromedp.Text(chromedp.ID("#greeting-state-busy")), &gstate),
 	)
 	if gs := greetings(); len(gs) != 1 || gs[0].Slot != "busy" || gs[0].DurationMS < 2900 || gs[0].DurationMS > 3100 || gstate != "recorded" {
@@ -270,7 +270,7 @@ func TestBrowserMyVoicemail(t *testing.T) {
 		chromedp.Click(chromedp.ID("#remove-greeting-busy")),
 		chromedp.WaitVisible(chromedp.ID("#confirm-remove-greeting-busy")),
 		chromedp.Click(chromedp.ID("#confirm-remove-greeting-busy")),
-		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		chromedp.WaitNotPresent(chromedp.ID("#remove-greeting-busy")),
 		into(chromedp.Text(chromedp.ID("#greeting-state-busy")), &gstate),
 	)
 	if len(greetings()) != 0 || gstate != "generated default" {
