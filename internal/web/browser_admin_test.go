@@ -139,3 +139,66 @@ func TestBrowserTokensHoldsDocsPassword(t *testing.T) {
 		t.Fatalf("sign-in with the new password: %d", st)
 	}
 }
+
+// TestBrowserRestriction: an admin restricts the processing of a user's data from the
+// user's page (a blank reason is refused at its field), sees the restriction with its reason,
+// and lifts it; the API and the audit log agree at each step.
+func TestBrowserRestriction(t *testing.T) {
+	p := privoxtest.Start(t, privoxtest.Options{})
+	ctx := chrome(t, t.TempDir())
+	def := defaultTenant(t, p)
+	tb := fmt.Sprintf("/api/v1/tenants/%d", def.ID)
+	var rita store.User
+	p.MustDo(201, "POST", tb+"/users", p.AdminToken, map[string]string{"name": "Rita", "email": "rita@example.test", "password": "rita-long-password"}, &rita)
+	restricted := func() (store.Restriction, int) {
+		var rs store.Restriction
+		st, b := p.Do("GET", fmt.Sprintf("%s/users/%d/restriction", tb, rita.ID), p.AdminToken, nil)
+		if st == 200 {
+			mustJSON(t, b, &rs)
+		}
+		return rs, st
+	}
+	signIn(t, ctx, p.URL, "default", "admin@localhost", privoxtest.AdminPassword)
+	var invalid, state string
+	run(t, ctx, "blank reason",
+		chromedp.Navigate(fmt.Sprintf("%s/t/%d/users/%d", p.URL, def.ID, rita.ID)),
+		chromedp.WaitVisible(chromedp.ID("#restrict")),
+		chromedp.SendKeys(chromedp.ID("#reason"), "   "),
+		chromedp.Click(chromedp.ID("#restrict")),
+		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		into(invalidFields(), &invalid),
+	)
+	if _, st := restricted(); invalid != "reason" || st != 404 {
+		t.Fatalf("blank reason: invalid %q, restriction GET %d", invalid, st)
+	}
+	run(t, ctx, "restrict",
+		chromedp.SetValue(chromedp.ID("#reason"), "accuracy contested (ticket 4711)"),
+		chromedp.Click(chromedp.ID("#restrict")),
+		chromedp.WaitVisible(chromedp.ID("#unrestrict")),
+		into(chromedp.Text(chromedp.ID("#restriction-state")), &state),
+	)
+	rs, st := restricted()
+	if st != 200 || rs.Reason != "accuracy contested (ticket 4711)" || !strings.Contains(state, "restricted") || !strings.Contains(state, "ticket 4711") {
+		t.Fatalf("after restricting: GET %d %+v, page %q", st, rs, state)
+	}
+	shot(t, ctx, "user-restricted-en")
+	run(t, ctx, "lift",
+		chromedp.Click(chromedp.ID("#unrestrict")),
+		chromedp.WaitVisible(chromedp.ID("#restrict")),
+		into(chromedp.Text(chromedp.ID("#restriction-state")), &state),
+	)
+	if _, st := restricted(); st != 404 || state != "not restricted" {
+		t.Fatalf("after lifting: GET %d, page %q", st, state)
+	}
+	var audit struct{ Items []store.AuditEntry }
+	p.MustDo(200, "GET", tb+"/audit?limit=50", p.AdminToken, nil, &audit)
+	var actions []string
+	for _, e := range audit.Items {
+		if strings.HasPrefix(e.Action, "restriction.") {
+			actions = append(actions, e.Action)
+		}
+	}
+	if strings.Join(actions, ",") != "restriction.lift,restriction.set" && strings.Join(actions, ",") != "restriction.set,restriction.lift" {
+		t.Fatalf("audit: %q", actions)
+	}
+}

@@ -214,10 +214,69 @@ func (s *Server) userEdit(w http.ResponseWriter, r *http.Request, v *view) {
 	if !ok {
 		return
 	}
-	v.Data = u
+	if !s.userEditData(w, r, v, u) {
+		return
+	}
 	v.Flash = flash(r, v)
 	v.Form = url.Values{"name": {u.Name}, "email": {u.Email}, "language": {u.Language}, "role": {u.Role}}
 	s.render(w, r, http.StatusOK, "user_edit", v)
+}
+
+// userEditView is a user with the restriction of processing in force (nil: none).
+type userEditView struct {
+	store.User
+	Restriction *store.Restriction
+}
+
+// userEditData sets the user page's data; false when the request has been answered.
+func (s *Server) userEditData(w http.ResponseWriter, r *http.Request, v *view, u store.User) bool {
+	d := userEditView{User: u}
+	var rs store.Restriction
+	switch ae := s.call(r, "GET", tpath(v, "/users/%d/restriction", u.ID), nil, "", &rs); {
+	case ae == nil:
+		d.Restriction = &rs
+	case ae.Status == http.StatusNotFound:
+	default:
+		s.fail(w, r, v, ae)
+		return false
+	}
+	v.Data = d
+	return true
+}
+
+// userRestrict places (with a reason) or lifts a restriction of processing: the person's
+// data is kept but not processed (Art. 18 GDPR), as the API's restriction routes do.
+func (s *Server) userRestrict(place bool) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *view) {
+		u, ok := s.pathUser(w, r, v)
+		if !ok {
+			return
+		}
+		csrf := v.Form.Get("csrf")
+		if place {
+			reason := strings.TrimSpace(v.Form.Get("reason"))
+			if ae := s.call(r, "PUT", tpath(v, "/users/%d/restriction", u.ID), map[string]string{"reason": reason}, csrf, nil); ae != nil {
+				if ae.Status == http.StatusBadRequest {
+					if !s.userEditData(w, r, v, u) {
+						return
+					}
+					v.Form = url.Values{"name": {u.Name}, "email": {u.Email}, "language": {u.Language}, "role": {u.Role}, "reason": {reason}}
+					v.Error, v.Field = ae.Message, "reason"
+					s.render(w, r, ae.Status, "user_edit", v)
+					return
+				}
+				s.fail(w, r, v, ae)
+				return
+			}
+			http.Redirect(w, r, fmt.Sprintf("/t/%d/users/%d?done=restricted", v.Tenant, u.ID), http.StatusSeeOther)
+			return
+		}
+		if ae := s.call(r, "DELETE", tpath(v, "/users/%d/restriction", u.ID), nil, csrf, nil); ae != nil {
+			s.fail(w, r, v, ae)
+			return
+		}
+		http.Redirect(w, r, fmt.Sprintf("/t/%d/users/%d?done=unrestricted", v.Tenant, u.ID), http.StatusSeeOther)
+	}
 }
 
 func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request, v *view) {
@@ -231,7 +290,9 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request, v *view) {
 		body["role"] = f.Get("role")
 	}
 	if ae := s.call(r, "PATCH", tpath(v, "/users/%d", u.ID), body, v.Form.Get("csrf"), &u); ae != nil {
-		v.Data = u
+		if !s.userEditData(w, r, v, u) {
+			return
+		}
 		s.formError(w, r, v, "user_edit", ae)
 		return
 	}

@@ -149,6 +149,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/users/{user}", s.page(s.userUpdate))
 	m.HandleFunc("POST /t/{tenant}/users/{user}/suspend", s.page(s.userLifecycle("suspend")))
 	m.HandleFunc("POST /t/{tenant}/users/{user}/resume", s.page(s.userLifecycle("resume")))
+	m.HandleFunc("POST /t/{tenant}/users/{user}/restrict", s.page(s.userRestrict(true)))
+	m.HandleFunc("POST /t/{tenant}/users/{user}/unrestrict", s.page(s.userRestrict(false)))
 	m.HandleFunc("GET /t/{tenant}/users/{user}/deactivate", s.page(s.deactivateConfirm))
 	m.HandleFunc("POST /t/{tenant}/users/{user}/deactivate", s.page(s.deactivatePost))
 	m.HandleFunc("GET /t/{tenant}/users/{user}/export", s.page(s.export))
