@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/privox/privox/internal/attendant"
 	"github.com/privox/privox/internal/privoxtest"
 	"github.com/privox/privox/internal/store"
 )
@@ -250,5 +251,87 @@ func mustJSON(t *testing.T, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%v: %s", err, b)
+	}
+}
+
+// TestBrowserMenus: an admin writes an auto-attendant menu in the console's form, with a
+// malformed option line and an unknown destination type refused at the options field and
+// nothing stored; changes it through its edit link and deletes it after the confirmation.
+func TestBrowserMenus(t *testing.T) {
+	p := privoxtest.Start(t, privoxtest.Options{})
+	ctx := chrome(t, t.TempDir())
+	def := defaultTenant(t, p)
+	tb := fmt.Sprintf("/api/v1/tenants/%d", def.ID)
+	p.MustDo(201, "POST", tb+"/extensions", p.AdminToken, map[string]any{"number": "401", "sip_password": "ext-secret-401"}, nil)
+	menus := func() []store.Menu {
+		var l struct{ Items []store.Menu }
+		p.MustDo(200, "GET", tb+"/menus", p.AdminToken, nil, &l)
+		return l.Items
+	}
+	signIn(t, ctx, p.URL, "default", "admin@localhost", privoxtest.AdminPassword)
+	var invalid, msg string
+	run(t, ctx, "malformed line",
+		chromedp.Click(chromedp.CSS(`nav a[href$="/menus"]`)),
+		chromedp.WaitVisible(chromedp.ID("#save-menu")),
+		chromedp.SendKeys(chromedp.ID("#name"), "main"),
+		chromedp.SendKeys(chromedp.ID("#number"), "700"),
+		chromedp.SendKeys(chromedp.ID("#options"), "1 extension 401"),
+		chromedp.Click(chromedp.ID("#save-menu")),
+		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		into(invalidFields(), &invalid), into(chromedp.Text(chromedp.ID("#form-error")), &msg),
+	)
+	if invalid != "options" || !strings.Contains(msg, "line 1") || len(menus()) != 0 {
+		t.Fatalf("malformed option: invalid %q, message %q, menus %+v", invalid, msg, menus())
+	}
+	run(t, ctx, "unknown destination",
+		chromedp.SetValue(chromedp.ID("#options"), "1 = extension 401\n2 = room 5"),
+		chromedp.Click(chromedp.ID("#save-menu")),
+		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		into(invalidFields(), &invalid), into(chromedp.Text(chromedp.ID("#form-error")), &msg),
+	)
+	if invalid != "options" || !strings.Contains(msg, "room") || len(menus()) != 0 {
+		t.Fatalf("unknown destination: invalid %q, message %q, menus %+v", invalid, msg, menus())
+	}
+	var row string
+	run(t, ctx, "save",
+		chromedp.SetValue(chromedp.ID("#options"), "1 = extension 401\n0 = hangup"),
+		chromedp.SetValue(chromedp.ID("#fallback"), "extension 401"),
+		chromedp.Click(chromedp.ID("#dial_by_extension")),
+		chromedp.Click(chromedp.ID("#save-menu")),
+		chromedp.WaitVisible(chromedp.ID("#menu-main")),
+		into(chromedp.Text(chromedp.ID("#menu-main")), &row),
+	)
+	spec := func(m store.Menu) attendant.Menu {
+		var a attendant.Menu
+		mustJSON(t, m.Spec, &a)
+		return a
+	}
+	ms := menus()
+	if len(ms) != 1 || ms[0].Number != "700" || !spec(ms[0]).DialByExtension || spec(ms[0]).Options["1"] != (attendant.Destination{Type: "extension", Target: "401"}) ||
+		spec(ms[0]).Fallback == nil || spec(ms[0]).Fallback.Target != "401" {
+		t.Fatalf("stored menus: %+v", ms)
+	}
+	if !strings.Contains(row, "0 = hangup; 1 = extension 401") || !strings.Contains(row, "extension 401") {
+		t.Fatalf("menu row %q", row)
+	}
+	shot(t, ctx, "menus-en")
+	run(t, ctx, "edit",
+		chromedp.Click(chromedp.ID("#edit-menu-main")),
+		chromedp.WaitReady(chromedp.CSS(`#menu-form input[name=editing]`)),
+		chromedp.SetValue(chromedp.ID("#retries"), "3"),
+		chromedp.Click(chromedp.ID("#save-menu")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	if ms := menus(); len(ms) != 1 || spec(ms[0]).Retries != 3 || !spec(ms[0]).DialByExtension || len(spec(ms[0]).Options) != 2 {
+		t.Fatalf("edited menu: %+v", ms)
+	}
+	run(t, ctx, "delete",
+		chromedp.Click(chromedp.ID("#delete-menu-main")),
+		chromedp.WaitVisible(chromedp.ID("#confirm-delete-menu-main")),
+		chromedp.Click(chromedp.ID("#confirm-delete-menu-main")),
+		chromedp.WaitNotPresent(chromedp.ID("#menu-main")),
+	)
+	if ms := menus(); len(ms) != 0 {
+		t.Fatalf("menus after deleting: %+v", ms)
 	}
 }
