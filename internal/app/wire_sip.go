@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/privox/privox/internal/config"
 	"github.com/privox/privox/internal/media"
+	"github.com/privox/privox/internal/privacy"
 	"github.com/privox/privox/internal/sip"
 )
 
@@ -91,6 +93,17 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 	s := &sipSubsystem{Server: srv, a: a, relay: relay, apps: apps}
 	srv.SetApps(apps.Apps)
 	a.voicemail().OnChange(srv.MessagesChanged)
+	if a.Privacy != nil {
+		a.Privacy.OnSweep(func(rep privacy.SweepReport) {
+			for _, t := range rep.Tables {
+				// Messages go with their files (content_files) or as rows of their own.
+				if t.Removed > 0 && (t.Table == "content_files" || strings.HasPrefix(t.Table, "voicemail_")) {
+					srv.RefreshMessageWaiting()
+					return
+				}
+			}
+		})
+	}
 	a.forgetters = append(a.forgetters, srv)
 	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
 		d.Explain = srv.Explain

@@ -74,7 +74,13 @@ type Engine struct {
 	colMu sync.Mutex
 	cols  map[string]map[string]bool // table → its columns
 	sweep sync.Mutex                 // one sweep at a time in this process
+	// onSweep are told of every sweep that changed something (OnSweep).
+	onSweep []func(SweepReport)
 }
+
+// OnSweep registers a function told of each sweep that removed rows, after it is done
+// (message-waiting indication recounts the boxes then); call it at start-up.
+func (e *Engine) OnSweep(f func(SweepReport)) { e.onSweep = append(e.onSweep, f) }
 
 // New returns an engine.
 func New(d Deps, o Options) *Engine {

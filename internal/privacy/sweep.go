@@ -173,6 +173,11 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error)
 			return rep, err
 		}
 	}
+	if rows, _ := rep.Removed(); !o.DryRun && rows > 0 {
+		for _, f := range e.onSweep {
+			f(rep)
+		}
+	}
 	return rep, nil
 }
 

@@ -224,6 +224,20 @@ func (s *Server) MessagesChanged(tenantID int64, number string) {
 	}
 }
 
+// RefreshMessageWaiting tells every subscribed phone its box's counts again (after the
+// retention sweep removed messages).
+func (s *Server) RefreshMessageWaiting() {
+	s.mwi.mu.Lock()
+	subs := make([]*mwiSub, 0, len(s.mwi.subs))
+	for _, sub := range s.mwi.subs {
+		subs = append(subs, sub)
+	}
+	s.mwi.mu.Unlock()
+	for _, sub := range subs {
+		go s.notifyMWI(sub, false, "")
+	}
+}
+
 // notifyMWI sends one NOTIFY; a phone that answers 481 (or not at all) loses its subscription.
 func (s *Server) notifyMWI(sub *mwiSub, final bool, reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
