@@ -109,7 +109,7 @@ type VoicemailBox struct {
 	EmailAttach bool  `json:"email_attach"`
 	EmailDelete bool  `json:"email_delete"`
 	CreatedAt   int64 `json:"created_at"`
-	UpdatedAt      int64  `json:"updated_at"`
+	UpdatedAt   int64 `json:"updated_at"`
 }
 
 const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.email_copy, b.email_attach, b.email_delete, b.created_at, b.updated_at`
