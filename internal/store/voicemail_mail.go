@@ -268,9 +268,9 @@ func (db *DB) DeleteMailRelay(ctx context.Context, tenantID int64) error {
 	return affected(res, err)
 }
 
-// EnabledMailRelays counts the tenants' enabled relays.
-func (db *DB) EnabledMailRelays(ctx context.Context) (int, error) {
-	var n int
-	err := db.QueryRow(ctx, `SELECT COUNT(*) FROM mail_relays WHERE enabled = ?`, true).Scan(&n)
-	return n, mapErr(err)
+// EnabledMailRelays counts the tenants' enabled relays, and those of them in plaintext mode.
+func (db *DB) EnabledMailRelays(ctx context.Context) (total, plaintext int, err error) {
+	err = db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN mode = 'plaintext' THEN 1 ELSE 0 END), 0) FROM mail_relays WHERE enabled = ?`, true).
+		Scan(&total, &plaintext)
+	return total, plaintext, mapErr(err)
 }
