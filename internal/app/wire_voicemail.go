@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/audio"
+	"github.com/privox/privox/internal/config"
+	"github.com/privox/privox/internal/flows"
 	"github.com/privox/privox/internal/mail"
 	"github.com/privox/privox/internal/privacy"
 	"github.com/privox/privox/internal/sip"
@@ -113,15 +116,20 @@ func (s *voicemailSubsystem) Stop() error {
 // installation's and the tenants' enabled ones) and, unless an administrator switched the flow,
 // its switch: on with mail.enabled or an enabled tenant relay. It reports whether the flow is on.
 func (a *App) refreshMailFlow(ctx context.Context) bool {
+	return setMailFlow(ctx, a.Cfg.Mail, a.DB, a.Flows, a.Logger)
+}
+
+// setMailFlow is refreshMailFlow for any registry (the CLI's documents use their own).
+func setMailFlow(ctx context.Context, cfg config.Mail, db *store.DB, reg *flows.Registry, logger *slog.Logger) bool {
 	dest, plain := "", false
-	if r, ok, err := mail.FromConfig(a.Cfg.Mail); err != nil {
-		a.Logger.Warn("installation SMTP relay unusable", "component", "voicemail", "err", err)
+	if r, ok, err := mail.FromConfig(cfg); err != nil {
+		logger.Warn("installation SMTP relay unusable", "component", "voicemail", "err", err)
 	} else if ok {
 		dest, plain = r.Destination(), r.Mode == mail.ModePlaintext
 	}
-	n, np, err := a.DB.EnabledMailRelays(ctx)
+	n, np, err := db.EnabledMailRelays(ctx)
 	if err != nil {
-		a.Logger.Warn("tenant SMTP relays unreadable", "component", "voicemail", "err", err)
+		logger.Warn("tenant SMTP relays unreadable", "component", "voicemail", "err", err)
 	}
 	if n > 0 {
 		if dest != "" {
@@ -130,21 +138,21 @@ func (a *App) refreshMailFlow(ctx context.Context) bool {
 		dest += fmt.Sprintf("%d tenant relay(s)", n)
 		plain = plain || np > 0
 	}
-	a.Flows.SetDestination(mail.FlowName, dest)
-	a.Flows.SetUnencrypted(mail.FlowName, plain)
+	reg.SetDestination(mail.FlowName, dest)
+	reg.SetUnencrypted(mail.FlowName, plain)
 	stored := false
-	if fs, err := a.DB.FlowSettings(ctx); err == nil {
+	if fs, err := db.FlowSettings(ctx); err == nil {
 		for _, f := range fs {
 			if f.Name == mail.FlowName {
 				stored = true
-				a.Flows.SetEnabled(mail.FlowName, f.Enabled)
+				reg.SetEnabled(mail.FlowName, f.Enabled)
 			}
 		}
 	}
 	if !stored {
-		a.Flows.SetEnabled(mail.FlowName, a.Cfg.Mail.Enabled || n > 0)
+		reg.SetEnabled(mail.FlowName, cfg.Enabled || n > 0)
 	}
-	return a.Flows.Enabled(mail.FlowName)
+	return reg.Enabled(mail.FlowName)
 }
 
 // mailRelay is the relay of a tenant: its own when it configured one (used only while
