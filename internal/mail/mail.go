@@ -220,8 +220,8 @@ func Redact(s string) string {
 		}
 	}
 	s = strings.Join(words, " ")
-	if len(s) > 300 {
-		s = s[:300]
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:300])
 	}
 	return s
 }
