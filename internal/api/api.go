@@ -72,6 +72,10 @@ type Deps struct {
 	ActiveCalls func(tenantID int64) any
 	// Voicemail serves the voicemail routes (voicemail.go; nil: 503).
 	Voicemail *voicemail.Service
+	// MailChanged is told when a tenant's SMTP relay changed (the flow follows it).
+	MailChanged func(ctx context.Context)
+	// MailPlaintextAllowed: the installation's local-testing switch allows plaintext relays.
+	MailPlaintextAllowed bool
 }
 
 // Server serves the API.

@@ -71,6 +71,11 @@ var param = regexp.MustCompile(`\{([a-z_]+)\}`)
 func TestTenantIsolationEveryRoute(t *testing.T) {
 	f := setup(t)
 	ids := map[string]int64{"tenant": f.tenantB, "user": f.userB, "extension": f.extB, "token": f.tokB}
+	// Tenant B's own SMTP relay and its user's objection to e-mail copies are there to be
+	// read or changed by tenant A.
+	relayB := fmt.Sprintf("/api/v1/tenants/%d/mail-relay", f.tenantB)
+	f.p.MustDo(200, "PUT", relayB, f.adminB, map[string]any{"enabled": true, "host": "smtp.beta.test", "mode": "tls", "username": "beta", "password": "beta-relay-pw"}, nil)
+	f.p.MustDo(200, "PUT", fmt.Sprintf("/api/v1/tenants/%d/users/%d/objections/email-copy", f.tenantB, f.userB), f.adminB, map[string]any{"objected": true}, nil)
 	routes := f.p.App.API.Routes()
 	checked := 0
 	for _, rt := range routes {
@@ -95,7 +100,17 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 	if checked < 20 {
 		t.Fatalf("only %d route checks", checked)
 	}
-	// The resources exist: tenant B's admin sees them.
+	// The resources exist and are unchanged: tenant B's admin sees them.
+	var rel store.MailRelay
+	f.p.MustDo(200, "GET", relayB, f.adminB, nil, &rel)
+	if !rel.Enabled || rel.Host != "smtp.beta.test" || !rel.HasPassword {
+		t.Errorf("tenant B's relay after tenant A's calls: %+v", rel)
+	}
+	var ob struct{ Objected bool }
+	f.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/%d/users/%d/objections/email-copy", f.tenantB, f.userB), f.adminB, nil, &ob)
+	if !ob.Objected {
+		t.Error("tenant B's objection changed by tenant A")
+	}
 	f.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/%d/extensions/%d", f.tenantB, f.extB), f.adminB, nil, nil)
 	f.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/%d/users/%d", f.tenantB, f.userB), f.adminB, nil, nil)
 	// Operator-only routes refuse tenant admins.

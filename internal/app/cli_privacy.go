@@ -78,7 +78,12 @@ func (c *cmdCtx) privacy() (*privacy.Engine, error) {
 	reg := flows.NewRegistry()
 	eng := privacy.New(privacy.Deps{DB: db, Files: files, Vault: vault, Flows: reg, Logger: NewLogger(c.env.Stderr, c.cfg.Log.Level)},
 		privacy.Options{Preset: c.cfg.Privacy.Preset})
-	return eng, eng.LoadFlowSwitches(c.ctx)
+	if err := eng.LoadFlowSwitches(c.ctx); err != nil {
+		return eng, err
+	}
+	// The documents describe the e-mail flow as the server runs it.
+	setMailFlow(c.ctx, c.cfg.Mail, db, reg, NewLogger(c.env.Stderr, c.cfg.Log.Level))
+	return eng, nil
 }
 
 // optTenant resolves --tenant when given; store.InstallationTenant otherwise.

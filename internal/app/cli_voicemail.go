@@ -18,7 +18,8 @@ import (
 
 func init() {
 	addCommand(command{"voicemail show", "voicemail show --tenant T --number EXT   (box settings, PIN state and message counts)", runVoicemailShow})
-	addCommand(command{"voicemail set", "voicemail set --tenant T --number EXT [--enabled true|false] [--language en|de|tenant] [--max-message-secs S] [--max-messages N] [--retention-days D]", runVoicemailSet})
+	addCommand(command{"voicemail set", "voicemail set --tenant T --number EXT [--enabled true|false] [--language en|de|tenant] [--max-message-secs S] [--max-messages N] [--retention-days D] [--email-copy true|false] [--email-attach true|false] [--email-delete true|false]", runVoicemailSet})
+	addCommand(command{"voicemail deliveries", "voicemail deliveries --tenant T [--state failed|pending|sent|suppressed|dropped]   (e-mail deliveries of voice messages; failed: the relay refused them after the last retry)", runVoicemailDeliveries})
 	addCommand(command{"voicemail pin-reset", "voicemail pin-reset --tenant T --number EXT [-]   (clear the PIN and lift a lock-out; with - a new PIN is read from standard input)", runVoicemailPINReset})
 	addCommand(command{"voicemail messages", "voicemail messages --tenant T --number EXT", runVoicemailMessages})
 	addCommand(command{"voicemail delete", "voicemail delete --tenant T --number EXT ID", runVoicemailDelete})
@@ -98,6 +99,7 @@ func (c *cmdCtx) showBox(vm *voicemail.Service, b store.VoicemailBox) error {
 		}
 		fmt.Fprintf(w, "box\t%d (extension %s)\nenabled\t%t\nlanguage\t%s\nmax message\t%d s\nmax messages\t%d\nretention\t%d days\n",
 			b.ID, b.Number, b.Enabled, lang, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays)
+		fmt.Fprintf(w, "e-mail copy\t%t (attach WAV %t, delete after delivery %t)\n", b.EmailCopy, b.EmailAttach, b.EmailDelete)
 		fmt.Fprintf(w, "messages\t%d (%d unread)\npin\tset=%t locked=%t\ngreetings\t%s\n", out.Summary.Total, out.Summary.Unread, out.PINSet, out.Locked, strings.Join(out.Slots, ", "))
 	})
 }
@@ -116,12 +118,14 @@ func runVoicemailSet(c *cmdCtx) error {
 		return err
 	}
 	var set voicemail.Settings
-	if v := c.str("enabled"); v != "" {
-		on, err := strconv.ParseBool(v)
-		if err != nil {
-			return usageErr("--enabled is true or false")
+	for flag, dst := range map[string]**bool{"enabled": &set.Enabled, "email-copy": &set.EmailCopy, "email-attach": &set.EmailAttach, "email-delete": &set.EmailDelete} {
+		if v := c.str(flag); v != "" {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return usageErr("--%s is true or false", flag)
+			}
+			*dst = &on
 		}
-		set.Enabled = &on
 	}
 	if v := c.str("language"); v != "" {
 		if v == "tenant" {
@@ -139,7 +143,7 @@ func runVoicemailSet(c *cmdCtx) error {
 		}
 	}
 	if set == (voicemail.Settings{}) {
-		return usageErr("nothing to set: give --enabled, --language, --max-message-secs, --max-messages or --retention-days")
+		return usageErr("nothing to set: give --enabled, --language, --max-message-secs, --max-messages, --retention-days, --email-copy, --email-attach or --email-delete")
 	}
 	if b, err = vm.Configure(c.ctx, vmCLIActor, b, set); err != nil {
 		return voicemailErr(err)
@@ -226,4 +230,46 @@ func runVoicemailDelete(c *cmdCtx) error {
 		return err
 	}
 	return c.out(map[string]any{"deleted": id}, func(w *tabwriter.Writer) { fmt.Fprintf(w, "message %d deleted (file and row)\n", id) })
+}
+
+func runVoicemailDeliveries(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	state := c.str("state")
+	switch state {
+	case "", store.MailPending, store.MailSent, store.MailFailed, store.MailSuppressed, store.MailDropped:
+	default:
+		return usageErr("--state is failed, pending, sent, suppressed or dropped")
+	}
+	db, err := c.store()
+	if err != nil {
+		return err
+	}
+	var all []store.VoicemailMail
+	for p := (store.Page{Limit: 1000}); ; {
+		ds, err := db.VoicemailMails(c.ctx, t.ID, state, p)
+		if err != nil {
+			return err
+		}
+		all = append(all, ds...)
+		if len(ds) < p.Limit || len(all) >= 100000 {
+			break
+		}
+		p.After = ds[len(ds)-1].ID
+	}
+	if all == nil {
+		all = []store.VoicemailMail{}
+	}
+	return c.out(all, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "ID\tMESSAGE\tBOX\tSTATE\tATTEMPTS\tUPDATED\tDETAIL")
+		for _, d := range all {
+			detail := d.Reason
+			if detail == "" {
+				detail = d.LastError
+			}
+			fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%d\t%s\t%s\n", d.ID, d.MessageID, d.BoxID, d.State, d.Attempts, time.UnixMilli(d.UpdatedAt).UTC().Format(time.RFC3339), detail)
+		}
+	})
 }

@@ -39,6 +39,24 @@ func TestVoicemailCLI(t *testing.T) {
 	if !box.Enabled || box.RetentionDays != 7 {
 		t.Fatalf("box after set %+v", box)
 	}
+	var mailBox struct {
+		EmailCopy   bool `json:"email_copy"`
+		EmailAttach bool `json:"email_attach"`
+		EmailDelete bool `json:"email_delete"`
+	}
+	json.Unmarshal([]byte(mustRun("voicemail", "set", "--tenant", "acme", "--number", "1001", "--email-copy", "true", "--email-attach", "false", "--email-delete", "true", "--json")), &mailBox)
+	if !mailBox.EmailCopy || mailBox.EmailAttach || !mailBox.EmailDelete {
+		t.Fatalf("e-mail settings after set %+v", mailBox)
+	}
+	if _, er, code := run(env, "voicemail", "set", "--tenant", "acme", "--number", "1001", "--email-copy", "false"); code == 0 || !strings.Contains(er, "--email-delete") {
+		t.Fatalf("delete after delivery without e-mail copies: exit %d %q", code, er)
+	}
+	if o := mustRun("voicemail", "deliveries", "--tenant", "acme", "--json"); strings.TrimSpace(o) != "[]" {
+		t.Fatalf("deliveries of a tenant that sent nothing: %q", o)
+	}
+	if _, er, code := run(env, "voicemail", "deliveries", "--tenant", "acme", "--state", "lost"); code == 0 || !strings.Contains(er, "--state") {
+		t.Fatalf("bad state: exit %d %q", code, er)
+	}
 	if _, er, code := run(env, "voicemail", "set", "--tenant", "acme", "--number", "1001", "--retention-days", "0"); code == 0 || !strings.Contains(er, "--retention-days") {
 		t.Fatalf("retention 0: exit %d %q", code, er)
 	}

@@ -32,6 +32,7 @@ type Config struct {
 	RTP      RTP           `yaml:"rtp"`
 	Log      Log           `yaml:"log"`
 	Privacy  Privacy       `yaml:"privacy"`
+	Mail     Mail          `yaml:"mail"`
 	Prompts  Prompts       `yaml:"prompts"`
 	Debug    Debug         `yaml:"debug"`
 	Metrics  Metrics       `yaml:"metrics"`
@@ -155,6 +156,59 @@ type Privacy struct {
 	SweepInterval time.Duration `yaml:"sweep_interval"`
 }
 
+// Mail is the installation's SMTP relay for voicemail e-mails (the outbound flow
+// "smtp_relay"); a tenant may configure its own relay through the API, which then takes its
+// place for that tenant. Certificates are always verified.
+type Mail struct {
+	// Enabled switches the flow on once Host is set (default off).
+	Enabled bool   `yaml:"enabled"`
+	Host    string `yaml:"host"`
+	// Port defaults to 587 for starttls, 465 for tls and 25 for plaintext.
+	Port int `yaml:"port"`
+	// Mode is starttls (default), tls (implicit TLS) or plaintext, which only
+	// PlaintextForLocalTesting allows.
+	Mode string `yaml:"mode"`
+	// Username and Password log in to the relay (only over TLS). Prefer the environment
+	// (PRIVOX_MAIL_PASSWORD) or PasswordFile to a password in the file.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// CAFile is a PEM file of the private CA that signed the relay's certificate; the system's
+	// roots are used besides it.
+	CAFile string `yaml:"ca_file"`
+	// From is the sender address of the e-mails.
+	From string `yaml:"from"`
+	// PlaintextForLocalTesting allows mode plaintext: e-mails, recordings included, cross the
+	// network unencrypted. For a relay on the same machine in tests only; the privacy notice
+	// says so while it is on.
+	PlaintextForLocalTesting bool `yaml:"plaintext_for_local_testing"`
+	// Timeout bounds one delivery (connect, TLS, sending).
+	Timeout time.Duration `yaml:"timeout"`
+	Retry   MailRetry     `yaml:"retry"`
+}
+
+// MailRetry is the back-off of a delivery the relay did not take: the n-th retry waits
+// First·2^(n-1), at most Max; after Attempts tries the delivery is marked failed.
+type MailRetry struct {
+	Attempts int           `yaml:"attempts"`
+	First    time.Duration `yaml:"first"`
+	Max      time.Duration `yaml:"max"`
+}
+
+// MailPort is the relay's port, or the mode's default.
+func (m Mail) MailPort() int {
+	if m.Port != 0 {
+		return m.Port
+	}
+	switch m.Mode {
+	case "tls":
+		return 465
+	case "plaintext":
+		return 25
+	}
+	return 587
+}
+
 // Default returns the configuration Privox runs with when nothing is configured.
 func Default() Config {
 	return Config{
@@ -167,6 +221,7 @@ func Default() Config {
 		RTP:      RTP{Ports: "10000-20000"},
 		Log:      Log{Level: "info"},
 		Privacy:  Privacy{Preset: "default", SweepInterval: time.Hour},
+		Mail:     Mail{Mode: "starttls", Retry: MailRetry{Attempts: 8, First: time.Minute, Max: time.Hour}},
 		Shutdown: 30 * time.Second,
 	}
 }
@@ -506,8 +561,72 @@ func Validate(c Config) Problems {
 	if c.Privacy.SweepInterval < time.Minute {
 		add("privacy.sweep_interval", "must be at least 1m")
 	}
+	for _, p := range ValidateMail(c.Mail) {
+		add(p.Key, "%s", p.Msg)
+	}
 	if c.Shutdown < 0 || c.Shutdown > 10*time.Minute {
 		add("shutdown_grace", "must be between 0s and 10m")
+	}
+	return ps
+}
+
+// ValidateMail checks the SMTP relay settings; keys are option paths under mail.
+func ValidateMail(m Mail) Problems {
+	var ps Problems
+	add := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: "mail." + key, Msg: fmt.Sprintf(format, args...)})
+	}
+	switch m.Mode {
+	case "starttls", "tls":
+	case "plaintext":
+		if !m.PlaintextForLocalTesting {
+			add("mode", "plaintext sends e-mails unencrypted and needs mail.plaintext_for_local_testing: true (for local tests only); use starttls or tls")
+		}
+	default:
+		add("mode", "must be starttls or tls, not %q", m.Mode)
+	}
+	if m.Enabled && strings.TrimSpace(m.Host) == "" {
+		add("host", "required when mail.enabled is true")
+	}
+	if m.Host != "" && (strings.ContainsAny(m.Host, " /:@") && net.ParseIP(m.Host) == nil) {
+		add("host", "must be a host name or address without port, not %q", m.Host)
+	}
+	if m.Port < 0 || m.Port > 65535 {
+		add("port", "must be between 1 and 65535")
+	}
+	if m.Password != "" && m.PasswordFile != "" {
+		add("password", "password and password_file exclude each other")
+	}
+	if (m.Password != "" || m.PasswordFile != "") && m.Username == "" {
+		add("username", "required with a password")
+	}
+	if m.Username != "" && m.Mode == "plaintext" {
+		add("username", "credentials are sent only over TLS: use mode starttls or tls")
+	}
+	if m.PasswordFile != "" {
+		if _, err := os.Stat(m.PasswordFile); err != nil {
+			add("password_file", "%v", err)
+		}
+	}
+	if m.CAFile != "" {
+		if _, err := os.Stat(m.CAFile); err != nil {
+			add("ca_file", "%v", err)
+		}
+	}
+	if m.From != "" && (!strings.Contains(m.From, "@") || strings.ContainsAny(m.From, " <>\r\n")) {
+		add("from", "must be a plain address such as voicemail@example.com, not %q", m.From)
+	}
+	if m.Timeout < 0 || m.Timeout > 10*time.Minute {
+		add("timeout", "must be between 0s (default 1m) and 10m")
+	}
+	if m.Retry.Attempts < 1 || m.Retry.Attempts > 50 {
+		add("retry.attempts", "must be between 1 and 50")
+	}
+	if m.Retry.First < time.Second || m.Retry.First > 24*time.Hour {
+		add("retry.first", "must be between 1s and 24h")
+	}
+	if m.Retry.Max < m.Retry.First || m.Retry.Max > 7*24*time.Hour {
+		add("retry.max", "must be at least retry.first and at most 168h")
 	}
 	return ps
 }

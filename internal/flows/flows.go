@@ -56,12 +56,13 @@ type Registry struct {
 	mu     sync.RWMutex
 	on     map[string]bool
 	dest   map[string]string
+	plain  map[string]bool
 	dialer net.Dialer
 }
 
 // NewRegistry returns a registry with every flow's switch at its default and no destination.
 func NewRegistry() *Registry {
-	r := &Registry{on: map[string]bool{}, dest: map[string]string{}}
+	r := &Registry{on: map[string]bool{}, dest: map[string]string{}, plain: map[string]bool{}}
 	for _, f := range declared {
 		r.on[f.Name] = f.DefaultOn
 	}
@@ -94,6 +95,10 @@ type State struct {
 	SwitchedOn bool `json:"switched_on"`
 	// Configured is whether the owning subsystem has a destination for the flow.
 	Configured bool `json:"configured"`
+	// Unencrypted says that the flow's destination is reached without encryption, which only
+	// an explicit local-testing switch allows (mail.plaintext_for_local_testing); the privacy
+	// documents name it.
+	Unencrypted bool `json:"unencrypted,omitempty"`
 }
 
 // NewState is a flow with a switch and a configured destination (or none).
@@ -107,9 +112,29 @@ func (r *Registry) List() []State {
 	defer r.mu.RUnlock()
 	var out []State
 	for _, f := range Declared() {
-		out = append(out, NewState(f, r.on[f.Name], r.dest[f.Name]))
+		st := NewState(f, r.on[f.Name], r.dest[f.Name])
+		st.Unencrypted = st.Configured && r.plain[f.Name]
+		out = append(out, st)
 	}
 	return out
+}
+
+// SetUnencrypted records that a flow's configured destination is reached in plaintext.
+func (r *Registry) SetUnencrypted(name string, plain bool) error {
+	if _, ok := Lookup(name); !ok {
+		return fmt.Errorf("%w: %q", ErrUndeclared, name)
+	}
+	r.mu.Lock()
+	r.plain[name] = plain
+	r.mu.Unlock()
+	return nil
+}
+
+// Unencrypted reports whether a flow's configured destination is reached in plaintext.
+func (r *Registry) Unencrypted(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.plain[name] && r.dest[name] != ""
 }
 
 // Enabled reports whether a flow is on: switched on and with a destination configured.

@@ -149,6 +149,14 @@ func (e *Engine) RecordsOfProcessing(ctx context.Context, tenantID int64) (strin
 		for _, f := range on {
 			w("| %s | %s | %s | %s | %s |\n", f.Name, mdEscape(f.Purpose), mdEscape(f.Destination), mdEscape(f.DataSent), mdEscape(f.LegalBasis))
 		}
+		for _, f := range on {
+			if f.Name == "smtp_relay" {
+				w("\n%s\n", mailFlowText("en"))
+			}
+			if f.Unencrypted {
+				w("\n%s\n", unencryptedText(f.Name, "en"))
+			}
+		}
 	}
 	if len(off) > 0 {
 		w("\nDeclared but off (nothing is sent): ")
@@ -274,7 +282,14 @@ func (e *Engine) PrivacyNotice(ctx context.Context, tenantID int64, lang string)
 			if tr, ok := flowText[lang][f.Name]; ok {
 				purpose, sent, dest, basis = tr[0], tr[1], tr[2], tr[3]
 			}
-			w("- **%s** (%s): %s %s. %s %s.\n", purpose, mdEscape(dest), t("Data sent:", "Übermittelt:"), sent, t("Legal basis:", "Rechtsgrundlage:"), basis)
+			w("- **%s** (%s): %s %s. %s %s.", purpose, mdEscape(dest), t("Data sent:", "Übermittelt:"), sent, t("Legal basis:", "Rechtsgrundlage:"), basis)
+			if f.Name == "smtp_relay" {
+				w(" %s", mailFlowText(lang))
+			}
+			if f.Unencrypted {
+				w(" %s", unencryptedText(f.Name, lang))
+			}
+			w("\n")
 		}
 	}
 	w("\n## %s\n\n", t("Cookies", "Cookies"))
@@ -292,4 +307,20 @@ func (e *Engine) PrivacyNotice(ctx context.Context, tenantID int64, lang string)
 		w("- %s\n", t(r[0], r[1]))
 	}
 	return b.String(), nil
+}
+
+// mailFlowText says what the e-mail flow sends, for whom and how to stop it.
+func mailFlowText(lang string) string {
+	if lang == "de" {
+		return "Sprachnachrichten werden nur für Postfächer gemailt, bei denen E-Mail-Kopien eingeschaltet sind, an die E-Mail-Adresse des Postfachinhabers: je nach Einstellung des Postfachs mit der Aufnahme als WAV-Anhang oder als Benachrichtigung ohne Ton; auf Wunsch wird die Nachricht nach der Zustellung aus dem Postfach gelöscht. Das Zertifikat des SMTP-Servers wird immer geprüft. Solange die Verarbeitung eingeschränkt ist oder der Inhaber den E-Mail-Kopien widersprochen hat (`PUT /api/v1/tenants/{tenant}/users/{id}/objections/email-copy`), wird nichts gesendet. Ein Zustellprotokoll (Status, Versuche, Grund) wird wie Sprachnachrichten aufbewahrt; es enthält weder Adresse noch Inhalt."
+	}
+	return "Voice messages are mailed only for mailboxes with e-mail copies switched on, to the mailbox owner's e-mail address: with the recording as a WAV attachment or as a notification without audio, as the mailbox is set; optionally the message is deleted from the mailbox once it was delivered. The SMTP server's certificate is always verified. While the owner's processing is restricted or the owner objected to e-mail copies (`PUT /api/v1/tenants/{tenant}/users/{id}/objections/email-copy`), nothing is sent. A delivery log (state, attempts, reason) is kept like voice messages; it holds neither address nor content."
+}
+
+// unencryptedText names a flow that currently sends in plaintext.
+func unencryptedText(flow, lang string) string {
+	if lang == "de" {
+		return "**Achtung:** `" + flow + "` sendet derzeit unverschlüsselt, weil der Schalter für lokale Tests `mail.plaintext_for_local_testing` eingeschaltet ist; E-Mails (auch Aufnahmen) werden im Klartext übertragen. Nur für Tests."
+	}
+	return "**Warning:** `" + flow + "` currently sends without encryption because the local-testing switch `mail.plaintext_for_local_testing` is on; e-mails (recordings included) cross the network in plaintext. For tests only."
 }

@@ -79,11 +79,13 @@ func (e *Engine) Flows(ctx context.Context) []flows.State {
 				on = e.flows.SwitchedOn(f.Name)
 			}
 		}
-		dest := ""
+		dest, plain := "", false
 		if e.flows != nil {
-			dest = e.flows.Destination(f.Name)
+			dest, plain = e.flows.Destination(f.Name), e.flows.Unencrypted(f.Name)
 		}
-		out = append(out, flows.NewState(f, on, dest))
+		st := flows.NewState(f, on, dest)
+		st.Unencrypted = plain
+		out = append(out, st)
 	}
 	return out
 }

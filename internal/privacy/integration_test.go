@@ -196,6 +196,23 @@ var fillers = map[string]filler{
 			t.Fatal(err)
 		}
 	},
+	// The e-mail delivery of a message (internal/voicemail), and the objection to them.
+	"voicemail_mail": func(t *testing.T, o *org, uid int64, mark string) {
+		var ext int64
+		if err := o.p.App.DB.QueryRow(context.Background(), `SELECT id FROM extensions WHERE user_id = ?`, uid).Scan(&ext); err != nil {
+			t.Fatal(err)
+		}
+		b, err := o.p.App.DB.EnsureVoicemailBox(context.Background(), o.tid, ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.p.App.DB.EnqueueVoicemailMail(context.Background(), store.VoicemailMessage{TenantID: o.tid, BoxID: b.ID, UserID: &uid, ID: 1}, ago(-1)); err != nil {
+			t.Fatal(err)
+		}
+	},
+	"mail_objections": func(t *testing.T, o *org, uid int64, mark string) {
+		o.p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/objections/email-copy", o.prefix, uid), o.token(t, uid), map[string]any{"objected": true}, nil)
+	},
 	"test_contacts": func(t *testing.T, o *org, uid int64, mark string) {
 		if _, err := o.p.App.DB.Exec(context.Background(), `INSERT INTO test_contacts (tenant_id, owner_id, name, email, phone, company) VALUES (?, ?, ?, ?, ?, ?)`,
 			o.tid, uid, "Contact of "+mark, "friend-"+mark+"@example.com", "+49 30 999"+mark, "ACME"); err != nil {

@@ -92,6 +92,23 @@ var rowMakers = map[string]rowMaker{
 		}
 		return id
 	},
+	"voicemail_mail": func(t *testing.T, e *env, tid, uid int64) int64 {
+		seq++
+		ctx := context.Background()
+		ext, err := e.db.CreateExtension(ctx, store.Extension{TenantID: tid, UserID: &uid, Number: fmt.Sprint(4000 + seq)}, store.SIPSecret{Realm: "r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.db.EnsureVoicemailBox(ctx, tid, ext.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.db.EnqueueVoicemailMail(ctx, store.VoicemailMessage{TenantID: tid, BoxID: b.ID, UserID: &uid, ID: int64(seq)}, ago(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.ID
+	},
 	"audit_log": func(t *testing.T, e *env, tid, uid int64) int64 {
 		en, err := e.db.AppendAudit(context.Background(), store.AuditEntry{TenantID: &tid, Actor: "test", Action: "test", TargetType: "tenant", TargetID: "1"})
 		if err != nil {

@@ -102,17 +102,23 @@ type VoicemailBox struct {
 	MaxMessageSecs int    `json:"max_message_secs"`
 	MaxMessages    int    `json:"max_messages"`
 	RetentionDays  int    `json:"retention_days"`
-	CreatedAt      int64  `json:"created_at"`
-	UpdatedAt      int64  `json:"updated_at"`
+	// EmailCopy mails each new message to the box owner's address; EmailAttach sends the
+	// recording as a WAV attachment (else a notice without audio); EmailDelete removes the
+	// message from the box once the relay accepted the e-mail.
+	EmailCopy   bool  `json:"email_copy"`
+	EmailAttach bool  `json:"email_attach"`
+	EmailDelete bool  `json:"email_delete"`
+	CreatedAt   int64 `json:"created_at"`
+	UpdatedAt   int64 `json:"updated_at"`
 }
 
-const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.created_at, b.updated_at`
+const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.email_copy, b.email_attach, b.email_delete, b.created_at, b.updated_at`
 const boxFrom = ` FROM voicemail_boxes b JOIN extensions e ON e.id = b.extension_id`
 
 func scanBox(s interface{ Scan(...any) error }, extra ...any) (VoicemailBox, error) {
 	var b VoicemailBox
 	var uid sql.NullInt64
-	err := s.Scan(append([]any{&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.CreatedAt, &b.UpdatedAt}, extra...)...)
+	err := s.Scan(append([]any{&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.EmailCopy, &b.EmailAttach, &b.EmailDelete, &b.CreatedAt, &b.UpdatedAt}, extra...)...)
 	if uid.Valid {
 		b.UserID = &uid.Int64
 	}
@@ -232,8 +238,10 @@ const dayMS = 24 * 3600 * 1000
 // box's messages in the same transaction.
 func (db *DB) UpdateVoicemailBox(ctx context.Context, b VoicemailBox) error {
 	return db.InTx(ctx, func(tx *DB) error {
-		res, err := tx.Exec(ctx, `UPDATE voicemail_boxes SET enabled = ?, language = ?, max_message_secs = ?, max_messages = ?, retention_days = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ?`, b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays, Now(), b.TenantID, b.ID)
+		res, err := tx.Exec(ctx, `UPDATE voicemail_boxes SET enabled = ?, language = ?, max_message_secs = ?, max_messages = ?, retention_days = ?,
+			email_copy = ?, email_attach = ?, email_delete = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ?`, b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays,
+			b.EmailCopy, b.EmailAttach, b.EmailDelete, Now(), b.TenantID, b.ID)
 		if err := affected(res, err); err != nil {
 			return err
 		}

@@ -73,6 +73,12 @@ type Settings struct {
 	MaxMessageSecs *int    `json:"max_message_secs,omitempty"`
 	MaxMessages    *int    `json:"max_messages,omitempty"`
 	RetentionDays  *int    `json:"retention_days,omitempty"`
+	// EmailCopy mails each new message to the owner's e-mail address; EmailAttach attaches
+	// the WAV (else a notice without audio); EmailDelete removes the message from the box
+	// once the relay accepted the e-mail.
+	EmailCopy   *bool `json:"email_copy,omitempty"`
+	EmailAttach *bool `json:"email_attach,omitempty"`
+	EmailDelete *bool `json:"email_delete,omitempty"`
 }
 
 // Configure validates and applies settings (audited).
@@ -104,11 +110,24 @@ func (s *Service) Configure(ctx context.Context, a Actor, b store.VoicemailBox, 
 		}
 		b.RetentionDays = *set.RetentionDays
 	}
+	if set.EmailCopy != nil {
+		b.EmailCopy = *set.EmailCopy
+	}
+	if set.EmailAttach != nil {
+		b.EmailAttach = *set.EmailAttach
+	}
+	if set.EmailDelete != nil {
+		b.EmailDelete = *set.EmailDelete
+	}
+	if b.EmailDelete && !b.EmailCopy {
+		return b, fieldErr("email_delete", "deleting messages after their e-mail needs email_copy on")
+	}
 	if err := s.db.UpdateVoicemailBox(ctx, b); err != nil {
 		return b, err
 	}
 	if err := s.audit(ctx, a, b.TenantID, "voicemail.configure", "voicemail_box", itoa(b.ID),
-		fmt.Sprintf("enabled=%t language=%q max_message_secs=%d max_messages=%d retention_days=%d", b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays)); err != nil {
+		fmt.Sprintf("enabled=%t language=%q max_message_secs=%d max_messages=%d retention_days=%d email_copy=%t email_attach=%t email_delete=%t",
+			b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays, b.EmailCopy, b.EmailAttach, b.EmailDelete)); err != nil {
 		return b, err
 	}
 	return s.db.VoicemailBox(ctx, b.TenantID, b.ID)

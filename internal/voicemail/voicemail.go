@@ -86,6 +86,8 @@ type Service struct {
 	Now func() time.Time
 	// onChange are told of changes of a box's messages (set at start-up).
 	onChange []func(tenantID int64, number string)
+	// mailer sends e-mail copies (UseMail); nil: none are queued.
+	mailer atomic.Pointer[Mailer]
 }
 
 var (
@@ -408,6 +410,7 @@ func (s *Service) Store(ctx context.Context, b store.VoicemailBox, d Deposit) (s
 	at := d.At.UnixMilli()
 	m := store.VoicemailMessage{TenantID: b.TenantID, BoxID: b.ID, UserID: b.UserID, CallerNumber: d.CallerNumber, CallerName: d.CallerName,
 		CreatedAt: at, DurationMS: audio.Duration(len(d.PCM)).Milliseconds(), Urgent: d.Urgent, ExpiresAt: at + int64(b.RetentionDays)*24*3600*1000}
+	mailer, queued := s.mailer.Load(), false
 	_, err = s.files.Put(ctx, b.TenantID, b.UserID, filestore.KindVoicemail, wav, at, func(tx *store.DB, f store.ContentFile) error {
 		total, _, err := tx.CountVoicemailMessages(ctx, b.TenantID, b.ID)
 		if err != nil {
@@ -417,11 +420,21 @@ func (s *Service) Store(ctx context.Context, b store.VoicemailBox, d Deposit) (s
 			return ErrBoxFull
 		}
 		m.FileID = f.ID
-		m, err = tx.InsertVoicemailMessage(ctx, m)
+		if m, err = tx.InsertVoicemailMessage(ctx, m); err != nil {
+			return err
+		}
+		// The e-mail copy is queued with the message: both are stored or neither.
+		if b.EmailCopy && mailer.flowOn() {
+			queued = true
+			_, err = tx.EnqueueVoicemailMail(ctx, m, s.Now().UnixMilli())
+		}
 		return err
 	})
 	if err != nil {
 		return m, fmt.Errorf("voicemail: store message: %w", err)
+	}
+	if queued {
+		mailer.Wake()
 	}
 	s.changed(b)
 	return m, nil

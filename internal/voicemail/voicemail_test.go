@@ -21,6 +21,7 @@ import (
 type env struct {
 	db    *store.DB
 	files *filestore.Store
+	vault *keys.Vault
 	vm    *voicemail.Service
 	t     store.Tenant
 	u     store.User
@@ -54,7 +55,7 @@ func newEnvTB(t testing.TB, db *store.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{db: db, files: files, vm: voicemail.New(db, files, nil, nil, voicemail.Options{}), t: tn, u: u, ext: ext}
+	return &env{db: db, files: files, vault: vault, vm: voicemail.New(db, files, nil, nil, voicemail.Options{}), t: tn, u: u, ext: ext}
 }
 
 func tone(d time.Duration) []int16 {
