@@ -228,14 +228,16 @@ func (FeatureStage) Name() string { return "feature" }
 
 // Route implements Stage.
 func (s FeatureStage) Route(ctx context.Context, req *Request) (Outcome, error) {
-	if req.From == "" || req.Trunk != "" || len(req.To) < 2 || (req.To[0] != '*' && req.To[0] != '#') {
+	// Phones send the # of a code escaped in the Request-URI (%23).
+	to := strings.ReplaceAll(req.To, "%23", "#")
+	if req.From == "" || req.Trunk != "" || len(to) < 2 || (to[0] != '*' && to[0] != '#') {
 		return Pass("not a feature code from a phone"), nil
 	}
 	cfg, err := s.Fwd.ForwardConfig(ctx, req.TenantID)
 	if err != nil {
 		return Outcome{}, err
 	}
-	ch, ok, err := cfg.Codes.Recognise(req.To)
+	ch, ok, err := cfg.Codes.Recognise(to)
 	if !ok {
 		return Pass("%s is no feature code", req.To), nil
 	}
