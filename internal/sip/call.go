@@ -119,17 +119,17 @@ type call struct {
 	fwdTarget string
 	dnd       bool
 	next      *dialplan.Request
-	endAt       time.Time
-	cause       int
-	hangupBy    string
-	decided     chan struct{} // closed once A's INVITE has its final response
-	final       *sip.Response // that response (nil when sipgo answered a CANCEL with 487)
-	acked       chan struct{} // closed when A acknowledges the 2xx
-	ended       chan struct{}
-	timers      []*time.Timer
-	sessTimer   *time.Timer
-	endOnce     sync.Once
-	self        atomic.Pointer[call] // cleared when the call ends (see handleInvite)
+	endAt     time.Time
+	cause     int
+	hangupBy  string
+	decided   chan struct{} // closed once A's INVITE has its final response
+	final     *sip.Response // that response (nil when sipgo answered a CANCEL with 487)
+	acked     chan struct{} // closed when A acknowledges the 2xx
+	ended     chan struct{}
+	timers    []*time.Timer
+	sessTimer *time.Timer
+	endOnce   sync.Once
+	self      atomic.Pointer[call] // cleared when the call ends (see handleInvite)
 
 	// Calls routed to an application of the call model (appcall.go): A's far end is the
 	// application until it connects A to a callee, when the call becomes a two-party call.
