@@ -95,6 +95,13 @@ func (s *StoreForwards) Invalidate(tenantID int64) {
 	s.mu.Unlock()
 }
 
+// InvalidateAll drops every tenant's cached settings.
+func (s *StoreForwards) InvalidateAll() {
+	s.mu.Lock()
+	clear(s.m)
+	s.mu.Unlock()
+}
+
 // ValidateForwarding checks a setting before it is stored: targets are numbers, not the
 // extension's own, and the ring time is within bounds.
 func ValidateForwarding(f store.Forwarding) (store.Forwarding, error) {

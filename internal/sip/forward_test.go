@@ -118,10 +118,23 @@ func TestForwardNoAnswer(t *testing.T) {
 	})
 }
 
-// TestForwardUnreachable: 1002 has no phone registered.
+// TestForwardUnreachable: 1002 has no phone registered; its forwarding is set through the
+// command line, and route explain shows the forward.
 func TestForwardUnreachable(t *testing.T) {
 	e := forwardEnv(t, nil)
-	e.setForward("1002", store.Forwarding{Unreachable: "1003"})
+	if out, errOut, code := e.p.CLI("forward", "set", "--tenant", "default", "--number", "1002", "--unreachable", "1003", "--busy", "1001"); code != 0 {
+		t.Fatalf("forward set: %d %s %s", code, out, errOut)
+	}
+	if out, _, _ := e.p.CLI("forward", "show", "--tenant", "default", "--number", "1002"); !strings.Contains(out, "unreachable 1003") {
+		t.Errorf("forward show: %s", out)
+	}
+	if out, _, _ := e.p.CLI("forward", "set", "--tenant", "default", "--number", "1002", "--busy", "none"); strings.Contains(out, "busy 1001") {
+		t.Errorf("busy forward not cleared: %s", out)
+	}
+	out, errOut, code := e.p.CLI("route", "explain", "--tenant", "default", "--from", "1001", "--to", "1002")
+	if code != 0 || !strings.Contains(out, "forward      pass     1002 forwards (unavailable) to 1003") || !strings.Contains(out, "forwarded by 1002 (unavailable)") {
+		t.Errorf("route explain: %d\n%s%s", code, out, errOut)
+	}
 	e.forwardedCall(t, "unavailable", nil)
 }
 
