@@ -36,6 +36,8 @@ func forwardingRoutes(s *Server) []Route {
 			Auth: Member, Result: store.Forwarding{}, Handler: s.getForwarding},
 		{Method: "PUT", Path: ext, Summary: fmt.Sprintf("Replace an extension's call forwarding (targets: numbers the dial plan routes, empty for none; no_answer_ring_s 0-%d, 0: the server's ring time-out) and do-not-disturb; audited",
 			int(dialplan.MaxForwardRing.Seconds())), Auth: Member, Body: forwardingBody{}, Result: store.Forwarding{}, Handler: s.putForwarding},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/users/{user}/forwarding", Summary: "The call forwarding and do-not-disturb of every extension of a user (self or admin)",
+			Auth: Member, Result: List[store.Forwarding]{}, Handler: s.listUserForwarding},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/forwarding", Summary: "Every extension of the tenant that forwards or is on do-not-disturb",
 			Auth: Admin, Result: List[store.Forwarding]{}, Handler: s.listForwarding},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/forward-settings", Summary: "The tenant's feature codes and forwarding hop limit (0: the default, " + strconv.Itoa(dialplan.DefaultMaxHops) + ")",
@@ -104,6 +106,21 @@ func (s *Server) putForwarding(r *Request) (any, error) {
 		return nil, dialplanErr(err)
 	}
 	return f, nil
+}
+
+func (s *Server) listUserForwarding(r *Request) (any, error) {
+	if err := s.forwardsOn(); err != nil {
+		return nil, err
+	}
+	u, err := s.pathUser(r)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := s.DB.ForwardingOfUser(r.Context(), r.TenantID, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return List[store.Forwarding]{Items: fs}, nil
 }
 
 func (s *Server) listForwarding(r *Request) (any, error) {

@@ -34,6 +34,14 @@ func TestForwardingAPI(t *testing.T) {
 		t.Errorf("member reading a colleague's forwarding: %d, want 403", st)
 	}
 	p.MustDo(200, "PUT", otherPath, f.adminA, map[string]any{"always": "1201"}, nil)
+	var mine struct{ Items []store.Forwarding }
+	p.MustDo(200, "GET", fmt.Sprintf("%s/users/%d/forwarding", a, f.memberIDA), f.memberA, nil, &mine)
+	if len(mine.Items) != 1 || mine.Items[0].Number != "1201" || mine.Items[0].Busy != "1202" {
+		t.Errorf("member's own extensions: %+v", mine.Items)
+	}
+	if st, _ := p.Do("GET", fmt.Sprintf("%s/users/%d/forwarding", a, f.userA), f.memberA, nil); st != 403 {
+		t.Errorf("member listing the admin's forwarding: %d, want 403", st)
+	}
 	var l struct{ Items []store.Forwarding }
 	p.MustDo(200, "GET", a+"/forwarding", f.adminA, nil, &l)
 	if len(l.Items) != 2 {

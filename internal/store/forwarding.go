@@ -175,3 +175,28 @@ func (db *DB) PutForwardSettings(ctx context.Context, s ForwardSettings) (Forwar
 	})
 	return s, err
 }
+
+// ForwardingOfUser lists the settings of every extension of a user (empty settings for
+// extensions that forward nothing), by number.
+func (db *DB) ForwardingOfUser(ctx context.Context, tenantID, userID int64) ([]Forwarding, error) {
+	rows, err := db.Query(ctx, `SELECT e.id, e.number, f.always_target, f.busy_target, f.no_answer_target, f.no_answer_ring_s, f.unreachable_target, f.dnd, f.updated_at
+		FROM extensions e LEFT JOIN call_forwarding f ON f.extension_id = e.id WHERE e.tenant_id = ? AND e.user_id = ? ORDER BY e.number`, tenantID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Forwarding{}
+	for rows.Next() {
+		f := Forwarding{TenantID: tenantID, UserID: &userID}
+		var always, busy, noAnswer, unreachable sql.NullString
+		var ring, updated sql.NullInt64
+		var dnd sql.NullBool
+		if err := rows.Scan(&f.ExtensionID, &f.Number, &always, &busy, &noAnswer, &ring, &unreachable, &dnd, &updated); err != nil {
+			return nil, err
+		}
+		f.Always, f.Busy, f.NoAnswer, f.Unreachable = always.String, busy.String, noAnswer.String, unreachable.String
+		f.NoAnswerRingS, f.DND, f.UpdatedAt = int(ring.Int64), dnd.Bool, updated.Int64
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}

@@ -183,6 +183,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/{message}/delete", s.page(s.myVoicemailDelete))
 	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/pin", s.page(s.myVoicemailPIN))
 	m.HandleFunc("GET /t/{tenant}/me/calls", s.page(s.myCalls))
+	m.HandleFunc("GET /t/{tenant}/me/forwarding", s.page(s.myForwarding))
+	m.HandleFunc("POST /t/{tenant}/me/forwarding/{extension}", s.page(s.myForwardingSave))
 	m.HandleFunc("GET /t/{tenant}/me/data", s.page(s.myData))
 	m.HandleFunc("GET /t/{tenant}/me/export", s.page(s.myExport))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.notFound(w, r, nil) })
