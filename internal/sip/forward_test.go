@@ -3,6 +3,7 @@ package sip_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,39 @@ func TestForwardFeatureCodes(t *testing.T) {
 	e.sippUAC("bad code", "uac_busy.xml", "udp", "-s", "*21*12ab").end()
 	if f := e.forwarding("1001"); f.Always != "" {
 		t.Errorf("after a malformed code: %+v", f)
+	}
+}
+
+// TestForwardToTrunk: 1002 forwards on no answer to an outside number; the call leaves
+// through the trunk, whose INVITE carries the Diversion from 1002, and the CDR names the
+// trunk and the forwarder.
+func TestForwardToTrunk(t *testing.T) {
+	e := forwardEnv(t, nil)
+	prov := e.newPeer("udp")
+	provider := e.sippUAS("provider", "uas.xml", prov)
+	for _, args := range [][]string{
+		{"dial", "settings", "--tenant", "default", "--country", "DE", "--main-number", "030 9999000"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "127.0.0.1:" + strconv.Itoa(prov.port), "--sources", "127.0.0.1"},
+		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "carrier"},
+		{"forward", "set", "--tenant", "default", "--number", "1002", "--no-answer", "0301234567", "--ring-time", "1"},
+	} {
+		if out, er, code := e.p.CLI(args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, er)
+		}
+	}
+	uas := e.newPeer("udp")
+	ringing := e.sippUAS("ringing 1002", "uas_cancel.xml", uas)
+	e.register("1002", "secret-1002", uas)
+	e.sippUAC("caller", "uac.xml", "udp", "-d", "500").wait(t)
+	provider.wait(t)
+	ringing.wait(t)
+	msgs := provider.messages()
+	if !strings.Contains(msgs, "INVITE sip:+49301234567@") || !strings.Contains(msgs, "Diversion: <sip:1002@") || !strings.Contains(msgs, "reason=no-answer") {
+		t.Errorf("the provider's INVITE:\n%s", tail(msgs, 3000))
+	}
+	var cdrs []store.CDR
+	waitFor(t, "CDR", func() bool { cdrs = e.cdrs(t); return len(cdrs) == 1 })
+	if c := cdrs[0]; c.ForwardedFrom != "1002" || c.Trunk != "carrier" || c.Cause != 200 {
+		t.Errorf("CDR %+v", c)
 	}
 }
