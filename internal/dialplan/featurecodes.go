@@ -266,6 +266,8 @@ type Sounds interface {
 type Feature struct {
 	Apply   Applier
 	Prompts Sounds // nil: the beep alone
+	// Lang is the language of a tenant's prompts (nil: English).
+	Lang func(ctx context.Context, tenantID int64) string
 }
 
 var _ call.App = (*Feature)(nil)
@@ -290,7 +292,11 @@ func (f *Feature) Run(ctx context.Context, h *call.Handle, arg string) error {
 	}
 	sounds := []audio.Sound{tones.Beep}
 	if f.Prompts != nil {
-		if p, err := f.Prompts.Sound(ctx, info.TenantID, "", "thank-you"); err == nil {
+		lang := "en"
+		if f.Lang != nil {
+			lang = f.Lang(ctx, info.TenantID)
+		}
+		if p, err := f.Prompts.Sound(ctx, info.TenantID, lang, "thank-you"); err == nil {
 			sounds = append(sounds, p)
 		}
 	}

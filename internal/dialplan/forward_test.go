@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/privox/privox/internal/store"
 )
 
 // fwds is a Forwarding over a map.
@@ -212,5 +214,36 @@ func TestFeatureCodes(t *testing.T) {
 	}
 	if again, err := ParseCodes(DefaultCodes.String()); err != nil || again != DefaultCodes {
 		t.Errorf("round trip: %+v %v", again, err)
+	}
+}
+
+// TestForwardFromDID: a call from a trunk to the DID of a forwarding extension follows the
+// forward, out again to an outside number as the extension's call; to an extension on DND
+// it names the box.
+func TestForwardFromDID(t *testing.T) {
+	tab, err := NewTable("de", Policy{}, []*Route{mustRoute(t, "national", "_0[1-9]X.", 0, "", "carrier")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dids := NewDIDTable("DE", []store.DID{
+		{Number: "+49305550100", Last: "+49305550100", DestKind: "extension", DestNumber: "1001"},
+		{Number: "+49305550101", Last: "+49305550101", DestKind: "extension", DestNumber: "1002"},
+		{Number: "+49305550102", Last: "+49305550102", DestKind: "extension", DestNumber: "1003"},
+	}, store.DIDDefault{})
+	f := fwds{m: map[string]Forward{"1001": {ExtID: 1, Always: "0301234567"}, "1002": {ExtID: 2, DND: true}}}
+	p := New(Stages(Deps{Extensions: exts{"1001": true, "1002": true, "1003": true}, Routes: table{tab}, DIDs: didTables{dids}, Forwards: f,
+		Guard: NewGuard(suspensions{})})...)
+	d, _ := p.Route(context.Background(), &Request{TenantID: 1, Trunk: "carrier", To: "+49305550100"})
+	if d.Dest == nil || d.Dest.Kind != KindOutbound || len(d.Diverted) != 1 || d.Diverted[0].From != "1001" {
+		t.Fatalf("DID of a forwarding extension: %+v\n%s", d, d.Explain())
+	}
+	d.Dest.Done(0)
+	d, _ = p.Route(context.Background(), &Request{TenantID: 1, Trunk: "carrier", To: "+49305550101"})
+	if d.Status != 486 || d.Mailbox != "1002" {
+		t.Errorf("DID of an extension on DND: %+v\n%s", d, d.Explain())
+	}
+	d, _ = p.Route(context.Background(), &Request{TenantID: 1, Trunk: "carrier", To: "+49305550102"})
+	if d.Stage != "did" || d.Dest == nil || d.Dest.Number != "1003" {
+		t.Errorf("DID of an extension that does not forward: %+v\n%s", d, d.Explain())
 	}
 }
