@@ -174,12 +174,42 @@ func (c *call) forward(number string, status int) bool {
 	return true
 }
 
-// addDiversion names the forwards the call followed in Diversion headers (RFC 5806), the
-// latest first, on an INVITE to the callee (caller holds c.mu).
+// addDiversion names the forwards the call followed on an INVITE to the callee (caller holds
+// c.mu): a Diversion header per hop, the latest first (RFC 5806), and History-Info (RFC 7044)
+// from the number first dialled to the target, each retargeted entry with its cause (RFC 4458)
+// and each next one marked as mapped from it.
 func (c *call) addDiversion(req *sip.Request) {
 	n := len(c.diverted)
+	if n == 0 {
+		return
+	}
 	for i := n - 1; i >= 0; i-- {
 		d := c.diverted[i]
 		req.AppendHeader(sip.NewHeader("Diversion", fmt.Sprintf("<sip:%s@%s>;reason=%s;counter=%d;privacy=off", d.From, c.realm, d.Reason, i+1)))
 	}
+	entries := make([]string, 0, n+1)
+	index := "1"
+	for i, d := range c.diverted {
+		e := fmt.Sprintf("<sip:%s@%s?Reason=SIP%%3Bcause%%3D%d>;index=%s", d.From, c.realm, historyCause(d.Reason), index)
+		if i > 0 {
+			e += ";mp=" + index[:len(index)-2]
+		}
+		entries = append(entries, e)
+		index += ".1"
+	}
+	entries = append(entries, fmt.Sprintf("<sip:%s@%s>;index=%s;mp=%s", c.fwdTarget, c.realm, index, index[:len(index)-2]))
+	req.AppendHeader(sip.NewHeader("History-Info", strings.Join(entries, ",")))
+}
+
+// historyCause is the SIP status RFC 4458 gives a forwarding reason.
+func historyCause(r dialplan.Reason) int {
+	switch r {
+	case dialplan.ReasonBusy:
+		return 486
+	case dialplan.ReasonNoAnswer:
+		return 408
+	case dialplan.ReasonUnavailable:
+		return 404
+	}
+	return 302
 }

@@ -68,6 +68,9 @@ func (e *env) forwardedCall(t *testing.T, reason string, ringing func() *sippRun
 	if !strings.Contains(msgs, want) || !strings.Contains(msgs, "reason="+reason) {
 		t.Errorf("the forwarded INVITE has no Diversion from 1002 with reason %s:\n%s", reason, tail(msgs, 3000))
 	}
+	if !strings.Contains(msgs, "History-Info: <sip:1002@") || !strings.Contains(msgs, ";index=1,<sip:1003@") || !strings.Contains(msgs, ">;index=1.1;mp=1") {
+		t.Errorf("the forwarded INVITE has no History-Info from 1002 to 1003:\n%s", tail(msgs, 3000))
+	}
 	var cdrs []store.CDR
 	waitFor(t, "CDR", func() bool { cdrs = e.cdrs(t); return len(cdrs) == 1 })
 	if c := cdrs[0]; c.ForwardedFrom != "1002" || c.Callee != "1003" || c.Cause != 200 || c.Caller != "1001" {
