@@ -61,6 +61,8 @@ type Deps struct {
 	Directory *directory.Service
 	// Dialplan stores outbound routes and dialling settings (dialplan.go; nil: 503).
 	Dialplan *dialplan.StoreTables
+	// Forwards stores forwarding and do-not-disturb settings (forwarding.go; nil: 503).
+	Forwards *dialplan.StoreForwards
 	// Explain explains the routing of a call (the SIP server's dial plan when it runs).
 	Explain dialplan.Explainer
 	// TrunkStates reports the registration state of a tenant's trunks (nil: SIP not running).

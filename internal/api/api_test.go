@@ -427,7 +427,9 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 	p.MustDo(200, "POST", b+"/dids", f.adminB, map[string]any{"number": "+43 1 5556000", "last": "+43 1 5556099", "dest_kind": "extension", "dest_number": "2001"}, &didB)
 	p.MustDo(200, "PUT", b+"/did-default", f.adminB, map[string]any{"dest_kind": "extension", "dest_number": "2001"}, nil)
 	p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/caller-id", b, mb.ID), f.adminB, map[string]any{"clir": true}, nil)
-	markers := []string{"Beta Voicemail Caller Marker", "+4930999111", "beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`, "+4315556000", "beta-group-marker"}
+	p.MustDo(200, "PUT", fmt.Sprintf("%s/extensions/%d/forwarding", b, f.extB), f.adminB, map[string]any{"busy": "0777999888"}, nil)
+	p.MustDo(200, "PUT", b+"/forward-settings", f.adminB, map[string]any{"codes": "always=*4711"}, nil)
+	markers := []string{"Beta Voicemail Caller Marker", "+4930999111", "beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`, "+4315556000", "beta-group-marker", "0777999888", "*4711"}
 	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID,
 		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID, "message": msgB.ID, "did": didB.ID}
 	// A's own resources, for the positive control of body ids.

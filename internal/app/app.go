@@ -106,7 +106,9 @@ type App struct {
 	Directory *directory.Service
 
 	// Dialplan holds the tenants' outbound routes and dialling settings (wire_dialplan.go).
-	Dialplan  *dialplan.StoreTables
+	Dialplan *dialplan.StoreTables
+	// Forwards holds the extensions' forwarding and do-not-disturb settings.
+	Forwards  *dialplan.StoreForwards
 	blocked   *prometheus.CounterVec
 	dialGuard *dialplan.Guard
 

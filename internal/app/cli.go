@@ -123,7 +123,9 @@ func Main(env Env) int {
 		// inbound numbers and caller-ID (cli_dids.go)
 		"trunk", "last", "dest", "id", "clir",
 		// ring and hunt groups (cli_groups.go)
-		"members", "strategy", "ring-time", "fallthrough"} {
+		"members", "strategy", "ring-time", "fallthrough",
+		// forwarding and do-not-disturb (cli_forward.go)
+		"always", "busy", "no-answer", "unreachable", "dnd", "codes", "max-hops"} {
 		c.flags[f] = c.fs.String(f, "", f)
 	}
 	c.flags["dry-run"] = new(string)

@@ -77,7 +77,7 @@ func runRouteExplain(c *cmdCtx) error {
 		from = dialplan.TrunkCaller + tr
 	}
 	explain := dialplan.StoreExplainer(c.db, attendant.New(c.db, nil, nil), dialplan.NewStoreTables(c.db, 0),
-		dialplan.NewGuard(dialplan.StoreSuspensions{DB: c.db}))
+		dialplan.NewGuard(dialplan.StoreSuspensions{DB: c.db}), dialplan.NewStoreForwards(c.db, 0))
 	d, err := explain(c.ctx, t.ID, from, c.str("to"))
 	if err != nil {
 		return dialplanCLIErr(err)

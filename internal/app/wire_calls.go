@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/privox/privox/internal/dialplan"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,9 @@ func newCallApps(a *App) (*callApps, error) {
 	att := attendant.New(a.DB, attendant.SpokenPrompts{Lib: a.Prompts}, a.Logger)
 	att.Register(apps)
 	a.voicemail().Register(apps)
+	if fw := a.forwards(); fw != nil {
+		apps.Register(dialplan.FeatureApp, &dialplan.Feature{Apply: a.Forwards, Prompts: appPrompts{a}, Lang: a.promptLanguage}, nil)
+	}
 	apps.SetMOH(tenantMOH{lib: a.Prompts})
 	p := apps.Pacer()
 	for _, c := range []prometheus.Collector{
@@ -86,4 +90,13 @@ func (a *App) Apps() *call.Apps {
 		}
 	}
 	return nil
+}
+
+// promptLanguage is the language of a tenant's system prompts: German for the de preset,
+// else English.
+func (a *App) promptLanguage(ctx context.Context, tenantID int64) string {
+	if t, err := a.DB.Tenant(ctx, tenantID); err == nil && t.RetentionPreset == "de" {
+		return "de"
+	}
+	return "en"
 }

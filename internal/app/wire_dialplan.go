@@ -34,9 +34,11 @@ func newDialplan(a *App) (Subsystem, error) {
 	tables := a.Dialplan
 	// Where no SIP server runs, explanations read registrations from the store; the SIP
 	// subsystem replaces this with its own (its cache and live registrations).
-	explain := dialplan.StoreExplainer(a.DB, attendant.New(a.DB, nil, nil), tables, a.dialGuard)
+	a.Forwards = dialplan.NewStoreForwards(a.DB, routeTableTTL)
+	explain := dialplan.StoreExplainer(a.DB, attendant.New(a.DB, nil, nil), tables, a.dialGuard, a.Forwards)
 	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
 		d.Dialplan = tables
+		d.Forwards = a.Forwards
 		if d.Explain == nil {
 			d.Explain = explain
 		}
@@ -57,4 +59,13 @@ func (a *App) blockedCall(ctx context.Context, req *dialplan.Request, d *dialpla
 	if _, err := a.DB.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		a.Logger.Warn("audit of a blocked call failed", "err", err, "tenant", req.TenantID)
 	}
+}
+
+// forwards returns the forwarding settings as the dial plan reads them (nil when the dial
+// plan subsystem is not wired).
+func (a *App) forwards() dialplan.Forwarding {
+	if a.Forwards == nil {
+		return nil
+	}
+	return a.Forwards
 }

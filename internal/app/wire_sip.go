@@ -72,7 +72,8 @@ func newSIPSubsystem(a *App) (Subsystem, error) {
 		WebSocket:  true,
 		Node:       c.NodeName,
 	}, sip.Deps{DB: a.DB, Relay: relay, Logger: a.Logger, Metrics: a.Metrics, Secrets: a.Vault, Names: a.Directory,
-		Routes: a.Dialplan, DIDs: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall, Mailboxes: a.voicemail(), Divert: a.voicemail(), MessageCounts: a.voicemail()})
+		Routes: a.Dialplan, DIDs: a.Dialplan, Guard: a.dialGuard, Blocked: a.blockedCall, Mailboxes: a.voicemail(), Divert: a.voicemail(), MessageCounts: a.voicemail(),
+		Forwards: a.forwards()})
 	if err != nil {
 		relay.Close()
 		return nil, err

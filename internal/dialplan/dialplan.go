@@ -56,6 +56,9 @@ type Destination struct {
 	// Done reports the end of an outside call and its talk time to the outside-call guard;
 	// whoever acts on the decision calls it once (nil when nothing counts the call).
 	Done func(talk time.Duration) `json:"-"`
+	// RingFor is how long an extension rings before its no-answer forwarding takes the call
+	// (0: the server's ring time-out).
+	RingFor time.Duration `json:"ring_for,omitempty"`
 	// Ref is the resolver's own handle on the destination (the SIP core's account and
 	// contacts for an extension); dialplan never looks inside it.
 	Ref any `json:"-"`
@@ -77,6 +80,15 @@ type Request struct {
 	Trunk string
 	// Withheld: the caller dialled the suppression code (the CLIR stage sets it).
 	Withheld bool
+	// Diverted lists the forwards the call followed so far, first first (the forward
+	// stage and AfterRing append to it); From is then the last forwarding extension, which
+	// an outside target is counted for, and Caller the extension that placed the call
+	// ("outside" for a call from outside).
+	Diverted []Diversion
+	Caller   string
+	// RingFor is the ring time of the dialled extension's no-answer forwarding (the
+	// forward stage sets it).
+	RingFor time.Duration
 }
 
 // Step is one line of the decision trace: what a stage did with the call.
@@ -98,6 +110,11 @@ type Decision struct {
 	Why   string `json:"why"`
 	// Blocked is set when the toll-fraud guard refused the call (the reason code).
 	Blocked string `json:"blocked,omitempty"`
+	// Mailbox is the extension whose voicemail box may take a rejected call (not
+	// registered, do-not-disturb) before the caller hears the status.
+	Mailbox string `json:"mailbox,omitempty"`
+	// Diverted lists the forwards the call followed to its destination.
+	Diverted []Diversion `json:"diverted,omitempty"`
 	// Trace lists every stage the call passed through, the deciding one last.
 	Trace []Step `json:"trace"`
 }
@@ -168,9 +185,11 @@ func (p *Plan) Route(ctx context.Context, req *Request) (*Decision, error) {
 		d := o.Decision
 		d.Stage = s.Name()
 		d.Trace = append(trace, Step{Stage: s.Name(), Decided: true, Why: d.Why})
+		d.Diverted = req.Diverted
 		return d, nil
 	}
-	return &Decision{Status: 404, Reason: "Not Found", Stage: "end", Why: "no stage matched", Trace: append(trace, Step{Stage: "end", Decided: true, Why: "no stage matched"})}, nil
+	return &Decision{Status: 404, Reason: "Not Found", Stage: "end", Why: "no stage matched", Diverted: req.Diverted,
+		Trace: append(trace, Step{Stage: "end", Decided: true, Why: "no stage matched"})}, nil
 }
 
 func cmpOr(a, b string) string {
@@ -199,6 +218,9 @@ func (d *Decision) Explain() string {
 		if d.Dest.App != "" {
 			fmt.Fprintf(&b, " %s(%s)", d.Dest.App, d.Dest.Arg)
 		}
+		if d.Dest.RingFor > 0 {
+			fmt.Fprintf(&b, " (rings %s, then forwards)", d.Dest.RingFor)
+		}
 		if d.Dest.Route != "" {
 			fmt.Fprintf(&b, " via route %s (e164 %s, %s, trunks %s)", d.Dest.Route, d.Dest.E164, d.Dest.Class, strings.Join(d.Dest.Trunks, ","))
 			switch {
@@ -210,7 +232,14 @@ func (d *Decision) Explain() string {
 		}
 		b.WriteString("\n")
 	default:
-		fmt.Fprintf(&b, "=> reject %d %s\n", d.Status, d.Reason)
+		fmt.Fprintf(&b, "=> reject %d %s", d.Status, d.Reason)
+		if d.Mailbox != "" {
+			fmt.Fprintf(&b, " (or the mailbox of %s)", d.Mailbox)
+		}
+		b.WriteString("\n")
+	}
+	for _, dv := range d.Diverted {
+		fmt.Fprintf(&b, "   forwarded by %s (%s)\n", dv.From, dv.Reason)
 	}
 	return b.String()
 }

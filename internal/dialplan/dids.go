@@ -179,6 +179,8 @@ type DIDStage struct {
 	DIDs DIDs
 	// The stages destinations of each kind are resolved by (nil: not served here).
 	Ext, Apps, Boxes, Groups, Outbound Stage
+	// Fwd hands DIDs of forwarding extensions to the forward stage (nil: none).
+	Fwd Forwarding
 }
 
 var _ Stage = DIDStage{}
@@ -217,6 +219,18 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	}
 	if st == nil {
 		return Reject(404, "Not Found", "trunk %s: %s goes to %s, which this system does not serve", req.Trunk, what, tg), nil
+	}
+	if tg.Kind == KindExtension && s.Fwd != nil {
+		f, err := s.Fwd.Forward(ctx, req.TenantID, tg.Number)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if f.Always != "" || f.DND || f.Unreachable != "" {
+			// The forward stage follows the extension's forwarding (the call counts as the
+			// extension's if it goes out again).
+			req.To, req.Caller = tg.Number, "outside"
+			return Pass("trunk %s: %s goes to extension %s, which forwards or is on do-not-disturb", req.Trunk, what, tg.Number), nil
+		}
 	}
 	in := *req
 	in.To = tg.Number

@@ -25,6 +25,9 @@ type Deps struct {
 	Guard *Guard
 	// Blocked is told of every call the toll-fraud guard refuses (not of explanations).
 	Blocked func(ctx context.Context, req *Request, d *Decision)
+	// Forwards gives forwarding, do-not-disturb and feature codes (nil: no forward and
+	// feature stages).
+	Forwards Forwarding
 }
 
 // Stages is the order in which a call passes through the dial plan: the one place it is
@@ -53,8 +56,10 @@ func Stages(d Deps) []Stage {
 		outbound = OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked, DIDs: d.DIDs}
 	}
 	if d.DIDs != nil { // a call from a trunk: its DID decides, resolved by the stages below
-		out = append(out, DIDStage{DIDs: d.DIDs, Ext: ext, Groups: groups, Apps: apps, Boxes: boxes, Outbound: outbound})
+		out = append(out, DIDStage{DIDs: d.DIDs, Ext: ext, Groups: groups, Apps: apps, Boxes: boxes, Outbound: outbound, Fwd: d.Forwards})
 	}
+	add(d.Forwards != nil, FeatureStage{Fwd: d.Forwards})                     // *21… #21 *78 …: forwarding and DND from the phone
+	add(d.Forwards != nil, ForwardStage{Fwd: d.Forwards, Ext: d.Extensions})  // unconditional/unreachable forwarding, DND
 	add(ext != nil, ext)                                                      // an extension of the tenant
 	add(groups != nil, groups)                                                // a ring or hunt group's number
 	add(apps != nil, apps)                                                    // a menu or other application's number
@@ -106,9 +111,11 @@ func (s ExtensionStage) Route(ctx context.Context, req *Request) (Outcome, error
 		return Pass("%s is not an extension", req.To), err
 	}
 	if !e.Reachable {
-		return Reject(480, "Temporarily Unavailable", "extension %s has no registered contact", e.Number), nil
+		o := Reject(480, "Temporarily Unavailable", "extension %s has no registered contact", e.Number)
+		o.Decision.Mailbox = e.Number
+		return o, nil
 	}
-	return To(Destination{Kind: KindExtension, Number: e.Number, Ref: e.Ref}, "extension %s is registered", e.Number), nil
+	return To(Destination{Kind: KindExtension, Number: e.Number, RingFor: req.RingFor, Ref: e.Ref}, "extension %s is registered", e.Number), nil
 }
 
 // ApplicationStage routes to an application the number runs.

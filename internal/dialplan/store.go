@@ -270,8 +270,8 @@ const TrunkCaller = "trunk:"
 
 // StoreExplainer explains over the store (extensions, registrations, the given applications
 // and routes), for where no SIP server runs.
-func StoreExplainer(db *store.DB, apps Applications, routes Routes, guard *Guard) Explainer {
-	d := Deps{Extensions: StoreExtensions{db}, Applications: apps, Routes: routes, Guard: guard}
+func StoreExplainer(db *store.DB, apps Applications, routes Routes, guard *Guard, fwd Forwarding) Explainer {
+	d := Deps{Extensions: StoreExtensions{db}, Applications: apps, Routes: routes, Guard: guard, Forwards: fwd}
 	if dids, ok := routes.(DIDs); ok {
 		d.DIDs = dids
 	}

@@ -248,6 +248,14 @@ var fillers = map[string]filler{
 	"legal_holds": func(t *testing.T, o *org, uid int64, mark string) {
 		o.p.MustDo(201, "POST", o.prefix+"/holds", o.admin, map[string]any{"user_id": uid, "reason": "billing dispute " + mark, "expires_at": ago(-30)}, nil)
 	},
+	// The person forwards their extension and is on do-not-disturb (internal/dialplan).
+	"call_forwarding": func(t *testing.T, o *org, uid int64, mark string) {
+		var ext int64
+		if err := o.p.App.DB.QueryRow(context.Background(), `SELECT id FROM extensions WHERE user_id = ?`, uid).Scan(&ext); err != nil {
+			t.Fatal(err)
+		}
+		o.p.MustDo(200, "PUT", fmt.Sprintf("%s/extensions/%d/forwarding", o.prefix, ext), o.token(t, uid), map[string]any{"busy": "0301234567", "dnd": true}, nil)
+	},
 	"caller_id_prefs": func(t *testing.T, o *org, uid int64, mark string) {
 		o.p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/caller-id", o.prefix, uid), o.admin, map[string]any{"clir": true}, nil)
 	},

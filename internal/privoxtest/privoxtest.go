@@ -226,6 +226,9 @@ func (p *Privox) CLI(args ...string) (stdout, stderr string, code int) {
 		// (5 s); a test's next call sees them at once.
 		p.App.Dialplan.InvalidateAll()
 	}
+	if p.App.Forwards != nil {
+		p.App.Forwards.InvalidateAll()
+	}
 	return o.String(), e.String(), code
 }
 

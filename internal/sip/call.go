@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	callmodel "github.com/privox/privox/internal/call"
+	"github.com/privox/privox/internal/dialplan"
 	"github.com/privox/privox/internal/media"
 	"github.com/privox/privox/internal/store"
 )
@@ -109,17 +110,26 @@ type call struct {
 	trunk       string
 	outside     *outsideLeg // an outside call's trunks and identity (trunkcall.go)
 	group       *groupLeg   // a group call's steps (groupcall.go)
-	endAt       time.Time
-	cause       int
-	hangupBy    string
-	decided     chan struct{} // closed once A's INVITE has its final response
-	final       *sip.Response // that response (nil when sipgo answered a CANCEL with 487)
-	acked       chan struct{} // closed when A acknowledges the 2xx
-	ended       chan struct{}
-	timers      []*time.Timer
-	sessTimer   *time.Timer
-	endOnce     sync.Once
-	self        atomic.Pointer[call] // cleared when the call ends (see handleInvite)
+	// Forwarding (divert.go): the request the dial plan routed last, the forwards the call
+	// followed (sent on as Diversion headers), the number it was forwarded to, whether the
+	// callee is on do-not-disturb (no forwarding then, only voicemail), and the request to
+	// route next after a forward once the call rang.
+	req       *dialplan.Request
+	diverted  []dialplan.Diversion
+	fwdTarget string
+	dnd       bool
+	next      *dialplan.Request
+	endAt     time.Time
+	cause     int
+	hangupBy  string
+	decided   chan struct{} // closed once A's INVITE has its final response
+	final     *sip.Response // that response (nil when sipgo answered a CANCEL with 487)
+	acked     chan struct{} // closed when A acknowledges the 2xx
+	ended     chan struct{}
+	timers    []*time.Timer
+	sessTimer *time.Timer
+	endOnce   sync.Once
+	self      atomic.Pointer[call] // cleared when the call ends (see handleInvite)
 
 	// Calls routed to an application of the call model (appcall.go): A's far end is the
 	// application until it connects A to a callee, when the call becomes a two-party call.

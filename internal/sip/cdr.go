@@ -121,6 +121,9 @@ func (w *cdrWriter) started(c *call) {
 	if c.callee != nil {
 		cdr.CalleeUserID = c.callee.userPtr()
 	}
+	if len(c.diverted) > 0 {
+		cdr.ForwardedFrom, cdr.Callee = c.diverted[0].From, c.fwdTarget
+	}
 	select {
 	case w.queue <- cdrItem{CDR: cdr}:
 	default:
@@ -140,6 +143,9 @@ func (w *cdrWriter) record(c *call) {
 	}
 	if c.callee != nil {
 		cdr.CalleeUserID = c.callee.userPtr()
+	}
+	if len(c.diverted) > 0 {
+		cdr.ForwardedFrom, cdr.Callee = c.diverted[0].From, c.fwdTarget
 	}
 	answered := !c.answerAt.IsZero()
 	if answered {

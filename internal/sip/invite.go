@@ -162,13 +162,23 @@ func (s *Server) runInvite(ctx context.Context, in *inbound, tx sip.ServerTransa
 // setup routes the call and forks it; on failure it gives A its final response.
 func (c *call) setup(ctx context.Context) {
 	s := c.s
-	rc := &routeCtx{ctx: ctx, s: s, tenant: c.tenant, caller: c.caller, dialed: c.dialed, src: parseSource(c.invite.Source())}
+	c.mu.Lock()
+	next := c.next
+	c.next = nil
+	c.mu.Unlock()
+	rc := &routeCtx{ctx: ctx, s: s, tenant: c.tenant, caller: c.caller, dialed: c.dialed, src: parseSource(c.invite.Source()), next: next}
 	d, err := s.routeCall(rc)
 	if err != nil {
 		c.log.Error("routing failed", "err", err)
 		c.fail(500, "Server Internal Error", "system")
 		return
 	}
+	c.mu.Lock()
+	c.req, c.dnd = d.req, d.dnd
+	if d.req != nil && len(d.req.Diverted) > 0 {
+		c.diverted, c.fwdTarget = d.req.Diverted, d.req.To
+	}
+	c.mu.Unlock()
 	if d.status != 0 {
 		if c.divert(d.unreachable, d.status) {
 			return
@@ -237,7 +247,11 @@ func (c *call) setup(ctx context.Context) {
 		c.forks = append(c.forks, f)
 	}
 	forks := append([]*fork(nil), c.forks...)
-	noAnswer := time.AfterFunc(s.pol().NoAnswer, func() { c.noAnswer() })
+	ring := s.pol().NoAnswer
+	if d.ringFor > 0 {
+		ring = d.ringFor // the callee's own ring time before its no-answer forwarding
+	}
+	noAnswer := time.AfterFunc(ring, func() { c.noAnswer() })
 	c.timers = append(c.timers, noAnswer)
 	c.mu.Unlock()
 	c.log.Debug("forking", "contacts", len(forks))
@@ -267,6 +281,7 @@ func (c *call) newForkInvite(b binding, sdp []byte, maxForwards int) *sip.Reques
 	req.AppendHeader(s.contactFor(b.transport, ""))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
 	req.AppendHeader(sip.NewHeader("User-Agent", "Privox"))
+	c.addDiversion(req)
 	c.outside.decorate(req, c.realm)
 	setBody(req, sdp)
 	dest := hostPort(target, b.transport)

@@ -25,6 +25,9 @@ type routeCtx struct {
 	caller *account
 	dialed string
 	src    netip.AddrPort
+	// next is the request of a call forwarded after it rang (divert.go): routed instead of
+	// the dialled number.
+	next *dialplan.Request
 }
 
 // routeDecision is what the SIP core does with a call: the callee and the contacts to fork
@@ -36,8 +39,14 @@ type routeDecision struct {
 	app     *callmodel.Route
 	status  int
 	reason  string
-	// unreachable is the extension whose lack of a contact the status reports (divert.go).
+	// unreachable is the extension whose mailbox may take the rejected call (no contact,
+	// do-not-disturb: dnd, which is never forwarded further) (divert.go).
 	unreachable string
+	dnd         bool
+	// req is the request as the dial plan left it (the forwards it followed, the number it
+	// routed); ringFor the callee's ring time before its no-answer forwarding.
+	req     *dialplan.Request
+	ringFor time.Duration
 	// Outside calls: the caller-ID the trunk is sent (the From user), the guard's report of
 	// the call's end, and the trunk.
 	fromUser    string
@@ -84,7 +93,8 @@ func newPlan(s *Server, deps Deps) *dialplan.Plan {
 	if deps.DIDs != nil {
 		s.trunkIn = newTrunkIndex(s, deps.DIDs)
 	}
-	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, DIDs: deps.DIDs, Guard: deps.Guard, Blocked: deps.Blocked}
+	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, DIDs: deps.DIDs, Guard: deps.Guard, Blocked: deps.Blocked,
+		Forwards: deps.Forwards}
 	if g, ok := deps.Routes.(dialplan.Groups); ok { // the route tables keep the groups too
 		d.Groups = g
 	}
@@ -92,6 +102,9 @@ func newPlan(s *Server, deps Deps) *dialplan.Plan {
 }
 
 func (rc *routeCtx) request() *dialplan.Request {
+	if rc.next != nil {
+		return rc.next
+	}
 	req := &dialplan.Request{TenantID: rc.tenant.ID, To: rc.dialed}
 	if rc.caller != nil && rc.caller.trunk != "" {
 		// A call from outside: routed by its DID; a number an application connects the
@@ -115,24 +128,31 @@ func (s *Server) routeCall(rc *routeCtx) (*routeDecision, error) {
 }
 
 func (s *Server) planCall(rc *routeCtx) (*routeDecision, error) {
-	d, err := s.plan.Route(rc.ctx, rc.request())
+	req := rc.request()
+	d, err := s.plan.Route(rc.ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	rd, err := s.decision(rc, d)
+	if rd != nil {
+		rd.req = req
+	}
+	return rd, err
+}
+
+func (s *Server) decision(rc *routeCtx, d *dialplan.Decision) (*routeDecision, error) {
 	if d.Status != 0 {
-		if d.Stage == "end" || d.Stage == "input" {
+		if (d.Stage == "end" || d.Stage == "input") && len(d.Diverted) == 0 {
 			s.guard.unknownTarget(rc.src, rc.dialed, "") // after authentication: not forged
 		}
-		rd := &routeDecision{status: d.Status, reason: d.Reason}
-		if d.Stage == "extension" {
-			rd.unreachable = rc.dialed
-		}
+		rd := &routeDecision{status: d.Status, reason: d.Reason, unreachable: d.Mailbox}
+		rd.dnd = d.Stage == "forward" && d.Mailbox != ""
 		return rd, nil
 	}
 	switch dst := d.Dest; dst.Kind {
 	case dialplan.KindExtension:
 		ref := dst.Ref.(extRef)
-		return &routeDecision{callee: ref.acct, targets: ref.targets}, nil
+		return &routeDecision{callee: ref.acct, targets: ref.targets, ringFor: dst.RingFor}, nil
 	case dialplan.KindApplication, dialplan.KindMailbox:
 		return &routeDecision{app: &callmodel.Route{App: dst.App, Arg: dst.Arg}}, nil
 	case dialplan.KindGroup:

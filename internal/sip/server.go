@@ -68,6 +68,9 @@ type Deps struct {
 	Divert Diverter
 	// MessageCounts answers message-waiting subscriptions (mwi.go; nil: SUBSCRIBE gets 489).
 	MessageCounts MessageCounts
+	// Forwards gives the dial plan call forwarding, do-not-disturb and feature codes, and
+	// the SIP core the forwarding of calls that rang (divert.go; nil: no forwarding).
+	Forwards dialplan.Forwarding
 }
 
 // Server is the SIP core. Its lifecycle follows the app's subsystems: New (configure and
@@ -97,6 +100,7 @@ type Server struct {
 	secrets  SecretOpener
 	names    CallerNames
 	diverter Diverter
+	forwards dialplan.Forwarding
 	counts   MessageCounts
 	mwi      mwiTable
 
@@ -175,6 +179,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.plan = newPlan(s, deps)
 	s.secrets = deps.Secrets
 	s.diverter = deps.Divert
+	s.forwards = deps.Forwards
 	s.counts = deps.MessageCounts
 	var terr error
 	if s.trunks, terr = newTrunkRegs(s, deps.Metrics); terr != nil {

@@ -89,7 +89,7 @@ CREATE INDEX registrations_expires ON registrations(expires_at);
 `)
 	datacat.RegisterTable(datacat.Table{Name: "cdrs", Category: datacat.Traffic, Owner: datacat.OwnerTenant,
 		TenantColumn: "tenant_id", TimeColumn: "start_at",
-		PersonColumns: []string{"caller_user_id", "callee_user_id"}, NumberColumns: []string{"caller", "callee"},
+		PersonColumns: []string{"caller_user_id", "callee_user_id"}, NumberColumns: []string{"caller", "callee", "forwarded_from"},
 		Parties:          []datacat.Party{{Person: "caller_user_id", Numbers: []string{"caller"}}, {Person: "callee_user_id", Numbers: []string{"callee"}}},
 		AnonymisedColumn: "anonymised", StatsDimensions: []string{"trunk", "direction"}, StatsSum: "duration_ms",
 		Purpose: "Call detail records for operation, troubleshooting and statistics"})
@@ -126,6 +126,9 @@ type CDR struct {
 	// was known at the answer, not the call's real end.
 	EndUnknown bool   `json:"end_unknown,omitempty"`
 	Node       string `json:"-"` // the node that handled the call
+	// ForwardedFrom is the extension whose forwarding (or do-not-disturb) sent the call on
+	// to Callee ("" for a call that was not forwarded); the first of a chain.
+	ForwardedFrom string `json:"forwarded_from,omitempty"`
 }
 
 // JournalEntry is one line of a user's call journal (usage category).
@@ -188,8 +191,8 @@ func (db *DB) RecordCalls(ctx context.Context, recs []CallRecord) error {
 		if err != nil {
 			return err
 		}
-		insCDR, err := tx.prepare(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, in_progress, node)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		insCDR, err := tx.prepare(ctx, `INSERT INTO cdrs (tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, in_progress, node, forwarded_from)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 		if err != nil {
 			return err
 		}
@@ -223,7 +226,7 @@ func (db *DB) RecordCalls(ctx context.Context, recs []CallRecord) error {
 			}
 			if !completed {
 				if err := insCDR.QueryRowContext(ctx, c.TenantID, c.CallID, c.Caller, c.Callee, nullID(c.CallerUserID), nullID(c.CalleeUserID), c.Direction, c.Trunk,
-					c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy, c.InProgress, c.Node).Scan(&c.ID); err != nil {
+					c.StartAt, nullID(c.AnswerAt), c.EndAt, c.DurationMS, c.Cause, c.HangupBy, c.InProgress, c.Node, c.ForwardedFrom).Scan(&c.ID); err != nil {
 					return mapErr(err)
 				}
 			}
@@ -301,7 +304,7 @@ func anonymiseGone(c *CDR, gone map[int64]bool) {
 	}
 }
 
-const cdrCols = `id, tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, anonymised, in_progress, end_unknown, node`
+const cdrCols = `id, tenant_id, call_id, caller, callee, caller_user_id, callee_user_id, direction, trunk, start_at, answer_at, end_at, duration_ms, cause, hangup_by, anonymised, in_progress, end_unknown, node, forwarded_from`
 
 // RecoverOpenCDRs completes the CDRs a node left in progress when it stopped without ending
 // its calls (a crash, kill -9): their end is unknown, so they keep the answer time as end,
@@ -319,7 +322,7 @@ func scanCDR(s interface{ Scan(...any) error }) (CDR, error) {
 	var c CDR
 	var cu, ce, ans sql.NullInt64
 	err := s.Scan(&c.ID, &c.TenantID, &c.CallID, &c.Caller, &c.Callee, &cu, &ce, &c.Direction, &c.Trunk, &c.StartAt, &ans, &c.EndAt, &c.DurationMS, &c.Cause, &c.HangupBy, &c.Anonymised,
-		&c.InProgress, &c.EndUnknown, &c.Node)
+		&c.InProgress, &c.EndUnknown, &c.Node, &c.ForwardedFrom)
 	c.CallerUserID, c.CalleeUserID, c.AnswerAt = idPtr(cu), idPtr(ce), idPtr(ans)
 	return c, mapErr(err)
 }

@@ -148,7 +148,16 @@ func (db *DB) UpdateExtension(ctx context.Context, e Extension) error {
 		if err := affected(res, err); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE sip_secrets SET user_id = ? WHERE extension_id = ?`, uid, e.ID)
+		if _, err = tx.Exec(ctx, `UPDATE sip_secrets SET user_id = ? WHERE extension_id = ?`, uid, e.ID); err != nil {
+			return err
+		}
+		// Forwarding and do-not-disturb are the previous owner's profile: they do not pass
+		// to the extension's next owner.
+		var owner int64
+		if e.UserID != nil {
+			owner = *e.UserID
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM call_forwarding WHERE extension_id = ? AND COALESCE(user_id, 0) <> ?`, e.ID, owner)
 		return err
 	})
 }
