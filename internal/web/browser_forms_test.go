@@ -284,6 +284,8 @@ func TestBrowserMenus(t *testing.T) {
 		t.Fatalf("malformed option: invalid %q, message %q, menus %+v", invalid, msg, menus())
 	}
 	run(t, ctx, "unknown destination",
+		// The last refusal's message goes, so that the wait below sees the new page's.
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("form-error").remove()`),
 		chromedp.SetValue(chromedp.ID("#options"), "1 = extension 401\n2 = room 5"),
 		chromedp.Click(chromedp.ID("#save-menu")),
 		chromedp.WaitVisible(chromedp.ID("#form-error")),
