@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
 	postgresql            # storage tests on PostgreSQL (private cluster per run)
 	sip-tester            # sipp: SIP scenarios and load
+	kamailio              # a provider's registrar and proxy for the trunk tests (private instance)
 	baresip               # real softphones with audio
 	sipvicious            # svmap/svwar/svcrack attack tools (loopback only)
 	ldap-utils            # ldapsearch against the LDAP server

@@ -74,6 +74,7 @@ type fork struct {
 	final     int // final status, 0 while pending
 	timeout   bool
 	stale     bool // the call was diverted to an application: this fork's answers no longer count
+	authed    bool // the INVITE carries the trunk's answer to the provider's challenge
 }
 
 type call struct {

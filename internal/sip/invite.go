@@ -435,6 +435,9 @@ func (c *call) forkFinal(f *fork, code int, res *sip.Response) {
 		}
 		return
 	}
+	if c.trunkChallenge(f, code, res) { // a provider's challenge, answered; it unlocked
+		return
+	}
 	if code >= 200 && code < 300 && res != nil {
 		if c.state == stRinging || (c.bridging != nil && c.state == stAnswered) {
 			c.answer(f, res) // unlocks

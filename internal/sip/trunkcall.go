@@ -1,12 +1,15 @@
 package sip
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 
+	"github.com/privox/privox/internal/dialplan"
 	"github.com/privox/privox/internal/store"
 )
 
@@ -99,5 +102,55 @@ func (c *call) nextTrunk() bool {
 	c.log.Info("trunk failed, trying the route's next trunk", "trunk", failed, "status", last.final, "next", t.Name)
 	c.s.trunks.failovers.WithLabelValues(strconv.FormatInt(c.tenant.ID, 10), failed).Inc()
 	c.startFork(f)
+	return true
+}
+
+// trunkChallenge answers a provider's digest challenge (401 or 407) to an INVITE through a
+// registering trunk, once per trunk: the INVITE goes again with the trunk's credentials and
+// the next CSeq (RFC 3261 §22.2). Caller holds c.mu; true once it unlocked c.mu and sent the
+// answer, false (still holding c.mu) when the challenge is not the trunk's to answer.
+func (c *call) trunkChallenge(f *fork, code int, res *sip.Response) bool {
+	o := c.outside
+	if o == nil || res == nil || f.authed || (code != 401 && code != 407) || o.at >= len(o.trunks) || c.state != stRinging {
+		return false
+	}
+	t := o.trunks[o.at]
+	if t.Kind != dialplan.TrunkRegister || t.Username == "" {
+		return false
+	}
+	hname, aname := "WWW-Authenticate", "Authorization"
+	if code == 407 {
+		hname, aname = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	h := res.GetHeader(hname)
+	if h == nil {
+		return false
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		c.log.Info("provider's challenge unreadable", "trunk", t.Name, "err", err)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	pw, err := c.s.trunkPassword(ctx, t)
+	cancel()
+	if err != nil {
+		c.log.Warn("cannot answer the provider's challenge", "trunk", t.Name, "err", err)
+		return false
+	}
+	nf := &fork{b: f.b, authed: true}
+	nf.req = c.newForkInvite(nf.b, o.offer, o.maxFwd)
+	cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: nf.req.Recipient.String(), Username: t.Username, Password: pw, Count: 1})
+	if err != nil {
+		c.log.Info("cannot answer the provider's challenge", "trunk", t.Name, "err", err)
+		return false
+	}
+	if cs := nf.req.CSeq(); cs != nil && f.req != nil && f.req.CSeq() != nil {
+		cs.SeqNo = f.req.CSeq().SeqNo + 1
+	}
+	nf.req.AppendHeader(sip.NewHeader(aname, cred.String()))
+	c.forks = append(c.forks, nf)
+	c.mu.Unlock()
+	c.startFork(nf)
 	return true
 }

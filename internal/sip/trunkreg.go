@@ -259,16 +259,9 @@ func (tr *trunkRegs) register(ctx context.Context, t store.Trunk, server, callID
 		if err != nil {
 			return 0, fmt.Errorf("provider's challenge: %w", err)
 		}
-		sealed, err := s.db.TrunkSecret(ctx, t.TenantID, t.ID)
+		pw, err := s.trunkPassword(ctx, t)
 		if err != nil {
-			return 0, fmt.Errorf("trunk password: %w", err)
-		}
-		if s.secrets == nil {
-			return 0, errors.New("no key to open the trunk password")
-		}
-		pw, err := s.secrets.OpenSecret(t.TenantID, dialplan.TrunkSecretBinding(t.ID), sealed)
-		if err != nil {
-			return 0, fmt.Errorf("open trunk password: %w", err)
+			return 0, err
 		}
 		cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:" + host, Username: t.Username, Password: pw, Count: 1})
 		if err != nil {
@@ -294,6 +287,22 @@ func (tr *trunkRegs) register(ctx context.Context, t store.Trunk, server, callID
 		return 0, fmt.Errorf("%s answered %d %s", server, res.StatusCode, res.Reason)
 	}
 	return grantedExpires(res, t.RegisterExpires), nil
+}
+
+// trunkPassword opens a registering trunk's sealed password.
+func (s *Server) trunkPassword(ctx context.Context, t store.Trunk) (string, error) {
+	sealed, err := s.db.TrunkSecret(ctx, t.TenantID, t.ID)
+	if err != nil {
+		return "", fmt.Errorf("trunk password: %w", err)
+	}
+	if s.secrets == nil {
+		return "", errors.New("no key to open the trunk password")
+	}
+	pw, err := s.secrets.OpenSecret(t.TenantID, dialplan.TrunkSecretBinding(t.ID), sealed)
+	if err != nil {
+		return "", fmt.Errorf("open trunk password: %w", err)
+	}
+	return pw, nil
 }
 
 // grantedExpires reads the time the registrar granted: our Contact's expires parameter, or
