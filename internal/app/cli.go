@@ -119,7 +119,7 @@ func Main(env Env) int {
 		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window",
 		"server", "failover", "transport", "username", "sources", "did-from", "trusted",
 		// voicemail (cli_voicemail.go)
-		"enabled", "max-message-secs", "max-messages", "retention-days", "email-copy", "email-attach", "email-delete", "state",
+		"enabled", "max-message-secs", "max-messages", "retention-days", "email-copy", "email-attach", "email-delete", "mwi-unsolicited", "state",
 		// inbound numbers and caller-ID (cli_dids.go)
 		"trunk", "last", "dest", "id", "clir",
 		// ring and hunt groups (cli_groups.go)

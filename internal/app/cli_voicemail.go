@@ -18,7 +18,7 @@ import (
 
 func init() {
 	addCommand(command{"voicemail show", "voicemail show --tenant T --number EXT   (box settings, PIN state and message counts)", runVoicemailShow})
-	addCommand(command{"voicemail set", "voicemail set --tenant T --number EXT [--enabled true|false] [--language en|de|tenant] [--max-message-secs S] [--max-messages N] [--retention-days D] [--email-copy true|false] [--email-attach true|false] [--email-delete true|false]", runVoicemailSet})
+	addCommand(command{"voicemail set", "voicemail set --tenant T --number EXT [--enabled true|false] [--language en|de|tenant] [--max-message-secs S] [--max-messages N] [--retention-days D] [--email-copy true|false] [--email-attach true|false] [--email-delete true|false] [--mwi-unsolicited true|false]", runVoicemailSet})
 	addCommand(command{"voicemail deliveries", "voicemail deliveries --tenant T [--state failed|pending|sent|suppressed|dropped]   (e-mail deliveries of voice messages; failed: the relay refused them after the last retry)", runVoicemailDeliveries})
 	addCommand(command{"voicemail pin-reset", "voicemail pin-reset --tenant T --number EXT [-]   (clear the PIN and lift a lock-out; with - a new PIN is read from standard input)", runVoicemailPINReset})
 	addCommand(command{"voicemail messages", "voicemail messages --tenant T --number EXT", runVoicemailMessages})
@@ -100,6 +100,7 @@ func (c *cmdCtx) showBox(vm *voicemail.Service, b store.VoicemailBox) error {
 		fmt.Fprintf(w, "box\t%d (extension %s)\nenabled\t%t\nlanguage\t%s\nmax message\t%d s\nmax messages\t%d\nretention\t%d days\n",
 			b.ID, b.Number, b.Enabled, lang, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays)
 		fmt.Fprintf(w, "e-mail copy\t%t (attach WAV %t, delete after delivery %t)\n", b.EmailCopy, b.EmailAttach, b.EmailDelete)
+		fmt.Fprintf(w, "unsolicited MWI\t%t\n", b.MWIUnsolicited)
 		fmt.Fprintf(w, "messages\t%d (%d unread)\npin\tset=%t locked=%t\ngreetings\t%s\n", out.Summary.Total, out.Summary.Unread, out.PINSet, out.Locked, strings.Join(out.Slots, ", "))
 	})
 }
@@ -118,7 +119,7 @@ func runVoicemailSet(c *cmdCtx) error {
 		return err
 	}
 	var set voicemail.Settings
-	for flag, dst := range map[string]**bool{"enabled": &set.Enabled, "email-copy": &set.EmailCopy, "email-attach": &set.EmailAttach, "email-delete": &set.EmailDelete} {
+	for flag, dst := range map[string]**bool{"enabled": &set.Enabled, "email-copy": &set.EmailCopy, "email-attach": &set.EmailAttach, "email-delete": &set.EmailDelete, "mwi-unsolicited": &set.MWIUnsolicited} {
 		if v := c.str(flag); v != "" {
 			on, err := strconv.ParseBool(v)
 			if err != nil {
@@ -143,7 +144,7 @@ func runVoicemailSet(c *cmdCtx) error {
 		}
 	}
 	if set == (voicemail.Settings{}) {
-		return usageErr("nothing to set: give --enabled, --language, --max-message-secs, --max-messages, --retention-days, --email-copy, --email-attach or --email-delete")
+		return usageErr("nothing to set: give --enabled, --language, --max-message-secs, --max-messages, --retention-days, --email-copy, --email-attach, --email-delete or --mwi-unsolicited")
 	}
 	if b, err = vm.Configure(c.ctx, vmCLIActor, b, set); err != nil {
 		return voicemailErr(err)

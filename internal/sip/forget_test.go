@@ -81,7 +81,10 @@ func deactivatedUserUnreachable(t *testing.T, e *env) {
 	callee := e.sippUAS("alice's phone", "uas.xml", uas)
 	e.register("1002", "secret-1002", uas)
 	caller := e.sippUAC("bob's phone", "uac_wait_bye.xml", "udp", "-key", "session_expires", "1800")
-	waitFor(t, "the call", func() bool { return e.srv().ActiveCalls() == 1 })
+	waitFor(t, "the call answered", func() bool {
+		calls := e.srv().TenantCalls(1)
+		return len(calls) == 1 && calls[0].State == "answered"
+	})
 
 	e.p.MustDo(200, "POST", fmt.Sprintf("/api/v1/tenants/1/users/%d/deactivate", alice), e.p.AdminToken, map[string]any{"confirm": true}, nil)
 	if n := e.srv().ActiveCalls(); n != 0 {

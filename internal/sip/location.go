@@ -336,3 +336,14 @@ func (l *location) sources(f func(netip.AddrPort)) {
 		sh.mu.RUnlock()
 	}
 }
+
+// aorOf returns the address of record as stored ("" when the AOR holds nothing).
+func (l *location) aorOf(k aorKey) string {
+	sh := l.shard(k)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	if e := sh.aors[k]; e != nil {
+		return e.aor
+	}
+	return ""
+}

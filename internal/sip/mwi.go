@@ -22,6 +22,12 @@ type MessageCounts interface {
 	MessageCounts(ctx context.Context, tenantID int64, number string) (newMsgs, oldMsgs int, err error)
 }
 
+// UnsolicitedMWI says whether an extension's box tells its registered phones of changes
+// without a subscription (voicemail implements it beside MessageCounts).
+type UnsolicitedMWI interface {
+	UnsolicitedMWI(ctx context.Context, tenantID int64, number string) (bool, error)
+}
+
 // MWI subscription limits.
 const (
 	mwiDefaultExpires = time.Hour
@@ -217,10 +223,81 @@ func (s *Server) endMWI(sub *mwiSub, reason string) {
 	s.notifyMWI(sub, true, reason)
 }
 
-// MessagesChanged tells every phone subscribed to an extension's box its new counts.
+// MessagesChanged tells every phone subscribed to an extension's box its new counts, and
+// the extension's registered phones too when the box is set for unsolicited NOTIFYs.
 func (s *Server) MessagesChanged(tenantID int64, number string) {
 	for _, sub := range s.mwi.of(tenantID, number) {
 		go s.notifyMWI(sub, false, "")
+	}
+	go s.notifyUnsolicited(tenantID, number)
+}
+
+// notifyUnsolicited sends the box's counts to every contact registered for the extension,
+// each NOTIFY outside any dialog (as phones set for unsolicited message-waiting expect).
+func (s *Server) notifyUnsolicited(tenantID int64, number string) {
+	u, ok := s.counts.(UnsolicitedMWI)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+	defer cancel()
+	if on, err := u.UnsolicitedMWI(ctx, tenantID, number); err != nil || !on {
+		return
+	}
+	k := aorKey{tenant: tenantID, number: number}
+	bindings := s.loc.lookup(k)
+	if len(bindings) == 0 {
+		return
+	}
+	aorText := s.loc.aorOf(k)
+	var aor sip.Uri
+	if err := sip.ParseUri(aorText, &aor); err != nil {
+		return
+	}
+	newMsgs, oldMsgs, err := s.counts.MessageCounts(ctx, tenantID, number)
+	if err != nil {
+		s.log.Warn("message counts unavailable", "tenant", tenantID, "err", err)
+		return
+	}
+	waiting := "no"
+	if newMsgs > 0 {
+		waiting = "yes"
+	}
+	body := fmt.Sprintf("Messages-Waiting: %s\r\nMessage-Account: %s\r\nVoice-Message: %d/%d (0/0)\r\n", waiting, aorText, newMsgs, oldMsgs)
+	var wg sync.WaitGroup
+	defer wg.Wait() // the answers (or the time-out) before the context goes
+	for _, b := range bindings {
+		var target sip.Uri
+		if err := sip.ParseUri(b.contact, &target); err != nil {
+			continue
+		}
+		req := sip.NewRequest(sip.NOTIFY, target)
+		req.AppendHeader(s.via(b.transport))
+		mf := sip.MaxForwardsHeader(70)
+		req.AppendHeader(&mf)
+		from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+		from.Params.Add("tag", newTag())
+		req.AppendHeader(from)
+		req.AppendHeader(&sip.ToHeader{Address: aor, Params: sip.NewParams()})
+		cid := sip.CallIDHeader(newID())
+		req.AppendHeader(&cid)
+		req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.NOTIFY})
+		req.AppendHeader(s.contactFor(b.transport, ""))
+		req.AppendHeader(sip.NewHeader("Event", "message-summary"))
+		req.AppendHeader(sip.NewHeader("Subscription-State", "active;expires="+strconv.FormatInt(max(1, b.expires-time.Now().Unix()), 10)))
+		req.AppendHeader(sip.NewHeader("User-Agent", "Privox"))
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/simple-message-summary"))
+		req.SetBody([]byte(body))
+		dest := hostPort(target, b.transport)
+		if b.useSource {
+			dest = b.source.String()
+		}
+		s.route(req, b.transport, dest)
+		wg.Go(func() {
+			if _, err := s.request(ctx, req); err != nil {
+				s.log.Debug("unsolicited NOTIFY unanswered", "tenant", tenantID, "err", err)
+			}
+		})
 	}
 }
 

@@ -52,3 +52,35 @@ func TestVoicemailMWIAfterSweep(t *testing.T) {
 	}
 	r.wait(t)
 }
+
+// TestVoicemailMWIUnsolicited: a box set for unsolicited message-waiting tells the phone
+// registered for its extension of a new message without any subscription; a box not so set
+// sends nothing unasked.
+func TestVoicemailMWIUnsolicited(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	phone := e.newPeer("udp")
+	e.register("1001", "secret-1001", phone)
+	vm := e.p.App.Voicemail
+	ctx := context.Background()
+	b, err := vm.Box(ctx, 1, "1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, er, code := e.p.CLI("voicemail", "set", "--tenant", "default", "--number", "1001", "--mwi-unsolicited", "true"); code != 0 {
+		t.Fatalf("voicemail set: %d %s %s", code, out, er)
+	}
+	r := e.sipp("phone", "notify_unsolicited.xml", "-i", "127.0.0.1", "-p", fmt.Sprint(phone.port), "-m", "1", "-timeout", "20")
+	waitListening(t, "udp", phone.port)
+	b, err = vm.Box(ctx, 1, "1001")
+	if err != nil || !b.MWIUnsolicited {
+		t.Fatalf("box %+v %v", b, err)
+	}
+	if _, err := vm.Store(ctx, b, voicemail.Deposit{CallerNumber: "1002", At: time.Now(), PCM: make([]int16, 8000)}); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t)
+	if msgs := r.messages(); !strings.Contains(msgs, "Messages-Waiting: yes") || !strings.Contains(msgs, "Message-Account: sip:1001@") {
+		t.Errorf("the NOTIFY as received:\n%s", tail(msgs, 2000))
+	}
+}

@@ -70,6 +70,7 @@ INSERT INTO voicemail_boxes (tenant_id, extension_id, user_id, created_at, updat
 	// A box takes unanswered calls once enabled (its extension's calls keep failing with
 	// 480/486 until then); dialling *<number> reaches it either way.
 	addMigration("0601_voicemail_enabled", `ALTER TABLE voicemail_boxes ADD COLUMN enabled {{bool}} NOT NULL DEFAULT {{false}};`)
+	addMigration("0612_voicemail_mwi_unsolicited", `ALTER TABLE voicemail_boxes ADD COLUMN mwi_unsolicited {{bool}} NOT NULL DEFAULT {{false}};`)
 	datacat.RegisterTable(datacat.Table{Name: "voicemail_boxes", Category: datacat.Profile, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "user_id",
 		Purpose: "Voicemail box of each extension: language, message length and count limits, retention in days"})
@@ -105,20 +106,23 @@ type VoicemailBox struct {
 	// EmailCopy mails each new message to the box owner's address; EmailAttach sends the
 	// recording as a WAV attachment (else a notice without audio); EmailDelete removes the
 	// message from the box once the relay accepted the e-mail.
-	EmailCopy   bool  `json:"email_copy"`
-	EmailAttach bool  `json:"email_attach"`
-	EmailDelete bool  `json:"email_delete"`
-	CreatedAt   int64 `json:"created_at"`
-	UpdatedAt   int64 `json:"updated_at"`
+	EmailCopy   bool `json:"email_copy"`
+	EmailAttach bool `json:"email_attach"`
+	EmailDelete bool `json:"email_delete"`
+	// MWIUnsolicited sends the box's counts to the extension's registered phones without a
+	// subscription (for phones configured to expect unsolicited message-waiting NOTIFYs).
+	MWIUnsolicited bool  `json:"mwi_unsolicited"`
+	CreatedAt      int64 `json:"created_at"`
+	UpdatedAt      int64 `json:"updated_at"`
 }
 
-const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.email_copy, b.email_attach, b.email_delete, b.created_at, b.updated_at`
+const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.email_copy, b.email_attach, b.email_delete, b.mwi_unsolicited, b.created_at, b.updated_at`
 const boxFrom = ` FROM voicemail_boxes b JOIN extensions e ON e.id = b.extension_id`
 
 func scanBox(s interface{ Scan(...any) error }, extra ...any) (VoicemailBox, error) {
 	var b VoicemailBox
 	var uid sql.NullInt64
-	err := s.Scan(append([]any{&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.EmailCopy, &b.EmailAttach, &b.EmailDelete, &b.CreatedAt, &b.UpdatedAt}, extra...)...)
+	err := s.Scan(append([]any{&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.EmailCopy, &b.EmailAttach, &b.EmailDelete, &b.MWIUnsolicited, &b.CreatedAt, &b.UpdatedAt}, extra...)...)
 	if uid.Valid {
 		b.UserID = &uid.Int64
 	}
@@ -239,9 +243,9 @@ const dayMS = 24 * 3600 * 1000
 func (db *DB) UpdateVoicemailBox(ctx context.Context, b VoicemailBox) error {
 	return db.InTx(ctx, func(tx *DB) error {
 		res, err := tx.Exec(ctx, `UPDATE voicemail_boxes SET enabled = ?, language = ?, max_message_secs = ?, max_messages = ?, retention_days = ?,
-			email_copy = ?, email_attach = ?, email_delete = ?, updated_at = ?
+			email_copy = ?, email_attach = ?, email_delete = ?, mwi_unsolicited = ?, updated_at = ?
 			WHERE tenant_id = ? AND id = ?`, b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays,
-			b.EmailCopy, b.EmailAttach, b.EmailDelete, Now(), b.TenantID, b.ID)
+			b.EmailCopy, b.EmailAttach, b.EmailDelete, b.MWIUnsolicited, Now(), b.TenantID, b.ID)
 		if err := affected(res, err); err != nil {
 			return err
 		}

@@ -79,6 +79,9 @@ type Settings struct {
 	EmailCopy   *bool `json:"email_copy,omitempty"`
 	EmailAttach *bool `json:"email_attach,omitempty"`
 	EmailDelete *bool `json:"email_delete,omitempty"`
+	// MWIUnsolicited tells the extension's registered phones of every change without a
+	// subscription (phones configured for unsolicited message-waiting NOTIFYs).
+	MWIUnsolicited *bool `json:"mwi_unsolicited,omitempty"`
 }
 
 // Configure validates and applies settings (audited).
@@ -119,6 +122,9 @@ func (s *Service) Configure(ctx context.Context, a Actor, b store.VoicemailBox, 
 	if set.EmailDelete != nil {
 		b.EmailDelete = *set.EmailDelete
 	}
+	if set.MWIUnsolicited != nil {
+		b.MWIUnsolicited = *set.MWIUnsolicited
+	}
 	if b.EmailDelete && !b.EmailCopy {
 		return b, fieldErr("email_delete", "deleting messages after their e-mail needs email_copy on")
 	}
@@ -126,8 +132,8 @@ func (s *Service) Configure(ctx context.Context, a Actor, b store.VoicemailBox, 
 		return b, err
 	}
 	if err := s.audit(ctx, a, b.TenantID, "voicemail.configure", "voicemail_box", itoa(b.ID),
-		fmt.Sprintf("enabled=%t language=%q max_message_secs=%d max_messages=%d retention_days=%d email_copy=%t email_attach=%t email_delete=%t",
-			b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays, b.EmailCopy, b.EmailAttach, b.EmailDelete)); err != nil {
+		fmt.Sprintf("enabled=%t language=%q max_message_secs=%d max_messages=%d retention_days=%d email_copy=%t email_attach=%t email_delete=%t mwi_unsolicited=%t",
+			b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays, b.EmailCopy, b.EmailAttach, b.EmailDelete, b.MWIUnsolicited)); err != nil {
 		return b, err
 	}
 	return s.db.VoicemailBox(ctx, b.TenantID, b.ID)
@@ -350,6 +356,16 @@ func (s *Service) changed(b store.VoicemailBox) {
 	for _, f := range s.onChange {
 		f(b.TenantID, b.Number)
 	}
+}
+
+// UnsolicitedMWI implements sip.UnsolicitedMWI: whether an extension's box is set to tell
+// its registered phones of changes without a subscription.
+func (s *Service) UnsolicitedMWI(ctx context.Context, tenantID int64, number string) (bool, error) {
+	b, err := s.db.VoicemailBoxByNumber(ctx, tenantID, number)
+	if err != nil {
+		return false, err
+	}
+	return b.MWIUnsolicited, nil
 }
 
 // MessageCounts implements sip.MessageCounts: unread and read messages of an extension's box.
