@@ -200,7 +200,7 @@ var messages = map[string][2]string{
 	"src.priority":             {"Priority", "Priorität"},
 	"src.priority.hint":        {"When sources hold the same number, the higher priority names the caller.", "Haben Quellen dieselbe Nummer, nennt die höhere Priorität den Anrufer."},
 	"src.mapping":              {"Attribute mapping", "Attributzuordnung"},
-	"src.mapping.hint":         {"One per line: field = attribute; empty: the default mapping", "Eine je Zeile: Feld = Attribut; leer: die Standardzuordnung"},
+	"src.mapping.hint":         {"One per line: field = attribute; empty: the default mapping:", "Eine je Zeile: Feld = Attribut; leer: die Standardzuordnung:"},
 	"src.rules":                {"Number rules", "Nummernregeln"},
 	"src.rules.hint":           {"One per line: match = replacement, applied to numbers beginning with match; e.g. - = +49 89 987654- makes -123 +49 89 987654-123.", "Eine je Zeile: Anfang = Ersatz, für Nummern, die so anfangen; z. B. macht - = +49 89 987654- aus -123 +49 89 987654-123."},
 	"src.pairs.bad":            {"line %d %q: write name = value", "Zeile %d %q: schreiben Sie Name = Wert"},
