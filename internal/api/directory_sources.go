@@ -11,8 +11,8 @@ import (
 
 // Directory sources (admins): LDAP/AD servers or vCard/CSV files over HTTPS replicated into a
 // company or group phonebook.
-// The bind password is sealed with the tenant key and never returned; last run, last success
-// and last error show in every answer.
+// The bind password is sealed with the tenant key and never returned; a change without a
+// password keeps the stored one. Last run, last success and last error show in every answer.
 
 func init() { registerRoutes(sourceRoutes) }
 
@@ -28,6 +28,9 @@ type sourceBody struct {
 	Settings  *directory.SourceSettings `json:"settings,omitempty"`
 	Priority  int                       `json:"priority,omitempty"`
 	IntervalS int64                     `json:"interval_s,omitempty"`
+	// Enabled switches scheduled and manual runs (on for a new source; a change without it
+	// keeps the switch as it is).
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
 type syncResult struct {
@@ -42,6 +45,8 @@ func sourceRoutes(s *Server) []Route {
 		{Method: "POST", Path: p, Summary: "Add an LDAP/AD source replicated into a phonebook (its password is stored sealed)", Auth: Admin,
 			Body: sourceBody{}, Result: store.DirectorySource{}, Status: 201, Handler: s.createSource},
 		{Method: "GET", Path: p + "/{source}", Summary: "Get a directory source", Auth: Admin, Result: store.DirectorySource{}, Handler: s.getSource},
+		{Method: "PUT", Path: p + "/{source}", Summary: "Change a directory source (not its phonebook); without a password the stored one stays", Auth: Admin,
+			Body: sourceBody{}, Result: store.DirectorySource{}, Handler: s.updateSource},
 		{Method: "DELETE", Path: p + "/{source}", Summary: "Delete a directory source (its phonebook stays)", Auth: Admin, Handler: s.deleteSource},
 		{Method: "POST", Path: p + "/{source}/sync", Summary: "Sync a directory source now", Auth: Admin, Result: syncResult{}, Handler: s.syncSource},
 	}
@@ -70,20 +75,38 @@ func (s *Server) createSource(r *Request) (any, error) {
 	if err != nil || b.Kind == store.BookPersonal {
 		return nil, FieldError("phonebook_id", "must name a company or group phonebook of the tenant")
 	}
-	if !strings.HasPrefix(body.URL, "ldap://") && !strings.HasPrefix(body.URL, "ldaps://") && !strings.HasPrefix(body.URL, "https://") {
-		return nil, FieldError("url", "must be ldap://, ldaps:// or https:// (a vCard or CSV file)")
+	src := store.DirectorySource{TenantID: r.TenantID, PhonebookID: b.ID, Enabled: true}
+	if err := checkSource(&body, &src); err != nil {
+		return nil, err
 	}
-	if strings.TrimSpace(body.Name) == "" || strings.TrimSpace(body.BaseDN) == "" {
-		return nil, FieldError("base_dn", "name and base_dn are required")
+	src, err = s.DB.CreateDirectorySource(r.Context(), src)
+	if err != nil {
+		return nil, err
+	}
+	return s.storeSource(r, "directory_source.create", src, body.Password)
+}
+
+// checkSource validates a source's body and copies it into src.
+func checkSource(body *sourceBody, src *store.DirectorySource) error {
+	ldapURL := strings.HasPrefix(body.URL, "ldap://") || strings.HasPrefix(body.URL, "ldaps://")
+	if !ldapURL && !strings.HasPrefix(body.URL, "https://") {
+		return FieldError("url", "must be ldap://, ldaps:// or https:// (a vCard or CSV file)")
+	}
+	if strings.TrimSpace(body.Name) == "" {
+		return FieldError("name", "required")
+	}
+	// A file over HTTPS has no search base.
+	if ldapURL && strings.TrimSpace(body.BaseDN) == "" {
+		return FieldError("base_dn", "required for an LDAP source")
 	}
 	settings := "{}"
 	if body.Settings != nil {
 		js, err := jsonString(body.Settings)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := directory.ParseSettings(js); err != nil {
-			return nil, dirError(err)
+			return dirError(err)
 		}
 		settings = js
 	}
@@ -91,15 +114,21 @@ func (s *Server) createSource(r *Request) (any, error) {
 		body.IntervalS = 3600
 	}
 	if body.IntervalS < 60 {
-		return nil, FieldError("interval_s", "must be at least 60")
+		return FieldError("interval_s", "must be at least 60")
 	}
-	src, err := s.DB.CreateDirectorySource(r.Context(), store.DirectorySource{TenantID: r.TenantID, PhonebookID: b.ID, Name: body.Name, URL: body.URL,
-		BindDN: body.BindDN, BaseDN: body.BaseDN, Filter: body.Filter, Settings: settings, Priority: body.Priority, Enabled: true, IntervalS: body.IntervalS})
-	if err != nil {
-		return nil, err
+	src.Name, src.URL, src.BindDN, src.BaseDN, src.Filter = body.Name, body.URL, body.BindDN, body.BaseDN, body.Filter
+	src.Settings, src.Priority, src.IntervalS = settings, body.Priority, body.IntervalS
+	if body.Enabled != nil {
+		src.Enabled = *body.Enabled
 	}
-	if body.Password != "" {
-		sealed, err := directory.SealSecret(s.Vault, r.TenantID, src.ID, body.Password)
+	return nil
+}
+
+// storeSource seals a new password (none keeps the stored one), tells the index the source's
+// priority and audits the change.
+func (s *Server) storeSource(r *Request, action string, src store.DirectorySource, password string) (any, error) {
+	if password != "" {
+		sealed, err := directory.SealSecret(s.Vault, r.TenantID, src.ID, password)
 		if err != nil {
 			return nil, err
 		}
@@ -110,8 +139,33 @@ func (s *Server) createSource(r *Request) (any, error) {
 	if s.Directory != nil {
 		s.Directory.SetSourcePriority(r.TenantID, src.PhonebookID, src.Priority)
 	}
-	r.Audit("directory_source.create", "directory_source", src.ID, src.URL)
+	r.Audit(action, "directory_source", src.ID, src.URL)
 	return s.DB.DirectorySource(r.Context(), r.TenantID, src.ID)
+}
+
+func (s *Server) updateSource(r *Request) (any, error) {
+	if s.Vault == nil {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the key vault is not available"}
+	}
+	src, err := s.source(r)
+	if err != nil {
+		return nil, err
+	}
+	var body sourceBody
+	if err := r.Decode(&body); err != nil {
+		return nil, err
+	}
+	// The entries copied so far belong to the phonebook; another one means a new source.
+	if body.PhonebookID != 0 && body.PhonebookID != src.PhonebookID {
+		return nil, FieldError("phonebook_id", "a source's phonebook does not change; delete the source and add it again")
+	}
+	if err := checkSource(&body, &src); err != nil {
+		return nil, err
+	}
+	if err := s.DB.UpdateDirectorySource(r.Context(), src); err != nil {
+		return nil, err
+	}
+	return s.storeSource(r, "directory_source.update", src, body.Password)
 }
 
 func (s *Server) source(r *Request) (store.DirectorySource, error) {

@@ -101,3 +101,71 @@ func TestDirectoryPhonebooksAndSearch(t *testing.T) {
 		t.Errorf("tenant B reads tenant A's phonebook by id: %d", st)
 	}
 }
+
+// TestDirectorySourceChange: a source changes in place; a change without a password keeps
+// the sealed one (and the source's switch stays unless named), a new password replaces it, the phonebook stays the source's, and every
+// refusal names its field. An HTTPS file has no search base.
+func TestDirectorySourceChange(t *testing.T) {
+	f := setup(t)
+	base := fmt.Sprintf("/api/v1/tenants/%d", f.tenantA)
+	var book, other, src created
+	f.p.MustDo(201, "POST", base+"/phonebooks", f.adminA, map[string]any{"kind": "company", "name": "Firma"}, &book)
+	f.p.MustDo(201, "POST", base+"/phonebooks", f.adminA, map[string]any{"kind": "group", "name": "Vertrieb"}, &other)
+	f.p.MustDo(201, "POST", base+"/directory/sources", f.adminA, map[string]any{"phonebook_id": book.ID, "name": "ad", "url": "ldaps://ad.alpha.test",
+		"base_dn": "dc=alpha,dc=test", "bind_dn": "cn=sync,dc=alpha,dc=test", "password": "bind-secret-1"}, &src)
+	sealed := func() []byte {
+		s, err := f.p.App.DB.DirectorySource(t.Context(), f.tenantA, src.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Sealed
+	}
+	first := sealed()
+	path := fmt.Sprintf("%s/directory/sources/%d", base, src.ID)
+	var got struct {
+		Name, URL, Filter string
+		BaseDN            string `json:"base_dn"`
+		IntervalS         int64  `json:"interval_s"`
+		Priority          int
+		Enabled           bool
+		Password          string
+	}
+	f.p.MustDo(200, "PUT", path, f.adminA, map[string]any{"name": "ad-main", "url": "ldaps://ad2.alpha.test", "base_dn": "ou=people,dc=alpha,dc=test",
+		"bind_dn": "cn=sync,dc=alpha,dc=test", "filter": "(objectClass=user)", "interval_s": 900, "priority": 5, "enabled": false}, &got)
+	if got.Name != "ad-main" || got.URL != "ldaps://ad2.alpha.test" || got.BaseDN != "ou=people,dc=alpha,dc=test" || got.Filter != "(objectClass=user)" ||
+		got.IntervalS != 900 || got.Priority != 5 || got.Enabled || got.Password != "" {
+		t.Errorf("changed source: %+v", got)
+	}
+	if !bytes.Equal(sealed(), first) {
+		t.Error("a change without a password replaced the stored one")
+	}
+	got.Filter = ""
+	f.p.MustDo(200, "PUT", path, f.adminA, map[string]any{"name": "ad-main", "url": "ldaps://ad2.alpha.test", "base_dn": "dc=alpha,dc=test", "password": "bind-secret-2"}, &got)
+	if bytes.Equal(sealed(), first) || len(sealed()) == 0 {
+		t.Error("a new password was not stored")
+	}
+	// A change replaces the source but for its password and, unless named, its switch.
+	if got.Enabled || got.IntervalS != 3600 || got.Filter != "" || got.Priority != 0 {
+		t.Errorf("a change without enabled, interval_s, filter and priority: %+v", got)
+	}
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"name": "x", "url": "ftp://x", "base_dn": "dc=x"}, "url"},
+		{map[string]any{"name": " ", "url": "ldaps://x", "base_dn": "dc=x"}, "name"},
+		{map[string]any{"name": "x", "url": "ldaps://x"}, "base_dn"},
+		{map[string]any{"name": "x", "url": "ldaps://x", "base_dn": "dc=x", "interval_s": 10}, "interval_s"},
+		{map[string]any{"name": "x", "url": "ldaps://x", "base_dn": "dc=x", "phonebook_id": other.ID}, "phonebook_id"},
+	} {
+		st, b := f.p.Do("PUT", path, f.adminA, c.body)
+		if st != 400 || !strings.Contains(string(b), `"field": "`+c.field+`"`) {
+			t.Errorf("PUT %v: %d %s, want a 400 at %s", c.body, st, b, c.field)
+		}
+	}
+	f.p.MustDo(200, "PUT", path, f.adminA, map[string]any{"name": "file", "url": "https://files.alpha.test/contacts.vcf"}, &got)
+	if st, _ := f.p.Do("PUT", path, f.memberA, map[string]any{"name": "y", "url": "https://y"}); st != 403 {
+		t.Errorf("a member changes a source: %d", st)
+	}
+	f.p.MustDo(201, "POST", base+"/directory/sources", f.adminA, map[string]any{"phonebook_id": other.ID, "name": "csv", "url": "https://files.alpha.test/sales.csv"}, nil)
+}

@@ -96,6 +96,15 @@ func (db *DB) SetDirectorySourceSecret(ctx context.Context, tenantID, id int64, 
 	return affected(res, err)
 }
 
+// UpdateDirectorySource changes a source's settings (not its phonebook nor its secret) and
+// forgets its last good run, so that the next run copies every entry again under the new
+// settings instead of only those changed since.
+func (db *DB) UpdateDirectorySource(ctx context.Context, d DirectorySource) error {
+	res, err := db.Exec(ctx, `UPDATE directory_sources SET name = ?, url = ?, bind_dn = ?, base_dn = ?, filter = ?, settings = ?, priority = ?, enabled = ?,
+		interval_s = ?, last_ok_at = NULL WHERE tenant_id = ? AND id = ?`, d.Name, d.URL, d.BindDN, d.BaseDN, d.Filter, d.Settings, d.Priority, d.Enabled, d.IntervalS, d.TenantID, d.ID)
+	return affected(res, err)
+}
+
 // DirectorySource returns one source.
 func (db *DB) DirectorySource(ctx context.Context, tenantID, id int64) (DirectorySource, error) {
 	return scanSource(db.QueryRow(ctx, `SELECT `+sourceCols+` FROM directory_sources WHERE tenant_id = ? AND id = ?`, tenantID, id))

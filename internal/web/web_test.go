@@ -204,7 +204,7 @@ func TestConsoleTenantIsolation(t *testing.T) {
 		t.Fatalf("German browser, no German users page:\n%s", page)
 	}
 	csrf := csrfOf(t, page)
-	for _, path := range []string{"/users", "/users/1", "/users/1/deactivate", "/users/1/export", "/extensions", "/cdrs", "/retention", "/flows", "/audit", "/me/calls", "/me/data", "/me/export", "/trunks", "/dids", "/groups", "/mailboxes", "/me/voicemail", "/me/voicemail/1/1/audio"} {
+	for _, path := range []string{"/users", "/users/1", "/users/1/deactivate", "/users/1/export", "/extensions", "/cdrs", "/retention", "/flows", "/audit", "/me/calls", "/me/data", "/me/export", "/trunks", "/dids", "/groups", "/mailboxes", "/me/voicemail", "/me/voicemail/1/1/audio", "/calendars", "/calendars?edit=office", "/directory-sources", "/directory-sources?edit=1"} {
 		st, body, _ := b.do("GET", fmt.Sprintf("/t/%d%s", def.ID, path), nil)
 		if st != http.StatusNotFound || strings.Contains(body, "admin@localhost") {
 			t.Errorf("acme admin on default tenant's %s: %d, want 404", path, st)
@@ -218,14 +218,22 @@ func TestConsoleTenantIsolation(t *testing.T) {
 		t.Errorf("default tenant's preset changed by another tenant's admin")
 	}
 	// Nor the call feature forms: a DID added, a box switched, a message or PIN changed.
-	form := url.Values{"csrf": {csrf}, "number": {"+49 30 5550000"}, "dest_kind": {"extension"}, "dest_number": {"100"}, "enabled": {"on"}, "read": {"true"}, "pin": {"97531"}, "pin_again": {"97531"}}
-	for _, path := range []string{"/dids", "/dids/1/delete", "/mailboxes/1/enabled", "/me/voicemail/1/pin", "/me/voicemail/1/1/read", "/me/voicemail/1/1/delete"} {
+	form := url.Values{"csrf": {csrf}, "number": {"+49 30 5550000"}, "dest_kind": {"extension"}, "dest_number": {"100"}, "enabled": {"on"}, "read": {"true"}, "pin": {"97531"}, "pin_again": {"97531"},
+		"name": {"office"}, "time_zone": {"Europe/Berlin"}, "hours_mon": {"08:00-17:00"}, "url": {"https://files.example.test/c.vcf"}}
+	for _, path := range []string{"/dids", "/dids/1/delete", "/mailboxes/1/enabled", "/me/voicemail/1/pin", "/me/voicemail/1/1/read", "/me/voicemail/1/1/delete",
+		"/calendars", "/calendars/office/delete", "/directory-sources", "/directory-sources/1/sync", "/directory-sources/1/delete"} {
 		if st, _, _ := b.do("POST", fmt.Sprintf("/t/%d%s", def.ID, path), form); st != http.StatusNotFound {
 			t.Errorf("acme admin posting the default tenant's %s: %d, want 404", path, st)
 		}
 	}
 	if ds, err := p.App.DB.ListDIDs(t.Context(), def.ID); err != nil || len(ds) != 0 {
 		t.Errorf("default tenant's DIDs after another tenant's admin posted: %+v %v", ds, err)
+	}
+	if cs, err := p.App.DB.ListCalendars(t.Context(), def.ID); err != nil || len(cs) != 0 {
+		t.Errorf("default tenant's calendars after another tenant's admin posted: %+v %v", cs, err)
+	}
+	if ss, err := p.App.DB.ListDirectorySources(t.Context(), def.ID); err != nil || len(ss) != 0 {
+		t.Errorf("default tenant's directory sources after another tenant's admin posted: %+v %v", ss, err)
 	}
 	// A tenant admin is no operator: the installation's flow switches stay out of reach.
 	st, _, _ = b.do("POST", fmt.Sprintf("/t/%d/flows", other.ID), url.Values{"csrf": {csrf}, "name": {"x"}})
