@@ -1,9 +1,8 @@
 package api
 
 import (
-	"encoding/json"
+	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/privox/privox/internal/directory"
 	"github.com/privox/privox/internal/store"
@@ -16,22 +15,7 @@ import (
 
 func init() { registerRoutes(sourceRoutes) }
 
-type sourceBody struct {
-	PhonebookID int64  `json:"phonebook_id"`
-	Name        string `json:"name"`
-	URL         string `json:"url"`
-	BindDN      string `json:"bind_dn,omitempty"`
-	Password    string `json:"password,omitempty"`
-	BaseDN      string `json:"base_dn"`
-	Filter      string `json:"filter,omitempty"`
-	// Settings: directory.SourceSettings (mapping, number_rules, ca_cert, starttls, insecure).
-	Settings  *directory.SourceSettings `json:"settings,omitempty"`
-	Priority  int                       `json:"priority,omitempty"`
-	IntervalS int64                     `json:"interval_s,omitempty"`
-	// Enabled switches scheduled and manual runs (on for a new source; a change without it
-	// keeps the switch as it is).
-	Enabled *bool `json:"enabled,omitempty"`
-}
+type sourceBody = directory.SourceInput
 
 type syncResult struct {
 	Entries int                   `json:"entries"`
@@ -88,40 +72,12 @@ func (s *Server) createSource(r *Request) (any, error) {
 
 // checkSource validates a source's body and copies it into src.
 func checkSource(body *sourceBody, src *store.DirectorySource) error {
-	ldapURL := strings.HasPrefix(body.URL, "ldap://") || strings.HasPrefix(body.URL, "ldaps://")
-	if !ldapURL && !strings.HasPrefix(body.URL, "https://") {
-		return FieldError("url", "must be ldap://, ldaps:// or https:// (a vCard or CSV file)")
+	err := directory.ApplySource(body, src)
+	var fe *directory.SourceFieldError
+	if errors.As(err, &fe) {
+		return FieldError(fe.Field, "%s", fe.Msg)
 	}
-	if strings.TrimSpace(body.Name) == "" {
-		return FieldError("name", "required")
-	}
-	// A file over HTTPS has no search base.
-	if ldapURL && strings.TrimSpace(body.BaseDN) == "" {
-		return FieldError("base_dn", "required for an LDAP source")
-	}
-	settings := "{}"
-	if body.Settings != nil {
-		js, err := jsonString(body.Settings)
-		if err != nil {
-			return err
-		}
-		if _, err := directory.ParseSettings(js); err != nil {
-			return dirError(err)
-		}
-		settings = js
-	}
-	if body.IntervalS == 0 {
-		body.IntervalS = 3600
-	}
-	if body.IntervalS < 60 {
-		return FieldError("interval_s", "must be at least 60")
-	}
-	src.Name, src.URL, src.BindDN, src.BaseDN, src.Filter = body.Name, body.URL, body.BindDN, body.BaseDN, body.Filter
-	src.Settings, src.Priority, src.IntervalS = settings, body.Priority, body.IntervalS
-	if body.Enabled != nil {
-		src.Enabled = *body.Enabled
-	}
-	return nil
+	return dirError(err)
 }
 
 // storeSource seals a new password (none keeps the stored one), tells the index the source's
@@ -210,9 +166,4 @@ func (s *Server) syncSource(r *Request) (any, error) {
 	}
 	r.Audit("directory_source.sync", "directory_source", src.ID, "")
 	return syncResult{Entries: n, Source: src}, nil
-}
-
-func jsonString(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
 }

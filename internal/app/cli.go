@@ -118,6 +118,8 @@ func Main(env Env) int {
 		"from", "to", "pattern", "strip", "prepend", "trunks", "position", "e164", "country", "main-number", "international", "premium",
 		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window",
 		"server", "failover", "transport", "username", "sources", "did-from", "trusted",
+		// directory sources (cli_directory.go)
+		"url", "bind-dn", "base-dn", "filter", "ca-cert", "priority", "interval",
 		// voicemail (cli_voicemail.go)
 		"enabled", "max-message-secs", "max-messages", "retention-days", "email-copy", "email-attach", "email-delete", "mwi-unsolicited", "state",
 		// inbound numbers and caller-ID (cli_dids.go)
