@@ -442,6 +442,29 @@ var messages = map[string][2]string{
 	"title.my_calls":           {"My calls", "Meine Anrufe"},
 	"title.my_data":            {"My data", "Meine Daten"},
 	"title.error":              {"Error", "Fehler"},
+
+	// Voicemail to e-mail (the e-mail page, the portal's e-mail copy) and the tenant's forwarding settings.
+	"vm.email":                    {"E-mail copies", "Kopien per E-Mail"},
+	"vm.email.copy":               {"Mail every new message to the box owner's e-mail address", "Jede neue Nachricht an die E-Mail-Adresse des Boxinhabers senden"},
+	"vm.email.what":               {"The e-mail carries", "Die E-Mail enthält"},
+	"vm.email.wav":                {"the recording as a WAV attachment", "die Aufnahme als WAV-Anhang"},
+	"vm.email.notice":             {"a notice only, without audio", "nur einen Hinweis, ohne Ton"},
+	"vm.email.delete":             {"Delete the message from the box once the e-mail is delivered", "Die Nachricht aus der Box löschen, sobald die E-Mail zugestellt ist"},
+	"vm.email.save":               {"Save e-mail settings", "E-Mail-Einstellungen speichern"},
+	"vm.email.on.wav":             {"New messages are mailed to you with the recording attached.", "Neue Nachrichten werden Ihnen mit der Aufnahme im Anhang gesendet."},
+	"vm.email.on.notice":          {"You get an e-mail notice of new messages, without audio.", "Sie erhalten zu neuen Nachrichten einen Hinweis per E-Mail, ohne Ton."},
+	"vm.email.on.delete":          {"Delivered messages leave the box.", "Zugestellte Nachrichten werden aus der Box gelöscht."},
+	"vm.email.off":                {"No e-mail copies are sent.", "Es werden keine Kopien per E-Mail gesendet."},
+	"vm.email.admin":              {"Your administrator sets these; you can object to e-mail copies below.", "Diese Einstellungen legt Ihre Verwaltung fest; Sie können Kopien per E-Mail unten widersprechen."},
+	"vm.objection":                {"Objection to e-mail copies", "Widerspruch gegen Kopien per E-Mail"},
+	"vm.objection.on":             {"you objected: nothing is mailed", "Sie haben widersprochen: nichts wird gesendet"},
+	"vm.objection.off":            {"no objection", "kein Widerspruch"},
+	"vm.objection.hint":           {"While you object, none of your voice messages are mailed, whatever the box settings; they stay in the box.", "Solange Sie widersprechen, wird keine Ihrer Sprachnachrichten per E-Mail gesendet, gleich wie die Box eingestellt ist; sie bleiben in der Box."},
+	"vm.objection.set":            {"Object to e-mail copies", "Kopien per E-Mail widersprechen"},
+	"vm.objection.withdraw":       {"Withdraw the objection", "Widerspruch zurücknehmen"},
+	"done.vm_email":               {"E-mail settings saved.", "E-Mail-Einstellungen gespeichert."},
+	"done.vm_objection_set":       {"Objection recorded: no e-mail copies are sent.", "Widerspruch gespeichert: es werden keine Kopien per E-Mail gesendet."},
+	"done.vm_objection_withdrawn": {"Objection withdrawn.", "Widerspruch zurückgenommen."},
 }
 
 func tr(lang, key string) string {

@@ -11,7 +11,8 @@ import (
 )
 
 // Voicemail: the portal's "My voicemail" (the signed-in user's boxes: messages to play,
-// download, mark and delete, and the PIN) and the admin's list of every box of the tenant.
+// download, mark and delete, the greetings, the PIN, the e-mail copy and the objection to
+// e-mail copies) and the admin's list of every box of the tenant.
 // Every read and change is the API's voicemail route, so its owner-or-admin check and its
 // audit entries (download, delete, PIN) apply here as they do to REST clients.
 
@@ -56,6 +57,15 @@ type myVoicemailView struct {
 	Boxes    []vmBox
 	Box      *vmBox
 	Messages []store.VoicemailMessage
+	// Email is the e-mail copy form of the box: as stored, or as entered when refused.
+	Email emailCopy
+	// Objected: the user objected to e-mail copies of their voice messages.
+	Objected bool
+}
+
+// emailCopy is a box's e-mail copy settings as the form shows them.
+type emailCopy struct {
+	Copy, Attach, Delete bool
 }
 
 // pathID is a positive id path parameter; false (and a not-found page) otherwise.
@@ -107,6 +117,18 @@ func (s *Server) renderMyVoicemail(w http.ResponseWriter, r *http.Request, v *vi
 			return
 		}
 		mv.Messages = l.Items
+		mv.Email = emailCopy{Copy: mv.Box.EmailCopy, Attach: mv.Box.EmailAttach, Delete: mv.Box.EmailDelete}
+		if v.Form.Get("email_form") != "" {
+			mv.Email = emailCopy{Copy: v.Form.Get("email_copy") == "on", Attach: v.Form.Get("email_attach") == "wav", Delete: v.Form.Get("email_delete") == "on"}
+		}
+		var obj struct {
+			Objected bool `json:"objected"`
+		}
+		if ae := s.call(r, "GET", tpath(v, "/users/%d/objections/email-copy", v.S.P.UserID), nil, "", &obj); ae != nil {
+			s.fail(w, r, v, ae)
+			return
+		}
+		mv.Objected = obj.Objected
 	}
 	if v.Flash == "" {
 		v.Flash = flash(r, v)
@@ -286,4 +308,55 @@ func (s *Server) myGreetingDelete(w http.ResponseWriter, r *http.Request, v *vie
 		return
 	}
 	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_greeting_deleted"), http.StatusSeeOther)
+}
+
+// myVoicemailEmail changes a box's e-mail copy settings: the API's box settings, which the
+// tenant's admins change (for a plain user the page shows them without the form).
+func (s *Server) myVoicemailEmail(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	f := v.Form
+	copyOn, del := f.Get("email_copy") == "on", f.Get("email_delete") == "on"
+	attach := f.Get("email_attach")
+	if !slices.Contains([]string{"wav", "notice"}, attach) {
+		formError(v, "email_attach", v.T("err.required"))
+	}
+	q := r.URL.Query()
+	q.Set("box", strconv.FormatInt(ext, 10))
+	r.URL.RawQuery = q.Encode()
+	if v.Error == "" {
+		body := map[string]bool{"email_copy": copyOn, "email_attach": attach == "wav", "email_delete": del}
+		ae := s.call(r, "PATCH", tpath(v, "/extensions/%d/voicemail", ext), body, f.Get("csrf"), nil)
+		if ae == nil {
+			http.Redirect(w, r, myVoicemailURL(v, ext, "vm_email"), http.StatusSeeOther)
+			return
+		}
+		if ae.Status != http.StatusBadRequest {
+			s.fail(w, r, v, ae)
+			return
+		}
+		v.Error, v.Field = ae.Message, ae.Field
+	}
+	f.Set("email_form", "1") // the form shows what was entered, not what is stored
+	s.renderMyVoicemail(w, r, v, http.StatusBadRequest)
+}
+
+// myEmailObjection sets or withdraws the signed-in user's objection to e-mail copies.
+func (s *Server) myEmailObjection(w http.ResponseWriter, r *http.Request, v *view) {
+	on := v.Form.Get("objected") == "true"
+	if ae := s.call(r, "PUT", tpath(v, "/users/%d/objections/email-copy", v.S.P.UserID), map[string]bool{"objected": on}, v.Form.Get("csrf"), nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	done := "vm_objection_withdrawn"
+	if on {
+		done = "vm_objection_set"
+	}
+	u := fmt.Sprintf("/t/%d/me/voicemail?done=%s", v.Tenant, done)
+	if b := r.URL.Query().Get("box"); b != "" {
+		u += "&box=" + url.QueryEscape(b)
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
 }

@@ -210,6 +210,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/me/forwarding/{extension}", s.page(s.myForwardingSave))
 	m.HandleFunc("GET /t/{tenant}/me/data", s.page(s.myData))
 	m.HandleFunc("GET /t/{tenant}/me/export", s.page(s.myExport))
+	// Voicemail to e-mail and the tenant's forwarding settings.
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/email", s.page(s.myVoicemailEmail))
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/objection", s.page(s.myEmailObjection))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.notFound(w, r, nil) })
 }
 
