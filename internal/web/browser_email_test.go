@@ -17,7 +17,8 @@ import (
 
 // TestBrowserEmailRelay: an admin sets the tenant's own SMTP relay (a port out of range is
 // refused at its field and nothing is stored; the password never comes back into the page),
-// sees the failed delivery of a voice message the relay (a closed port) did not take, filters
+// switches a user's box to e-mail copies in the list of boxes (a refusal first, at its
+// field), sees the failed delivery of a voice message the relay (a closed port) did not take, filters
 // the deliveries by state, removes the relay after the confirmation; the page in German; a
 // plain user does not reach it.
 func TestBrowserEmailRelay(t *testing.T) {
@@ -96,13 +97,45 @@ func TestBrowserEmailRelay(t *testing.T) {
 		t.Fatalf("stored relay: %+v", relay)
 	}
 
-	// A voice message for Vera, whose box mails copies: the relay never answers, and after the
-	// last retry the delivery is failed.
-	p.MustDo(200, "PATCH", fmt.Sprintf("%s/extensions/%d/voicemail", tb, veras.ID), p.AdminToken, map[string]bool{"email_copy": true, "email_attach": true}, nil)
-	b, err := p.App.DB.EnsureVoicemailBox(t.Context(), def.ID, veras.ID)
-	if err != nil {
-		t.Fatal(err)
+	// Vera's box mails copies, set in the list of boxes (deleting after delivery without a
+	// copy refused first, nothing stored).
+	box := func() store.VoicemailBox {
+		t.Helper()
+		b, err := p.App.DB.EnsureVoicemailBox(t.Context(), def.ID, veras.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
+	run(t, ctx, "box e-mail copy refused",
+		chromedp.Click(chromedp.CSS(`nav a[href$="/mailboxes"]`)),
+		chromedp.Click(chromedp.ID(fmt.Sprintf("#edit-email-%d", veras.ID))),
+		chromedp.WaitVisible(chromedp.ID("#email-copy")),
+		chromedp.Click(chromedp.ID("#email_delete")),
+		chromedp.Click(chromedp.ID("#save-email")),
+		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		into(invalidFields(), &invalid),
+	)
+	if b := box(); invalid != "email_delete" || b.EmailCopy || b.EmailDelete {
+		t.Fatalf("refused box settings: invalid %q, stored %+v", invalid, b)
+	}
+	shot(t, ctx, "mailboxes-email-error-en")
+	var shown string
+	run(t, ctx, "box e-mail copy",
+		chromedp.Click(chromedp.ID("#email_copy")),
+		chromedp.Click(chromedp.ID("#email_delete")),
+		chromedp.Click(chromedp.ID("#email_attach_wav")),
+		chromedp.Click(chromedp.ID("#save-email")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		into(chromedp.Text(chromedp.ID(fmt.Sprintf("#box-email-%d", veras.ID))), &shown),
+	)
+	b := box()
+	if shown != "with WAV" || !b.EmailCopy || !b.EmailAttach || b.EmailDelete {
+		t.Fatalf("box e-mail copy: shown %q, stored %+v", shown, b)
+	}
+
+	// A voice message for Vera: the relay never answers, and after the last retry the
+	// delivery is failed.
 	m, err := p.App.Voicemail.Store(t.Context(), b, voicemail.Deposit{CallerNumber: "+4930999888", At: time.Now(), PCM: tone(2 * time.Second)})
 	if err != nil {
 		t.Fatal(err)

@@ -117,10 +117,7 @@ func (s *Server) renderMyVoicemail(w http.ResponseWriter, r *http.Request, v *vi
 			return
 		}
 		mv.Messages = l.Items
-		mv.Email = emailCopy{Copy: mv.Box.EmailCopy, Attach: mv.Box.EmailAttach, Delete: mv.Box.EmailDelete}
-		if v.Form.Get("email_form") != "" {
-			mv.Email = emailCopy{Copy: v.Form.Get("email_copy") == "on", Attach: v.Form.Get("email_attach") == "wav", Delete: v.Form.Get("email_delete") == "on"}
-		}
+		mv.Email = formEmailCopy(mv.Box.VoicemailBox, v.Form)
 		var obj struct {
 			Objected bool `json:"objected"`
 		}
@@ -231,16 +228,60 @@ func (s *Server) myVoicemailPIN(w http.ResponseWriter, r *http.Request, v *view)
 	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_pin"), http.StatusSeeOther)
 }
 
-// The admin's list of the tenant's boxes, with the switch that lets a box take calls.
+// The admin's list of the tenant's boxes, with the switch that lets a box take calls, and
+// (?edit= an extension id) the form of a box's e-mail copy.
+
+type mailboxesView struct {
+	Boxes []vmBox
+	// Edit is the box whose e-mail copy the form changes (nil: none).
+	Edit  *vmBox
+	Email emailCopy
+}
 
 func (s *Server) mailboxes(w http.ResponseWriter, r *http.Request, v *view) {
+	s.renderMailboxes(w, r, v, http.StatusOK)
+}
+
+func (s *Server) renderMailboxes(w http.ResponseWriter, r *http.Request, v *view, status int) {
 	l, ok := listPage[vmBox](s, w, r, v, tpath(v, "/voicemail/boxes"), nil)
 	if !ok {
 		return
 	}
-	v.Flash = flash(r, v)
-	v.Data = l.Items
-	s.render(w, r, http.StatusOK, "mailboxes", v)
+	d := mailboxesView{Boxes: l.Items}
+	if ext := r.URL.Query().Get("edit"); ext != "" {
+		id, err := strconv.ParseInt(ext, 10, 64)
+		if err != nil || id <= 0 {
+			s.notFound(w, r, v)
+			return
+		}
+		var b vmBox
+		if ae := s.call(r, "GET", tpath(v, "/extensions/%d/voicemail", id), nil, "", &b); ae != nil {
+			s.fail(w, r, v, ae)
+			return
+		}
+		d.Edit, d.Email = &b, formEmailCopy(b.VoicemailBox, v.Form)
+	}
+	if v.Flash == "" {
+		v.Flash = flash(r, v)
+	}
+	v.Data = d
+	s.render(w, r, status, "mailboxes", v)
+}
+
+// mailboxEmail changes a box's e-mail copy from the admin's list.
+func (s *Server) mailboxEmail(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	r.URL.RawQuery = url.Values{"edit": {strconv.FormatInt(ext, 10)}}.Encode()
+	switch saved, ok := s.saveEmailCopy(w, r, v, ext); {
+	case !ok:
+	case saved:
+		http.Redirect(w, r, fmt.Sprintf("/t/%d/mailboxes?done=vm_email", v.Tenant), http.StatusSeeOther)
+	default:
+		s.renderMailboxes(w, r, v, http.StatusBadRequest)
+	}
 }
 
 func (s *Server) mailboxEnable(w http.ResponseWriter, r *http.Request, v *view) {
@@ -317,30 +358,48 @@ func (s *Server) myVoicemailEmail(w http.ResponseWriter, r *http.Request, v *vie
 	if !ok {
 		return
 	}
-	f := v.Form
-	copyOn, del := f.Get("email_copy") == "on", f.Get("email_delete") == "on"
-	attach := f.Get("email_attach")
-	if !slices.Contains([]string{"wav", "notice"}, attach) {
-		formError(v, "email_attach", v.T("err.required"))
-	}
 	q := r.URL.Query()
 	q.Set("box", strconv.FormatInt(ext, 10))
 	r.URL.RawQuery = q.Encode()
-	if v.Error == "" {
-		body := map[string]bool{"email_copy": copyOn, "email_attach": attach == "wav", "email_delete": del}
-		ae := s.call(r, "PATCH", tpath(v, "/extensions/%d/voicemail", ext), body, f.Get("csrf"), nil)
-		if ae == nil {
-			http.Redirect(w, r, myVoicemailURL(v, ext, "vm_email"), http.StatusSeeOther)
-			return
-		}
-		if ae.Status != http.StatusBadRequest {
-			s.fail(w, r, v, ae)
-			return
-		}
-		v.Error, v.Field = ae.Message, ae.Field
+	switch saved, ok := s.saveEmailCopy(w, r, v, ext); {
+	case !ok:
+	case saved:
+		http.Redirect(w, r, myVoicemailURL(v, ext, "vm_email"), http.StatusSeeOther)
+	default:
+		s.renderMyVoicemail(w, r, v, http.StatusBadRequest)
 	}
-	f.Set("email_form", "1") // the form shows what was entered, not what is stored
-	s.renderMyVoicemail(w, r, v, http.StatusBadRequest)
+}
+
+// saveEmailCopy sends a box's e-mail copy form to the API. A refusal is left in v.Error and
+// v.Field with the form marked to show what was entered; ok is false when the request has
+// been answered (an error page).
+func (s *Server) saveEmailCopy(w http.ResponseWriter, r *http.Request, v *view, ext int64) (saved, ok bool) {
+	f := v.Form
+	f.Set("email_form", "1")
+	attach := f.Get("email_attach")
+	if !slices.Contains([]string{"wav", "notice"}, attach) {
+		formError(v, "email_attach", v.T("err.required"))
+		return false, true
+	}
+	body := map[string]bool{"email_copy": f.Get("email_copy") == "on", "email_attach": attach == "wav", "email_delete": f.Get("email_delete") == "on"}
+	ae := s.call(r, "PATCH", tpath(v, "/extensions/%d/voicemail", ext), body, f.Get("csrf"), nil)
+	switch {
+	case ae == nil:
+		return true, true
+	case ae.Status == http.StatusBadRequest:
+		v.Error, v.Field = ae.Message, ae.Field
+		return false, true
+	}
+	s.fail(w, r, v, ae)
+	return false, false
+}
+
+// formEmailCopy is the e-mail copy form of a box: as stored, or as entered when refused.
+func formEmailCopy(b store.VoicemailBox, f url.Values) emailCopy {
+	if f.Get("email_form") != "" {
+		return emailCopy{Copy: f.Get("email_copy") == "on", Attach: f.Get("email_attach") == "wav", Delete: f.Get("email_delete") == "on"}
+	}
+	return emailCopy{Copy: b.EmailCopy, Attach: b.EmailAttach, Delete: b.EmailDelete}
 }
 
 // myEmailObjection sets or withdraws the signed-in user's objection to e-mail copies.

@@ -230,14 +230,14 @@ func TestConsoleTenantIsolation(t *testing.T) {
 	}
 	// Nor the e-mail and forwarding pages: a relay set or removed, codes changed, an e-mail copy
 	// switched or an objection recorded.
-	for _, path := range []string{"/email", "/email?state=all", "/forwarding"} {
+	for _, path := range []string{"/email", "/email?state=all", "/forwarding", "/mailboxes?edit=1"} {
 		if st, body, _ := b.do("GET", fmt.Sprintf("/t/%d%s", def.ID, path), nil); st != http.StatusNotFound || strings.Contains(body, "admin@localhost") {
 			t.Errorf("acme admin on default tenant's %s: %d, want 404", path, st)
 		}
 	}
 	form = url.Values{"csrf": {csrf}, "enabled": {"on"}, "host": {"smtp.acme.test"}, "mode": {"starttls"}, "code_busy": {"*68"}, "max_hops": {"7"},
 		"email_copy": {"on"}, "email_attach": {"wav"}, "objected": {"true"}}
-	for _, path := range []string{"/email/relay", "/email/relay/delete", "/forwarding/settings", "/me/voicemail/1/email", "/me/voicemail/objection"} {
+	for _, path := range []string{"/email/relay", "/email/relay/delete", "/forwarding/settings", "/me/voicemail/1/email", "/mailboxes/1/email", "/me/voicemail/objection"} {
 		if st, _, _ := b.do("POST", fmt.Sprintf("/t/%d%s", def.ID, path), form); st != http.StatusNotFound {
 			t.Errorf("acme admin posting the default tenant's %s: %d, want 404", path, st)
 		}
