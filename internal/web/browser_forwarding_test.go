@@ -129,3 +129,100 @@ func TestBrowserMyForwarding(t *testing.T) {
 		t.Fatalf("Max changed Vera's forwarding: %+v\n%s", f, body)
 	}
 }
+
+// dropError removes the previous page's error message, so that waiting for #form-error
+// waits for the next page's.
+var dropError = chromedp.Evaluate[chromedp.Void](`(document.getElementById("form-error") || {remove() {}}).remove()`)
+
+// TestBrowserForwardSettings: an admin sets the tenant's feature codes and forwarding hop
+// limit (two conditions sharing a code are refused at the second one's field and nothing is
+// stored, then a new code and limit are stored and shown) and sees the extensions that
+// forward or are on do-not-disturb; the page in German; a plain user does not reach it.
+func TestBrowserForwardSettings(t *testing.T) {
+	p := privoxtest.Start(t, privoxtest.Options{})
+	ctx := chrome(t, t.TempDir())
+	def := defaultTenant(t, p)
+	tb := fmt.Sprintf("/api/v1/tenants/%d", def.ID)
+	tp := func(path string) string { return fmt.Sprintf("%s/t/%d%s", p.URL, def.ID, path) }
+	var vera store.User
+	p.MustDo(201, "POST", tb+"/users", p.AdminToken, map[string]string{"name": "Vera", "email": "vera@example.test", "password": "vera-long-password"}, &vera)
+	var veras store.Extension
+	p.MustDo(201, "POST", tb+"/extensions", p.AdminToken, map[string]any{"number": "301", "user_id": vera.ID, "sip_password": "vera-sip-secret-1"}, &veras)
+	p.MustDo(201, "POST", tb+"/extensions", p.AdminToken, map[string]any{"number": "302", "sip_password": "other-sip-secret-1"}, nil)
+	signIn(t, ctx, p.URL, "default", "admin@localhost", privoxtest.AdminPassword)
+
+	// Forwarding: the codes and the hop limit; Vera's extension forwards on busy.
+	p.MustDo(200, "PUT", fmt.Sprintf("%s/extensions/%d/forwarding", tb, veras.ID), p.AdminToken, map[string]any{"busy": "302", "dnd": true}, nil)
+	var busy, code, invalid, msg string
+	var rows, states, why []string
+	run(t, ctx, "forwarding",
+		chromedp.Click(chromedp.CSS(`nav a[href$="/t/`+fmt.Sprint(def.ID)+`/forwarding"]`)),
+		chromedp.WaitVisible(chromedp.ID("#fwd-settings")),
+		into(chromedp.Value(chromedp.ID("#code_busy")), &code),
+		into(columnTexts(0), &rows), into(columnTexts(3), &states), into(columnTexts(6), &why),
+	)
+	if code != "*67" || strings.Join(rows, ",") != "301" || strings.Join(states, ",") != "302" || why[0] != "do not disturb" {
+		t.Fatalf("forwarding: busy code %q, rows %q, busy %q, dnd %q", code, rows, states, why)
+	}
+	shot(t, ctx, "forwarding-en")
+	settings := func() store.ForwardSettings {
+		t.Helper()
+		var fs store.ForwardSettings
+		p.MustDo(200, "GET", tb+"/forward-settings", p.AdminToken, nil, &fs)
+		return fs
+	}
+	before := settings()
+	run(t, ctx, "two codes alike",
+		chromedp.Clear(chromedp.ID("#code_busy")),
+		chromedp.SendKeys(chromedp.ID("#code_busy"), "*21"),
+		chromedp.SendKeys(chromedp.ID("#max_hops"), "7"),
+		chromedp.Click(chromedp.ID("#save-fwd-settings")),
+		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		into(invalidFields(), &invalid),
+		into(chromedp.Text(chromedp.ID("#form-error")), &msg),
+		into(chromedp.Value(chromedp.ID("#code_busy")), &busy),
+	)
+	if invalid != "code_busy" || !strings.Contains(msg, "share") || busy != "*21" {
+		t.Fatalf("refused codes: invalid %q, message %q, field %q", invalid, msg, busy)
+	}
+	if fs := settings(); fs != before {
+		t.Fatalf("refused settings were stored: %+v", fs)
+	}
+	shot(t, ctx, "forwarding-error-en")
+	run(t, ctx, "new busy code and hop limit",
+		dropError,
+		chromedp.Clear(chromedp.ID("#code_busy")),
+		chromedp.SendKeys(chromedp.ID("#code_busy"), "*68"),
+		chromedp.Click(chromedp.ID("#save-fwd-settings")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		into(chromedp.Text(chromedp.CSS(".flash")), &msg),
+		into(chromedp.Value(chromedp.ID("#code_busy")), &busy),
+		into(chromedp.Value(chromedp.ID("#max_hops")), &code),
+	)
+	if msg != "Forwarding settings saved." || busy != "*68" || code != "7" {
+		t.Fatalf("after saving: %q, busy %q, hops %q", msg, busy, code)
+	}
+	if fs := settings(); fs.MaxHops != 7 || !strings.Contains(fs.Codes, "busy=*68") || !strings.Contains(fs.Codes, "always=*21") {
+		t.Fatalf("stored settings: %+v", fs)
+	}
+
+	admin, err := p.App.DB.UserByEmail(t.Context(), def.ID, "admin@localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.MustDo(200, "PATCH", fmt.Sprintf("%s/users/%d", tb, admin.ID), p.AdminToken, map[string]string{"language": "de"}, nil)
+	var h1 string
+	run(t, ctx, "German", chromedp.Navigate(tp("/forwarding")), chromedp.WaitVisible(chromedp.CSS("main table")), into(chromedp.Text(chromedp.CSS("h1")), &h1))
+	if h1 != "Rufumleitungen: Kennziffern und Weiterleitungsgrenze" {
+		t.Errorf("German heading %q", h1)
+	}
+	shot(t, ctx, "forwarding-de")
+
+	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS(".top button")), chromedp.WaitVisible(chromedp.ID("#signin")))
+	signIn(t, ctx, p.URL, "default", "vera@example.test", "vera-long-password")
+	var body string
+	run(t, ctx, "user on the page", chromedp.Navigate(tp("/forwarding")), into(chromedp.Text(chromedp.CSS("main")), &body))
+	if !strings.Contains(body, "may not") || strings.Contains(body, "302") || strings.Contains(body, "*68") {
+		t.Errorf("a user on /forwarding sees:\n%s", body)
+	}
+}

@@ -303,3 +303,114 @@ func TestBrowserMyVoicemail(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserVoicemailEmailCopy: an admin with a box of their own sets its e-mail copy in
+// "my voicemail" (deleting after delivery without a copy is refused at its field and nothing
+// is stored, then copy on as a notice without audio with deletion is stored and shown); a
+// plain user sees their box's e-mail copy without the form and objects to e-mail copies, and
+// withdraws the objection again, both stored.
+func TestBrowserVoicemailEmailCopy(t *testing.T) {
+	p := privoxtest.Start(t, privoxtest.Options{})
+	ctx := chrome(t, t.TempDir())
+	def := defaultTenant(t, p)
+	tb := fmt.Sprintf("/api/v1/tenants/%d", def.ID)
+	tp := func(path string) string { return fmt.Sprintf("%s/t/%d%s", p.URL, def.ID, path) }
+	admin, err := p.App.DB.UserByEmail(t.Context(), def.ID, "admin@localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vera store.User
+	p.MustDo(201, "POST", tb+"/users", p.AdminToken, map[string]string{"name": "Vera", "email": "vera@example.test", "password": "vera-long-password"}, &vera)
+	var own, veras store.Extension
+	p.MustDo(201, "POST", tb+"/extensions", p.AdminToken, map[string]any{"number": "310", "user_id": admin.ID, "sip_password": "admin-sip-secret-1"}, &own)
+	p.MustDo(201, "POST", tb+"/extensions", p.AdminToken, map[string]any{"number": "301", "user_id": vera.ID, "sip_password": "vera-sip-secret-1"}, &veras)
+	box := func(ext int64) store.VoicemailBox {
+		t.Helper()
+		b, err := p.App.DB.EnsureVoicemailBox(t.Context(), def.ID, ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	signIn(t, ctx, p.URL, "default", "admin@localhost", privoxtest.AdminPassword)
+
+	var invalid, msg string
+	run(t, ctx, "delete without a copy",
+		chromedp.Click(chromedp.CSS(`nav a[href$="/me/voicemail"]`)),
+		chromedp.WaitVisible(chromedp.ID("#email-copy")),
+		chromedp.Click(chromedp.ID("#email_delete")),
+		chromedp.Click(chromedp.ID("#save-email")),
+		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		into(invalidFields(), &invalid),
+		into(chromedp.Text(chromedp.ID("#form-error")), &msg),
+	)
+	if invalid != "email_delete" || !strings.Contains(msg, "email_copy") {
+		t.Fatalf("refused settings: invalid %q, message %q", invalid, msg)
+	}
+	if b := box(own.ID); b.EmailCopy || b.EmailDelete {
+		t.Fatalf("a refused change was stored: %+v", b)
+	}
+	shot(t, ctx, "my-voicemail-email-error-en")
+	var copyOn, notice, del bool
+	run(t, ctx, "copy as a notice, deleted after delivery",
+		chromedp.Click(chromedp.ID("#email_copy")),
+		chromedp.Click(chromedp.ID("#email_attach_notice")),
+		chromedp.Click(chromedp.ID("#save-email")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		into(chromedp.Text(chromedp.CSS(".flash")), &msg),
+		into(chromedp.Evaluate[bool](`document.getElementById("email_copy").checked`), &copyOn),
+		into(chromedp.Evaluate[bool](`document.getElementById("email_attach_notice").checked`), &notice),
+		into(chromedp.Evaluate[bool](`document.getElementById("email_delete").checked`), &del),
+	)
+	if msg != "E-mail settings saved." || !copyOn || !notice || !del {
+		t.Fatalf("after saving: %q, copy %t, notice %t, delete %t", msg, copyOn, notice, del)
+	}
+	if b := box(own.ID); !b.EmailCopy || b.EmailAttach || !b.EmailDelete {
+		t.Fatalf("stored: %+v", b)
+	}
+	shot(t, ctx, "my-voicemail-email-en")
+
+	// Vera sees her box's e-mail copy, set by an admin, and objects to it.
+	p.MustDo(200, "PATCH", fmt.Sprintf("%s/extensions/%d/voicemail", tb, veras.ID), p.AdminToken, map[string]bool{"email_copy": true, "email_attach": true}, nil)
+	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS(".top button")), chromedp.WaitVisible(chromedp.ID("#signin")))
+	signIn(t, ctx, p.URL, "default", "vera@example.test", "vera-long-password")
+	var state, forms string
+	run(t, ctx, "vera's e-mail copy",
+		chromedp.Navigate(tp("/me/voicemail")),
+		chromedp.WaitVisible(chromedp.ID("#email-state")),
+		into(chromedp.Text(chromedp.ID("#email-state")), &state),
+		into(chromedp.Evaluate[string](`document.querySelector("#save-email") ? "form" : ""`), &forms),
+	)
+	if state != "New messages are mailed to you with the recording attached." || forms != "" {
+		t.Fatalf("vera's e-mail copy: %q, form %q", state, forms)
+	}
+	objected := func() bool {
+		t.Helper()
+		on, err := p.App.DB.MailObjection(t.Context(), def.ID, vera.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return on
+	}
+	run(t, ctx, "object",
+		chromedp.Click(chromedp.ID("#object")),
+		chromedp.WaitVisible(chromedp.ID("#withdraw-objection")),
+		into(chromedp.Text(chromedp.CSS(".flash")), &msg),
+		into(chromedp.Text(chromedp.ID("#objection-state")), &state),
+	)
+	if msg != "Objection recorded: no e-mail copies are sent." || !strings.Contains(state, "you objected") || !objected() {
+		t.Fatalf("objection: %q, %q, stored %t", msg, state, objected())
+	}
+	shot(t, ctx, "my-voicemail-objection-en")
+	var audit struct {
+		Items []store.AuditEntry `json:"items"`
+	}
+	p.MustDo(200, "GET", tb+"/audit?action=objection.email_copy.set", p.AdminToken, nil, &audit)
+	if len(audit.Items) != 1 || audit.Items[0].ActorUserID == nil || *audit.Items[0].ActorUserID != vera.ID {
+		t.Errorf("audit: %+v", audit.Items)
+	}
+	run(t, ctx, "withdraw", chromedp.Click(chromedp.ID("#withdraw-objection")), chromedp.WaitVisible(chromedp.ID("#object")))
+	if objected() {
+		t.Fatal("the objection stayed after it was withdrawn")
+	}
+}

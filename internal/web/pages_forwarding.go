@@ -86,3 +86,89 @@ func (s *Server) myForwardingSave(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/me/forwarding?done=fwd_saved", v.Tenant), http.StatusSeeOther)
 }
+
+// The admin's forwarding page: the tenant's feature codes and forwarding hop limit (the API's
+// forward settings) and every extension that forwards or is on do-not-disturb.
+
+// featureCodes are the names of the tenant's feature codes, in the order the API stores them.
+var featureCodes = []string{"always", "busy", "no_answer", "unreachable", "dnd_on", "dnd_off"}
+
+type forwardingView struct {
+	Items []store.Forwarding
+	Codes []string
+}
+
+func (s *Server) forwardingPage(w http.ResponseWriter, r *http.Request, v *view) {
+	if v.Form == nil {
+		var fs store.ForwardSettings
+		if ae := s.call(r, "GET", tpath(v, "/forward-settings"), nil, "", &fs); ae != nil {
+			s.fail(w, r, v, ae)
+			return
+		}
+		v.Form = url.Values{}
+		if fs.MaxHops != 0 {
+			v.Form.Set("max_hops", strconv.Itoa(fs.MaxHops))
+		}
+		for _, kv := range strings.Split(fs.Codes, ",") {
+			if name, code, ok := strings.Cut(kv, "="); ok {
+				v.Form.Set("code_"+name, code)
+			}
+		}
+	}
+	s.renderForwarding(w, r, v, http.StatusOK)
+}
+
+func (s *Server) renderForwarding(w http.ResponseWriter, r *http.Request, v *view, status int) {
+	var l list[store.Forwarding]
+	if ae := s.call(r, "GET", tpath(v, "/forwarding"), nil, "", &l); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	if v.Flash == "" {
+		v.Flash = flash(r, v)
+	}
+	v.Data = forwardingView{Items: l.Items, Codes: featureCodes}
+	s.render(w, r, status, "forwarding", v)
+}
+
+func (s *Server) forwardSettingsSave(w http.ResponseWriter, r *http.Request, v *view) {
+	again := func(status int) { s.renderForwarding(w, r, v, status) }
+	hops, ok := formInt(v, "max_hops")
+	if !ok {
+		again(http.StatusBadRequest)
+		return
+	}
+	// Codes left empty keep their default.
+	var codes []string
+	for _, name := range featureCodes {
+		if c := strings.TrimSpace(v.Form.Get("code_" + name)); c != "" {
+			codes = append(codes, name+"="+c)
+		}
+	}
+	body := map[string]any{"max_hops": hops, "codes": strings.Join(codes, ",")}
+	if ae := s.call(r, "PUT", tpath(v, "/forward-settings"), body, v.Form.Get("csrf"), nil); ae != nil {
+		if ae.Field == "codes" {
+			ae.Field = codeField(ae.Message)
+		}
+		s.saveErr(w, r, v, ae, again)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/forwarding?done=fwd_settings", v.Tenant), http.StatusSeeOther)
+}
+
+// codeField is the form field of the feature code the API's message names: "busy=…" for a
+// malformed code, "always and busy share …" for the second of two that clash.
+func codeField(msg string) string {
+	name := msg
+	if a, _, ok := strings.Cut(msg, " share "); ok {
+		_, name, _ = strings.Cut(a, " and ")
+	} else {
+		name, _, _ = strings.Cut(msg, "=")
+	}
+	for _, c := range featureCodes {
+		if name == c {
+			return "code_" + c
+		}
+	}
+	return "code_always"
+}

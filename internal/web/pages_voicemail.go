@@ -11,7 +11,8 @@ import (
 )
 
 // Voicemail: the portal's "My voicemail" (the signed-in user's boxes: messages to play,
-// download, mark and delete, and the PIN) and the admin's list of every box of the tenant.
+// download, mark and delete, the greetings, the PIN, the e-mail copy and the objection to
+// e-mail copies) and the admin's list of every box of the tenant.
 // Every read and change is the API's voicemail route, so its owner-or-admin check and its
 // audit entries (download, delete, PIN) apply here as they do to REST clients.
 
@@ -56,6 +57,15 @@ type myVoicemailView struct {
 	Boxes    []vmBox
 	Box      *vmBox
 	Messages []store.VoicemailMessage
+	// Email is the e-mail copy form of the box: as stored, or as entered when refused.
+	Email emailCopy
+	// Objected: the user objected to e-mail copies of their voice messages.
+	Objected bool
+}
+
+// emailCopy is a box's e-mail copy settings as the form shows them.
+type emailCopy struct {
+	Copy, Attach, Delete bool
 }
 
 // pathID is a positive id path parameter; false (and a not-found page) otherwise.
@@ -107,6 +117,15 @@ func (s *Server) renderMyVoicemail(w http.ResponseWriter, r *http.Request, v *vi
 			return
 		}
 		mv.Messages = l.Items
+		mv.Email = formEmailCopy(mv.Box.VoicemailBox, v.Form)
+		var obj struct {
+			Objected bool `json:"objected"`
+		}
+		if ae := s.call(r, "GET", tpath(v, "/users/%d/objections/email-copy", v.S.P.UserID), nil, "", &obj); ae != nil {
+			s.fail(w, r, v, ae)
+			return
+		}
+		mv.Objected = obj.Objected
 	}
 	if v.Flash == "" {
 		v.Flash = flash(r, v)
@@ -209,16 +228,60 @@ func (s *Server) myVoicemailPIN(w http.ResponseWriter, r *http.Request, v *view)
 	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_pin"), http.StatusSeeOther)
 }
 
-// The admin's list of the tenant's boxes, with the switch that lets a box take calls.
+// The admin's list of the tenant's boxes, with the switch that lets a box take calls, and
+// (?edit= an extension id) the form of a box's e-mail copy.
+
+type mailboxesView struct {
+	Boxes []vmBox
+	// Edit is the box whose e-mail copy the form changes (nil: none).
+	Edit  *vmBox
+	Email emailCopy
+}
 
 func (s *Server) mailboxes(w http.ResponseWriter, r *http.Request, v *view) {
+	s.renderMailboxes(w, r, v, http.StatusOK)
+}
+
+func (s *Server) renderMailboxes(w http.ResponseWriter, r *http.Request, v *view, status int) {
 	l, ok := listPage[vmBox](s, w, r, v, tpath(v, "/voicemail/boxes"), nil)
 	if !ok {
 		return
 	}
-	v.Flash = flash(r, v)
-	v.Data = l.Items
-	s.render(w, r, http.StatusOK, "mailboxes", v)
+	d := mailboxesView{Boxes: l.Items}
+	if ext := r.URL.Query().Get("edit"); ext != "" {
+		id, err := strconv.ParseInt(ext, 10, 64)
+		if err != nil || id <= 0 {
+			s.notFound(w, r, v)
+			return
+		}
+		var b vmBox
+		if ae := s.call(r, "GET", tpath(v, "/extensions/%d/voicemail", id), nil, "", &b); ae != nil {
+			s.fail(w, r, v, ae)
+			return
+		}
+		d.Edit, d.Email = &b, formEmailCopy(b.VoicemailBox, v.Form)
+	}
+	if v.Flash == "" {
+		v.Flash = flash(r, v)
+	}
+	v.Data = d
+	s.render(w, r, status, "mailboxes", v)
+}
+
+// mailboxEmail changes a box's e-mail copy from the admin's list.
+func (s *Server) mailboxEmail(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	r.URL.RawQuery = url.Values{"edit": {strconv.FormatInt(ext, 10)}}.Encode()
+	switch saved, ok := s.saveEmailCopy(w, r, v, ext); {
+	case !ok:
+	case saved:
+		http.Redirect(w, r, fmt.Sprintf("/t/%d/mailboxes?done=vm_email", v.Tenant), http.StatusSeeOther)
+	default:
+		s.renderMailboxes(w, r, v, http.StatusBadRequest)
+	}
 }
 
 func (s *Server) mailboxEnable(w http.ResponseWriter, r *http.Request, v *view) {
@@ -286,4 +349,73 @@ func (s *Server) myGreetingDelete(w http.ResponseWriter, r *http.Request, v *vie
 		return
 	}
 	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_greeting_deleted"), http.StatusSeeOther)
+}
+
+// myVoicemailEmail changes a box's e-mail copy settings: the API's box settings, which the
+// tenant's admins change (for a plain user the page shows them without the form).
+func (s *Server) myVoicemailEmail(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	q.Set("box", strconv.FormatInt(ext, 10))
+	r.URL.RawQuery = q.Encode()
+	switch saved, ok := s.saveEmailCopy(w, r, v, ext); {
+	case !ok:
+	case saved:
+		http.Redirect(w, r, myVoicemailURL(v, ext, "vm_email"), http.StatusSeeOther)
+	default:
+		s.renderMyVoicemail(w, r, v, http.StatusBadRequest)
+	}
+}
+
+// saveEmailCopy sends a box's e-mail copy form to the API. A refusal is left in v.Error and
+// v.Field with the form marked to show what was entered; ok is false when the request has
+// been answered (an error page).
+func (s *Server) saveEmailCopy(w http.ResponseWriter, r *http.Request, v *view, ext int64) (saved, ok bool) {
+	f := v.Form
+	f.Set("email_form", "1")
+	attach := f.Get("email_attach")
+	if !slices.Contains([]string{"wav", "notice"}, attach) {
+		formError(v, "email_attach", v.T("err.required"))
+		return false, true
+	}
+	body := map[string]bool{"email_copy": f.Get("email_copy") == "on", "email_attach": attach == "wav", "email_delete": f.Get("email_delete") == "on"}
+	ae := s.call(r, "PATCH", tpath(v, "/extensions/%d/voicemail", ext), body, f.Get("csrf"), nil)
+	switch {
+	case ae == nil:
+		return true, true
+	case ae.Status == http.StatusBadRequest:
+		v.Error, v.Field = ae.Message, ae.Field
+		return false, true
+	}
+	s.fail(w, r, v, ae)
+	return false, false
+}
+
+// formEmailCopy is the e-mail copy form of a box: as stored, or as entered when refused.
+func formEmailCopy(b store.VoicemailBox, f url.Values) emailCopy {
+	if f.Get("email_form") != "" {
+		return emailCopy{Copy: f.Get("email_copy") == "on", Attach: f.Get("email_attach") == "wav", Delete: f.Get("email_delete") == "on"}
+	}
+	return emailCopy{Copy: b.EmailCopy, Attach: b.EmailAttach, Delete: b.EmailDelete}
+}
+
+// myEmailObjection sets or withdraws the signed-in user's objection to e-mail copies.
+func (s *Server) myEmailObjection(w http.ResponseWriter, r *http.Request, v *view) {
+	on := v.Form.Get("objected") == "true"
+	if ae := s.call(r, "PUT", tpath(v, "/users/%d/objections/email-copy", v.S.P.UserID), map[string]bool{"objected": on}, v.Form.Get("csrf"), nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	done := "vm_objection_withdrawn"
+	if on {
+		done = "vm_objection_set"
+	}
+	u := fmt.Sprintf("/t/%d/me/voicemail?done=%s", v.Tenant, done)
+	if b := r.URL.Query().Get("box"); b != "" {
+		u += "&box=" + url.QueryEscape(b)
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
 }

@@ -217,6 +217,15 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/me/forwarding/{extension}", s.page(s.myForwardingSave))
 	m.HandleFunc("GET /t/{tenant}/me/data", s.page(s.myData))
 	m.HandleFunc("GET /t/{tenant}/me/export", s.page(s.myExport))
+	// Voicemail to e-mail and the tenant's forwarding settings.
+	m.HandleFunc("GET /t/{tenant}/email", s.page(s.email))
+	m.HandleFunc("POST /t/{tenant}/email/relay", s.page(s.emailRelaySave))
+	m.HandleFunc("POST /t/{tenant}/email/relay/delete", s.page(s.emailRelayDelete))
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/email", s.page(s.myVoicemailEmail))
+	m.HandleFunc("POST /t/{tenant}/mailboxes/{extension}/email", s.page(s.mailboxEmail))
+	m.HandleFunc("POST /t/{tenant}/me/voicemail/objection", s.page(s.myEmailObjection))
+	m.HandleFunc("GET /t/{tenant}/forwarding", s.page(s.forwardingPage))
+	m.HandleFunc("POST /t/{tenant}/forwarding/settings", s.page(s.forwardSettingsSave))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.notFound(w, r, nil) })
 }
 

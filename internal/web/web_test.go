@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -234,6 +235,26 @@ func TestConsoleTenantIsolation(t *testing.T) {
 	}
 	if ss, err := p.App.DB.ListDirectorySources(t.Context(), def.ID); err != nil || len(ss) != 0 {
 		t.Errorf("default tenant's directory sources after another tenant's admin posted: %+v %v", ss, err)
+	}
+	// Nor the e-mail and forwarding pages: a relay set or removed, codes changed, an e-mail copy
+	// switched or an objection recorded.
+	for _, path := range []string{"/email", "/email?state=all", "/forwarding", "/mailboxes?edit=1"} {
+		if st, body, _ := b.do("GET", fmt.Sprintf("/t/%d%s", def.ID, path), nil); st != http.StatusNotFound || strings.Contains(body, "admin@localhost") {
+			t.Errorf("acme admin on default tenant's %s: %d, want 404", path, st)
+		}
+	}
+	form = url.Values{"csrf": {csrf}, "enabled": {"on"}, "host": {"smtp.acme.test"}, "mode": {"starttls"}, "code_busy": {"*68"}, "max_hops": {"7"},
+		"email_copy": {"on"}, "email_attach": {"wav"}, "objected": {"true"}}
+	for _, path := range []string{"/email/relay", "/email/relay/delete", "/forwarding/settings", "/me/voicemail/1/email", "/mailboxes/1/email", "/me/voicemail/objection"} {
+		if st, _, _ := b.do("POST", fmt.Sprintf("/t/%d%s", def.ID, path), form); st != http.StatusNotFound {
+			t.Errorf("acme admin posting the default tenant's %s: %d, want 404", path, st)
+		}
+	}
+	if _, err := p.App.DB.MailRelay(t.Context(), def.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("default tenant's relay after another tenant's admin posted: %v", err)
+	}
+	if fs, err := p.App.DB.ForwardSettings(t.Context(), def.ID); err != nil || fs.MaxHops != 0 || fs.Codes != "" {
+		t.Errorf("default tenant's forward settings after another tenant's admin posted: %+v %v", fs, err)
 	}
 	// A tenant admin is no operator: the installation's flow switches stay out of reach.
 	st, _, _ = b.do("POST", fmt.Sprintf("/t/%d/flows", other.ID), url.Values{"csrf": {csrf}, "name": {"x"}})
