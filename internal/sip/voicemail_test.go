@@ -374,3 +374,37 @@ func TestVoicemailBaresip(t *testing.T) {
 		t.Errorf("voicemail files after the deletion: %+v", fs)
 	}
 }
+
+// TestVoicemailMainNumber: from 1001's phone, the voicemail main number asks which box; the
+// caller keys 2010, then 2010's PIN, listens and deletes the message; the deletion is
+// audited as done by phone from 1001.
+func TestVoicemailMainNumber(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	e.ext("2010", "secret-2010")
+	vm := e.p.App.Voicemail
+	vm.UsePrompts(shortPrompts{})
+	ctx := context.Background()
+	b, err := vm.Box(ctx, 1, "2010")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := vm.Store(ctx, b, voicemail.Deposit{CallerNumber: "030123", At: time.Now(), PCM: make([]int16, 8000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p.MustDo(204, "PUT", e.vmPath("2010")+"/pin", e.p.AdminToken, map[string]any{"pin": "2468"}, nil)
+	e.sippUAC("caller", "uac_voicemail_main.xml", "udp", "-s", voicemail.MainCode).wait(t)
+	waitFor(t, "the deletion", func() bool { _, err := vm.Message(ctx, b, m.ID); return err != nil })
+	audit, err := e.p.App.DB.ListAudit(ctx, 1, store.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range audit {
+		found = found || a.Action == "voicemail.delete" && a.Actor == "phone:1001"
+	}
+	if !found {
+		t.Error("the deletion through the main number is not audited")
+	}
+}

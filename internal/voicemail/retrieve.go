@@ -14,8 +14,12 @@ import (
 	"github.com/privox/privox/internal/store"
 )
 
-// FeatureCode, dialled from an extension, opens that extension's own box.
-const FeatureCode = "*97"
+// FeatureCode, dialled from an extension, opens that extension's own box; MainCode (the
+// voicemail main number, also a DID's destination) asks which box first, from any phone.
+const (
+	FeatureCode = "*97"
+	MainCode    = "*98"
+)
 
 // PINTries wrong PINs end a retrieval call (the box's lock-out counts them too).
 const PINTries = 3
@@ -35,17 +39,31 @@ type retrieval struct {
 	who  Actor
 }
 
-func (s *Service) retrieve(ctx context.Context, h *call.Handle) error {
+func (s *Service) retrieve(ctx context.Context, h *call.Handle, main bool) error {
 	info := h.Info()
 	t, err := s.db.Tenant(ctx, info.TenantID)
 	if err != nil {
 		return fmt.Errorf("voicemail: tenant: %w", err)
 	}
-	b, err := s.db.VoicemailBoxByNumber(ctx, info.TenantID, info.Caller)
+	var b store.VoicemailBox
+	if !main {
+		b, err = s.db.VoicemailBoxByNumber(ctx, info.TenantID, info.Caller)
+	}
 	if err := h.Answer(ctx); err != nil {
 		return err
 	}
 	r := &retrieval{s: s, h: h, b: b, log: s.log.With("call_id", info.CallID, "tenant", info.TenantID), who: Actor{Name: "phone:" + info.Caller}}
+	if main {
+		r.lang = language(b, t)
+		if b, err = r.askBox(ctx); err != nil || b.ID == 0 {
+			if err == nil {
+				r.play(ctx, prompts.Goodbye)
+				h.Hangup()
+			}
+			return err
+		}
+		r.b = b
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		r.lang = language(b, t)
 		r.play(ctx, prompts.InvalidExt, prompts.Goodbye)
@@ -117,6 +135,31 @@ func (r *retrieval) chooseSounds(ctx context.Context, max int, snds ...audio.Sou
 		return d, nil
 	}
 	return "", nil
+}
+
+// askBox asks a caller of the main number which box to open (its extension number, ended by
+// # or a pause); a zero box after three numbers that are none.
+func (r *retrieval) askBox(ctx context.Context) (store.VoicemailBox, error) {
+	info := r.h.Info()
+	for try := 0; try < PINTries; try++ {
+		n, err := r.choose(ctx, 16, prompts.VMEnterMailbox)
+		if err != nil {
+			return store.VoicemailBox{}, err
+		}
+		if n == "" {
+			return store.VoicemailBox{}, nil
+		}
+		b, err := r.s.db.VoicemailBoxByNumber(ctx, info.TenantID, n)
+		switch {
+		case err == nil:
+			return b, nil
+		case errors.Is(err, store.ErrNotFound):
+			r.play(ctx, prompts.InvalidExt)
+		default:
+			return store.VoicemailBox{}, fmt.Errorf("voicemail: box %s: %w", n, err)
+		}
+	}
+	return store.VoicemailBox{}, nil
 }
 
 // login asks for the PIN; it reports whether the caller may go on.

@@ -123,8 +123,11 @@ func depositArg(reason, number string) string { return "deposit:" + reason + ":"
 // Mailbox implements dialplan.Mailboxes: FeatureCode opens the caller's own box;
 // DirectPrefix + an extension number leaves a message in that extension's box.
 func (s *Service) Mailbox(ctx context.Context, tenantID int64, number string) (call.Route, bool, error) {
-	if number == FeatureCode {
+	switch number {
+	case FeatureCode:
 		return call.Route{App: AppName, Arg: "retrieve"}, true, nil
+	case MainCode:
+		return call.Route{App: AppName, Arg: "retrieve-main"}, true, nil
 	}
 	n, ok := strings.CutPrefix(number, DirectPrefix)
 	if !ok || n == "" {
@@ -170,8 +173,11 @@ func (s *Service) Run(ctx context.Context, h *call.Handle, arg string) error {
 	if len(parts) == 3 && parts[0] == "deposit" {
 		return s.deposit(ctx, h, parts[1], parts[2])
 	}
-	if arg == "retrieve" {
-		return s.retrieve(ctx, h)
+	switch arg {
+	case "retrieve":
+		return s.retrieve(ctx, h, false)
+	case "retrieve-main":
+		return s.retrieve(ctx, h, true)
 	}
 	return fmt.Errorf("voicemail: unknown route argument %q", arg)
 }
