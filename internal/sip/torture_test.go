@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	gosip "github.com/emiago/sipgo/sip"
+
 	"github.com/privox/privox/internal/sip"
 )
 
@@ -43,8 +45,9 @@ var torture = []struct {
 // TestTorture sends every RFC 4475 message to Privox over UDP and checks the answer against
 // the RFC's expectation and against testdata/torture/expect.golden (go test -update rewrites
 // it). It sends from a free port. Answers go to the source address and the top Via's port,
-// or the source port when the Via names none; the few messages whose top Via names 5060 get
-// the test's port there instead (viaPort), the rest of each message as the RFC has it.
+// or the source port when the Via names none; the few messages whose top Via names SIP's
+// default port get the test's port there instead (viaPort), the rest of each message as the
+// RFC has it. Nothing here listens on a fixed port.
 // Afterwards a normal request must still work: nothing a torture message does may break the
 // next one.
 func TestTorture(t *testing.T) {
@@ -108,7 +111,7 @@ func TestTorture(t *testing.T) {
 	}
 }
 
-// viaPort puts port in place of 5060 in a message's top Via.
+// viaPort puts port in place of SIP's default UDP port in a message's top Via.
 func viaPort(msg []byte, port int) []byte {
 	lines := bytes.SplitAfter(msg, []byte("\r\n"))
 	for i, l := range lines {
@@ -117,7 +120,7 @@ func viaPort(msg []byte, port int) []byte {
 		}
 		name, _, ok := bytes.Cut(l, []byte(":"))
 		if n := strings.ToLower(strings.TrimSpace(string(name))); ok && (n == "via" || n == "v") {
-			lines[i] = bytes.Replace(l, []byte(":5060"), []byte(fmt.Sprintf(":%d", port)), 1)
+			lines[i] = bytes.Replace(l, []byte(fmt.Sprintf(":%d", gosip.DefaultUdpPort)), []byte(fmt.Sprintf(":%d", port)), 1)
 			break
 		}
 	}
