@@ -54,6 +54,19 @@ func (c *call) divert(number string, status int) bool {
 	if !ok {
 		return false
 	}
+	if !c.stopRinging(nil) {
+		return false
+	}
+	c.log.Info("unanswered call diverted", "app", rt.App, "status", status)
+	c.startApp(rt)
+	return true
+}
+
+// stopRinging ends the ringing of a call that is taken elsewhere (an application, or a
+// forward routed again): its timers stop, its forks are cancelled and no longer count, its
+// media session closes, and it is back in routing. then, when set, changes the call under
+// the same lock. False, changing nothing, when the call is past ringing.
+func (c *call) stopRinging(then func()) bool {
 	c.mu.Lock()
 	if c.state != stRinging && c.state != stRouting {
 		c.mu.Unlock()
@@ -71,6 +84,9 @@ func (c *call) divert(number string, status int) bool {
 	old := c.ms
 	c.ms = nil
 	c.state = stRouting
+	if then != nil {
+		then()
+	}
 	c.mu.Unlock()
 	for _, f := range forks {
 		c.cancelFork(f)
@@ -78,8 +94,6 @@ func (c *call) divert(number string, status int) bool {
 	if old != nil {
 		old.Close()
 	}
-	c.log.Info("unanswered call diverted", "app", rt.App, "status", status)
-	c.startApp(rt)
 	return true
 }
 
@@ -141,31 +155,11 @@ func (c *call) forward(number string, status int) bool {
 		}
 		return false
 	}
-	c.mu.Lock()
-	if c.state != stRinging && c.state != stRouting {
-		c.mu.Unlock()
+	if !c.stopRinging(func() {
+		c.next, c.diverted, c.fwdTarget = &next, next.Diverted, target
+		c.callee, c.group = nil, nil
+	}) {
 		return false
-	}
-	for _, t := range c.timers {
-		t.Stop()
-	}
-	c.timers = nil
-	forks := c.forks
-	for _, f := range forks {
-		f.stale = true
-	}
-	c.forks = nil
-	old := c.ms
-	c.ms = nil
-	c.state = stRouting
-	c.next, c.diverted, c.fwdTarget = &next, next.Diverted, target
-	c.callee, c.group = nil, nil
-	c.mu.Unlock()
-	for _, f := range forks {
-		c.cancelFork(f)
-	}
-	if old != nil {
-		old.Close()
 	}
 	c.log.Info("call forwarded", "reason", string(reason), "hops", len(next.Diverted))
 	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
