@@ -131,11 +131,3 @@ func hoursField(spec attendant.Calendar, msg string) string {
 	}
 	return first
 }
-
-func (s *Server) calendarDelete(w http.ResponseWriter, r *http.Request, v *view) {
-	if ae := s.call(r, "DELETE", tpath(v, "/calendars/%s", url.PathEscape(r.PathValue("calendar"))), nil, v.Form.Get("csrf"), nil); ae != nil {
-		s.fail(w, r, v, ae)
-		return
-	}
-	http.Redirect(w, r, fmt.Sprintf("/t/%d/calendars?done=calendar_deleted", v.Tenant), http.StatusSeeOther)
-}

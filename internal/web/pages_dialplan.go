@@ -87,6 +87,19 @@ func (s *Server) renderTrunks(w http.ResponseWriter, r *http.Request, v *view, s
 	s.render(w, r, status, "trunks", v)
 }
 
+// deleteNamed deletes what a page lists by name (a route, a group, a menu, a calendar):
+// the API's DELETE of apiPath (a format taking the escaped {param} of the URL), then back
+// to the tenant's page with the done message.
+func (s *Server) deleteNamed(apiPath, param, page, done string) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *view) {
+		if ae := s.call(r, "DELETE", tpath(v, apiPath, url.PathEscape(r.PathValue(param))), nil, v.Form.Get("csrf"), nil); ae != nil {
+			s.fail(w, r, v, ae)
+			return
+		}
+		http.Redirect(w, r, fmt.Sprintf("/t/%d/%s?done=%s", v.Tenant, page, done), http.StatusSeeOther)
+	}
+}
+
 // formError shows a field error found before the API is asked.
 func formError(v *view, field, msg string) {
 	v.Error, v.Field = field+": "+msg, field
@@ -243,14 +256,6 @@ func (s *Server) routeSave(w http.ResponseWriter, r *http.Request, v *view) {
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/routes?done=route_saved", v.Tenant), http.StatusSeeOther)
 }
 
-func (s *Server) routeDelete(w http.ResponseWriter, r *http.Request, v *view) {
-	if ae := s.call(r, "DELETE", tpath(v, "/outbound-routes/%s", url.PathEscape(r.PathValue("route"))), nil, v.Form.Get("csrf"), nil); ae != nil {
-		s.fail(w, r, v, ae)
-		return
-	}
-	http.Redirect(w, r, fmt.Sprintf("/t/%d/routes?done=route_deleted", v.Tenant), http.StatusSeeOther)
-}
-
 // didKinds are the destinations a DID may name (the dial plan's kinds).
 var didKinds = []string{"extension", "group", "application", "mailbox", "outbound"}
 
@@ -394,12 +399,4 @@ func (s *Server) groupSave(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/groups?done=group_saved", v.Tenant), http.StatusSeeOther)
-}
-
-func (s *Server) groupDelete(w http.ResponseWriter, r *http.Request, v *view) {
-	if ae := s.call(r, "DELETE", tpath(v, "/groups/%s", url.PathEscape(r.PathValue("group"))), nil, v.Form.Get("csrf"), nil); ae != nil {
-		s.fail(w, r, v, ae)
-		return
-	}
-	http.Redirect(w, r, fmt.Sprintf("/t/%d/groups?done=group_deleted", v.Tenant), http.StatusSeeOther)
 }

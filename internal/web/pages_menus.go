@@ -162,11 +162,3 @@ func (s *Server) menuSave(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/menus?done=menu_saved", v.Tenant), http.StatusSeeOther)
 }
-
-func (s *Server) menuDelete(w http.ResponseWriter, r *http.Request, v *view) {
-	if ae := s.call(r, "DELETE", tpath(v, "/menus/%s", url.PathEscape(r.PathValue("menu"))), nil, v.Form.Get("csrf"), nil); ae != nil {
-		s.fail(w, r, v, ae)
-		return
-	}
-	http.Redirect(w, r, fmt.Sprintf("/t/%d/menus?done=menu_deleted", v.Tenant), http.StatusSeeOther)
-}
