@@ -9,6 +9,7 @@ import (
 	"github.com/privox/privox/internal/attendant"
 	"github.com/privox/privox/internal/dialplan"
 	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/voicemail"
 )
 
 // Inbound numbers from the command line: DIDs and ranges with their destinations, the
@@ -26,6 +27,7 @@ func init() {
 func (c *cmdCtx) didTables() *dialplan.StoreTables {
 	t := dialplan.NewStoreTables(c.db, 0)
 	t.Apps = attendant.New(c.db, nil, nil)
+	t.Boxes = voicemail.New(c.db, nil, nil, nil, voicemail.Options{}) // boxes and access codes only: no call runs here
 	return t
 }
 

@@ -27,10 +27,15 @@ func TestDIDCLI(t *testing.T) {
 	if out := mustRun("did", "add", "--tenant", "acme", "--number", "030 5550100", "--dest", "extension:1001"); !strings.Contains(out, "+49305550100 to extension 1001") {
 		t.Errorf("did add: %s", out)
 	}
+	// The voicemail main number and a box are destinations the command line checks too.
+	if out := mustRun("did", "add", "--tenant", "acme", "--number", "030 5550197", "--dest", "mailbox:*98"); !strings.Contains(out, "+49305550197") {
+		t.Errorf("did add to the voicemail main number: %s", out)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"--number", "0305550201", "--dest", "mailbox:*4711"}, "no such destination"},
 		{[]string{"--number", "0305550200", "--dest", "extension:4711"}, "invalid destination: no such destination in the tenant: extension 4711"},
 		{[]string{"--number", "abc", "--dest", "extension:1001"}, "invalid number"},
 		{[]string{"--number", "0305550200", "--dest", "1001"}, "--dest: KIND:NUMBER"},
