@@ -83,6 +83,7 @@ type Deps struct {
 // Server serves the API.
 type Server struct {
 	Deps
+	jobs   jobTable // long-running actions (jobs.go)
 	routes []Route
 	mux    *http.ServeMux
 	// failures throttles password guessing per source address and per account.

@@ -429,6 +429,8 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 	p.MustDo(200, "PUT", fmt.Sprintf("%s/users/%d/caller-id", b, mb.ID), f.adminB, map[string]any{"clir": true}, nil)
 	p.MustDo(200, "PUT", fmt.Sprintf("%s/extensions/%d/forwarding", b, f.extB), f.adminB, map[string]any{"busy": "0777999888"}, nil)
 	p.MustDo(200, "PUT", b+"/forward-settings", f.adminB, map[string]any{"codes": "always=*4711"}, nil)
+	var jobB struct{ ID string }
+	p.MustDo(202, "POST", b+"/retention/sweep", f.adminB, map[string]any{"dry_run": true}, &jobB)
 	markers := []string{"Beta Voicemail Caller Marker", "+4930999111", "beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`, "+4315556000", "beta-group-marker", "0777999888", "*4711"}
 	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID,
 		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID, "message": msgB.ID, "did": didB.ID}
@@ -446,7 +448,9 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 		}
 	}
 	// Path parameters that name things per tenant rather than identify them.
-	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker", "route": "beta-route-marker", "trunk": "beta-trunk-marker", "slot": "unavailable", "group": "2600"}
+	names := map[string]string{"lang": "en", "name": "custom-beta-marker", "menu": "beta-menu-marker", "calendar": "beta-calendar-marker", "route": "beta-route-marker", "trunk": "beta-trunk-marker", "slot": "unavailable", "group": "2600",
+		// tenant B's job: job ids are random strings, not numbers
+		"job": jobB.ID}
 	query := fmt.Sprintf("?user=%d&actor=%d&target_id=%d", mb.ID, mb.ID, mb.ID)
 	checked, bodies := 0, 0
 	for _, rt := range p.App.API.Routes() {

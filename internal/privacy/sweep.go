@@ -26,6 +26,9 @@ type SweepOptions struct {
 	// Fast sweeps without pausing between batches (Options.Pause), for a catch-up in a quiet
 	// hour: on SQLite it keeps other writers waiting.
 	Fast bool
+	// Progress, when set, is told before each table (done of total tables, the next one's
+	// name) and once more at the end (total of total).
+	Progress func(done, total int, table string)
 }
 
 // TableReport says what a sweep did to one table with one action.
@@ -131,7 +134,11 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error)
 	}
 	sort.Slice(tenants, func(i, j int) bool { return tenants[i] < tenants[j] })
 	rs := reports{}
-	for _, t := range datacat.Tables() {
+	tables := datacat.Tables()
+	for i, t := range tables {
+		if o.Progress != nil {
+			o.Progress(i, len(tables), t.Name)
+		}
 		if err := checkTable(t); err != nil {
 			return rep, err
 		}
@@ -141,6 +148,9 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error)
 		}
 	}
 	rep.Tables = rs.list()
+	if o.Progress != nil {
+		o.Progress(len(tables), len(tables), "")
+	}
 	if !o.DryRun {
 		done, pending, err := e.completeErasures(ctx, o.TenantID)
 		rep.ErasuresCompleted, rep.ErasuresPending = done, pending

@@ -160,6 +160,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /t/{tenant}/cdrs", s.page(s.cdrs))
 	m.HandleFunc("GET /t/{tenant}/retention", s.page(s.retention))
 	m.HandleFunc("POST /t/{tenant}/retention/preset", s.page(s.presetPost))
+	m.HandleFunc("POST /t/{tenant}/retention/run", s.page(s.retentionRun))
+	m.HandleFunc("GET /t/{tenant}/jobs/{job}", s.page(s.jobShow))
+	m.HandleFunc("POST /t/{tenant}/phonebooks/{phonebook}/import", s.upload(s.contactsImport))
 	m.HandleFunc("GET /t/{tenant}/flows", s.page(s.flowsPage))
 	m.HandleFunc("POST /t/{tenant}/flows", s.page(s.flowPost))
 	m.HandleFunc("GET /t/{tenant}/audit", s.page(s.audit))
@@ -245,17 +248,19 @@ type session struct {
 
 // view is what every page template gets.
 type view struct {
-	Lang     string
-	Title    string
-	S        *session
-	Tenant   int64
-	CSRF     string
-	Flash    string
-	Error    string
-	Field    string
-	Data     any
-	Form     url.Values
-	Path     string
+	Lang   string
+	Title  string
+	S      *session
+	Tenant int64
+	CSRF   string
+	Flash  string
+	Error  string
+	Field  string
+	Data   any
+	Form   url.Values
+	Path   string
+	// Refresh reloads the page after so many seconds (a running job's progress).
+	Refresh  int
 	NextPage string
 	List     *listState
 }
