@@ -14,7 +14,7 @@ func groupRoutes(s *Server) []Route {
 			Auth: Admin, Result: List[store.RingGroup]{}, Handler: s.listGroups},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/groups/{group}", Summary: "Get a ring or hunt group by its number",
 			Auth: Admin, Result: store.RingGroup{}, Handler: s.getGroup},
-		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/groups/{group}", Summary: "Create or replace the group with this number: strategy simultaneous (all members for ring_time_s) or sequential (each member for its ring_time_s or the group's), members are extensions in order, members without a registered contact are skipped, fall-through extension when nobody answers",
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/groups/{group}", Summary: "Create or replace the group with this number: strategy simultaneous (all members for ring_time_s), or one member after the other, each for its ring_time_s or the group's: sequential (in order), round-robin (each call starts at the member after the one the previous call started with) or least-recent (the member who last answered a call from the group longest ago first; the order of both is kept by the running server and starts afresh after a restart); members are extensions in order; members without a registered contact or on do-not-disturb are skipped, and for the one-after-the-other strategies members on a call; fall-through extension when nobody answers",
 			Auth: Admin, Body: groupBody{}, Result: store.RingGroup{}, Handler: s.putGroup},
 		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/groups/{group}", Summary: "Delete a ring or hunt group",
 			Auth: Admin, Handler: s.deleteGroup},

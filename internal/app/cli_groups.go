@@ -13,7 +13,7 @@ import (
 // Ring and hunt groups from the command line.
 
 func init() {
-	addCommand(command{"group set", "group set --tenant T --number 600 --members 1001,1002[:RINGTIME]... [--name N] [--strategy simultaneous|sequential] [--ring-time SECONDS] [--fallthrough EXT]", runGroupSet})
+	addCommand(command{"group set", "group set --tenant T --number 600 --members 1001,1002[:RINGTIME]... [--name N] [--strategy simultaneous|sequential|round-robin|least-recent] [--ring-time SECONDS] [--fallthrough EXT]", runGroupSet})
 	addCommand(command{"group list", "group list --tenant T", runGroupList})
 	addCommand(command{"group delete", "group delete --tenant T --number 600", runGroupDelete})
 }

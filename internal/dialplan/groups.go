@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,15 +12,32 @@ import (
 )
 
 // Ring and hunt groups. A group's number rings its member extensions: all at once
-// (simultaneous) for the group's ring time, or one after the other (sequential), each for
-// its own ring time. Members with no registered contact are skipped. When no member
-// answers, the fall-through extension rings last; without one the caller hears 480.
+// (simultaneous) for the group's ring time, or one after the other, each for its own ring
+// time (the hunt strategies): in configured order (sequential); starting one member further
+// along the list with every call (round-robin, a queue's round-robin with memory: the
+// member after the one the previous call started with, whether or not that one answered);
+// or longest idle first, by the time each member last answered a call from this group
+// (least-recent; members who never answered come first, in configured order). Members
+// with no registered contact or on do-not-disturb are skipped; so are members busy on a
+// call for the hunt strategies, where the extension resolver can tell (Extension.Busy).
+// When no member answers, the fall-through extension rings last; without one the caller
+// hears 480.
 
 // Group strategies.
 const (
 	StrategySimultaneous = "simultaneous"
 	StrategySequential   = "sequential"
+	StrategyRoundRobin   = "round-robin"
+	StrategyLeastRecent  = "least-recent"
 )
+
+// Strategies lists the group strategies in the order forms offer them.
+var Strategies = []string{StrategySimultaneous, StrategySequential, StrategyRoundRobin, StrategyLeastRecent}
+
+// hunts tells whether a strategy rings one member after the other.
+func hunts(strategy string) bool {
+	return strategy == StrategySequential || strategy == StrategyRoundRobin || strategy == StrategyLeastRecent
+}
 
 // Bounds of a group's configuration.
 const (
@@ -55,6 +73,10 @@ type Groups interface {
 type GroupStage struct {
 	Groups Groups
 	Ext    Extensions
+	// Fwd tells which members are on do-not-disturb (nil: none is).
+	Fwd Forwarding
+	// State orders round-robin and least-recent groups (nil: configured order).
+	State *GroupState
 }
 
 var _ Stage = GroupStage{}
@@ -81,28 +103,42 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 		}
 		return time.Duration(sec) * time.Second
 	}
-	var skipped []string
-	reach := func(number string) (any, bool, error) {
+	var unreg, dnd, busy []string
+	reach := func(number string, member bool) (any, bool, error) {
 		e, ok, err := s.Ext.Extension(ctx, req.TenantID, number)
 		if err != nil || !ok || !e.Reachable {
 			if err == nil {
-				skipped = append(skipped, number)
+				unreg = append(unreg, number)
 			}
 			return nil, false, err
+		}
+		if member && s.Fwd != nil {
+			f, err := s.Fwd.Forward(ctx, req.TenantID, number)
+			if err != nil {
+				return nil, false, err
+			}
+			if f.DND {
+				dnd = append(dnd, number)
+				return nil, false, nil
+			}
+		}
+		if member && e.Busy && hunts(g.Strategy) {
+			busy = append(busy, number)
+			return nil, false, nil
 		}
 		return e.Ref, true, nil
 	}
 	out := &Group{Strategy: g.Strategy}
 	all := GroupStep{RingTime: ring(0)}
-	for _, m := range g.Members {
-		ref, ok, err := reach(m.Extension)
+	for _, m := range s.State.order(req.TenantID, g) {
+		ref, ok, err := reach(m.Extension, true)
 		if err != nil {
 			return Outcome{}, err
 		}
 		if !ok {
 			continue
 		}
-		if g.Strategy == StrategySequential {
+		if hunts(g.Strategy) {
 			out.Steps = append(out.Steps, GroupStep{Members: []string{m.Extension}, Refs: []any{ref}, RingTime: ring(m.RingTimeS)})
 			continue
 		}
@@ -111,8 +147,11 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if len(all.Members) > 0 {
 		out.Steps = append(out.Steps, all)
 	}
+	if len(out.Steps) > 0 && !explaining(ctx) {
+		s.State.started(req.TenantID, g, out.Steps[0].Members[0])
+	}
 	if g.FallthroughKind == string(KindExtension) {
-		ref, ok, err := reach(g.FallthroughNumber)
+		ref, ok, err := reach(g.FallthroughNumber, false)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -121,8 +160,13 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 		}
 	}
 	why := ""
-	if len(skipped) > 0 {
-		why = " (not registered, skipped: " + strings.Join(skipped, ",") + ")"
+	for _, sk := range []struct {
+		what string
+		list []string
+	}{{"not registered", unreg}, {"on do-not-disturb", dnd}, {"busy", busy}} {
+		if len(sk.list) > 0 {
+			why += " (" + sk.what + ", skipped: " + strings.Join(sk.list, ",") + ")"
+		}
 	}
 	if len(out.Steps) == 0 {
 		return Reject(480, "Temporarily Unavailable", "group %s %q: no member can be rung%s", g.Number, g.Name, why), nil
@@ -155,8 +199,8 @@ func ValidateGroup(g store.RingGroup) (store.RingGroup, error) {
 	if g.Strategy == "" {
 		g.Strategy = StrategySimultaneous
 	}
-	if g.Strategy != StrategySimultaneous && g.Strategy != StrategySequential {
-		return g, fieldErr("strategy", "%q: simultaneous or sequential", g.Strategy)
+	if !slices.Contains(Strategies, g.Strategy) {
+		return g, fieldErr("strategy", "%q: one of %s", g.Strategy, strings.Join(Strategies, ", "))
 	}
 	if g.RingTimeS == 0 {
 		g.RingTimeS = DefaultRingTime

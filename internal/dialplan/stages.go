@@ -28,6 +28,9 @@ type Deps struct {
 	// Forwards gives forwarding, do-not-disturb and feature codes (nil: no forward and
 	// feature stages).
 	Forwards Forwarding
+	// GroupState orders round-robin and least-recent groups across calls (nil: they ring
+	// in configured order).
+	GroupState *GroupState
 }
 
 // Stages is the order in which a call passes through the dial plan: the one place it is
@@ -44,7 +47,7 @@ func Stages(d Deps) []Stage {
 		ext = ExtensionStage{d.Extensions}
 	}
 	if d.Groups != nil && d.Extensions != nil {
-		groups = GroupStage{Groups: d.Groups, Ext: d.Extensions}
+		groups = GroupStage{Groups: d.Groups, Ext: d.Extensions, Fwd: d.Forwards, State: d.GroupState}
 	}
 	if d.Applications != nil {
 		apps = ApplicationStage{d.Applications}
@@ -79,6 +82,9 @@ type Extension struct {
 	Number string
 	// Reachable: the extension has a contact to ring now.
 	Reachable bool
+	// Busy: the extension is on an answered call now (false when the resolver cannot
+	// tell).
+	Busy bool
 	// Ref is the resolver's handle, handed back in the destination.
 	Ref any
 }

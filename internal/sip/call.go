@@ -111,6 +111,7 @@ type call struct {
 	trunk       string
 	outside     *outsideLeg // an outside call's trunks and identity (trunkcall.go)
 	group       *groupLeg   // a group call's steps (groupcall.go)
+	busyOn      []aorKey    // the extensions this answered call marks busy (busy.go)
 	// Forwarding (divert.go): the request the dial plan routed last, the forwards the call
 	// followed (sent on as Diversion headers), the number it was forwarded to, whether the
 	// callee is on do-not-disturb (no forwarding then, only voicemail), and the request to

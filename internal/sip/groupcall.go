@@ -7,8 +7,9 @@ import (
 )
 
 // Ring and hunt groups. The dial plan answers a group's number with the steps to ring: one
-// step of all members (simultaneous) or one step per member (sequential), then the
-// fall-through extension. A step rings its members' contacts together for its ring time;
+// step of all members (simultaneous) or one step per member (the hunt strategies, in the
+// order the dial plan's GroupState gives), then the fall-through extension. The member who
+// answers is told to that state (least-recent order). A step rings its members' contacts together for its ring time;
 // when it is over, or every contact of the step failed, the step's forks are cancelled and
 // the next step rings. The policy's no-answer time still bounds the whole call.
 
@@ -62,6 +63,7 @@ func (c *call) memberAnswered(f *fork) {
 	}
 	if a := c.group.owners[f.b.contact]; a != nil {
 		c.callee = a
+		c.s.groups.Answered(c.tenant.ID, c.group.number, a.number, time.Now())
 	}
 }
 

@@ -563,6 +563,7 @@ func (c *call) answer(f *fork, res *sip.Response) {
 	bridging := c.bridging != nil
 	c.state = stAnswered
 	c.memberAnswered(f) // groupcall.go
+	c.markBusy()        // busy.go
 	if !bridging {
 		c.answerAt = time.Now()
 		s.cdrs.started(c)
@@ -968,6 +969,7 @@ func (c *call) finish(cause int, by string) {
 		c.endAt = time.Now()
 		c.cause = cause
 		c.hangupBy = by
+		c.unmarkBusy()
 		for _, t := range c.timers {
 			t.Stop()
 		}

@@ -73,7 +73,7 @@ func (e sipExtensions) Extension(ctx context.Context, tenantID int64, number str
 		return dialplan.Extension{}, false, err
 	}
 	targets := e.s.loc.lookup(aorKey{tenantID, a.number})
-	return dialplan.Extension{Number: a.number, Reachable: len(targets) > 0, Ref: extRef{a, targets}}, true, nil
+	return dialplan.Extension{Number: a.number, Reachable: len(targets) > 0, Busy: e.s.busy.busy(aorKey{tenantID, a.number}), Ref: extRef{a, targets}}, true, nil
 }
 
 // sipApps implements dialplan.Applications over the call model set at start-up.
@@ -94,7 +94,7 @@ func newPlan(s *Server, deps Deps) *dialplan.Plan {
 		s.trunkIn = newTrunkIndex(s, deps.DIDs)
 	}
 	d := dialplan.Deps{Extensions: sipExtensions{s}, Applications: sipApps{s}, Mailboxes: deps.Mailboxes, Routes: deps.Routes, DIDs: deps.DIDs, Guard: deps.Guard, Blocked: deps.Blocked,
-		Forwards: deps.Forwards}
+		Forwards: deps.Forwards, GroupState: s.groups}
 	if g, ok := deps.Routes.(dialplan.Groups); ok { // the route tables keep the groups too
 		d.Groups = g
 	}

@@ -93,6 +93,8 @@ type Server struct {
 	loc      *location
 	persist  *persister
 	calls    *callTable
+	busy     *busyIndex
+	groups   *dialplan.GroupState // round-robin and least-recent order across calls
 	cdrs     *cdrWriter
 	plan     *dialplan.Plan
 	trunks   *trunkRegs
@@ -174,6 +176,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.persist = newPersister(deps.DB, cfg.Node, log)
 	s.loc = newLocation(s.persist)
 	s.calls = newCallTable()
+	s.busy = newBusyIndex()
+	s.groups = dialplan.NewGroupState()
 	s.cdrs = newCDRWriter(deps.DB, log)
 	s.cdrs.node = cfg.Node
 	s.plan = newPlan(s, deps)

@@ -46,10 +46,12 @@ type RingGroup struct {
 	TenantID int64  `json:"tenant_id"`
 	Number   string `json:"number"`
 	Name     string `json:"name"`
-	// Strategy is "simultaneous" (all members at once) or "sequential" (in order).
+	// Strategy is "simultaneous" (all members at once), or one member after the other:
+	// "sequential" (in order), "round-robin" (starting one member further with every call)
+	// or "least-recent" (longest idle first); see dialplan.Strategies.
 	Strategy string `json:"strategy"`
 	// RingTimeS is how long the group rings (simultaneous) or each member rings unless the
-	// member has its own (sequential), in seconds.
+	// member has its own (the other strategies), in seconds.
 	RingTimeS int `json:"ring_time_s"`
 	// Fallthrough is where the call goes when no member answers (kind "": the caller hears
 	// 480).

@@ -358,6 +358,8 @@ var messages = map[string][2]string{
 	"grp.fallthrough":          {"When nobody answers", "Wenn niemand annimmt"},
 	"grp.sequential":           {"one after another", "nacheinander"},
 	"grp.simultaneous":         {"all at once", "alle gleichzeitig"},
+	"grp.round-robin":          {"one after another, each call starting with the next member", "nacheinander, jeder Anruf beginnt beim nächsten Mitglied"},
+	"grp.least-recent":         {"one after another, longest idle first", "nacheinander, am längsten ohne Anruf zuerst"},
 	"grp.nofallthrough":        {"the caller hears busy", "der Anrufer hört besetzt"},
 	"nav.holds":                {"Legal holds", "Rechtliche Sperren"},
 	"nav.docs":                 {"Records & notice", "Verzeichnis & Hinweise"},
