@@ -51,7 +51,39 @@ func voicemailRoutes(s *Server) []Route {
 		{Method: "PUT", Path: box + "/greetings/{slot}", Summary: "Upload a greeting (slot unavailable, busy or name) as WAV (8-48 kHz, mono or stereo, 16-bit PCM or G.711), at most 2 minutes",
 			Auth: Member, Upload: []string{"audio/wav", "application/octet-stream"}, MaxBody: 17 << 20, Result: store.VoicemailGreeting{}, Handler: s.putVoicemailGreeting},
 		{Method: "DELETE", Path: box + "/greetings/{slot}", Summary: "Remove a greeting: callers hear the next one (unavailable, then the generated one)", Auth: Member, Handler: s.deleteVoicemailGreeting},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/voicemail/settings", Summary: "The tenant's voicemail defaults: the operator number callers reach by pressing 0 while leaving a message", Auth: Admin, Result: store.VoicemailSettings{}, Handler: s.getVoicemailSettings},
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/voicemail/settings", Summary: "Set the tenant's voicemail defaults: operator, an extension or group number (\"\" for none: 0 is then ignored); a box's own operator overrides it (audited)",
+			Auth: Admin, Body: voicemailSettings{}, Result: store.VoicemailSettings{}, Handler: s.putVoicemailSettings},
 	}
+}
+
+type voicemailSettings struct {
+	Operator *string `json:"operator"`
+}
+
+func (s *Server) getVoicemailSettings(r *Request) (any, error) {
+	if s.Voicemail == nil {
+		return nil, errNoVoicemail
+	}
+	return s.Voicemail.TenantSettings(r.Context(), r.TenantID)
+}
+
+func (s *Server) putVoicemailSettings(r *Request) (any, error) {
+	if s.Voicemail == nil {
+		return nil, errNoVoicemail
+	}
+	var in voicemailSettings
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if in.Operator == nil {
+		return nil, FieldError("operator", "is required (\"\" for none)")
+	}
+	v, err := s.Voicemail.SetTenantOperator(r.Context(), r.vmActor(), r.TenantID, *in.Operator)
+	if err != nil {
+		return nil, vmErr(err)
+	}
+	return v, nil
 }
 
 var errNoVoicemail = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "voicemail is not running on this node"}

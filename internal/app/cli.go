@@ -121,7 +121,7 @@ func Main(env Env) int {
 		// directory sources (cli_directory.go)
 		"url", "bind-dn", "base-dn", "filter", "ca-cert", "priority", "interval",
 		// voicemail (cli_voicemail.go)
-		"enabled", "max-message-secs", "max-messages", "retention-days", "email-copy", "email-attach", "email-delete", "mwi-unsolicited", "state",
+		"enabled", "max-message-secs", "max-messages", "retention-days", "email-copy", "email-attach", "email-delete", "mwi-unsolicited", "operator", "state",
 		// inbound numbers and caller-ID (cli_dids.go)
 		"trunk", "last", "dest", "id", "clir",
 		// ring and hunt groups (cli_groups.go)

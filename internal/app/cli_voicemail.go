@@ -18,7 +18,8 @@ import (
 
 func init() {
 	addCommand(command{"voicemail show", "voicemail show --tenant T --number EXT   (box settings, PIN state and message counts)", runVoicemailShow})
-	addCommand(command{"voicemail set", "voicemail set --tenant T --number EXT [--enabled true|false] [--language en|de|tenant] [--max-message-secs S] [--max-messages N] [--retention-days D] [--email-copy true|false] [--email-attach true|false] [--email-delete true|false] [--mwi-unsolicited true|false]", runVoicemailSet})
+	addCommand(command{"voicemail set", "voicemail set --tenant T --number EXT [--enabled true|false] [--language en|de|tenant] [--max-message-secs S] [--max-messages N] [--retention-days D] [--email-copy true|false] [--email-attach true|false] [--email-delete true|false] [--mwi-unsolicited true|false] [--operator EXT|tenant]   (--operator: the number 0 reaches while leaving a message; tenant: the tenant's)", runVoicemailSet})
+	addCommand(command{"voicemail operator", "voicemail operator --tenant T [EXT|none]   (show or set the number callers reach by pressing 0 while leaving a message, for boxes without their own)", runVoicemailOperator})
 	addCommand(command{"voicemail deliveries", "voicemail deliveries --tenant T [--state failed|pending|sent|suppressed|dropped]   (e-mail deliveries of voice messages; failed: the relay refused them after the last retry)", runVoicemailDeliveries})
 	addCommand(command{"voicemail pin-reset", "voicemail pin-reset --tenant T --number EXT [-]   (clear the PIN and lift a lock-out; with - a new PIN is read from standard input)", runVoicemailPINReset})
 	addCommand(command{"voicemail messages", "voicemail messages --tenant T --number EXT", runVoicemailMessages})
@@ -101,6 +102,11 @@ func (c *cmdCtx) showBox(vm *voicemail.Service, b store.VoicemailBox) error {
 			b.ID, b.Number, b.Enabled, lang, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays)
 		fmt.Fprintf(w, "e-mail copy\t%t (attach WAV %t, delete after delivery %t)\n", b.EmailCopy, b.EmailAttach, b.EmailDelete)
 		fmt.Fprintf(w, "unsolicited MWI\t%t\n", b.MWIUnsolicited)
+		op := b.Operator
+		if op == "" {
+			op = "tenant's"
+		}
+		fmt.Fprintf(w, "operator (0)\t%s\n", op)
 		fmt.Fprintf(w, "messages\t%d (%d unread)\npin\tset=%t locked=%t\ngreetings\t%s\n", out.Summary.Total, out.Summary.Unread, out.PINSet, out.Locked, strings.Join(out.Slots, ", "))
 	})
 }
@@ -143,8 +149,14 @@ func runVoicemailSet(c *cmdCtx) error {
 			*dst = &n
 		}
 	}
+	if v := c.str("operator"); v != "" {
+		if v == "tenant" {
+			v = ""
+		}
+		set.Operator = &v
+	}
 	if set == (voicemail.Settings{}) {
-		return usageErr("nothing to set: give --enabled, --language, --max-message-secs, --max-messages, --retention-days, --email-copy, --email-attach, --email-delete or --mwi-unsolicited")
+		return usageErr("nothing to set: give --enabled, --language, --max-message-secs, --max-messages, --retention-days, --email-copy, --email-attach, --email-delete, --mwi-unsolicited or --operator")
 	}
 	if b, err = vm.Configure(c.ctx, vmCLIActor, b, set); err != nil {
 		return voicemailErr(err)
@@ -272,5 +284,40 @@ func runVoicemailDeliveries(c *cmdCtx) error {
 			}
 			fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%d\t%s\t%s\n", d.ID, d.MessageID, d.BoxID, d.State, d.Attempts, time.UnixMilli(d.UpdatedAt).UTC().Format(time.RFC3339), detail)
 		}
+	})
+}
+
+func runVoicemailOperator(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	db, err := c.store()
+	if err != nil {
+		return err
+	}
+	vm := voicemail.New(db, nil, nil, nil, voicemail.Options{})
+	var v store.VoicemailSettings
+	switch len(c.args) {
+	case 0:
+		v, err = vm.TenantSettings(c.ctx, t.ID)
+	case 1:
+		op := c.args[0]
+		if op == "none" {
+			op = ""
+		}
+		v, err = vm.SetTenantOperator(c.ctx, vmCLIActor, t.ID, op)
+	default:
+		return usageErr("give one operator number, or none")
+	}
+	if err != nil {
+		return voicemailErr(err)
+	}
+	return c.out(v, func(w *tabwriter.Writer) {
+		op := v.Operator
+		if op == "" {
+			op = "none (0 is ignored)"
+		}
+		fmt.Fprintf(w, "operator (0)\t%s\n", op)
 	})
 }

@@ -111,18 +111,21 @@ type VoicemailBox struct {
 	EmailDelete bool `json:"email_delete"`
 	// MWIUnsolicited sends the box's counts to the extension's registered phones without a
 	// subscription (for phones configured to expect unsolicited message-waiting NOTIFYs).
-	MWIUnsolicited bool  `json:"mwi_unsolicited"`
-	CreatedAt      int64 `json:"created_at"`
-	UpdatedAt      int64 `json:"updated_at"`
+	MWIUnsolicited bool `json:"mwi_unsolicited"`
+	// Operator is the number a caller reaches by pressing 0 while leaving a message; ""
+	// uses the tenant's (VoicemailSettings).
+	Operator  string `json:"operator"`
+	CreatedAt int64  `json:"created_at"`
+	UpdatedAt int64  `json:"updated_at"`
 }
 
-const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.email_copy, b.email_attach, b.email_delete, b.mwi_unsolicited, b.created_at, b.updated_at`
+const boxCols = `b.id, b.tenant_id, b.extension_id, e.number, b.user_id, b.enabled, b.language, b.max_message_secs, b.max_messages, b.retention_days, b.email_copy, b.email_attach, b.email_delete, b.mwi_unsolicited, b.operator, b.created_at, b.updated_at`
 const boxFrom = ` FROM voicemail_boxes b JOIN extensions e ON e.id = b.extension_id`
 
 func scanBox(s interface{ Scan(...any) error }, extra ...any) (VoicemailBox, error) {
 	var b VoicemailBox
 	var uid sql.NullInt64
-	err := s.Scan(append([]any{&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.EmailCopy, &b.EmailAttach, &b.EmailDelete, &b.MWIUnsolicited, &b.CreatedAt, &b.UpdatedAt}, extra...)...)
+	err := s.Scan(append([]any{&b.ID, &b.TenantID, &b.ExtensionID, &b.Number, &uid, &b.Enabled, &b.Language, &b.MaxMessageSecs, &b.MaxMessages, &b.RetentionDays, &b.EmailCopy, &b.EmailAttach, &b.EmailDelete, &b.MWIUnsolicited, &b.Operator, &b.CreatedAt, &b.UpdatedAt}, extra...)...)
 	if uid.Valid {
 		b.UserID = &uid.Int64
 	}
@@ -243,9 +246,9 @@ const dayMS = 24 * 3600 * 1000
 func (db *DB) UpdateVoicemailBox(ctx context.Context, b VoicemailBox) error {
 	return db.InTx(ctx, func(tx *DB) error {
 		res, err := tx.Exec(ctx, `UPDATE voicemail_boxes SET enabled = ?, language = ?, max_message_secs = ?, max_messages = ?, retention_days = ?,
-			email_copy = ?, email_attach = ?, email_delete = ?, mwi_unsolicited = ?, updated_at = ?
+			email_copy = ?, email_attach = ?, email_delete = ?, mwi_unsolicited = ?, operator = ?, updated_at = ?
 			WHERE tenant_id = ? AND id = ?`, b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays,
-			b.EmailCopy, b.EmailAttach, b.EmailDelete, b.MWIUnsolicited, Now(), b.TenantID, b.ID)
+			b.EmailCopy, b.EmailAttach, b.EmailDelete, b.MWIUnsolicited, b.Operator, Now(), b.TenantID, b.ID)
 		if err := affected(res, err); err != nil {
 			return err
 		}

@@ -82,6 +82,9 @@ type Settings struct {
 	// MWIUnsolicited tells the extension's registered phones of every change without a
 	// subscription (phones configured for unsolicited message-waiting NOTIFYs).
 	MWIUnsolicited *bool `json:"mwi_unsolicited,omitempty"`
+	// Operator is the number (an extension or a group) a caller reaches by pressing 0 while
+	// leaving a message; "" uses the tenant's operator.
+	Operator *string `json:"operator,omitempty"`
 }
 
 // Configure validates and applies settings (audited).
@@ -125,6 +128,12 @@ func (s *Service) Configure(ctx context.Context, a Actor, b store.VoicemailBox, 
 	if set.MWIUnsolicited != nil {
 		b.MWIUnsolicited = *set.MWIUnsolicited
 	}
+	if set.Operator != nil {
+		if err := ValidOperator(*set.Operator); err != nil {
+			return b, err
+		}
+		b.Operator = *set.Operator
+	}
 	if b.EmailDelete && !b.EmailCopy {
 		return b, fieldErr("email_delete", "deleting messages after their e-mail needs email_copy on")
 	}
@@ -132,11 +141,56 @@ func (s *Service) Configure(ctx context.Context, a Actor, b store.VoicemailBox, 
 		return b, err
 	}
 	if err := s.audit(ctx, a, b.TenantID, "voicemail.configure", "voicemail_box", itoa(b.ID),
-		fmt.Sprintf("enabled=%t language=%q max_message_secs=%d max_messages=%d retention_days=%d email_copy=%t email_attach=%t email_delete=%t mwi_unsolicited=%t",
-			b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays, b.EmailCopy, b.EmailAttach, b.EmailDelete, b.MWIUnsolicited)); err != nil {
+		fmt.Sprintf("enabled=%t language=%q max_message_secs=%d max_messages=%d retention_days=%d email_copy=%t email_attach=%t email_delete=%t mwi_unsolicited=%t operator=%q",
+			b.Enabled, b.Language, b.MaxMessageSecs, b.MaxMessages, b.RetentionDays, b.EmailCopy, b.EmailAttach, b.EmailDelete, b.MWIUnsolicited, b.Operator)); err != nil {
 		return b, err
 	}
 	return s.db.VoicemailBox(ctx, b.TenantID, b.ID)
+}
+
+// MaxOperatorLength bounds an operator number.
+const MaxOperatorLength = 32
+
+// ValidOperator checks an operator number's form: "" (none) or up to MaxOperatorLength
+// digits, '*' and '#', as a phone dials them. Whether it reaches anyone is the dial plan's
+// business at the time of the call (an extension, a group, or nothing: then 0 does nothing).
+func ValidOperator(n string) error {
+	if len(n) > MaxOperatorLength {
+		return fieldErr("operator", "must be at most %d keys", MaxOperatorLength)
+	}
+	for _, c := range n {
+		if (c < '0' || c > '9') && c != '*' && c != '#' {
+			return fieldErr("operator", "must be an extension or group number (digits, * and #), or empty for none")
+		}
+	}
+	return nil
+}
+
+// TenantSettings returns a tenant's voicemail defaults.
+func (s *Service) TenantSettings(ctx context.Context, tenantID int64) (store.VoicemailSettings, error) {
+	return s.db.VoicemailSettings(ctx, tenantID)
+}
+
+// SetTenantOperator sets the operator number of a tenant's boxes that have none of their
+// own ("" for none; audited).
+func (s *Service) SetTenantOperator(ctx context.Context, a Actor, tenantID int64, operator string) (store.VoicemailSettings, error) {
+	if err := ValidOperator(operator); err != nil {
+		return store.VoicemailSettings{}, err
+	}
+	v, err := s.db.PutVoicemailSettings(ctx, store.VoicemailSettings{TenantID: tenantID, Operator: operator})
+	if err != nil {
+		return v, err
+	}
+	return v, s.audit(ctx, a, tenantID, "voicemail.settings", "tenant", itoa(tenantID), fmt.Sprintf("operator=%q", operator))
+}
+
+// operator is the number 0 reaches from a box's deposit: the box's own, else the tenant's.
+func (s *Service) operator(ctx context.Context, b store.VoicemailBox) (string, error) {
+	if b.Operator != "" {
+		return b.Operator, nil
+	}
+	v, err := s.db.VoicemailSettings(ctx, b.TenantID)
+	return v.Operator, err
 }
 
 // SetPIN sets a box's PIN ("" removes it) and unlocks the box (audited; never the PIN).

@@ -299,7 +299,7 @@ func (r *retrieval) recordGreeting(ctx context.Context) error {
 	if err := r.h.Play(ctx, r.sound(ctx, prompts.VMRecordGreeting), audio.Tones(r.lang).Beep); err != nil {
 		return err
 	}
-	pcm, _, err := r.s.record(ctx, r.h, MaxGreeting)
+	pcm, _, err := r.s.record(ctx, r.h, MaxGreeting, "")
 	if err != nil {
 		return err
 	}

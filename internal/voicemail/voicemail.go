@@ -260,6 +260,29 @@ const (
 	MaxReRecords = 3
 )
 
+// OperatorKey pressed during the greeting or the recording leaves voicemail for the box's
+// operator (Settings.Operator, else the tenant's); what was recorded is discarded. Without an
+// operator the key is ignored.
+const OperatorKey = '0'
+
+// toOperator connects the caller to the operator number through the dial plan, as the
+// auto attendant connects a caller to an extension. done: the caller left voicemail (or
+// hung up); else the operator was not reached, the caller heard so and stays.
+func (s *Service) toOperator(ctx context.Context, h *call.Handle, log *slog.Logger, op, lang string) (bool, error) {
+	log.Info("caller asked for the operator")
+	err := h.Bridge(ctx, op, audio.Tones(lang).Ringback)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, call.ErrHungUp) || ctx.Err() != nil {
+		return true, call.ErrHungUp
+	}
+	log.Info("operator not reached", "err", err)
+	info := h.Info()
+	_ = h.Play(ctx, s.prompt(ctx, info.TenantID, lang, prompts.NotAvailable))
+	return false, nil
+}
+
 // ErrBoxFull: the box holds as many messages as it may.
 var ErrBoxFull = errors.New("voicemail: mailbox full")
 
@@ -289,8 +312,37 @@ func (s *Service) deposit(ctx context.Context, h *call.Handle, reason, number st
 		h.Hangup()
 		return nil
 	}
+	op, err := s.operator(ctx, b)
+	if err != nil {
+		return fmt.Errorf("voicemail: operator: %w", err)
+	}
+	// Without an operator the operator key is no key at all: it neither ends nor
+	// interrupts anything.
+	var ignore string
+	if op == "" {
+		ignore = string(OperatorKey)
+	}
 	// A caller who hangs up during the greeting or the beep leaves nothing.
-	if err := h.Play(ctx, s.greeting(ctx, b, reason, lang), audio.Tones(lang).Beep); err != nil {
+	greeting := s.greeting(ctx, b, reason, lang)
+	if op == "" {
+		err = h.Play(ctx, greeting)
+	} else {
+		// The greeting listens for the operator key; another key skips to the beep.
+		var d string
+		d, err = h.CollectDigits(ctx, call.Collect{Max: 1, Prompts: []audio.Sound{greeting}, First: time.Millisecond, Flush: true})
+		if errors.Is(err, call.ErrNoInput) {
+			err = nil
+		}
+		if err == nil && d == string(OperatorKey) {
+			if done, err := s.toOperator(ctx, h, log, op, lang); done || err != nil {
+				return err
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.Play(ctx, audio.Tones(lang).Beep); err != nil {
 		return err
 	}
 	var (
@@ -301,10 +353,23 @@ func (s *Service) deposit(ctx context.Context, h *call.Handle, reason, number st
 	)
 	for try := 0; ; try++ {
 		start = s.Now()
-		pcm, key, err = s.record(ctx, h, time.Duration(b.MaxMessageSecs)*time.Second)
+		pcm, key, err = s.record(ctx, h, time.Duration(b.MaxMessageSecs)*time.Second, ignore)
 		hungUp = errors.Is(err, call.ErrHungUp)
 		if err != nil && !hungUp {
 			return err
+		}
+		if key == OperatorKey && !hungUp {
+			// What was said so far goes: nothing of it was stored.
+			if done, err := s.toOperator(ctx, h, log, op, lang); done || err != nil {
+				return err
+			}
+			if try >= MaxReRecords {
+				break
+			}
+			if err := h.Play(ctx, audio.Tones(lang).Beep); err != nil {
+				return err
+			}
+			continue
 		}
 		if key != ReRecordKey || hungUp || try >= MaxReRecords {
 			break
@@ -347,9 +412,9 @@ func (s *Service) deposit(ctx context.Context, h *call.Handle, reason, number st
 }
 
 // record records the caller until hang-up, silence after speech, max, or a key ('#' or any
-// other); it returns the audio, the key that ended it (0 for none) and ErrHungUp when the
+// other but those in ignore); it returns the audio, the key that ended it (0 for none) and ErrHungUp when the
 // caller hung up.
-func (s *Service) record(ctx context.Context, h *call.Handle, max time.Duration) ([]int16, rune, error) {
+func (s *Service) record(ctx context.Context, h *call.Handle, max time.Duration, ignore string) ([]int16, rune, error) {
 	if max <= 0 {
 		max = 180 * time.Second
 	}
@@ -365,10 +430,19 @@ func (s *Service) record(ctx context.Context, h *call.Handle, max time.Duration)
 	keys := make(chan struct{})
 	go func() {
 		defer close(keys)
-		d, err := h.CollectDigits(rctx, call.Collect{Max: 1, First: max + time.Minute, Flush: true})
-		if err == nil && d != "" {
+		flush := true
+		for {
+			d, err := h.CollectDigits(rctx, call.Collect{Max: 1, First: max + time.Minute, Flush: flush})
+			if err != nil || d == "" {
+				return
+			}
+			if strings.Contains(ignore, d) {
+				flush = false
+				continue
+			}
 			key.Store(int32([]rune(d)[0]))
 			cancel()
+			return
 		}
 	}()
 	err := h.Record(rctx, max, s.opt.Silence, func(f []int16) {
