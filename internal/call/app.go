@@ -111,7 +111,7 @@ func (a *Apps) Run(l *Leg, rt Route) error {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		h := NewHandle(l)
+		h := &Handle{l: l, apps: a}
 		err := func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {

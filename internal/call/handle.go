@@ -15,10 +15,17 @@ import (
 // leg's own context (Handle.Context) ends at hang-up.
 type Handle struct {
 	l *Leg
+	// apps runs the applications a Bridge hands the leg over to; depth counts those hand-overs.
+	apps  *Apps
+	depth int
 }
 
 // NewHandle returns a handle on a leg.
 func NewHandle(l *Leg) *Handle { return &Handle{l: l} }
+
+// MaxHandOvers bounds how often one call passes from application to application (a menu to
+// a mailbox whose operator is a menu ...): the next hand-over fails with status 482.
+const MaxHandOvers = 8
 
 // Info describes the leg.
 func (h *Handle) Info() LegInfo { return h.l.info }
@@ -216,10 +223,12 @@ func (h *Handle) CollectDigits(ctx context.Context, c Collect) (string, error) {
 	}
 }
 
-// Bridge connects the caller to number through the dial plan (an extension, later a group
-// or a trunk) while ring-back plays; on success the leg leaves the application (its media
-// operations return ErrBridged) and the application should return. On failure the leg stays
-// with the application, which may play something else.
+// Bridge connects the caller to number through the dial plan (an extension, a group, an
+// outside number through a trunk) while ring-back plays; on success the leg leaves the
+// application (its media operations return ErrBridged) and the application should return.
+// When the number is an application's (a menu, a mailbox), that application takes the leg
+// and Bridge returns once it is done, with its error; the application should return then as
+// well. On failure the leg stays with the application, which may play something else.
 func (h *Handle) Bridge(ctx context.Context, number string, ringback audio.Sound) error {
 	ep, err := h.l.endpoint()
 	if err != nil {
@@ -231,11 +240,31 @@ func (h *Handle) Bridge(ctx context.Context, number string, ringback audio.Sound
 		ep.play(ringback.Open())
 	}
 	err = h.l.sig.Connect(ctx, number)
+	if ar := (*AppRouteError)(nil); errors.As(err, &ar) {
+		ep.stop()
+		return h.handOver(ctx, ar.Route)
+	}
 	if err != nil {
 		ep.stop()
 		return h.hungUp(err)
 	}
 	return nil
+}
+
+// handOver runs the application a number leads to on this leg, in this goroutine, and
+// returns when it is done with the leg: nil (or its error) as for a bridge that succeeded.
+func (h *Handle) handOver(ctx context.Context, rt Route) error {
+	if h.apps == nil || h.depth >= MaxHandOvers {
+		return &ConnectError{Status: 482}
+	}
+	h.apps.mu.RLock()
+	app := h.apps.apps[rt.App]
+	h.apps.mu.RUnlock()
+	if app == nil {
+		return &ConnectError{Status: 404}
+	}
+	h.l.log.Debug("application hands the call over", "app", rt.App)
+	return app.Run(ctx, &Handle{l: h.l, apps: h.apps, depth: h.depth + 1}, rt.Arg)
 }
 
 // Hangup ends the call.

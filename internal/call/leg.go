@@ -63,6 +63,13 @@ type ConnectError struct{ Status int }
 
 func (e *ConnectError) Error() string { return "call: connect failed with status " + itoa(e.Status) }
 
+// AppRouteError is Connect's answer when the number is an application's (a menu, a mailbox):
+// there is no one to ring, and the application that holds the leg hands it over to that one
+// (Handle.Bridge does).
+type AppRouteError struct{ Route Route }
+
+func (e *AppRouteError) Error() string { return "call: the number runs application " + e.Route.App }
+
 func itoa(n int) string {
 	if n == 0 {
 		return "0"

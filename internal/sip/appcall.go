@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -142,13 +143,13 @@ func (a appSig) Connect(ctx context.Context, number string) error {
 	case d.status != 0:
 		return &callmodel.ConnectError{Status: d.status}
 	case d.app != nil:
-		// An application connecting to another application: applications chain themselves
-		// (a menu opens a submenu), the dial plan does not.
-		return &callmodel.ConnectError{Status: 404}
+		// The number is another application's: the call model hands the leg over to it.
+		return &callmodel.AppRouteError{Route: *d.app}
 	}
 	c.mu.Lock()
 	if c.state != stAnswered || !c.appLocal || c.bridging != nil {
 		c.mu.Unlock()
+		d.released()
 		return errCallOver
 	}
 	restricted, err := media.RestrictOffer(c.aSDP, c.appFormat)
@@ -157,23 +158,33 @@ func (a appSig) Connect(ctx context.Context, number string) error {
 	}
 	if err != nil {
 		c.mu.Unlock()
+		d.released()
 		return err
 	}
 	done := make(chan int, 1)
 	c.bridging = done
+	// The destination's leg as a call from a phone gets it (invite.go setup): an outside
+	// number's trunks, identity and guard, a group's steps and strategy.
 	c.callee = d.callee
+	c.outsideDone, c.trunk = d.outsideDone, d.trunk
+	c.outside, c.group = d.outside, d.group
 	c.forks = nil
 	c.b = leg{id: media.LegB, callID: c.bCallID, localTag: c.bFromTag,
-		localURI:     sip.Uri{Scheme: "sip", User: c.caller.number, Host: c.realm},
+		localURI:     sip.Uri{Scheme: "sip", User: cmp.Or(d.fromUser, c.caller.number), Host: c.realm},
 		localDisplay: c.caller.display,
 		remoteURI:    sip.Uri{Scheme: "sip", User: d.callee.number, Host: c.realm}, cseq: 1}
+	c.prepareB(restricted, 69)
 	for _, b := range d.targets {
 		f := &fork{b: b}
 		f.req = c.newForkInvite(b, restricted, 69)
 		c.forks = append(c.forks, f)
 	}
+	ring := s.pol().NoAnswer
+	if d.ringFor > 0 {
+		ring = d.ringFor
+	}
 	forks := append([]*fork(nil), c.forks...)
-	c.timers = append(c.timers, time.AfterFunc(s.pol().NoAnswer, func() { c.noAnswer() }))
+	c.timers = append(c.timers, time.AfterFunc(ring, func() { c.noAnswer() }))
 	c.mu.Unlock()
 	c.log.Debug("application connects the caller", "contacts", len(forks))
 	for _, f := range forks {
@@ -217,6 +228,9 @@ func (c *call) bridgeForkFailed(code int) {
 			return
 		}
 	}
+	if c.nextTargets() { // the group's next step or the route's next trunk (groupcall.go); it unlocked
+		return
+	}
 	status, _ := bestFailure(c.forks)
 	c.bridgeDone(status)
 }
@@ -230,7 +244,15 @@ func (c *call) bridgeDone(status int) {
 		t.Stop()
 	}
 	c.timers = nil
+	// The attempt's outside or group leg ends with it: the guard hears of an unanswered
+	// outside call, and a later connect starts clean.
+	outside := c.outsideDone
+	c.outsideDone, c.outside, c.group = nil, nil, nil
+	c.trunk = c.caller.trunk
 	c.mu.Unlock()
+	if outside != nil {
+		outside(0)
+	}
 	if done != nil {
 		done <- status
 	}
@@ -244,6 +266,9 @@ func (c *call) bridged(toA []byte) {
 	done := c.bridging
 	c.bridging = nil
 	c.appLocal = false
+	if c.outside != nil {
+		c.outsideAt = time.Now() // the outside call's talk time starts here, not at the application's answer
+	}
 	app := c.appLeg
 	c.mu.Unlock()
 	app.Relayed()

@@ -108,6 +108,7 @@ type call struct {
 	// outsideDone reports an outside call's end to the outside-call guard; trunk names the
 	// trunk an outside call left through.
 	outsideDone func(time.Duration)
+	outsideAt   time.Time // when an application's connect to an outside number was answered
 	trunk       string
 	outside     *outsideLeg // an outside call's trunks and identity (trunkcall.go)
 	group       *groupLeg   // a group call's steps (groupcall.go)
@@ -142,6 +143,12 @@ type call struct {
 	appFormat media.Format // what A and the application talk
 	bridging  chan int     // while the application connects A to a callee: the outcome (status)
 	moh       [2]func()    // music on hold playing to a leg (by LegID), stopped on resume
+}
+
+// forking reports whether the call's forks may still win: the caller hears ringing, or an
+// application waits while it connects the caller (caller holds c.mu).
+func (c *call) forking() bool {
+	return c.state == stRinging || c.bridging != nil && c.state == stAnswered
 }
 
 // callTable finds calls by the Call-ID of either leg.

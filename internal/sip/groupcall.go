@@ -89,7 +89,7 @@ func (c *call) groupTimer(step int) {
 // unlocked c.mu and started the next forks.
 func (c *call) nextTargets() bool {
 	if c.group != nil {
-		if c.state != stRinging || c.group.at+1 >= len(c.group.steps) {
+		if !c.forking() || c.group.at+1 >= len(c.group.steps) {
 			return false
 		}
 		c.groupAdvance(nil)
@@ -103,7 +103,7 @@ func (c *call) nextTargets() bool {
 func (c *call) groupRingTimeOver(step int) {
 	c.mu.Lock()
 	g := c.group
-	if c.state != stRinging || g.at != step {
+	if g == nil || !c.forking() || g.at != step {
 		c.mu.Unlock()
 		return
 	}
@@ -114,9 +114,13 @@ func (c *call) groupRingTimeOver(step int) {
 		}
 	}
 	if g.at+1 >= len(g.steps) {
-		c.mu.Unlock()
 		c.log.Debug("group: nobody answered", "group", g.number)
-		c.fail(480, "Temporarily Unavailable", "")
+		if c.bridging != nil {
+			c.bridgeDone(480) // unlocks; the caller stays with the application
+		} else {
+			c.mu.Unlock()
+			c.fail(480, "Temporarily Unavailable", "")
+		}
 		for _, f := range ringing {
 			c.cancelFork(f)
 		}

@@ -1001,6 +1001,9 @@ func (c *call) finish(cause int, by string) {
 		c.s.calls.remove(c)
 		c.mu.Lock()
 		done, answerAt, endAt := c.outsideDone, c.answerAt, c.endAt
+		if c.appLeg != nil {
+			answerAt = c.outsideAt // an application's call talks outside from its connect's answer
+		}
 		c.mu.Unlock()
 		if done != nil {
 			talk := time.Duration(0)

@@ -56,6 +56,13 @@ type routeDecision struct {
 	group       *groupLeg
 }
 
+// released tells the outside-call guard that a decision's outside call will not be made.
+func (d *routeDecision) released() {
+	if d.outsideDone != nil {
+		d.outsideDone(0)
+	}
+}
+
 // extRef is the SIP core's handle on an extension destination.
 type extRef struct {
 	acct    *account

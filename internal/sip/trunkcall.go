@@ -84,7 +84,7 @@ func (o *outsideLeg) decorate(req *sip.Request, realm string) {
 // callee's; true once it unlocked c.mu and sent the INVITE to the next trunk.
 func (c *call) nextTrunk() bool {
 	o := c.outside
-	if o == nil || len(c.forks) == 0 || c.state != stRinging {
+	if o == nil || len(c.forks) == 0 || !c.forking() {
 		return false
 	}
 	last := c.forks[len(c.forks)-1]
@@ -111,7 +111,7 @@ func (c *call) nextTrunk() bool {
 // answer, false (still holding c.mu) when the challenge is not the trunk's to answer.
 func (c *call) trunkChallenge(f *fork, code int, res *sip.Response) bool {
 	o := c.outside
-	if o == nil || res == nil || f.authed || (code != 401 && code != 407) || o.at >= len(o.trunks) || c.state != stRinging {
+	if o == nil || res == nil || f.authed || (code != 401 && code != 407) || o.at >= len(o.trunks) || !c.forking() {
 		return false
 	}
 	t := o.trunks[o.at]
