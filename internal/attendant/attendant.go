@@ -17,6 +17,7 @@ import (
 	"github.com/privox/privox/internal/audio"
 	"github.com/privox/privox/internal/call"
 	"github.com/privox/privox/internal/store"
+	"github.com/privox/privox/internal/voicemail"
 )
 
 // AppName is the attendant's name in the call model's registry.
@@ -119,8 +120,12 @@ func (a *Attendant) Run(ctx context.Context, h *call.Handle, arg string) error {
 		switch d.Type {
 		case "menu":
 			name = d.Target
-		case "extension":
-			err := h.Bridge(ctx, d.Target, audio.Tones(s.lang).Ringback)
+		case "extension", "group", "number", "mailbox":
+			number := d.Target
+			if d.Type == "mailbox" {
+				number = voicemail.DirectPrefix + d.Target
+			}
+			err := h.Bridge(ctx, number, audio.Tones(s.lang).Ringback)
 			if err == nil {
 				return nil
 			}

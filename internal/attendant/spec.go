@@ -11,9 +11,10 @@ import (
 	_ "time/tzdata" // calendars name IANA zones; the binary must not depend on the host's zoneinfo
 )
 
-// Destination is where a menu sends a caller: its type and target. The types the attendant
-// can use today are extension, menu and hangup; group, mailbox and number are declared and
-// become usable when ring groups, voicemail and trunks register them (RegisterDestination).
+// Destination is where a menu sends a caller: its type and target. extension, group and
+// number (an outside number, through the tenant's outbound routes and toll-fraud guard) are
+// rung through the dial plan; mailbox leaves a message in an extension's box; menu opens
+// another menu; hangup says goodbye.
 type Destination struct {
 	Type   string `json:"type"`
 	Target string `json:"target,omitempty"`
@@ -60,12 +61,8 @@ const (
 	maxPromptName = 64
 )
 
-// destTypes are the destination types: available ones and those waiting for their feature.
-var destTypes = map[string]bool{"extension": true, "menu": true, "hangup": true, "group": false, "mailbox": false, "number": false}
-
-// RegisterDestination makes a destination type usable (ring groups, voicemail and trunks
-// call it when they exist, and handle it in the attendant's Connect).
-func RegisterDestination(typ string) { destTypes[typ] = true }
+// destTypes are the destination types.
+var destTypes = map[string]bool{"extension": true, "group": true, "mailbox": true, "number": true, "menu": true, "hangup": true}
 
 var (
 	keyRe    = regexp.MustCompile(`^[0-9*#]$`)
@@ -167,14 +164,15 @@ func (m *Menu) Validate() error {
 }
 
 func checkDest(field string, d Destination) error {
-	avail, known := destTypes[d.Type]
 	switch {
-	case !known:
-		return fieldErr(field, "unknown destination type %q (extension, menu, hangup)", d.Type)
-	case !avail:
-		return fieldErr(field, "destination type %q is not available yet", d.Type)
-	case d.Type == "extension" && !numberRe.MatchString(d.Target):
+	case !destTypes[d.Type]:
+		return fieldErr(field, "unknown destination type %q (extension, group, mailbox, number, menu, hangup)", d.Type)
+	case (d.Type == "extension" || d.Type == "mailbox") && !numberRe.MatchString(d.Target):
 		return fieldErr(field, "an extension number")
+	case d.Type == "group" && !numberRe.MatchString(d.Target):
+		return fieldErr(field, "a group number")
+	case d.Type == "number" && !numberRe.MatchString(d.Target):
+		return fieldErr(field, "a phone number (digits, + at most 32)")
 	case d.Type == "menu" && ValidName(d.Target) != nil:
 		return fieldErr(field, "a menu name")
 	case d.Type == "hangup" && d.Target != "":

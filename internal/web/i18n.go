@@ -173,7 +173,7 @@ var messages = map[string][2]string{
 	"menu.greeting":            {"Greeting prompt", "Begrüßungsansage"},
 	"menu.greeting.hint":       {"The name of a prompt of the tenant's prompt set (uploaded ones included); empty: the generated menu greeting.", "Der Name einer Ansage des Mandanten (auch hochgeladene); leer: die erzeugte Menüansage."},
 	"menu.options":             {"Options", "Auswahl"},
-	"menu.options.hint":        {"One per line: key = destination, e.g. \"1 = extension 401\", \"2 = menu sales\", \"0 = hangup\". Keys 0-9, * and #.", "Eine je Zeile: Taste = Ziel, z. B. \"1 = extension 401\", \"2 = menu sales\", \"0 = hangup\". Tasten 0-9, * und #."},
+	"menu.options.hint":        {"One per line: key = destination, e.g. \"1 = extension 401\", \"2 = group 600\", \"3 = mailbox 401\", \"4 = number 0301234567\", \"5 = menu sales\", \"0 = hangup\". Keys 0-9, * and #.", "Eine je Zeile: Taste = Ziel, z. B. \"1 = extension 401\", \"2 = group 600\", \"3 = mailbox 401\", \"4 = number 0301234567\", \"5 = menu sales\", \"0 = hangup\". Tasten 0-9, * und #."},
 	"menu.options.bad":         {"line %d %q: write key = destination", "Zeile %d %q: schreiben Sie Taste = Ziel"},
 	"menu.dialbyext":           {"Callers may dial an extension directly", "Anrufer dürfen eine Nebenstelle direkt wählen"},
 	"menu.dialbyext.short":     {"dial by extension", "Durchwahl"},
