@@ -40,8 +40,9 @@ func TestAttendantDestinations(t *testing.T) {
 		refusing := e.newPeer("udp")
 		good := e.newPeer("udp")
 		cli("dial", "settings", "--tenant", "default", "--country", "DE", "--max-concurrent", "1")
-		cli("trunk", "set", "--tenant", "default", "--name", "refusing", "--kind", "ip", "--server", "127.0.0.1:"+strconv.Itoa(refusing.port), "--sources", "127.0.0.3") // the providers only answer here; 127.0.0.1 is the phones'
-		cli("trunk", "set", "--tenant", "default", "--name", "good", "--kind", "ip", "--server", "127.0.0.1:"+strconv.Itoa(good.port), "--sources", "127.0.0.3")         // the providers only answer here; 127.0.0.1 is the phones'
+		// The providers only answer; 127.0.0.1, where the phones call from, is not a trunk's source.
+		cli("trunk", "set", "--tenant", "default", "--name", "refusing", "--kind", "ip", "--server", "127.0.0.1:"+strconv.Itoa(refusing.port), "--sources", "127.0.0.3")
+		cli("trunk", "set", "--tenant", "default", "--name", "good", "--kind", "ip", "--server", "127.0.0.1:"+strconv.Itoa(good.port), "--sources", "127.0.0.3")
 		cli("route", "set", "--tenant", "default", "--name", "mobile", "--pattern", "_01XX.", "--trunks", "refusing")
 		cli("route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[2-9]X.", "--trunks", "good")
 
