@@ -61,6 +61,14 @@ const (
 	VMPersonAtExt     = "vm-person-at-extension"
 	VMIsUnavailable   = "vm-is-unavailable"
 	VMIsBusy          = "vm-is-busy"
+	VMGreetingsMenu   = "vm-greetings-menu"
+	VMRecordBusy      = "vm-record-busy"
+	VMRecordName      = "vm-record-name"
+	VMEnterNewPIN     = "vm-enter-new-pin"
+	VMRepeatPIN       = "vm-repeat-pin"
+	VMPINChanged      = "vm-pin-changed"
+	VMPINNotChanged   = "vm-pin-not-changed"
+	VMNoCallBack      = "vm-no-call-back"
 
 	Star = "key-star"
 	Hash = "key-hash"
@@ -116,8 +124,16 @@ var phrases = map[string][2]string{ // name → {en, de}
 	VMFirstMessage:    {"First message.", "Erste Nachricht."},
 	VMNextMessage:     {"Next message.", "Nächste Nachricht."},
 	VMNoMoreMessages:  {"No more messages.", "Keine weiteren Nachrichten."},
-	VMMessageOptions:  {"To play the message again, press 1. To save it, press 2. To delete it, press 3. For the next message, press 6.", "Um die Nachricht noch einmal zu hören, drücken Sie die 1. Zum Speichern drücken Sie die 2. Zum Löschen drücken Sie die 3. Für die nächste Nachricht drücken Sie die 6."},
-	VMMainMenu:        {"To listen to your messages, press 1. To record your greeting, press 3. To end, press star.", "Um Ihre Nachrichten abzuhören, drücken Sie die 1. Um Ihre Ansage aufzunehmen, drücken Sie die 3. Zum Beenden drücken Sie die Stern-Taste."},
+	VMMessageOptions:  {"To play it again, press 1. To save it, 2. To delete it, 3. To call back, 5. For the next message, 6.", "Nochmal hören: die 1. Speichern: die 2. Löschen: die 3. Zurückrufen: die 5. Nächste Nachricht: die 6."},
+	VMMainMenu:        {"To listen to your messages, press 1. For your greetings, press 3. To change your PIN, press 4. To end, press star.", "Um Ihre Nachrichten abzuhören, drücken Sie die 1. Für Ihre Ansagen drücken Sie die 3. Um Ihre PIN zu ändern, drücken Sie die 4. Zum Beenden drücken Sie die Stern-Taste."},
+	VMGreetingsMenu:   {"To record the greeting for when you are not available, press 1. For when you are busy, press 2. To record your name, press 3. To go back, press star.", "Um die Ansage für Ihre Abwesenheit aufzunehmen, drücken Sie die 1. Für besetzt drücken Sie die 2. Um Ihren Namen aufzunehmen, drücken Sie die 3. Zurück mit der Stern-Taste."},
+	VMRecordBusy:      {"Please record the greeting for when you are busy after the tone. When you are finished, press hash.", "Bitte sprechen Sie die Ansage für besetzt nach dem Signalton. Wenn Sie fertig sind, drücken Sie die Raute-Taste."},
+	VMRecordName:      {"Please say your name after the tone, then press hash.", "Bitte sagen Sie nach dem Signalton Ihren Namen und drücken Sie dann die Raute-Taste."},
+	VMEnterNewPIN:     {"Please enter your new PIN, followed by hash.", "Bitte geben Sie Ihre neue PIN ein, gefolgt von der Raute-Taste."},
+	VMRepeatPIN:       {"Please enter the new PIN again, followed by hash.", "Bitte geben Sie die neue PIN noch einmal ein, gefolgt von der Raute-Taste."},
+	VMPINChanged:      {"Your PIN has been changed.", "Ihre PIN wurde geändert."},
+	VMPINNotChanged:   {"Your PIN has not been changed.", "Ihre PIN wurde nicht geändert."},
+	VMNoCallBack:      {"This caller's number is not known.", "Die Nummer dieses Anrufers ist nicht bekannt."},
 	VMMessageSaved:    {"Message saved.", "Nachricht gespeichert."},
 	VMMessageDeleted:  {"Message deleted.", "Nachricht gelöscht."},
 	VMRecordGreeting:  {"Please record your greeting after the tone. When you are finished, press hash.", "Bitte sprechen Sie Ihre Ansage nach dem Signalton. Wenn Sie fertig sind, drücken Sie die Raute-Taste."},

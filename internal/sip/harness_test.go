@@ -146,9 +146,12 @@ func (e *env) sipp(name, scenario string, args ...string) *sippRun {
 	e.t.Helper()
 	bin := need(e.t, "sipp", "sip-tester")
 	dir := e.t.TempDir()
-	abs, err := filepath.Abs(filepath.Join("testdata", "sipp", scenario))
-	if err != nil {
-		e.t.Fatal(err)
+	abs := scenario // a scenario the test wrote (dtmfScenario), else one of testdata/sipp
+	if !filepath.IsAbs(scenario) {
+		var err error
+		if abs, err = filepath.Abs(filepath.Join("testdata", "sipp", scenario)); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	full := append([]string{"-sf", abs, "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
 		"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"), "-buff_size", "1048576"}, args...)

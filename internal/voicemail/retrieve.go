@@ -26,9 +26,11 @@ const PINTries = 3
 
 // Retrieval by phone: the caller's own box (FeatureCode from an extension), after its PIN
 // (the lock-out of CheckPIN applies). A box without a PIN does not open by phone: the call
-// cannot tell an extension's own phone from an outside caller presenting its number. Main menu: 1 listen, 3 record the
-// unavailable greeting, * end. For each message: 1 again, 2 save (keep, and go on),
-// 3 delete, 6 next.
+// cannot tell an extension's own phone from an outside caller presenting its number. Main
+// menu: 1 listen, 3 greetings (1 unavailable, 2 busy, 3 the recorded name, * back), 4 change
+// the PIN (twice, checked as the API checks it), * end. For each message: 1 again, 2 save
+// (keep, and go on), 3 delete, 5 call the sender back (through the dial plan, as the caller's
+// own call), 6 next.
 
 type retrieval struct {
 	s    *Service
@@ -93,11 +95,19 @@ func (s *Service) retrieve(ctx context.Context, h *call.Handle, main bool) error
 		}
 		switch d {
 		case "1":
-			if err := r.listen(ctx); err != nil {
+			err := r.listen(ctx)
+			if errors.Is(err, errCalledBack) {
+				return nil // the caller talks to the sender now
+			}
+			if err != nil {
 				return err
 			}
 		case "3":
-			if err := r.recordGreeting(ctx); err != nil {
+			if err := r.greetings(ctx); err != nil {
+				return err
+			}
+		case "4":
+			if err := r.changePIN(ctx); err != nil {
 				return err
 			}
 		case "*", "":
@@ -270,6 +280,11 @@ func (r *retrieval) listen(ctx context.Context) error {
 				}
 				r.play(ctx, prompts.VMMessageDeleted)
 				break options
+			case "5":
+				if err := r.callBack(ctx, m); err != nil {
+					return err
+				}
+				snds = []audio.Sound{r.sound(ctx, prompts.VMMessageOptions)}
 			case "6", "":
 				break options
 			default:
@@ -294,9 +309,34 @@ func (s *Service) messageSound(ctx context.Context, m store.VoicemailMessage) (a
 	return audio.NewClip(audio.PCMU, pcm), nil
 }
 
-// recordGreeting records the unavailable greeting after the beep, until '#' or silence.
-func (r *retrieval) recordGreeting(ctx context.Context) error {
-	if err := r.h.Play(ctx, r.sound(ctx, prompts.VMRecordGreeting), audio.Tones(r.lang).Beep); err != nil {
+// greetings lets the caller record the box's greetings until * (or no choice).
+func (r *retrieval) greetings(ctx context.Context) error {
+	for {
+		d, err := r.choose(ctx, 1, prompts.VMGreetingsMenu)
+		if err != nil {
+			return err
+		}
+		switch d {
+		case "1":
+			err = r.recordGreeting(ctx, SlotUnavailable, prompts.VMRecordGreeting)
+		case "2":
+			err = r.recordGreeting(ctx, SlotBusy, prompts.VMRecordBusy)
+		case "3":
+			err = r.recordGreeting(ctx, SlotName, prompts.VMRecordName)
+		case "*", "":
+			return nil
+		default:
+			r.play(ctx, prompts.InvalidChoice)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// recordGreeting records one of the box's greetings after the beep, until '#' or silence.
+func (r *retrieval) recordGreeting(ctx context.Context, slot, prompt string) error {
+	if err := r.h.Play(ctx, r.sound(ctx, prompt), audio.Tones(r.lang).Beep); err != nil {
 		return err
 	}
 	pcm, _, err := r.s.record(ctx, r.h, MaxGreeting, "")
@@ -307,9 +347,57 @@ func (r *retrieval) recordGreeting(ctx context.Context) error {
 		r.play(ctx, prompts.NoInput)
 		return nil
 	}
-	if _, err := r.s.putGreetingPCM(ctx, r.who, r.b, SlotUnavailable, pcm); err != nil {
+	if _, err := r.s.putGreetingPCM(ctx, r.who, r.b, slot, pcm); err != nil {
 		return err
 	}
 	r.play(ctx, prompts.VMGreetingSaved)
+	return nil
+}
+
+// changePIN asks for a new PIN twice and sets it when both agree and it has the form the
+// API requires (audited as the phone's; never the PIN).
+func (r *retrieval) changePIN(ctx context.Context) error {
+	pin, err := r.choose(ctx, MaxPINLength, prompts.VMEnterNewPIN)
+	if err != nil || pin == "" {
+		return err
+	}
+	again, err := r.choose(ctx, MaxPINLength, prompts.VMRepeatPIN)
+	if err != nil {
+		return err
+	}
+	if again != pin || ValidPIN(pin) != nil {
+		r.log.Info("voicemail PIN not changed by phone")
+		r.play(ctx, prompts.VMPINNotChanged)
+		return nil
+	}
+	if err := r.s.SetPIN(ctx, r.who, r.b, pin); err != nil {
+		return err
+	}
+	r.play(ctx, prompts.VMPINChanged)
+	return nil
+}
+
+// errCalledBack ends the listening: the caller was connected to a message's sender.
+var errCalledBack = errors.New("voicemail: caller connected to the sender")
+
+// callBack connects the caller to a message's sender through the dial plan, as if the
+// caller had dialled the number (outbound routes and the toll-fraud guard apply). Without a
+// number, or when the sender is not reached, the caller hears so and stays in the box.
+func (r *retrieval) callBack(ctx context.Context, m store.VoicemailMessage) error {
+	n := m.CallerNumber
+	if n == "" || n == "anonymous" {
+		r.play(ctx, prompts.VMNoCallBack)
+		return nil
+	}
+	r.log.Info("calling a message's sender back", "message", m.ID)
+	err := r.h.Bridge(ctx, n, audio.Tones(r.lang).Ringback)
+	switch {
+	case err == nil:
+		return errCalledBack
+	case errors.Is(err, call.ErrHungUp) || ctx.Err() != nil:
+		return call.ErrHungUp
+	}
+	r.log.Info("sender not reached", "message", m.ID, "err", err)
+	r.play(ctx, prompts.NotAvailable)
 	return nil
 }
