@@ -219,11 +219,12 @@ func TestBrowserTrunkRouteGroupForms(t *testing.T) {
 		chromedp.Click(chromedp.ID("#edit-group-600")),
 		chromedp.WaitReady(chromedp.CSS(`#group-form input[name=editing]`)),
 		chromedp.SetValue(chromedp.ID("#members"), "402, 401"),
+		chromedp.SetValue(chromedp.ID("#strategy"), "round-robin"),
 		chromedp.Clear(chromedp.ID("#fallthrough_number")),
 		chromedp.Click(chromedp.ID("#save-group")),
 		chromedp.WaitVisible(chromedp.CSS(".flash")),
 	)
-	if g, _ = group(); len(g.Members) != 2 || g.Members[0].Extension != "402" || g.FallthroughKind != "" || g.Name != "Sales" {
+	if g, _ = group(); len(g.Members) != 2 || g.Members[0].Extension != "402" || g.FallthroughKind != "" || g.Name != "Sales" || g.Strategy != "round-robin" {
 		t.Fatalf("edited group %+v", g)
 	}
 	shot(t, ctx, "groups-form-en")
