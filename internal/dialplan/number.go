@@ -2,6 +2,7 @@ package dialplan
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -25,8 +26,24 @@ const maxEmergencyLen = 6
 // Classify normalises an outside number to E.164 for the tenant's country (ISO 3166 code,
 // "DE") and says what class it is. Emergency and special numbers keep their digits (e164
 // is then "").
+//
+// The answer depends only on the number, the country and the metadata compiled in, so the
+// numbers classified last are remembered (classCacheSize of them): a number dialled again,
+// a call back, a customer's number, skips phonenumbers' regular expressions.
 func Classify(number, country string) (e164 string, class Class) {
 	country = strings.ToUpper(country)
+	k := classKey{number, country}
+	if c, ok := classCache.get(k); ok {
+		return c.e164, c.class
+	}
+	e164, class = classify(number, country)
+	if len(number) <= maxNumberLen {
+		classCache.put(k, classified{e164, class})
+	}
+	return e164, class
+}
+
+func classify(number, country string) (e164 string, class Class) {
 	// Emergency numbers are short everywhere; the check is costly, so only short numbers
 	// take it.
 	if country != "" && len(number) <= maxEmergencyLen && phonenumbers.IsEmergencyNumber(number, country) {
@@ -36,14 +53,17 @@ func Classify(number, country string) (e164 string, class Class) {
 	if err != nil {
 		return "", ClassInvalid
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	// GetNumberType is UNKNOWN exactly when IsValidNumber is false (both match the national
+	// number against the region's patterns); asking once saves the second match.
+	typ := phonenumbers.GetNumberType(num)
+	if typ == phonenumbers.UNKNOWN {
 		if country != "" && phonenumbers.IsValidShortNumberForRegion(num, country) {
 			return "", ClassSpecial
 		}
 		return "", ClassInvalid
 	}
 	e164 = phonenumbers.Format(num, phonenumbers.E164)
-	switch phonenumbers.GetNumberType(num) {
+	switch typ {
 	case phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST:
 		return e164, ClassPremium
 	}
@@ -51,4 +71,41 @@ func Classify(number, country string) (e164 string, class Class) {
 		return e164, ClassInternational
 	}
 	return e164, ClassNational
+}
+
+// The classification cache: a map under a mutex, emptied when full (a cheap, bounded way to
+// keep the numbers of the last while).
+const (
+	classCacheSize = 1 << 14
+	maxNumberLen   = 32 // longer input is never remembered
+)
+
+type classKey struct{ number, country string }
+
+type classified struct {
+	e164  string
+	class Class
+}
+
+type classMemo struct {
+	mu sync.Mutex
+	m  map[classKey]classified
+}
+
+var classCache = &classMemo{m: make(map[classKey]classified)}
+
+func (c *classMemo) get(k classKey) (classified, bool) {
+	c.mu.Lock()
+	v, ok := c.m[k]
+	c.mu.Unlock()
+	return v, ok
+}
+
+func (c *classMemo) put(k classKey, v classified) {
+	c.mu.Lock()
+	if len(c.m) >= classCacheSize {
+		clear(c.m)
+	}
+	c.m[k] = v
+	c.mu.Unlock()
 }
