@@ -11,7 +11,8 @@
 # Privox is searched with a bind account (anonymous access is off); slapd anonymously.
 #
 # Env knobs: CONTACTS (100000), SEED (1), CONNS (8), DURATION (15), WARMUP (2),
-#            LDAPLOAD_DIR (/work/shared/peers/ldapload), KEEP_WORK=1.
+#            LDAPLOAD_DIR (/work/shared/peers/ldapload), KEEP_WORK=1, IMPORT_ONLY=1 (stop after
+#            Privox's import and its RSS with the contacts indexed: no slapd, no searches).
 # Output: RESULT lines: searches/s, p50 and p99 of both query types for both servers, the
 #         ratios, Privox's import time and its RSS with the contacts indexed.
 NAME=directory
@@ -61,16 +62,27 @@ read -r BIND_DN BIND_PW PVX_BASE < <(api -X POST "http://$HOST:$PVX_HTTP_PORT/ap
   | python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["bind_dn"], a["password"], a["base_dn"])')
 stop_pid "$PVX_PID"
 
+# children_cpu: user+system seconds of this shell's finished children so far (times runs in
+# this shell: in a command substitution it would count the subshell's children).
+children_cpu() { times >"$WORK/times"; awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } print s }' "$WORK/times"; }
+children_cpu >"$WORK/cpu0"; C0=$(cat "$WORK/cpu0")
 T0=$(date +%s.%N)
 "$WORK/privox" contacts import --data "$DATA" --tenant default --phonebook "$BOOK" "$WORK/contacts.csv" >&2
 T1=$(date +%s.%N)
+children_cpu >"$WORK/cpu1"; C1=$(cat "$WORK/cpu1")
 IMPORT_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN{ printf "%.1f", b - a }')
-log "privox imported $CONTACTS contacts in ${IMPORT_S}s"
+IMPORT_CPU_S=$(awk -v a="$C0" -v b="$C1" 'BEGIN{ printf "%.1f", b - a }')
+log "privox imported $CONTACTS contacts in ${IMPORT_S}s (${IMPORT_CPU_S}s of CPU)"
 serve
 T2=$(date +%s.%N)
 sleep 5
 PVX_RSS=$(rss_mb "$PVX_PID")
 log "privox ready (index built at start) pid $PVX_PID ldap://$HOST:$PVX_LDAP_PORT rss ${PVX_RSS} MB"
+if [ "${IMPORT_ONLY:-0}" = 1 ]; then
+  echo "RESULT privox_csv_import_s=$IMPORT_S s, ${IMPORT_CPU_S} s of CPU ($CONTACTS contacts, SQLite)"
+  echo "RESULT privox_rss_indexed_mb=$PVX_RSS MB ($CONTACTS contacts)"
+  exit 0
+fi
 
 # ---------------------------------------------------------------- slapd
 mkdir -p "$WORK/db"
@@ -151,5 +163,5 @@ done
 for typ in prefix phone; do
   echo "RESULT ${typ}_throughput_ratio=$(awk -v a="${R[privox.$typ.per_s]}" -v b="${R[slapd.$typ.per_s]}" 'BEGIN{ printf "%.2f", a / b }') x (Privox / slapd)"
 done
-echo "RESULT privox_csv_import_s=$IMPORT_S s ($CONTACTS contacts, SQLite)"
+echo "RESULT privox_csv_import_s=$IMPORT_S s, ${IMPORT_CPU_S} s of CPU ($CONTACTS contacts, SQLite)"
 echo "RESULT privox_rss_indexed_mb=$PVX_RSS MB ($CONTACTS contacts)"
