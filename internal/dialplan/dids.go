@@ -245,7 +245,9 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if o.Decision == nil {
 		return Reject(404, "Not Found", "trunk %s: %s goes to %s, which does not exist: %s", req.Trunk, what, tg, o.Why), nil
 	}
-	o.Decision.Why = fmt.Sprintf("trunk %s: %s goes to %s: %s", req.Trunk, what, tg, o.Decision.Why)
+	if explaining(ctx) || o.Decision.Blocked != "" { // for people: route explain and the audit of a block
+		o.Decision.Why = fmt.Sprintf("trunk %s: %s goes to %s: %s", req.Trunk, what, tg, o.Decision.Why)
+	}
 	return o, nil
 }
 

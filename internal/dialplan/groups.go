@@ -130,6 +130,9 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	}
 	out := &Group{Strategy: g.Strategy}
 	all := GroupStep{RingTime: ring(0)}
+	if !hunts(g.Strategy) {
+		all.Members, all.Refs = make([]string, 0, len(g.Members)), make([]any, 0, len(g.Members))
+	}
 	for _, m := range s.State.order(req.TenantID, g) {
 		ref, ok, err := reach(m.Extension, true)
 		if err != nil {
@@ -170,6 +173,10 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	}
 	if len(out.Steps) == 0 {
 		return Reject(480, "Temporarily Unavailable", "group %s %q: no member can be rung%s", g.Number, g.Name, why), nil
+	}
+	if !explaining(ctx) {
+		// The plan below is for people (route explain); a call does not need it spelt out.
+		return To(Destination{Kind: KindGroup, Number: g.Number, Group: out}, "group %s rings %s%s", g.Number, g.Strategy, why), nil
 	}
 	var plan []string
 	for _, st := range out.Steps {
