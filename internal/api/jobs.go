@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +31,7 @@ func init() { registerRoutes(jobRoutes) }
 type Job struct {
 	ID       string `json:"id"`
 	TenantID int64  `json:"tenant_id"`
-	// UserID started it; Kind is "retention_sweep" or "contacts_import".
+	// UserID started it; Kind is "retention_sweep", "contacts_import" or "subject_export".
 	UserID int64  `json:"user_id"`
 	Kind   string `json:"kind"`
 	// State is running, done or failed.
@@ -43,13 +45,20 @@ type Job struct {
 	Error      string `json:"error,omitempty"`
 	StartedAt  int64  `json:"started_at"`
 	FinishedAt int64  `json:"finished_at,omitempty"`
+	// Download is set while a finished export's ZIP waits for the user who started it
+	// (GET …/jobs/{job}/download), at most exportKeep after it was made.
+	Download bool `json:"download,omitempty"`
+
+	zip []byte // the export, in memory only, never written to disk
 }
 
-// Job limits.
+// Job limits. An export is held in memory: at most maxExportJobBytes, for exportKeep.
 const (
-	jobKeep    = time.Hour
-	jobMaxKept = 200
-	jobTimeout = time.Hour
+	jobKeep           = time.Hour
+	jobMaxKept        = 200
+	jobTimeout        = time.Hour
+	exportKeep        = 15 * time.Minute
+	maxExportJobBytes = 512 << 20
 )
 
 type jobTable struct {
@@ -71,7 +80,8 @@ func (t *jobTable) start(tenantID, userID int64, kind string, total int) (*Job, 
 			delete(t.jobs, id)
 			continue
 		}
-		if j.TenantID == tenantID && j.Kind == kind && j.State == "running" {
+		// An export is a person's: each user may run their own beside other users'.
+		if j.TenantID == tenantID && j.Kind == kind && j.State == "running" && (kind != "subject_export" || j.UserID == userID) {
 			return nil, &Error{Status: http.StatusConflict, Code: "job_running", Message: fmt.Sprintf("a %s job is running already (%s)", strings.ReplaceAll(kind, "_", " "), j.ID)}
 		}
 		if j.State != "running" && (oldest == nil || j.FinishedAt < oldest.FinishedAt) {
@@ -137,6 +147,10 @@ func jobRoutes(s *Server) []Route {
 			Auth: Admin, Result: List[Job]{}, Handler: s.listJobs},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/jobs/{job}", Summary: "A long-running action's progress (done of total steps, the step at hand) and, once over, its result or error (the user who started it, or an admin)",
 			Auth: Member, Result: Job{}, Handler: s.getJob},
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/jobs/{job}/download", Summary: "The ZIP a finished export job made, for the user who started it, within 15 minutes of its end",
+			Auth: Member, Raw: true, Handler: s.downloadJob},
+		{Method: "POST", Path: "/api/v1/tenants/{tenant}/users/{user}/export", Summary: "Start making the ZIP of everything stored about a person (self or admin; audited), with progress; answers 202 with the job, whose download holds the ZIP once it is done",
+			Auth: Member, Result: Job{}, Status: http.StatusAccepted, Handler: s.exportJob},
 		{Method: "POST", Path: "/api/v1/tenants/{tenant}/retention/sweep", Summary: "Start the retention sweeper for this tenant's data now (or count what it would remove, dry_run); answers 202 with the job to follow",
 			Auth: Admin, Body: tenantSweepBody{}, Result: Job{}, Status: http.StatusAccepted, Handler: s.tenantSweep},
 		{Method: "POST", Path: "/api/v1/tenants/{tenant}/phonebooks/{phonebook}/import", Summary: "Import a CSV (Outlook, Google or Privox headers; ?map=Header=field,…) or vCard file (?format=csv|vcard) into a phonebook; a file with bad rows imports nothing unless ?on_error=skip; answers 202 with the job whose result lists every bad row",
@@ -196,6 +210,79 @@ func (s *Server) tenantSweep(r *Request) (any, error) {
 		s.jobs.finish(j, rep, privErr(err))
 	}()
 	return s.jobCopy(j), nil
+}
+
+// exportJob makes a person's export in the background: the same ZIP as GET …/export, with
+// the permission checked and the export audited when it starts.
+func (s *Server) exportJob(r *Request) (any, error) {
+	if s.Privacy == nil {
+		return nil, errNoPrivacy
+	}
+	u, err := s.pathUser(r)
+	if err != nil {
+		return nil, err
+	}
+	a := r.actor()
+	if err := s.Privacy.CheckExport(r.Context(), r.TenantID, u.ID, a); err != nil {
+		return nil, privErr(err)
+	}
+	j, err := s.jobs.start(r.TenantID, r.Principal.UserID, "subject_export", 0)
+	if err != nil {
+		return nil, err
+	}
+	tenant := r.TenantID
+	go func() {
+		ctx, cancel := background()
+		defer cancel()
+		var buf capped
+		m, err := s.Privacy.ExportWith(ctx, tenant, u.ID, &buf, a, privacy.ExportOptions{Progress: func(done, total int, step string) {
+			s.jobs.update(j, func(j *Job) { j.Done, j.Total, j.Step = done, total, step })
+		}})
+		if err != nil {
+			s.Logger.Error("export failed", "tenant", tenant, "user", u.ID, "err", err)
+			s.jobs.finish(j, nil, privErr(err))
+			return
+		}
+		s.jobs.finish(j, exportSummary{Bytes: buf.Len(), Categories: len(m.Categories), Files: len(m.Content)}, nil)
+		s.jobs.update(j, func(j *Job) { j.zip, j.Download = buf.Bytes(), true })
+		time.AfterFunc(exportKeep, func() { s.jobs.update(j, func(j *Job) { j.zip, j.Download = nil, false }) })
+	}()
+	return s.jobCopy(j), nil
+}
+
+// exportSummary is an export job's result.
+type exportSummary struct {
+	Bytes      int `json:"bytes"`
+	Categories int `json:"categories"`
+	Files      int `json:"files"`
+}
+
+// capped is a buffer that refuses to grow past maxExportJobBytes.
+type capped struct{ bytes.Buffer }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > maxExportJobBytes {
+		return 0, fmt.Errorf("the export is larger than %d MiB: download it directly (GET …/export)", maxExportJobBytes>>20)
+	}
+	return c.Buffer.Write(p)
+}
+
+// downloadJob hands a finished export's ZIP to the user who started the job.
+func (s *Server) downloadJob(r *Request) (any, error) {
+	j, ok := s.jobs.get(r.TenantID, r.PathValue("job"))
+	if !ok || j.UserID != r.Principal.UserID {
+		return nil, errNotFound
+	}
+	if j.Kind != "subject_export" || !j.Download {
+		return nil, &Error{Status: http.StatusConflict, Code: "no_download", Message: "this job has no ZIP to download (still running, failed, or its 15 minutes are over)"}
+	}
+	h := r.W.Header()
+	h.Set("Content-Type", "application/zip")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="privox-export-%d-%s.zip"`, r.TenantID, j.ID))
+	h.Set("Content-Length", strconv.Itoa(len(j.zip)))
+	h.Set("Cache-Control", "no-store")
+	r.W.Write(j.zip)
+	return nil, nil
 }
 
 func (s *Server) jobCopy(j *Job) Job {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -138,5 +139,93 @@ func TestJobsImportAndSweep(t *testing.T) {
 	f.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/%d/jobs", f.tenantA), f.adminA, nil, &l)
 	if len(l.Items) != 4 {
 		t.Errorf("%d jobs listed, want 4", len(l.Items))
+	}
+}
+
+// TestExportJob: a member makes their own export as a job: its progress runs over the
+// categories and content files, the finished job offers the ZIP (with its manifest) to that
+// member alone, the same bytes the direct download gives apart from the time stamps; an admin
+// makes a member's export and downloads it; a member cannot start one for someone else, and
+// another tenant's admin can neither start nor fetch one.
+func TestExportJob(t *testing.T) {
+	f := setup(t)
+	wait := func(token, id string) jobView {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var j jobView
+			f.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/%d/jobs/%s", f.tenantA, id), token, nil, &j)
+			if j.State != "running" {
+				return j
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s still running: %+v", id, j)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	exportPath := fmt.Sprintf("/api/v1/tenants/%d/users/%d/export", f.tenantA, f.memberIDA)
+	var j jobView
+	f.p.MustDo(202, "POST", exportPath, f.memberA, nil, &j)
+	if j.Kind != "subject_export" {
+		t.Fatalf("job %+v", j)
+	}
+	if j = wait(f.memberA, j.ID); j.State != "done" || j.Total == 0 || j.Done != j.Total {
+		t.Fatalf("export job: %+v %s", j, j.Result)
+	}
+	dl := fmt.Sprintf("/api/v1/tenants/%d/jobs/%s/download", f.tenantA, j.ID)
+	st, body := f.p.Do("GET", dl, f.memberA, nil)
+	if st != 200 {
+		t.Fatalf("download: %d %s", st, body)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatalf("not a ZIP: %v", err)
+	}
+	names := map[string]bool{}
+	for _, zf := range zr.File {
+		names[zf.Name] = true
+	}
+	_, direct := f.p.Do("GET", exportPath, f.memberA, nil)
+	dz, err := zip.NewReader(bytes.NewReader(direct), int64(len(direct)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zf := range dz.File {
+		if !names[zf.Name] {
+			t.Errorf("the job's ZIP lacks %s", zf.Name)
+		}
+	}
+	if !names["manifest.json"] || len(names) != len(dz.File) {
+		t.Errorf("job ZIP %v, direct %d entries", names, len(dz.File))
+	}
+	for _, who := range []string{f.adminA, f.adminB} {
+		if st, _ := f.p.Do("GET", dl, who, nil); st != 404 {
+			t.Errorf("someone else downloads the member's export: %d", st)
+		}
+	}
+	if st, _ := f.p.Do("GET", fmt.Sprintf("/api/v1/tenants/%d/jobs/%s/download", f.tenantB, j.ID), f.adminB, nil); st != 404 {
+		t.Errorf("through another tenant: %d", st)
+	}
+	// An admin exports the member.
+	f.p.MustDo(202, "POST", exportPath, f.adminA, nil, &j)
+	if j = wait(f.adminA, j.ID); j.State != "done" {
+		t.Fatalf("admin's export job: %+v", j)
+	}
+	if st, _ := f.p.Do("GET", fmt.Sprintf("/api/v1/tenants/%d/jobs/%s/download", f.tenantA, j.ID), f.adminA, nil); st != 200 {
+		t.Errorf("admin's download: %d", st)
+	}
+	// Refused: a member for the admin, another tenant's admin for the member, a job that
+	// is no export.
+	if st, _ := f.p.Do("POST", fmt.Sprintf("/api/v1/tenants/%d/users/%d/export", f.tenantA, f.userA), f.memberA, nil); st != 403 && st != 404 {
+		t.Errorf("member exporting the admin: %d", st)
+	}
+	if st, _ := f.p.Do("POST", exportPath, f.adminB, nil); st != 403 && st != 404 {
+		t.Errorf("another tenant's admin exporting the member: %d", st)
+	}
+	f.p.MustDo(202, "POST", fmt.Sprintf("/api/v1/tenants/%d/retention/sweep", f.tenantA), f.adminA, map[string]any{"dry_run": true}, &j)
+	wait(f.adminA, j.ID)
+	if st, _ := f.p.Do("GET", fmt.Sprintf("/api/v1/tenants/%d/jobs/%s/download", f.tenantA, j.ID), f.adminA, nil); st != 409 {
+		t.Errorf("download of a sweep: %d", st)
 	}
 }

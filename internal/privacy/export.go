@@ -86,6 +86,23 @@ var csvCategories = map[datacat.Category]bool{datacat.Usage: true, datacat.Traff
 // changes here. Secrets (hashes, digests) are listed but never copied out. The export is
 // audited.
 func (e *Engine) Export(ctx context.Context, tenantID, userID int64, w io.Writer, a Actor) (Manifest, error) {
+	return e.ExportWith(ctx, tenantID, userID, w, a, ExportOptions{})
+}
+
+// ExportOptions tune an export.
+type ExportOptions struct {
+	// Progress, if set, hears of every step: each category written, then each content file
+	// (total grows once the categories have named their files).
+	Progress func(done, total int, step string)
+}
+
+// ExportWith is Export with options.
+func (e *Engine) ExportWith(ctx context.Context, tenantID, userID int64, w io.Writer, a Actor, opt ExportOptions) (Manifest, error) {
+	progress := func(done, total int, step string) {
+		if opt.Progress != nil {
+			opt.Progress(done, total, step)
+		}
+	}
 	tn, err := e.db.Tenant(ctx, tenantID)
 	if err != nil {
 		return Manifest{}, err
@@ -119,7 +136,9 @@ func (e *Engine) Export(ctx context.Context, tenantID, userID int64, w io.Writer
 	}
 	var fileIDs []int64
 	seen := map[int64]bool{}
-	for _, c := range datacat.Categories() {
+	cats := datacat.Categories()
+	for i, c := range cats {
+		progress(i, len(cats), string(c))
 		mc := ManifestCategory{Category: c, Description: datacat.Description(c), Retention: book.rule(tenantID, c, "")}
 		if ts := byCat[c]; len(ts) > 0 {
 			ex := &categoryExport{e: e, zw: zw, tenantID: tenantID, userID: userID, mc: &mc, now: now}
@@ -136,7 +155,8 @@ func (e *Engine) Export(ctx context.Context, tenantID, userID int64, w io.Writer
 		m.Categories = append(m.Categories, mc)
 	}
 	sort.Slice(fileIDs, func(i, j int) bool { return fileIDs[i] < fileIDs[j] })
-	for _, id := range fileIDs {
+	for i, id := range fileIDs {
+		progress(len(cats)+i, len(cats)+len(fileIDs), "content files")
 		mf, err := e.exportFile(ctx, zw, book, tenantID, id, now)
 		if err != nil {
 			return m, err

@@ -257,7 +257,16 @@ func TestBrowserConsoleTour(t *testing.T) {
 	}()
 	run(t, ctx, "export", chromedp.Navigate(tp(fmt.Sprintf("/users/%d", eve.ID))), chromedp.WaitVisible(chromedp.ID("#export")))
 	shot(t, ctx, "user-edit-en")
-	run(t, ctx, "click export", chromedp.Click(chromedp.ID("#export")))
+	// The export is made as a job: its page shows the progress, then offers the ZIP.
+	var summary string
+	run(t, ctx, "click export", chromedp.Click(chromedp.ID("#export")),
+		chromedp.WaitVisible(chromedp.ID("#job-download")),
+		into(chromedp.Text(chromedp.ID("#job-export")), &summary))
+	if !strings.Contains(summary, "categories") {
+		t.Fatalf("export job's summary %q", summary)
+	}
+	shot(t, ctx, "export-job-en")
+	run(t, ctx, "download the export", chromedp.Click(chromedp.ID("#job-download")))
 	var guid string
 	select {
 	case guid = <-done:
@@ -280,6 +289,8 @@ func TestBrowserConsoleTour(t *testing.T) {
 	// The confirmation before deactivation names what goes.
 	var warn string
 	run(t, ctx, "deactivate confirmation",
+		chromedp.Click(chromedp.ID("#job-back")), // from the export's page back to the user's
+		chromedp.WaitVisible(chromedp.ID("#deactivate")),
 		chromedp.Click(chromedp.ID("#deactivate")),
 		chromedp.WaitVisible(chromedp.ID("#confirm-deactivate")),
 		into(chromedp.Text(chromedp.CSS(".warnbox")), &warn),
@@ -310,6 +321,13 @@ func TestBrowserConsoleTour(t *testing.T) {
 	shot(t, ctx, "audit-en")
 	run(t, ctx, "my data", chromedp.Navigate(tp("/me/data")), chromedp.WaitVisible(chromedp.ID("#notice")))
 	shot(t, ctx, "my-data-en")
+	var link string
+	run(t, ctx, "download my data", chromedp.Click(chromedp.ID("#download-my-data")),
+		chromedp.WaitVisible(chromedp.ID("#job-download")),
+		into(chromedp.Text(chromedp.ID("#job-download")), &link))
+	if !strings.Contains(link, "ZIP") {
+		t.Fatalf("my export's download link %q", link)
+	}
 
 	// German: the admin switches their own language.
 	admin, err := p.App.DB.UserByEmail(t.Context(), def.ID, "admin@localhost")

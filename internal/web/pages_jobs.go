@@ -23,6 +23,7 @@ type jobView struct {
 	Result     json.RawMessage `json:"result"`
 	StartedAt  int64           `json:"started_at"`
 	FinishedAt int64           `json:"finished_at"`
+	Download   bool            `json:"download"`
 }
 
 // Percent is the job's progress in per cent.
@@ -55,10 +56,17 @@ type importResult struct {
 	} `json:"errors"`
 }
 
+type exportResult struct {
+	Bytes      int `json:"bytes"`
+	Categories int `json:"categories"`
+	Files      int `json:"files"`
+}
+
 type jobPage struct {
 	Job    jobView
 	Sweep  *sweepResult
 	Import *importResult
+	Export *exportResult
 	// Back is where the page leads when the job is over.
 	Back string
 }
@@ -81,6 +89,9 @@ func (s *Server) jobShow(w http.ResponseWriter, r *http.Request, v *view) {
 		case "contacts_import":
 			jp.Import = &importResult{}
 			_ = json.Unmarshal(j.Result, jp.Import)
+		case "subject_export":
+			jp.Export = &exportResult{}
+			_ = json.Unmarshal(j.Result, jp.Export)
 		}
 	}
 	if j.State == "running" {
@@ -148,4 +159,32 @@ func (s *Server) contactsImport(w http.ResponseWriter, r *http.Request, v *view)
 		return
 	}
 	http.Redirect(w, r, jobURL(v, j.ID, fmt.Sprintf("/t/%d/phonebooks/%d", v.Tenant, id)), http.StatusSeeOther)
+}
+
+// exportStart makes a user's export as a job (an admin's page); myExportStart the signed-in
+// user's own. The job's page offers the ZIP once it is made.
+func (s *Server) exportStart(w http.ResponseWriter, r *http.Request, v *view) {
+	id, ok := s.pathID(w, r, v, "user")
+	if !ok {
+		return
+	}
+	s.startExport(w, r, v, id, fmt.Sprintf("/t/%d/users/%d", v.Tenant, id))
+}
+
+func (s *Server) myExportStart(w http.ResponseWriter, r *http.Request, v *view) {
+	s.startExport(w, r, v, v.S.P.UserID, fmt.Sprintf("/t/%d/me/data", v.Tenant))
+}
+
+func (s *Server) startExport(w http.ResponseWriter, r *http.Request, v *view, user int64, back string) {
+	var j jobView
+	if ae := s.call(r, "POST", tpath(v, "/users/%d/export", user), nil, v.Form.Get("csrf"), &j); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, jobURL(v, j.ID, back), http.StatusSeeOther)
+}
+
+// jobDownload passes a finished export's ZIP to the browser.
+func (s *Server) jobDownload(w http.ResponseWriter, r *http.Request, v *view) {
+	s.download(w, r, v, tpath(v, "/jobs/%s/download", url.PathEscape(r.PathValue("job"))))
 }

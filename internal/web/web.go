@@ -154,6 +154,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /t/{tenant}/users/{user}/deactivate", s.page(s.deactivateConfirm))
 	m.HandleFunc("POST /t/{tenant}/users/{user}/deactivate", s.page(s.deactivatePost))
 	m.HandleFunc("GET /t/{tenant}/users/{user}/export", s.page(s.export))
+	m.HandleFunc("POST /t/{tenant}/users/{user}/export", s.page(s.exportStart))
 	m.HandleFunc("GET /t/{tenant}/extensions", s.page(s.extensions))
 	m.HandleFunc("GET /t/{tenant}/extensions/new", s.page(s.extensionNew))
 	m.HandleFunc("POST /t/{tenant}/extensions", s.page(s.extensionCreate))
@@ -162,6 +163,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/retention/preset", s.page(s.presetPost))
 	m.HandleFunc("POST /t/{tenant}/retention/run", s.page(s.retentionRun))
 	m.HandleFunc("GET /t/{tenant}/jobs/{job}", s.page(s.jobShow))
+	m.HandleFunc("GET /t/{tenant}/jobs/{job}/download", s.page(s.jobDownload))
 	m.HandleFunc("POST /t/{tenant}/phonebooks/{phonebook}/import", s.upload(s.contactsImport))
 	m.HandleFunc("GET /t/{tenant}/flows", s.page(s.flowsPage))
 	m.HandleFunc("POST /t/{tenant}/flows", s.page(s.flowPost))
@@ -220,6 +222,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/me/forwarding/{extension}", s.page(s.myForwardingSave))
 	m.HandleFunc("GET /t/{tenant}/me/data", s.page(s.myData))
 	m.HandleFunc("GET /t/{tenant}/me/export", s.page(s.myExport))
+	m.HandleFunc("POST /t/{tenant}/me/export", s.page(s.myExportStart))
 	// Voicemail to e-mail and the tenant's forwarding settings.
 	m.HandleFunc("GET /t/{tenant}/email", s.page(s.email))
 	m.HandleFunc("POST /t/{tenant}/email/relay", s.page(s.emailRelaySave))
