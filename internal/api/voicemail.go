@@ -39,8 +39,8 @@ func voicemailRoutes(s *Server) []Route {
 	return []Route{
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/voicemail/boxes", Summary: "Every voicemail box of the tenant with its message counts", Auth: Admin, Result: List[voicemailBox]{}, Handler: s.listVoicemailBoxes},
 		{Method: "GET", Path: box, Summary: "An extension's voicemail box: settings, message counts, greetings (the extension's user or an admin)", Auth: Member, Result: voicemailBox{}, Handler: s.getVoicemailBox},
-		{Method: "PATCH", Path: box, Summary: fmt.Sprintf("Change a box's settings: language (en, de or empty), max_message_secs (%d-%d), max_messages (1-%d), retention_days (1-%d; the tenant's user-content rule stays the ceiling)", voicemail.MinMessageSecs, voicemail.MaxMessageSecs, voicemail.MaxMessagesPerBox, voicemail.MaxRetentionDays),
-			Auth: Admin, Body: voicemail.Settings{}, Result: voicemailBox{}, Handler: s.patchVoicemailBox},
+		{Method: "PATCH", Path: box, Summary: fmt.Sprintf("Change a box's settings: language (en, de or empty), max_message_secs (%d-%d), max_messages (1-%d), retention_days (1-%d; the tenant's user-content rule stays the ceiling); the box's user may change language and the e-mail copy (email_copy, email_attach, email_delete), the rest is an admin's", voicemail.MinMessageSecs, voicemail.MaxMessageSecs, voicemail.MaxMessagesPerBox, voicemail.MaxRetentionDays),
+			Auth: Member, Body: voicemail.Settings{}, Result: voicemailBox{}, Handler: s.patchVoicemailBox},
 		{Method: "PUT", Path: box + "/pin", Summary: fmt.Sprintf("Set the box's PIN (%d-%d digits); users changing their own PIN give current_pin", voicemail.MinPINLength, voicemail.MaxPINLength), Auth: Member, Body: voicemailPIN{}, Handler: s.putVoicemailPIN},
 		{Method: "DELETE", Path: box + "/pin", Summary: "Reset the box's PIN (none set) and lift a lock-out", Auth: Admin, Handler: s.resetVoicemailPIN},
 		{Method: "GET", Path: box + "/messages", Summary: "The box's messages, oldest first", Auth: Member, Result: List[store.VoicemailMessage]{}, Handler: s.listVoicemailMessages},
@@ -183,6 +183,19 @@ func (s *Server) patchVoicemailBox(r *Request) (any, error) {
 	var set voicemail.Settings
 	if err := r.Decode(&set); err != nil {
 		return nil, err
+	}
+	if !r.Principal.IsAdmin() {
+		// The box's user keeps their own language and e-mail copy; how the box takes calls,
+		// how long and how much it keeps, and whom 0 reaches are the admin's.
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"enabled", set.Enabled != nil}, {"max_message_secs", set.MaxMessageSecs != nil}, {"max_messages", set.MaxMessages != nil},
+			{"retention_days", set.RetentionDays != nil}, {"mwi_unsolicited", set.MWIUnsolicited != nil}, {"operator", set.Operator != nil}} {
+			if f.set {
+				return nil, &Error{Status: http.StatusForbidden, Code: "forbidden", Field: f.name, Message: f.name + " is changed by an admin"}
+			}
+		}
 	}
 	if b, err = s.Voicemail.Configure(r.Context(), r.vmActor(), b, set); err != nil {
 		return nil, vmErr(err)

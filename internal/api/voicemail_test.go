@@ -58,13 +58,28 @@ func TestVoicemailAPI(t *testing.T) {
 		{"PUT", otherBox + "/pin", 403},
 		{"GET", fmt.Sprintf("%s/messages/%d/audio", box, theirs.ID), 404},
 		{"DELETE", fmt.Sprintf("%s/messages/%d", box, theirs.ID), 404},
-		{"PATCH", box, 403}, // settings are the admin's
+		{"PATCH", otherBox, 403},
 		{"DELETE", box + "/pin", 403},
 		{"GET", a + "/voicemail/boxes", 403},
 	} {
 		if st, body := p.Do(c.method, c.path, f.memberA, `{"pin":"1234","read":true}`); st != c.want {
 			t.Errorf("%s %s as member: %d, want %d: %s", c.method, c.path, st, c.want, body)
 		}
+	}
+	// The member changes their own box's language and e-mail copy, not how it takes calls,
+	// what it keeps or whom 0 reaches.
+	for _, field := range []string{"enabled", "max_message_secs", "max_messages", "retention_days", "mwi_unsolicited", "operator"} {
+		val := map[string]any{"enabled": true, "max_message_secs": 60, "max_messages": 5, "retention_days": 365, "mwi_unsolicited": true, "operator": "1102"}[field]
+		if st, body := p.Do("PATCH", box, f.memberA, map[string]any{"email_copy": true, field: val}); st != 403 || !strings.Contains(string(body), field) {
+			t.Errorf("member PATCH %s: %d %s", field, st, body)
+		}
+	}
+	if b, _ := p.App.DB.EnsureVoicemailBox(ctx, f.tenantA, own.ID); b.EmailCopy || b.Enabled {
+		t.Errorf("a refused change was stored: %+v", b)
+	}
+	p.MustDo(200, "PATCH", box, f.memberA, map[string]any{"email_copy": true, "email_attach": false, "language": "de"}, nil)
+	if b, _ := p.App.DB.EnsureVoicemailBox(ctx, f.tenantA, own.ID); !b.EmailCopy || b.EmailAttach || b.Language != "de" {
+		t.Errorf("the member's own settings: %+v", b)
 	}
 	// Download (audited), mark read, delete.
 	st, wav := p.Do("GET", fmt.Sprintf("%s/messages/%d/audio", box, mine.ID), f.memberA, nil)

@@ -576,7 +576,6 @@ var messages = map[string][2]string{
 	"vm.email.on.notice":          {"You get an e-mail notice of new messages, without audio.", "Sie erhalten zu neuen Nachrichten einen Hinweis per E-Mail, ohne Ton."},
 	"vm.email.on.delete":          {"Delivered messages leave the box.", "Zugestellte Nachrichten werden aus der Box gelöscht."},
 	"vm.email.off":                {"No e-mail copies are sent.", "Es werden keine Kopien per E-Mail gesendet."},
-	"vm.email.admin":              {"Your administrator sets these; you can object to e-mail copies below.", "Diese Einstellungen legt Ihre Verwaltung fest; Sie können Kopien per E-Mail unten widersprechen."},
 	"vm.objection":                {"Objection to e-mail copies", "Widerspruch gegen Kopien per E-Mail"},
 	"vm.objection.on":             {"you objected: nothing is mailed", "Sie haben widersprochen: nichts wird gesendet"},
 	"vm.objection.off":            {"no objection", "kein Widerspruch"},

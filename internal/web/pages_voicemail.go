@@ -351,8 +351,8 @@ func (s *Server) myGreetingDelete(w http.ResponseWriter, r *http.Request, v *vie
 	http.Redirect(w, r, myVoicemailURL(v, ext, "vm_greeting_deleted"), http.StatusSeeOther)
 }
 
-// myVoicemailEmail changes a box's e-mail copy settings: the API's box settings, which the
-// tenant's admins change (for a plain user the page shows them without the form).
+// myVoicemailEmail changes the e-mail copy of one's own box (the API's box settings, of which
+// the box's user may change these).
 func (s *Server) myVoicemailEmail(w http.ResponseWriter, r *http.Request, v *view) {
 	ext, ok := s.pathID(w, r, v, "extension")
 	if !ok {
