@@ -105,6 +105,13 @@ func (t *jobTable) update(j *Job, f func(j *Job)) {
 	t.mu.Unlock()
 }
 
+// progress is a job's progress report: done of total steps, the step at hand.
+func (t *jobTable) progress(j *Job) func(done, total int, step string) {
+	return func(done, total int, step string) {
+		t.update(j, func(j *Job) { j.Done, j.Total, j.Step = done, total, step })
+	}
+}
+
 // finish ends a job with its result or error.
 func (t *jobTable) finish(j *Job, result any, err error) {
 	t.update(j, func(j *Job) {
@@ -198,9 +205,7 @@ func (s *Server) tenantSweep(r *Request) (any, error) {
 	go func() {
 		ctx, cancel := background()
 		defer cancel()
-		rep, err := s.Privacy.Sweep(ctx, privacy.SweepOptions{DryRun: in.DryRun, TenantID: tenant, Progress: func(done, total int, table string) {
-			s.jobs.update(j, func(j *Job) { j.Done, j.Total, j.Step = done, total, table })
-		}})
+		rep, err := s.Privacy.Sweep(ctx, privacy.SweepOptions{DryRun: in.DryRun, TenantID: tenant, Progress: s.jobs.progress(j)})
 		if err == nil && !in.DryRun {
 			rows, files := rep.Removed()
 			if _, aerr := s.DB.AppendAudit(ctx, r.AuditEntry("retention.run", "retention", "sweep", fmt.Sprintf("rows=%d files=%d", rows, files))); aerr != nil {
@@ -235,9 +240,7 @@ func (s *Server) exportJob(r *Request) (any, error) {
 		ctx, cancel := background()
 		defer cancel()
 		var buf capped
-		m, err := s.Privacy.ExportWith(ctx, tenant, u.ID, &buf, a, privacy.ExportOptions{Progress: func(done, total int, step string) {
-			s.jobs.update(j, func(j *Job) { j.Done, j.Total, j.Step = done, total, step })
-		}})
+		m, err := s.Privacy.ExportWith(ctx, tenant, u.ID, &buf, a, privacy.ExportOptions{Progress: s.jobs.progress(j)})
 		if err != nil {
 			s.Logger.Error("export failed", "tenant", tenant, "user", u.ID, "err", err)
 			s.jobs.finish(j, nil, privErr(err))

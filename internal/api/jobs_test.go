@@ -15,7 +15,14 @@ import (
 // post sends a raw body with a content type and decodes the JSON answer.
 func post(t *testing.T, url, token, ctype string, body []byte, out any) int {
 	t.Helper()
-	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
+	return send(t, "POST", url, token, ctype, bytes.NewReader(body), out)
+}
+
+// send makes a request with a raw body and a content type, decodes the JSON answer into out
+// (when not nil) and returns the status.
+func send(t *testing.T, method, url, token, ctype string, body io.Reader, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +38,27 @@ func post(t *testing.T, url, token, ctype string, body []byte, out any) int {
 		json.Unmarshal(b, out)
 	}
 	return resp.StatusCode
+}
+
+// waitJob polls a job of tenant until it is no longer running.
+func waitJob(t *testing.T, f *fixture, tenant int64, token, id string) jobView {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var j jobView
+		st, b := f.p.Do("GET", fmt.Sprintf("/api/v1/tenants/%d/jobs/%s", tenant, id), token, nil)
+		if st != 200 {
+			t.Fatalf("job %s: %d %s", id, st, b)
+		}
+		json.Unmarshal(b, &j)
+		if j.State != "running" {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still running: %+v", id, j)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // report reads an import job's result.
@@ -62,25 +90,7 @@ func TestJobsImportAndSweep(t *testing.T) {
 	base := fmt.Sprintf("%s/api/v1/tenants/%d", f.p.URL, f.tenantA)
 	var book struct{ ID int64 }
 	f.p.MustDo(201, "POST", fmt.Sprintf("/api/v1/tenants/%d/phonebooks", f.tenantA), f.adminA, map[string]any{"kind": "company", "name": "Firma"}, &book)
-	wait := func(token, id string) jobView {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			var j jobView
-			st, b := f.p.Do("GET", fmt.Sprintf("/api/v1/tenants/%d/jobs/%s", f.tenantA, id), token, nil)
-			if st != 200 {
-				t.Fatalf("job %s: %d %s", id, st, b)
-			}
-			json.Unmarshal(b, &j)
-			if j.State != "running" {
-				return j
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job %s still running: %+v", id, j)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	wait := func(token, id string) jobView { t.Helper(); return waitJob(t, f, f.tenantA, token, id) }
 	csv := []byte("First Name,Last Name,Business Phone\nHans,Müller,+49 30 1234567\n,,\nAnna,Schmidt,+49 40 5551234\n")
 	var j jobView
 	if st := post(t, fmt.Sprintf("%s/phonebooks/%d/import?format=csv", base, book.ID), f.adminA, "text/csv", csv, &j); st != 202 || j.ID == "" || j.Kind != "contacts_import" {
@@ -149,21 +159,7 @@ func TestJobsImportAndSweep(t *testing.T) {
 // another tenant's admin can neither start nor fetch one.
 func TestExportJob(t *testing.T) {
 	f := setup(t)
-	wait := func(token, id string) jobView {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			var j jobView
-			f.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/%d/jobs/%s", f.tenantA, id), token, nil, &j)
-			if j.State != "running" {
-				return j
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job %s still running: %+v", id, j)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	wait := func(token, id string) jobView { t.Helper(); return waitJob(t, f, f.tenantA, token, id) }
 	exportPath := fmt.Sprintf("/api/v1/tenants/%d/users/%d/export", f.tenantA, f.memberIDA)
 	var j jobView
 	f.p.MustDo(202, "POST", exportPath, f.memberA, nil, &j)

@@ -2,11 +2,9 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -33,21 +31,8 @@ func (r *neverEnding) Read(p []byte) (int, error) {
 
 func upload(t *testing.T, url, token, ctype string, body io.Reader) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest("PUT", url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", ctype)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var out map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	json.Unmarshal(b, &out)
-	return resp.StatusCode, out
+	return send(t, "PUT", url, token, ctype, body, &out), out
 }
 
 // TestPromptUploadOverHTTP: an admin replaces a German prompt with a 48 kHz stereo WAV, hears

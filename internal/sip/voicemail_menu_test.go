@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/privox/privox/internal/store"
 	"github.com/privox/privox/internal/voicemail"
@@ -73,16 +72,8 @@ func TestVoicemailPhoneMenus(t *testing.T) {
 	e.ext("1001", "secret-1001")
 	e.ext("1002", "secret-1002")
 	vm := e.p.App.Voicemail
-	vm.UsePrompts(shortPrompts{})
 	ctx := context.Background()
-	b, err := vm.Box(ctx, 1, "1001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm.Store(ctx, b, voicemail.Deposit{CallerNumber: "1002", At: time.Now(), PCM: make([]int16, 8000)}); err != nil {
-		t.Fatal(err)
-	}
-	e.p.MustDo(204, "PUT", e.vmPath("1001")+"/pin", e.p.AdminToken, map[string]any{"pin": "2468"}, nil)
+	b, _ := e.boxWithMessage("1001", "1002")
 	uas := e.newPeer("udp")
 	sender := e.sippUAS("sender", "uas.xml", uas)
 	e.register("1002", "secret-1002", uas)
@@ -132,13 +123,8 @@ func TestVoicemailPhonePINRefused(t *testing.T) {
 	e := start(t, nil)
 	e.ext("1001", "secret-1001")
 	vm := e.p.App.Voicemail
-	vm.UsePrompts(shortPrompts{})
 	ctx := context.Background()
-	b, err := vm.Box(ctx, 1, "1001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.p.MustDo(204, "PUT", e.vmPath("1001")+"/pin", e.p.AdminToken, map[string]any{"pin": "2468"}, nil)
+	b, _ := e.boxWithMessage("1001", "1002")
 	scn := dtmfScenario(t, false, "2468#", "4", "1357#", "1358#", "4", "12#", "12#", "wait")
 	e.sippUAC("caller", scn, "udp", "-s", voicemail.FeatureCode).wait(t)
 	if err := vm.CheckPIN(ctx, voicemail.Actor{Name: "test"}, b, "2468"); err != nil {

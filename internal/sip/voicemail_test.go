@@ -160,6 +160,25 @@ func (e *env) checkMessage(t *testing.T, lead time.Duration) {
 	}
 }
 
+// boxWithMessage switches voicemail to short prompts, leaves a message of a second from
+// caller in number's box and gives the box the PIN 2468.
+func (e *env) boxWithMessage(number, caller string) (store.VoicemailBox, store.VoicemailMessage) {
+	e.t.Helper()
+	vm := e.p.App.Voicemail
+	vm.UsePrompts(shortPrompts{})
+	ctx := context.Background()
+	b, err := vm.Box(ctx, 1, number)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m, err := vm.Store(ctx, b, voicemail.Deposit{CallerNumber: caller, At: time.Now(), PCM: make([]int16, 8000)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.p.MustDo(204, "PUT", e.vmPath(number)+"/pin", e.p.AdminToken, map[string]any{"pin": "2468"}, nil)
+	return b, m
+}
+
 // putGreeting enables the box of number and uploads a greeting of a tone lasting d.
 func (e *env) putGreeting(number, slot string, d time.Duration) {
 	e.t.Helper()
@@ -383,17 +402,8 @@ func TestVoicemailMainNumber(t *testing.T) {
 	e.ext("1001", "secret-1001")
 	e.ext("2010", "secret-2010")
 	vm := e.p.App.Voicemail
-	vm.UsePrompts(shortPrompts{})
 	ctx := context.Background()
-	b, err := vm.Box(ctx, 1, "2010")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := vm.Store(ctx, b, voicemail.Deposit{CallerNumber: "030123", At: time.Now(), PCM: make([]int16, 8000)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.p.MustDo(204, "PUT", e.vmPath("2010")+"/pin", e.p.AdminToken, map[string]any{"pin": "2468"}, nil)
+	b, m := e.boxWithMessage("2010", "030123")
 	e.sippUAC("caller", "uac_voicemail_main.xml", "udp", "-s", voicemail.MainCode).wait(t)
 	waitFor(t, "the deletion", func() bool { _, err := vm.Message(ctx, b, m.ID); return err != nil })
 	audit, err := e.p.App.DB.ListAudit(ctx, 1, store.Page{Limit: 1000})
