@@ -197,14 +197,8 @@ func (s *Server) tenantSweep(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	j, err := s.jobs.start(r.TenantID, r.Principal.UserID, "retention_sweep", 0)
-	if err != nil {
-		return nil, err
-	}
 	tenant := r.TenantID
-	go func() {
-		ctx, cancel := background()
-		defer cancel()
+	return s.runJob(r, "retention_sweep", 0, func(ctx context.Context, j *Job) {
 		rep, err := s.Privacy.Sweep(ctx, privacy.SweepOptions{DryRun: in.DryRun, TenantID: tenant, Progress: s.jobs.progress(j)})
 		if err == nil && !in.DryRun {
 			rows, files := rep.Removed()
@@ -213,6 +207,20 @@ func (s *Server) tenantSweep(r *Request) (any, error) {
 			}
 		}
 		s.jobs.finish(j, rep, privErr(err))
+	})
+}
+
+// runJob starts a job of kind and runs work for it in the background (in a context of its
+// own: the request's ends with the 202), answering with the job as it starts.
+func (s *Server) runJob(r *Request, kind string, total int, work func(ctx context.Context, j *Job)) (any, error) {
+	j, err := s.jobs.start(r.TenantID, r.Principal.UserID, kind, total)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		ctx, cancel := background()
+		defer cancel()
+		work(ctx, j)
 	}()
 	return s.jobCopy(j), nil
 }
@@ -231,14 +239,8 @@ func (s *Server) exportJob(r *Request) (any, error) {
 	if err := s.Privacy.CheckExport(r.Context(), r.TenantID, u.ID, a); err != nil {
 		return nil, privErr(err)
 	}
-	j, err := s.jobs.start(r.TenantID, r.Principal.UserID, "subject_export", 0)
-	if err != nil {
-		return nil, err
-	}
 	tenant := r.TenantID
-	go func() {
-		ctx, cancel := background()
-		defer cancel()
+	return s.runJob(r, "subject_export", 0, func(ctx context.Context, j *Job) {
 		var buf capped
 		m, err := s.Privacy.ExportWith(ctx, tenant, u.ID, &buf, a, privacy.ExportOptions{Progress: s.jobs.progress(j)})
 		if err != nil {
@@ -249,8 +251,7 @@ func (s *Server) exportJob(r *Request) (any, error) {
 		s.jobs.finish(j, exportSummary{Bytes: buf.Len(), Categories: len(m.Categories), Files: len(m.Content)}, nil)
 		s.jobs.update(j, func(j *Job) { j.zip, j.Download = buf.Bytes(), true })
 		time.AfterFunc(exportKeep, func() { s.jobs.update(j, func(j *Job) { j.zip, j.Download = nil, false }) })
-	}()
-	return s.jobCopy(j), nil
+	})
 }
 
 // exportSummary is an export job's result.
@@ -343,13 +344,7 @@ func (s *Server) importContacts(r *Request) (any, error) {
 	if len(data) == 0 {
 		return nil, FieldError("file", "the file is empty")
 	}
-	j, err := s.jobs.start(r.TenantID, r.Principal.UserID, "contacts_import", 3)
-	if err != nil {
-		return nil, err
-	}
-	go func() {
-		ctx, cancel := background()
-		defer cancel()
+	return s.runJob(r, "contacts_import", 3, func(ctx context.Context, j *Job) {
 		step := func(done int, what string) { s.jobs.update(j, func(j *Job) { j.Done, j.Step = done, what }) }
 		step(0, "reading the file")
 		var (
@@ -380,6 +375,5 @@ func (s *Server) importContacts(r *Request) (any, error) {
 			err = fmt.Errorf("%d bad rows, nothing imported (on_error=skip imports the good ones)", len(rep.Errors))
 		}
 		s.jobs.finish(j, rep, err)
-	}()
-	return s.jobCopy(j), nil
+	})
 }
