@@ -39,9 +39,9 @@ func (c *call) divert(number string, status int) bool {
 		return false
 	}
 	c.mu.Lock()
-	trunk := c.trunk
+	outside := c.outside != nil // an outside number has no box; a call from a trunk may leave a message
 	c.mu.Unlock()
-	if trunk != "" {
+	if outside {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -418,3 +418,30 @@ func TestVoicemailMainNumber(t *testing.T) {
 		t.Error("the deletion through the main number is not audited")
 	}
 }
+
+// TestVoicemailFromTrunk: a caller from outside dials a DID of extension 1002, which has no
+// phone registered: the call goes to 1002's box as a colleague's would, and the message keeps
+// the caller's number in E.164 and the audio that was sent.
+func TestVoicemailFromTrunk(t *testing.T) {
+	e := start(t, nil)
+	e.ext("1002", "secret-1002")
+	e.putGreeting("1002", "unavailable", time.Second)
+	for _, args := range [][]string{
+		{"dial", "settings", "--tenant", "default", "--country", "DE"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "127.0.0.2:5060", "--sources", "127.0.0.2"},
+		{"did", "add", "--tenant", "default", "--number", "030 5550100", "--dest", "extension:1002"},
+	} {
+		if out, er, code := e.p.CLI(args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, er)
+		}
+	}
+	waitFor(t, "the trunk's address", func() bool { return e.srv().TrunkSourceKnownForTest("127.0.0.2") })
+	const lead = 2500 * time.Millisecond
+	e.trunkUAC("127.0.0.2", "trunk_uac_voicemail.xml", "+49305550100", "+49305550100", "0301112222", "-d", fmt.Sprint(lead.Milliseconds())).wait(t)
+	var ms []store.VoicemailMessage
+	waitFor(t, "the message", func() bool { ms = e.vmMessages("1002"); return len(ms) > 0 })
+	sent := audio.Duration(len(pcapSpeech(t, g711aPcap)))
+	if m := ms[0]; len(ms) != 1 || m.CallerNumber != "+49301112222" || time.Duration(m.DurationMS)*time.Millisecond < sent-300*time.Millisecond {
+		t.Errorf("messages %+v (the caller spoke %s)", ms, sent)
+	}
+}
