@@ -125,9 +125,13 @@ callers() {
   local port=$1 scen=$2 csv=$3 calls=$4 rate=$5 tmo=$6 stat="$WORK/stat.$RANDOM.csv"
   shift 6
   rm -f "$WORK"/run-*_logs.log
+  # in the background, so that a signal to the script stops it (and cleanup sipp) at once
   ( cd "$WORK" && exec timeout $(( tmo + 30 )) sipp "$HOST:$port" -sf "run-$scen" -inf "$csv" "$@" \
       -i "$HOST" -p "$UAC_PORT" -cp "$UAC_CPORT" -mp "$UAC_MPORT" -r "$rate" -rp 1000 -l "$calls" -m "$calls" -timeout "$tmo" \
-      -buff_size 4194304 -nostdin -trace_stat -stf "$stat" -fd 1 -trace_logs >"$WORK/uac.out" 2>&1 ) || true
+      -buff_size 4194304 -nostdin -trace_stat -stf "$stat" -fd 1 -trace_logs >"$WORK/uac.out" 2>&1 ) &
+  UAC_PID=$!
+  PIDS+=("$UAC_PID")
+  wait "$UAC_PID" || true
   read -r OK FAIL _ < <(sipp_stats "$stat")
   cat "$WORK"/run-*_logs.log 2>/dev/null | awk '$1 == "hangup" { printf "%s %.0f\n", $2, $NF * 1000 }' >"$WORK/byes.txt"
 }
