@@ -108,16 +108,22 @@ scenario() {
     "$BENCH_DIR/sipp/$1" >"$WORK/run-$1"
 }
 
-# capture_start SRC_LO SRC_HI DST_LO DST_HI FILE: tcpdump of the RTP a server sends to the callers.
+# capture_start SRC_LO SRC_HI DST_LO DST_HI FILE: tcpdump of the RTP a server sends to the
+# callers: the headers and the first 42 bytes of each payload (enough to tell sound from
+# silence), with a 32 MB buffer.
 capture_start() {
-  tcpdump -i lo -n -s 64 -B 16384 -U -w "$5" "udp and src portrange $1-$2 and dst portrange $3-$4" >"$WORK/tcpdump.log" 2>&1 &
+  tcpdump -i lo -n -s 96 -B 32768 -w "$5" "udp and src portrange $1-$2 and dst portrange $3-$4" >"$WORK/tcpdump.log" 2>&1 &
   CAP_PID=$!
   PIDS+=("$CAP_PID")
   local i
   for i in $(seq 1 50); do grep -q "listening on" "$WORK/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
   sleep 0.5
 }
-capture_stop() { sleep 0.5; stop_pid "$CAP_PID"; }
+# capture_stop: sets DROPPED, the packets the kernel dropped before tcpdump read them.
+capture_stop() {
+  sleep 0.5; stop_pid "$CAP_PID"
+  DROPPED=$(awk '/dropped by kernel/ { print $1; f = 1 } END { if (!f) print "?" }' "$WORK/tcpdump.log")
+}
 
 # callers TARGET_PORT SCENARIO CSV CALLS RATE TMO_S [sipp args...]: runs the sipp callers;
 # sets OK FAIL and writes "BOX UNIX_MS" of every hang-up to $WORK/byes.txt.
@@ -190,7 +196,7 @@ load() {
   RSS=$(rss_mb "$3")
   capture_stop
   CAP=$("$WORK/vmbench" rtp -pcap "$WORK/$TARGET-prompts.pcap")
-  log "$TARGET: calls done in $(( $(date +%s) - T0 )) s: ok=$OK failed=$FAIL; prompts as received: $CAP"
+  log "$TARGET: calls done in $(( $(date +%s) - T0 )) s: ok=$OK failed=$FAIL; prompts as received: $CAP (capture: $DROPPED dropped by the kernel)"
 }
 
 PVX_RESULT=""; AST_RESULT=""
