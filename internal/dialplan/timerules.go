@@ -118,7 +118,7 @@ func (s *StoreTables) readCalendars(ctx context.Context, tenantID int64) (map[st
 }
 
 // ErrCalendarInUse: a calendar that DIDs or the dialling settings name cannot be deleted.
-var ErrCalendarInUse = errors.New("the dial plan uses the calendar")
+var ErrCalendarInUse = errors.New("calendar in use")
 
 // maxUsersNamed bounds the users of a calendar an ErrCalendarInUse lists.
 const maxUsersNamed = 5
@@ -147,10 +147,10 @@ func (s *StoreTables) DeleteCalendar(ctx context.Context, tenantID int64, name s
 		return err
 	}
 	if set.OutsideCalendar == name {
-		users = append(users, "the dialling settings (outside calls)")
+		users = append(users, "the dialling settings (the calendar for outside calls)")
 	}
 	if len(users) > 0 {
-		return &FieldError{Field: "calendar", Err: fmt.Errorf("%w %s: %s name it", ErrCalendarInUse, name, strings.Join(users, ", "))}
+		return &FieldError{Field: "calendar", Err: fmt.Errorf("%w: calendar %s is named by %s", ErrCalendarInUse, name, strings.Join(users, ", "))}
 	}
 	err = s.db.DeleteCalendar(ctx, tenantID, name)
 	s.Invalidate(tenantID)
