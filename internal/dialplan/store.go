@@ -294,6 +294,9 @@ func StoreExplainer(db *store.DB, apps Applications, routes Routes, guard *Guard
 	if groups, ok := routes.(Groups); ok {
 		d.Groups = groups
 	}
+	if t, ok := routes.(*StoreTables); ok && t.Boxes != nil { // the mailboxes DIDs are checked against
+		d.Mailboxes = t.Boxes
+	}
 	p := New(Stages(d)...)
 	return func(ctx context.Context, tenantID int64, from, to string) (*Decision, error) {
 		req := &Request{TenantID: tenantID, To: to}
