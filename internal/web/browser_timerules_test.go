@@ -48,7 +48,7 @@ func TestBrowserDIDTimeRule(t *testing.T) {
 	p.MustDo(204, "DELETE", tb+"/calendars/temp", p.AdminToken, nil, nil) // gone before the form is sent
 	run(t, ctx, "a calendar deleted meanwhile",
 		chromedp.Click(chromedp.ID("#add-did")),
-		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		chromedp.WaitVisible(chromedp.CSS(`#calendar[aria-invalid="true"]`)), // the page after the refusal, parsed
 		into(invalidFields(), &invalid), into(chromedp.Text(chromedp.ID("#form-error")), &msg),
 	)
 	if invalid != "calendar" || !strings.Contains(msg, `no calendar "temp"`) || len(dids()) != 0 {
@@ -61,11 +61,12 @@ func TestBrowserDIDTimeRule(t *testing.T) {
 			number = chromedp.SetValue(chromedp.ID("#closed_number"), c.number)
 		}
 		run(t, ctx, "out-of-hours number "+c.number,
-			chromedp.Evaluate[chromedp.Void](`document.getElementById("form-error").remove()`),
+			// The refused page's marks go, so that only the next page's are waited for.
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("form-error").remove(); document.querySelectorAll("[aria-invalid]").forEach(e => e.removeAttribute("aria-invalid"))`),
 			chromedp.SetValue(chromedp.ID("#calendar"), "office"),
 			number,
 			chromedp.Click(chromedp.ID("#add-did")),
-			chromedp.WaitVisible(chromedp.ID("#form-error")),
+			chromedp.WaitVisible(chromedp.CSS(`#closed_number[aria-invalid="true"]`)),
 			into(invalidFields(), &invalid), into(chromedp.Text(chromedp.ID("#form-error")), &msg),
 		)
 		if invalid != "closed_number" || !strings.Contains(msg, c.want) || len(dids()) != 0 {
@@ -97,6 +98,7 @@ func TestBrowserDIDTimeRule(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("#confirm-delete-calendar-office")),
 		chromedp.Click(chromedp.ID("#confirm-delete-calendar-office")),
 		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		chromedp.Poll[chromedp.Void](`document.readyState === "complete"`),
 		into(chromedp.Text(chromedp.ID("#form-error")), &msg),
 		into(chromedp.Evaluate[bool](`document.getElementById("calendar-office") !== null`), &listed),
 	)
