@@ -25,9 +25,9 @@ func dialplanRoutes(s *Server) []Route {
 			Auth: Admin, Body: outboundRouteBody{}, Result: store.OutboundRoute{}, Handler: s.putOutboundRoute},
 		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/outbound-routes/{route}", Summary: "Delete an outbound route",
 			Auth: Admin, Handler: s.deleteOutboundRoute},
-		{Method: "GET", Path: "/api/v1/tenants/{tenant}/dial-settings", Summary: "Get the tenant's dialling settings (country, main number, destination classes the toll-fraud guard allows)",
+		{Method: "GET", Path: "/api/v1/tenants/{tenant}/dial-settings", Summary: "Get the tenant's dialling settings (country, main number, destination classes the toll-fraud guard allows, per-extension limits, the calendar outside calls are allowed in)",
 			Auth: Admin, Result: store.DialSettings{}, Handler: s.getDialSettings},
-		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/dial-settings", Summary: "Replace the tenant's dialling settings",
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/dial-settings", Summary: "Replace the tenant's dialling settings; outside_calendar names a calendar of the tenant while whose closed hours outside calls dialled at extensions are refused with 403 (unusual-hours), \"\" for none",
 			Auth: Admin, Body: dialSettingsBody{}, Result: store.DialSettings{}, Handler: s.putDialSettings},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/trunks", Summary: "List the tenant's SIP trunks (passwords are never returned)",
 			Auth: Admin, Result: List[store.Trunk]{}, Handler: s.listTrunks},
@@ -68,6 +68,9 @@ type dialSettingsBody struct {
 	MinutesPerDay *int `json:"minutes_per_day"`
 	BurstCalls    *int `json:"burst_calls"`
 	BurstWindowS  *int `json:"burst_window_s"`
+	// OutsideCalendar names the calendar outside calls are allowed in ("": any time;
+	// absent: unchanged).
+	OutsideCalendar *string `json:"outside_calendar"`
 }
 
 func (s *Server) dialplanOn() error {
@@ -177,6 +180,9 @@ func (s *Server) putDialSettings(r *Request) (any, error) {
 		if f.in != nil {
 			*f.to = *f.in
 		}
+	}
+	if in.OutsideCalendar != nil {
+		d.OutsideCalendar = *in.OutsideCalendar
 	}
 	d, err = s.Dialplan.SaveSettings(r.Context(), d)
 	if err != nil {

@@ -68,7 +68,7 @@ func TestDialplanRoutesAndExplain(t *testing.T) {
 	for _, st := range d.Trace {
 		stages = append(stages, st.Stage)
 	}
-	if strings.Join(stages, ",") != "did,feature,forward,extension,group,application,mailbox,clir,outbound" || d.Trace[3].Decided || !d.Trace[8].Decided {
+	if strings.Join(stages, ",") != "time,did,feature,forward,extension,group,application,mailbox,clir,outbound" || d.Trace[4].Decided || !d.Trace[9].Decided {
 		t.Errorf("trace %+v", d.Trace)
 	}
 	d = explain("1001", "00442079460000")

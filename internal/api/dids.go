@@ -14,7 +14,7 @@ func didRoutes(s *Server) []Route {
 	return []Route{
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/dids", Summary: "List the tenant's inbound numbers (DIDs) and their destinations",
 			Auth: Admin, Result: List[store.DID]{}, Handler: s.listDIDs},
-		{Method: "POST", Path: "/api/v1/tenants/{tenant}/dids", Summary: "Add or replace an inbound number or range (number, last: E.164 or national for the tenant's country) routed to a destination (dest_kind extension, group, application, mailbox or outbound, and dest_number); replaces the DID starting at the same number",
+		{Method: "POST", Path: "/api/v1/tenants/{tenant}/dids", Summary: "Add or replace an inbound number or range (number, last: E.164 or national for the tenant's country) routed to a destination (dest_kind extension, group, application, mailbox or outbound, and dest_number), with an optional time rule (calendar: a calendar of the tenant; closed_kind and closed_number: where calls go while it is closed); replaces the DID starting at the same number",
 			Auth: Admin, Body: didBody{}, Result: store.DID{}, Handler: s.postDID},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/dids/{did}", Summary: "Get an inbound number by id",
 			Auth: Admin, Result: store.DID{}, Handler: s.getDID},
@@ -36,6 +36,11 @@ type didBody struct {
 	Last       string `json:"last"`
 	DestKind   string `json:"dest_kind"`
 	DestNumber string `json:"dest_number"`
+	// Calendar names a calendar of the tenant; while it is closed, calls go to ClosedKind
+	// and ClosedNumber (any kind dest_kind takes). Empty: no time rule.
+	Calendar     string `json:"calendar"`
+	ClosedKind   string `json:"closed_kind"`
+	ClosedNumber string `json:"closed_number"`
 }
 
 type didDefaultBody struct {
@@ -63,12 +68,22 @@ func (s *Server) postDID(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	d, err := s.Dialplan.SaveDID(r.Context(), store.DID{TenantID: r.TenantID, Number: in.Number, Last: in.Last, DestKind: in.DestKind, DestNumber: in.DestNumber})
+	d, err := s.Dialplan.SaveDID(r.Context(), store.DID{TenantID: r.TenantID, Number: in.Number, Last: in.Last, DestKind: in.DestKind, DestNumber: in.DestNumber,
+		Calendar: in.Calendar, ClosedKind: in.ClosedKind, ClosedNumber: in.ClosedNumber})
 	if err != nil {
 		return nil, dialplanErr(err)
 	}
-	r.Audit("did.put", "did", d.ID, d.Number+"-"+d.Last+" "+d.DestKind+" "+d.DestNumber)
+	r.Audit("did.put", "did", d.ID, didDetail(d))
 	return d, nil
+}
+
+// didDetail is a DID's audit detail: its numbers, destination and time rule.
+func didDetail(d store.DID) string {
+	out := d.Number + "-" + d.Last + " " + d.DestKind + " " + d.DestNumber
+	if d.Calendar != "" {
+		out += ", while calendar " + d.Calendar + " is closed to " + d.ClosedKind + " " + d.ClosedNumber
+	}
+	return out
 }
 
 func (s *Server) getDID(r *Request) (any, error) {

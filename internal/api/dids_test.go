@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privox/privox/internal/dialplan"
 	"github.com/privox/privox/internal/store"
 )
 
@@ -74,4 +75,97 @@ func TestDIDsOverAPI(t *testing.T) {
 		t.Error("CLIR not stored")
 	}
 	p.MustDo(204, "DELETE", fmt.Sprintf("%s/dids/%d", a, d.ID), f.adminA, nil, nil)
+}
+
+// TestTimeRulesOverAPI: a DID's time rule names an existing calendar and an out-of-hours
+// destination that exists, else the save is refused at the field with nothing stored; the
+// explanation says the calendar decided; the dialling settings' calendar for outside calls
+// must exist and refuses an extension's outside call while closed; a calendar the dial plan
+// names is not deleted (409 naming who uses it) until nothing names it.
+func TestTimeRulesOverAPI(t *testing.T) {
+	f := setup(t)
+	p := f.p
+	a := fmt.Sprintf("/api/v1/tenants/%d", f.tenantA)
+	p.MustDo(201, "POST", a+"/extensions", f.adminA, map[string]any{"number": "1001", "sip_password": "alpha-secret-1", "user_id": f.memberIDA}, nil)
+	p.MustDo(201, "POST", a+"/extensions", f.adminA, map[string]any{"number": "1002", "sip_password": "alpha-secret-2"}, nil)
+	p.MustDo(200, "PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "DE"}, nil)
+	p.MustDo(200, "PUT", a+"/trunks/carrier", f.adminA, map[string]any{"kind": "ip", "server": "192.0.2.20:5060", "allowed_sources": []string{"192.0.2.20"}}, nil)
+	p.MustDo(200, "PUT", a+"/outbound-routes/national", f.adminA, map[string]any{"pattern": "_0[1-9]X.", "trunks": []string{"carrier"}}, nil)
+	p.MustDo(200, "PUT", a+"/calendars/never", f.adminA, map[string]any{"spec": map[string]any{"time_zone": "Europe/Berlin", "hours": map[string]any{}}}, nil)
+	// A calendar of the other tenant is no calendar here.
+	p.MustDo(200, "PUT", fmt.Sprintf("/api/v1/tenants/%d/calendars/theirs", f.tenantB), f.adminB, map[string]any{"spec": map[string]any{"time_zone": "UTC", "hours": map[string]any{}}}, nil)
+	did := func(extra map[string]any) map[string]any {
+		b := map[string]any{"number": "030 5550100", "dest_kind": "extension", "dest_number": "1001"}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{did(map[string]any{"calendar": "nope", "closed_kind": "extension", "closed_number": "1002"}), "calendar"},
+		{did(map[string]any{"calendar": "theirs", "closed_kind": "extension", "closed_number": "1002"}), "calendar"},
+		{did(map[string]any{"calendar": "../x", "closed_kind": "extension", "closed_number": "1002"}), "calendar"},
+		{did(map[string]any{"closed_kind": "extension", "closed_number": "1002"}), "calendar"},
+		{did(map[string]any{"calendar": "never"}), "closed_destination"},
+		{did(map[string]any{"calendar": "never", "closed_kind": "extension", "closed_number": "1999"}), "closed_destination"},
+		{did(map[string]any{"calendar": "never", "closed_kind": "fax", "closed_number": "1002"}), "closed_destination"},
+		{did(map[string]any{"calendar": "never", "closed_kind": "outbound", "closed_number": "00442079460000"}), "closed_destination"}, // no route matches
+	} {
+		st, body := p.Do("POST", a+"/dids", f.adminA, c.body)
+		var e struct {
+			Error struct {
+				Field string `json:"field"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(body, &e)
+		if st != 400 || e.Error.Field != c.field {
+			t.Errorf("%v: %d %s, want 400 on %s", c.body, st, body, c.field)
+		}
+	}
+	var l struct {
+		Items []store.DID `json:"items"`
+	}
+	p.MustDo(200, "GET", a+"/dids", f.adminA, nil, &l)
+	if len(l.Items) != 0 {
+		t.Fatalf("refused DIDs stored: %+v", l.Items)
+	}
+	var d store.DID
+	p.MustDo(200, "POST", a+"/dids", f.adminA, did(map[string]any{"calendar": "never", "closed_kind": "extension", "closed_number": "1002"}), &d)
+	if d.Calendar != "never" || d.ClosedKind != "extension" || d.ClosedNumber != "1002" {
+		t.Fatalf("DID %+v", d)
+	}
+	var ex dialplan.Decision
+	p.MustDo(200, "GET", a+"/route-explain?trunk=carrier&to=%2B49305550100", f.adminA, nil, &ex)
+	if len(ex.Trace) == 0 || ex.Trace[0].Stage != "time" || !strings.Contains(ex.Trace[0].Why, "calendar never is closed (") ||
+		!strings.Contains(ex.Trace[0].Why, "Europe/Berlin): out of hours to extension 1002") || !strings.Contains(ex.Why, "goes out of hours to extension 1002") {
+		t.Errorf("explain: %s", ex.Explain())
+	}
+
+	if st, body := p.Do("PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "DE", "outside_calendar": "nope"}); st != 400 || !strings.Contains(string(body), `"field": "outside_calendar"`) {
+		t.Errorf("unknown outside calendar: %d %s", st, body)
+	}
+	var set store.DialSettings
+	p.MustDo(200, "PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "DE", "outside_calendar": "never"}, &set)
+	p.MustDo(200, "PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "DE", "max_concurrent": 3}, &set) // absent: kept
+	if set.OutsideCalendar != "never" || set.MaxConcurrent != 3 {
+		t.Fatalf("settings %+v", set)
+	}
+	p.MustDo(200, "GET", a+"/route-explain?from=1001&to=0301234567", f.adminA, nil, &ex)
+	if ex.Status != 403 || ex.Blocked != "unusual-hours" || !strings.Contains(ex.Why, "calendar never is closed") {
+		t.Errorf("outside call at unusual hours: %s", ex.Explain())
+	}
+
+	st, body := p.Do("DELETE", a+"/calendars/never", f.adminA, nil)
+	if st != 409 || !strings.Contains(string(body), "DID +49305550100") || !strings.Contains(string(body), "dialling settings") {
+		t.Errorf("delete a calendar in use: %d %s", st, body)
+	}
+	p.MustDo(204, "DELETE", fmt.Sprintf("%s/dids/%d", a, d.ID), f.adminA, nil, nil)
+	if st, body := p.Do("DELETE", a+"/calendars/never", f.adminA, nil); st != 409 || strings.Contains(string(body), "DID") {
+		t.Errorf("delete a calendar the settings use: %d %s", st, body)
+	}
+	p.MustDo(200, "PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "DE", "outside_calendar": ""}, nil)
+	p.MustDo(204, "DELETE", a+"/calendars/never", f.adminA, nil, nil)
 }

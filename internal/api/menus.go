@@ -3,8 +3,10 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 
 	"github.com/privox/privox/internal/attendant"
+	"github.com/privox/privox/internal/dialplan"
 	"github.com/privox/privox/internal/store"
 )
 
@@ -30,7 +32,7 @@ func menuRoutes(s *Server) []Route {
 			Auth: Admin, Result: store.Calendar{}, Handler: s.getCalendar},
 		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/calendars/{calendar}", Summary: "Create or replace a business-hours calendar (IANA time zone, hours per weekday, holidays)",
 			Auth: Admin, Body: calendarBody{}, Result: store.Calendar{}, Handler: s.putCalendar},
-		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/calendars/{calendar}", Summary: "Delete a business-hours calendar",
+		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/calendars/{calendar}", Summary: "Delete a business-hours calendar; one that DIDs or the dialling settings name is refused with 409 naming them (menus that name it count it as open)",
 			Auth: Admin, Handler: s.deleteCalendar},
 	}
 }
@@ -128,12 +130,22 @@ func (s *Server) putCalendar(r *Request) (any, error) {
 	if err != nil {
 		return nil, attendantErr(err)
 	}
+	if s.Dialplan != nil {
+		s.Dialplan.Invalidate(r.TenantID) // the time rules judge the new hours at once
+	}
 	r.Audit("calendar.put", "calendar", c.ID, c.Name)
 	return c, nil
 }
 
 func (s *Server) deleteCalendar(r *Request) (any, error) {
-	if err := s.DB.DeleteCalendar(r.Context(), r.TenantID, r.PathValue("calendar")); err != nil {
+	if err := s.dialplanOn(); err != nil {
+		return nil, err
+	}
+	err := s.Dialplan.DeleteCalendar(r.Context(), r.TenantID, r.PathValue("calendar"))
+	if errors.Is(err, dialplan.ErrCalendarInUse) {
+		return nil, &Error{Status: http.StatusConflict, Code: "conflict", Field: "calendar", Message: errors.Unwrap(err).Error()}
+	}
+	if err != nil {
 		return nil, err
 	}
 	r.Audit("calendar.delete", "calendar", r.PathValue("calendar"), "")

@@ -116,14 +116,14 @@ func Main(env Env) int {
 		"format", "phonebook", "map", "on-error", "vcard-version",
 		// dial plan (cli_dialplan.go)
 		"from", "to", "pattern", "strip", "prepend", "trunks", "position", "e164", "country", "main-number", "international", "premium",
-		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window",
+		"max-concurrent", "minutes-per-day", "burst-calls", "burst-window", "outside-calendar",
 		"server", "failover", "transport", "username", "sources", "did-from", "trusted",
 		// directory sources (cli_directory.go)
 		"url", "bind-dn", "base-dn", "filter", "ca-cert", "priority", "interval",
 		// voicemail (cli_voicemail.go)
 		"enabled", "max-message-secs", "max-messages", "retention-days", "email-copy", "email-attach", "email-delete", "mwi-unsolicited", "operator", "state",
 		// inbound numbers and caller-ID (cli_dids.go)
-		"trunk", "last", "dest", "id", "clir",
+		"trunk", "last", "dest", "id", "clir", "calendar", "closed-dest",
 		// ring and hunt groups (cli_groups.go)
 		"members", "strategy", "ring-time", "fallthrough",
 		// forwarding and do-not-disturb (cli_forward.go)

@@ -23,7 +23,7 @@ func init() {
 	addCommand(command{"route set", "route set --tenant T --name R --pattern _0[1-9]X. --trunks A[,B...] [--strip N] [--prepend P] [--position N] [--e164 on|off]", runRouteSet})
 	addCommand(command{"route list", "route list --tenant T", runRouteList})
 	addCommand(command{"route delete", "route delete --tenant T --name R", runRouteDelete})
-	addCommand(command{"dial settings", "dial settings --tenant T [--country DE] [--main-number N] [--international on|off] [--premium on|off] [--max-concurrent N] [--minutes-per-day N] [--burst-calls N] [--burst-window SECONDS]", runDialSettings})
+	addCommand(command{"dial settings", "dial settings --tenant T [--country DE] [--main-number N] [--international on|off] [--premium on|off] [--max-concurrent N] [--minutes-per-day N] [--burst-calls N] [--burst-window SECONDS] [--outside-calendar CAL|none]", runDialSettings})
 	addCommand(command{"outside suspend", "outside suspend --tenant T --number EXT", runOutsideSuspend})
 	addCommand(command{"outside resume", "outside resume --tenant T --number EXT", runOutsideResume})
 	addCommand(command{"outside list", "outside list --tenant T", runOutsideList})
@@ -76,7 +76,7 @@ func runRouteExplain(c *cmdCtx) error {
 		}
 		from = dialplan.TrunkCaller + tr
 	}
-	explain := dialplan.StoreExplainer(c.db, attendant.New(c.db, nil, nil), dialplan.NewStoreTables(c.db, 0),
+	explain := dialplan.StoreExplainer(c.db, attendant.New(c.db, nil, nil), c.didTables(),
 		dialplan.NewGuard(dialplan.StoreSuspensions{DB: c.db}), dialplan.NewStoreForwards(c.db, 0))
 	d, err := explain(c.ctx, t.ID, from, c.str("to"))
 	if err != nil {
@@ -186,6 +186,13 @@ func runDialSettings(c *cmdCtx) error {
 			changed = true
 		}
 	}
+	switch v := c.str("outside-calendar"); v {
+	case "":
+	case "none":
+		d.OutsideCalendar, changed = "", true
+	default:
+		d.OutsideCalendar, changed = v, true
+	}
 	if changed {
 		if d, err = dialplan.NewStoreTables(c.db, 0).SaveSettings(c.ctx, d); err != nil {
 			return dialplanCLIErr(err)
@@ -193,8 +200,12 @@ func runDialSettings(c *cmdCtx) error {
 		c.audit(t.ID, "dial_settings.put", "tenant", t.ID, "")
 	}
 	return c.out(d, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "COUNTRY\tMAIN NUMBER\tINTERNATIONAL\tPREMIUM\tMAX CONCURRENT\tMINUTES/DAY\tBURST")
-		fmt.Fprintf(w, "%s\t%s\t%v\t%v\t%d\t%d\t%d in %ds\n", d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium, d.MaxConcurrent, d.MinutesPerDay, d.BurstCalls, d.BurstWindowS)
+		fmt.Fprintln(w, "COUNTRY\tMAIN NUMBER\tINTERNATIONAL\tPREMIUM\tMAX CONCURRENT\tMINUTES/DAY\tBURST\tOUTSIDE CALLS")
+		hours := "any time"
+		if d.OutsideCalendar != "" {
+			hours = "while " + d.OutsideCalendar + " is open"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%v\t%v\t%d\t%d\t%d in %ds\t%s\n", d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium, d.MaxConcurrent, d.MinutesPerDay, d.BurstCalls, d.BurstWindowS, hours)
 	})
 }
 

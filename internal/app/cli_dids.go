@@ -16,30 +16,35 @@ import (
 // tenant's default destination, and a user's caller-ID preference (CLIR).
 
 func init() {
-	addCommand(command{"did add", "did add --tenant T --number N [--last N] --dest extension:1001|group:600|application:NUMBER|mailbox:NUMBER|outbound:NUMBER", runDIDAdd})
+	addCommand(command{"did add", "did add --tenant T --number N [--last N] --dest extension:1001|group:600|application:NUMBER|mailbox:NUMBER|outbound:NUMBER [--calendar CAL --closed-dest KIND:NUMBER]", runDIDAdd})
 	addCommand(command{"did list", "did list --tenant T", runDIDList})
 	addCommand(command{"did delete", "did delete --tenant T --id ID", runDIDDelete})
 	addCommand(command{"did default", "did default --tenant T --dest KIND:NUMBER|none", runDIDDefault})
 	addCommand(command{"caller-id set", "caller-id set --tenant T --user ID --clir on|off", runCallerIDSet})
 }
 
-// didTables are the dial plan's tables as the command line checks destinations with.
+// didTables are the dial plan's tables as the command line checks destinations with (and
+// explains calls over).
 func (c *cmdCtx) didTables() *dialplan.StoreTables {
 	t := dialplan.NewStoreTables(c.db, 0)
-	t.Apps = attendant.New(c.db, nil, nil)
+	att := attendant.New(c.db, nil, nil)
+	t.Apps, t.Calendars = att, att
 	t.Boxes = voicemail.New(c.db, nil, nil, nil, voicemail.Options{}) // boxes and access codes only: no call runs here
 	return t
 }
 
 // destFlag reads --dest KIND:NUMBER.
-func (c *cmdCtx) destFlag() (kind, number string, err error) {
-	v := c.str("dest")
+func (c *cmdCtx) destFlag() (kind, number string, err error) { return c.kindNumber("dest") }
+
+// kindNumber reads a destination flag: KIND:NUMBER, or none.
+func (c *cmdCtx) kindNumber(flag string) (kind, number string, err error) {
+	v := c.str(flag)
 	if v == "none" {
 		return "", "", nil
 	}
 	kind, number, ok := strings.Cut(v, ":")
 	if !ok || kind == "" || number == "" {
-		return "", "", usageErr("--dest: KIND:NUMBER (extension:1001, group:600, application:800, mailbox:1001, outbound:0301234567)")
+		return "", "", usageErr("--%s: KIND:NUMBER (extension:1001, group:600, application:800, mailbox:1001, outbound:0301234567)", flag)
 	}
 	return kind, number, nil
 }
@@ -56,14 +61,33 @@ func runDIDAdd(c *cmdCtx) error {
 	if kind == "" {
 		return usageErr("--dest: a DID needs a destination")
 	}
-	d, err := c.didTables().SaveDID(c.ctx, store.DID{TenantID: t.ID, Number: c.str("number"), Last: c.str("last"), DestKind: kind, DestNumber: number})
-	if err != nil {
+	d := store.DID{TenantID: t.ID, Number: c.str("number"), Last: c.str("last"), DestKind: kind, DestNumber: number, Calendar: c.str("calendar")}
+	if c.str("closed-dest") != "" {
+		if d.ClosedKind, d.ClosedNumber, err = c.kindNumber("closed-dest"); err != nil {
+			return err
+		}
+	}
+	if d, err = c.didTables().SaveDID(c.ctx, d); err != nil {
 		return dialplanCLIErr(err)
 	}
-	c.audit(t.ID, "did.put", "did", d.ID, d.Number+"-"+d.Last+" "+d.DestKind+" "+d.DestNumber)
+	c.audit(t.ID, "did.put", "did", d.ID, didDetail(d))
 	return c.out(d, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "saved DID %d: %s to %s %s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber)
+		fmt.Fprintf(w, "saved DID %d: %s to %s %s%s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber, outOfHours(d))
 	})
+}
+
+// outOfHours describes a DID's time rule (", while calendar office is closed to mailbox
+// 1001"; "" without one).
+func outOfHours(d store.DID) string {
+	if d.Calendar == "" {
+		return ""
+	}
+	return fmt.Sprintf(", while calendar %s is closed to %s %s", d.Calendar, d.ClosedKind, d.ClosedNumber)
+}
+
+// didDetail is a DID's audit detail: its numbers, destination and time rule.
+func didDetail(d store.DID) string {
+	return d.Number + "-" + d.Last + " " + d.DestKind + " " + d.DestNumber + outOfHours(d)
 }
 
 func didSpan(d store.DID) string {
@@ -87,12 +111,16 @@ func runDIDList(c *cmdCtx) error {
 		return err
 	}
 	return c.out(map[string]any{"items": ds, "default": def}, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "ID\tDID\tDESTINATION")
+		fmt.Fprintln(w, "ID\tDID\tDESTINATION\tOUT OF HOURS")
 		for _, d := range ds {
-			fmt.Fprintf(w, "%d\t%s\t%s %s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber)
+			closed := ""
+			if d.Calendar != "" {
+				closed = fmt.Sprintf("%s %s (calendar %s closed)", d.ClosedKind, d.ClosedNumber, d.Calendar)
+			}
+			fmt.Fprintf(w, "%d\t%s\t%s %s\t%s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber, closed)
 		}
 		if def.DestKind != "" {
-			fmt.Fprintf(w, "\tany other\t%s %s\n", def.DestKind, def.DestNumber)
+			fmt.Fprintf(w, "\tany other\t%s %s\t\n", def.DestKind, def.DestNumber)
 		}
 	})
 }

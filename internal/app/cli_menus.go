@@ -1,12 +1,14 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"text/tabwriter"
 
 	"github.com/privox/privox/internal/attendant"
+	"github.com/privox/privox/internal/dialplan"
 )
 
 // Auto-attendant menus and calendars from the command line. A definition is a JSON file (the
@@ -149,7 +151,9 @@ func runCalendarDelete(c *cmdCtx) error {
 	if err != nil {
 		return err
 	}
-	if err := c.db.DeleteCalendar(c.ctx, t.ID, c.str("name")); err != nil {
+	if err := c.didTables().DeleteCalendar(c.ctx, t.ID, c.str("name")); errors.Is(err, dialplan.ErrCalendarInUse) {
+		return errors.Unwrap(err) // names the DIDs and settings that use it
+	} else if err != nil {
 		return fmt.Errorf("calendar %q: %w", c.str("name"), err)
 	}
 	c.audit(t.ID, "calendar.delete", "calendar", c.str("name"), "")

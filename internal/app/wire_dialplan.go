@@ -24,7 +24,9 @@ const routeTableTTL = 5 * time.Second
 
 func newDialplan(a *App) (Subsystem, error) {
 	a.Dialplan = dialplan.NewStoreTables(a.DB, routeTableTTL)
-	a.Dialplan.Apps = attendant.New(a.DB, nil, nil) // destinations of DIDs are checked on save
+	att := attendant.New(a.DB, nil, nil)
+	a.Dialplan.Apps = att      // destinations of DIDs are checked on save
+	a.Dialplan.Calendars = att // the calendars of time rules
 	a.blocked = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "privox_dialplan_blocked_total",
 		Help: "Outside calls the toll-fraud guard refused, by reason."}, []string{"reason"})
 	if err := a.Metrics.Register(a.blocked); err != nil {

@@ -3,6 +3,7 @@
 // fallback, with business hours and holidays from a tenant calendar. It is an application of
 // the call model (call.App) and the router of attendant numbers (call.Router); menus and
 // calendars are stored configuration (store: menus, calendars), checked here on every change.
+// The dial plan's time rules read the same calendars through it (dialplan.Calendars).
 package attendant
 
 import (

@@ -295,7 +295,11 @@ func (c *Calendar) Open(t time.Time) bool {
 	if err != nil {
 		return true // validated on save; a zone that vanished must not close the company
 	}
-	local := t.In(loc)
+	return c.openAt(t.In(loc))
+}
+
+// openAt reports whether the calendar is open at a time in its zone.
+func (c *Calendar) openAt(local time.Time) bool {
 	day := local.Format("2006-01-02")
 	for _, h := range c.Holidays {
 		if h == day {

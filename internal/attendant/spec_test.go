@@ -76,6 +76,11 @@ func TestCalendarOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hours{c: c, loc: loc}
 	at := func(s string) time.Time {
 		tm, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -101,6 +106,12 @@ func TestCalendarOpen(t *testing.T) {
 		if got := c.Open(at(tc.at)); got != tc.open {
 			t.Errorf("%s: open %v, want %v", tc.at, got, tc.open)
 		}
+		if got := h.Open(at(tc.at)); got != tc.open { // as the dial plan judges it
+			t.Errorf("%s: open for the dial plan %v, want %v", tc.at, got, tc.open)
+		}
+	}
+	if l := h.Local(at("2026-12-23T23:30:00Z")); l.Format("Mon 15:04 MST") != "Thu 00:30 CET" || l.Location().String() != "Europe/Berlin" {
+		t.Errorf("local time %s %s", l, l.Location())
 	}
 	for _, bad := range []string{
 		`{"time_zone":"Mars/Olympus","hours":{}}`,

@@ -2,7 +2,8 @@
 // through (declared in one place, Stages), the typed destinations a stage decides on
 // (extension, group, application, mailbox, outbound route), the outbound route patterns and
 // the number rules (E.164 for the tenant's country, international and premium-rate
-// classification, the toll-fraud policy), and the decision trace that explains any call.
+// classification, the toll-fraud policy), the time rules that route by a business-hours
+// calendar, and the decision trace that explains any call.
 // It knows nothing of SIP: the SIP core asks it where a call goes and acts on the answer;
 // accounts, registrations, applications and mailboxes are read through small interfaces.
 package dialplan
@@ -78,6 +79,9 @@ type Request struct {
 	// Trunk names the trunk a call from outside arrived on ("" for calls from phones);
 	// To is then the DID as the provider sent it.
 	Trunk string
+	// OutOfHours is where the DID's time rule sends the call while its calendar is closed
+	// (the time stage sets it, the DID stage routes there; nil: the DID's own destination).
+	OutOfHours *Target
 	// Withheld: the caller dialled the suppression code (the CLIR stage sets it).
 	Withheld bool
 	// Diverted lists the forwards the call followed so far, first first (the forward

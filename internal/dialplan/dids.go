@@ -15,9 +15,10 @@ import (
 
 // Inbound calls: a call from a trunk carries the number it was dialled at (the DID). The
 // DID stage finds the tenant's DID covering it (a single number or a range, in E.164) and
-// routes the call to the DID's destination, or to the tenant's default destination when no
-// DID covers the number. It decides on every call from a trunk: a provider's call never
-// reaches an extension by an internal number.
+// routes the call to the DID's destination (or, while the calendar of the DID's time rule is
+// closed, to its out-of-hours destination: timerules.go), or to the tenant's default
+// destination when no DID covers the number. It decides on every call from a trunk: a
+// provider's call never reaches an extension by an internal number.
 
 // Target is a stored destination: a kind of the dial plan and the number it is reached at.
 type Target struct {
@@ -32,13 +33,19 @@ const MaxDIDRange = 100000
 
 type didRange struct {
 	first, last string // E.164 of equal length: they compare as strings
-	t           Target
+	d           didDest
+}
+
+// didDest is where a DID goes: its destination and its time rule (nil: none).
+type didDest struct {
+	tg   Target
+	rule *TimeRule
 }
 
 // DIDTable is a tenant's inbound numbers, compiled for lookup.
 type DIDTable struct {
 	Country string
-	exact   map[string]Target
+	exact   map[string]didDest
 	ranges  map[int][]didRange // by the numbers' length, sorted by first, not overlapping
 	// byExt is an extension's own DID (the first single number routed to it), which its
 	// outside calls present.
@@ -46,6 +53,9 @@ type DIDTable struct {
 	def   *Target
 	// clir holds the users whose number is withheld on outside calls.
 	clir map[int64]bool
+	// hours are the tenant's calendars, for the DIDs' time rules (a name missing here
+	// counts as open).
+	hours map[string]Hours
 	// cc and ndd are the country's calling code and national prefix ("49", "0"), for
 	// reading DIDs without phonenumbers on the common path (see fast).
 	cc, ndd string
@@ -53,7 +63,7 @@ type DIDTable struct {
 
 // NewDIDTable compiles stored DIDs and a default destination (DestKind "": none).
 func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTable {
-	t := &DIDTable{Country: strings.ToUpper(country), exact: map[string]Target{}, ranges: map[int][]didRange{}, byExt: map[string]string{}}
+	t := &DIDTable{Country: strings.ToUpper(country), exact: map[string]didDest{}, ranges: map[int][]didRange{}, byExt: map[string]string{}}
 	if t.Country != "" {
 		if cc := phonenumbers.GetCountryCodeForRegion(t.Country); cc != 0 {
 			t.cc, t.ndd = strconv.Itoa(cc), phonenumbers.GetNddPrefixForRegion(t.Country, true)
@@ -61,8 +71,12 @@ func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTab
 	}
 	for _, d := range dids {
 		tg := Target{Kind: Kind(d.DestKind), Number: d.DestNumber}
+		dd := didDest{tg: tg}
+		if d.Calendar != "" {
+			dd.rule = &TimeRule{Calendar: d.Calendar, Closed: Target{Kind: Kind(d.ClosedKind), Number: d.ClosedNumber}}
+		}
 		if d.Last == "" || d.Last == d.Number {
-			t.exact[d.Number] = tg
+			t.exact[d.Number] = dd
 			if tg.Kind == KindExtension {
 				if old, ok := t.byExt[tg.Number]; !ok || d.Number < old {
 					t.byExt[tg.Number] = d.Number
@@ -71,7 +85,7 @@ func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTab
 			continue
 		}
 		n := len(d.Number)
-		t.ranges[n] = append(t.ranges[n], didRange{first: d.Number, last: d.Last, t: tg})
+		t.ranges[n] = append(t.ranges[n], didRange{first: d.Number, last: d.Last, d: dd})
 	}
 	for _, rs := range t.ranges {
 		sort.Slice(rs, func(i, j int) bool { return rs[i].first < rs[j].first })
@@ -84,15 +98,29 @@ func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTab
 
 // Lookup finds the DID covering an E.164 number: its destination and what covers it.
 func (t *DIDTable) Lookup(e164 string) (Target, string, bool) {
-	if tg, ok := t.exact[e164]; ok {
-		return tg, "DID " + e164, true
+	d, what, ok := t.lookup(e164)
+	return d.tg, what, ok
+}
+
+// Rule returns the time rule of the DID covering an E.164 number.
+func (t *DIDTable) Rule(e164 string) (TimeRule, bool) {
+	d, _, ok := t.lookup(e164)
+	if !ok || d.rule == nil {
+		return TimeRule{}, false
+	}
+	return *d.rule, true
+}
+
+func (t *DIDTable) lookup(e164 string) (didDest, string, bool) {
+	if d, ok := t.exact[e164]; ok {
+		return d, "DID " + e164, true
 	}
 	rs := t.ranges[len(e164)]
 	// The last range starting at or before the number is the only one that can cover it.
 	if i := sort.Search(len(rs), func(i int) bool { return rs[i].first > e164 }) - 1; i >= 0 && e164 <= rs[i].last {
-		return rs[i].t, "DID range " + rs[i].first + "-" + rs[i].last, true
+		return rs[i].d, "DID range " + rs[i].first + "-" + rs[i].last, true
 	}
-	return Target{}, "", false
+	return didDest{}, "", false
 }
 
 // fast reads a DID the way providers send it, digits only, as E.164 without phonenumbers:
@@ -123,15 +151,15 @@ func (t *DIDTable) fast(n string) string {
 }
 
 // find looks a DID up as a provider sent it: by its fast reading, else by its full one.
-func (t *DIDTable) find(n string) (e164 string, tg Target, what string, ok bool) {
+func (t *DIDTable) find(n string) (e164 string, d didDest, what string, ok bool) {
 	if e164 = t.fast(n); e164 != "" {
-		if tg, what, ok = t.Lookup(e164); ok {
-			return e164, tg, what, true
+		if d, what, ok = t.lookup(e164); ok {
+			return e164, d, what, true
 		}
 	}
 	e164 = NormaliseNumber(n, t.Country)
-	tg, what, ok = t.Lookup(e164)
-	return e164, tg, what, ok
+	d, what, ok = t.lookup(e164)
+	return e164, d, what, ok
 }
 
 // ExtensionDID returns an extension's own DID ("" when none maps to it alone).
@@ -197,12 +225,17 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	e164, tg, what, ok := t.find(req.To)
+	e164, d, what, ok := t.find(req.To)
+	tg := d.tg
 	if !ok {
 		if tg, ok = t.Default(); !ok {
 			return Reject(404, "Not Found", "trunk %s: no DID covers %s and the tenant has no default destination", req.Trunk, e164), nil
 		}
 		what = "no DID covers " + e164 + ", the tenant's default"
+	}
+	goes := "goes to"
+	if req.OutOfHours != nil { // the time stage found the DID's calendar closed
+		tg, goes = *req.OutOfHours, "goes out of hours to"
 	}
 	var st Stage
 	switch tg.Kind {
@@ -218,7 +251,7 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 		st = s.Outbound
 	}
 	if st == nil {
-		return Reject(404, "Not Found", "trunk %s: %s goes to %s, which this system does not serve", req.Trunk, what, tg), nil
+		return Reject(404, "Not Found", "trunk %s: %s %s %s, which this system does not serve", req.Trunk, what, goes, tg), nil
 	}
 	if tg.Kind == KindExtension && s.Fwd != nil {
 		f, err := s.Fwd.Forward(ctx, req.TenantID, tg.Number)
@@ -229,7 +262,7 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 			// The forward stage follows the extension's forwarding (the call counts as the
 			// extension's if it goes out again).
 			req.To, req.Caller = tg.Number, "outside"
-			return Pass("trunk %s: %s goes to extension %s, which forwards or is on do-not-disturb", req.Trunk, what, tg.Number), nil
+			return Pass("trunk %s: %s %s extension %s, which forwards or is on do-not-disturb", req.Trunk, what, goes, tg.Number), nil
 		}
 	}
 	in := *req
@@ -243,10 +276,10 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 		return Outcome{}, err
 	}
 	if o.Decision == nil {
-		return Reject(404, "Not Found", "trunk %s: %s goes to %s, which does not exist: %s", req.Trunk, what, tg, o.Why), nil
+		return Reject(404, "Not Found", "trunk %s: %s %s %s, which does not exist: %s", req.Trunk, what, goes, tg, o.Why), nil
 	}
 	if explaining(ctx) || o.Decision.Blocked != "" { // for people: route explain and the audit of a block
-		o.Decision.Why = fmt.Sprintf("trunk %s: %s goes to %s: %s", req.Trunk, what, tg, o.Decision.Why)
+		o.Decision.Why = fmt.Sprintf("trunk %s: %s %s %s: %s", req.Trunk, what, goes, tg, o.Decision.Why)
 	}
 	return o, nil
 }
@@ -369,7 +402,8 @@ func (s *StoreTables) CheckTarget(ctx context.Context, tenantID int64, field str
 }
 
 // SaveDID validates and stores a DID: its numbers, that it overlaps no other DID of the
-// tenant, and that its destination exists.
+// tenant, that its destination exists, and for a time rule that its calendar and its
+// out-of-hours destination exist.
 func (s *StoreTables) SaveDID(ctx context.Context, d store.DID) (store.DID, error) {
 	set, err := s.db.DialSettings(ctx, d.TenantID)
 	if err != nil {
@@ -380,6 +414,21 @@ func (s *StoreTables) SaveDID(ctx context.Context, d store.DID) (store.DID, erro
 	}
 	if err := s.CheckTarget(ctx, d.TenantID, "destination", Target{Kind: Kind(d.DestKind), Number: d.DestNumber}); err != nil {
 		return d, err
+	}
+	d.Calendar, d.ClosedNumber = strings.TrimSpace(d.Calendar), strings.TrimSpace(d.ClosedNumber)
+	switch {
+	case d.Calendar == "" && (d.ClosedKind != "" || d.ClosedNumber != ""):
+		return d, fieldErr("calendar", "an out-of-hours destination needs the calendar that says when")
+	case d.Calendar != "" && d.ClosedKind == "":
+		return d, fieldErr("closed_destination", "calendar %s: where calls go while it is closed", d.Calendar)
+	}
+	if err := s.checkCalendar(ctx, d.TenantID, "calendar", d.Calendar); err != nil {
+		return d, err
+	}
+	if d.Calendar != "" {
+		if err := s.CheckTarget(ctx, d.TenantID, "closed_destination", Target{Kind: Kind(d.ClosedKind), Number: d.ClosedNumber}); err != nil {
+			return d, err
+		}
 	}
 	all, err := s.db.ListDIDs(ctx, d.TenantID)
 	if err != nil {
@@ -443,6 +492,14 @@ func (s *StoreTables) DIDTable(ctx context.Context, tenantID int64) (*DIDTable, 
 	t := NewDIDTable(set.Country, rows, def)
 	if t.clir, err = s.db.CLIRUsers(ctx, tenantID); err != nil {
 		return nil, err
+	}
+	for _, d := range rows {
+		if d.Calendar != "" {
+			if t.hours, err = s.readCalendars(ctx, tenantID); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
 	s.mu.Lock()
 	s.dids[tenantID] = didEntry{t: t, fetched: now}

@@ -10,7 +10,10 @@ import (
 // outside minutes per day, and burst detection: more than BurstCalls outside calls within
 // BurstWindow suspend the extension's outside calls until an admin resumes them. Counters
 // live in memory on the node that routes the calls; suspensions are stored, so every node
-// and a restart honour them. Emergency numbers pass regardless.
+// and a restart honour them. With a calendar for outside calls (OutsideCalendar), outside
+// calls dialled at an extension while it is closed are refused (unusual hours); calls that
+// forwarding or a DID sends out again are not, they follow configured routing. Emergency
+// numbers pass regardless.
 
 // Limits are a tenant's per-extension outside-call limits (zero: no limit).
 type Limits struct {
@@ -18,6 +21,10 @@ type Limits struct {
 	MinutesPerDay int
 	BurstCalls    int
 	BurstWindow   time.Duration
+	// OutsideCalendar names the calendar outside calls are allowed in ("": any time), and
+	// OutsideHours is that calendar (nil when it does not exist: it counts as open).
+	OutsideCalendar string
+	OutsideHours    Hours
 }
 
 // Suspensions stores suspended extensions (store.DB implements it).
@@ -61,7 +68,19 @@ const (
 	BlockBurst      = "burst"
 	BlockConcurrent = "concurrent-limit"
 	BlockMinutes    = "daily-minutes"
+	BlockUnusual    = "unusual-hours"
 )
+
+// unusual judges the tenant's calendar for outside calls at the guard's clock for a call: it
+// applies to calls dialled at an extension, not to forwarded ones nor to calls from outside
+// a DID sends out again. why is "" when no calendar applies.
+func (g *Guard) unusual(req *Request, l Limits) (closed bool, why string) {
+	if l.OutsideCalendar == "" || req.FromExt == 0 || len(req.Diverted) > 0 {
+		return false, ""
+	}
+	open, why := judge(l.OutsideCalendar, l.OutsideHours, g.now())
+	return !open, why
+}
 
 // admit decides whether an extension may place one more outside call. On success it returns
 // the function the call's end reports its talk time to. explain checks without counting.

@@ -31,6 +31,9 @@ type Deps struct {
 	// GroupState orders round-robin and least-recent groups across calls (nil: they ring
 	// in configured order).
 	GroupState *GroupState
+	// Now is the clock the DIDs' time rules are judged by (nil: time.Now; the guard has
+	// its own).
+	Now func() time.Time
 }
 
 // Stages is the order in which a call passes through the dial plan: the one place it is
@@ -59,6 +62,7 @@ func Stages(d Deps) []Stage {
 		outbound = OutboundStage{Routes: d.Routes, Guard: d.Guard, Blocked: d.Blocked, DIDs: d.DIDs}
 	}
 	if d.DIDs != nil { // a call from a trunk: its DID decides, resolved by the stages below
+		out = append(out, TimeStage{DIDs: d.DIDs, Now: d.Now}) // the DID's calendar: closed, its out-of-hours destination
 		out = append(out, DIDStage{DIDs: d.DIDs, Ext: ext, Groups: groups, Apps: apps, Boxes: boxes, Outbound: outbound, Fwd: d.Forwards})
 	}
 	add(d.Forwards != nil, FeatureStage{Fwd: d.Forwards})                     // *21… #21 *78 …: forwarding and DND from the phone
@@ -215,7 +219,15 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 		return s.block(ctx, req, reason, "route %s matches %s (%s), but %s destinations are not allowed for this tenant", r.Name, mask(num), class, class), nil
 	}
 	var done func(time.Duration)
+	hours := ""
 	if s.Guard != nil && class != ClassEmergency {
+		closed, why := s.Guard.unusual(req, t.Limits)
+		if closed {
+			return s.block(ctx, req, BlockUnusual, "%s: outside calls from %s are refused outside its hours", why, req.From), nil
+		}
+		if why != "" {
+			hours = "; " + why
+		}
 		var reason string
 		done, reason, err = s.Guard.admit(ctx, req, t.Limits, explaining(ctx))
 		if err != nil {
@@ -248,7 +260,7 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 		presents = "number withheld"
 	}
 	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done, CallerID: cid, Anonymous: withheld},
-		"route %s (pattern %s) matches %s: %s, %s; %s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ","), presents), nil
+		"route %s (pattern %s) matches %s: %s, %s; %s%s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ","), presents, hours), nil
 }
 
 // block refuses an outside call for the toll-fraud guard, reporting it unless explaining.

@@ -109,6 +109,9 @@ func ValidateSettings(d store.DialSettings) (store.DialSettings, error) {
 	if d.BurstCalls > 0 && d.BurstWindowS == 0 {
 		return d, fieldErr("burst_window_s", "needed when burst_calls is set")
 	}
+	if d.OutsideCalendar = strings.TrimSpace(d.OutsideCalendar); d.OutsideCalendar != "" && !validName(d.OutsideCalendar) {
+		return d, fieldErr("outside_calendar", "%q is not a calendar name", d.OutsideCalendar)
+	}
 	return d, nil
 }
 
@@ -123,6 +126,8 @@ type StoreTables struct {
 	// Apps and Boxes, when set, let destinations of those kinds be checked on save.
 	Apps  Applications
 	Boxes Mailboxes
+	// Calendars gives the calendars time rules name (nil: every calendar counts as open).
+	Calendars Calendars
 
 	mu     sync.Mutex
 	m      map[int64]tableEntry
@@ -173,7 +178,14 @@ func (s *StoreTables) Table(ctx context.Context, tenantID int64) (*Table, error)
 	}
 	t.MainNumber = set.MainNumber
 	t.Limits = Limits{MaxConcurrent: set.MaxConcurrent, MinutesPerDay: set.MinutesPerDay, BurstCalls: set.BurstCalls,
-		BurstWindow: time.Duration(set.BurstWindowS) * time.Second}
+		BurstWindow: time.Duration(set.BurstWindowS) * time.Second, OutsideCalendar: set.OutsideCalendar}
+	if set.OutsideCalendar != "" {
+		cals, err := s.readCalendars(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		t.Limits.OutsideHours = cals[set.OutsideCalendar]
+	}
 	s.mu.Lock()
 	s.m[tenantID] = tableEntry{t: t, fetched: now}
 	s.mu.Unlock()
@@ -222,10 +234,14 @@ func (s *StoreTables) DeleteRoute(ctx context.Context, tenantID int64, name stri
 	return err
 }
 
-// SaveSettings validates and stores a tenant's dialling settings.
+// SaveSettings validates and stores a tenant's dialling settings (a calendar they name must
+// exist).
 func (s *StoreTables) SaveSettings(ctx context.Context, d store.DialSettings) (store.DialSettings, error) {
 	d, err := ValidateSettings(d)
 	if err != nil {
+		return d, err
+	}
+	if err := s.checkCalendar(ctx, d.TenantID, "outside_calendar", d.OutsideCalendar); err != nil {
 		return d, err
 	}
 	out, err := s.db.PutDialSettings(ctx, d)
@@ -277,6 +293,9 @@ func StoreExplainer(db *store.DB, apps Applications, routes Routes, guard *Guard
 	}
 	if groups, ok := routes.(Groups); ok {
 		d.Groups = groups
+	}
+	if t, ok := routes.(*StoreTables); ok && t.Boxes != nil { // the mailboxes DIDs are checked against
+		d.Mailboxes = t.Boxes
 	}
 	p := New(Stages(d)...)
 	return func(ctx context.Context, tenantID int64, from, to string) (*Decision, error) {

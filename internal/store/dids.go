@@ -43,6 +43,15 @@ CREATE TABLE caller_id_prefs (
 		TenantColumn: "tenant_id", Purpose: "Where inbound calls to numbers no DID covers go"})
 	datacat.RegisterTable(datacat.Table{Name: "caller_id_prefs", Category: datacat.Profile, Owner: datacat.OwnerUser,
 		TenantColumn: "tenant_id", UserColumn: "user_id", Purpose: "Whether a user's number is withheld on outside calls (CLIR)"})
+	// Time rules: a DID names a calendar and the destination its calls go to while the
+	// calendar is closed; the dialling settings name the calendar outside calls are allowed
+	// in. Both are configuration of the tables they extend.
+	addMigration("0630_time_rules", `
+ALTER TABLE dids ADD COLUMN calendar TEXT NOT NULL DEFAULT '';
+ALTER TABLE dids ADD COLUMN closed_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE dids ADD COLUMN closed_number TEXT NOT NULL DEFAULT '';
+ALTER TABLE dial_settings ADD COLUMN outside_calendar TEXT NOT NULL DEFAULT '';
+`)
 }
 
 // DID is one inbound number or range of a tenant.
@@ -56,14 +65,19 @@ type DID struct {
 	// application, mailbox, outbound).
 	DestKind   string `json:"dest_kind"`
 	DestNumber string `json:"dest_number"`
-	UpdatedAt  int64  `json:"updated_at"`
+	// Calendar names a calendar of the tenant ("": none); while it is closed, calls go to
+	// ClosedKind and ClosedNumber instead of the destination.
+	Calendar     string `json:"calendar"`
+	ClosedKind   string `json:"closed_kind"`
+	ClosedNumber string `json:"closed_number"`
+	UpdatedAt    int64  `json:"updated_at"`
 }
 
-const didCols = `id, tenant_id, first_number, last_number, dest_kind, dest_number, updated_at`
+const didCols = `id, tenant_id, first_number, last_number, dest_kind, dest_number, calendar, closed_kind, closed_number, updated_at`
 
 func scanDID(s interface{ Scan(...any) error }) (DID, error) {
 	var d DID
-	err := s.Scan(&d.ID, &d.TenantID, &d.Number, &d.Last, &d.DestKind, &d.DestNumber, &d.UpdatedAt)
+	err := s.Scan(&d.ID, &d.TenantID, &d.Number, &d.Last, &d.DestKind, &d.DestNumber, &d.Calendar, &d.ClosedKind, &d.ClosedNumber, &d.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -73,15 +87,17 @@ func scanDID(s interface{ Scan(...any) error }) (DID, error) {
 // PutDID stores a DID, replacing the one that starts at the same number.
 func (db *DB) PutDID(ctx context.Context, d DID) (DID, error) {
 	d.UpdatedAt = Now()
-	res, err := db.Exec(ctx, `UPDATE dids SET last_number = ?, dest_kind = ?, dest_number = ?, updated_at = ? WHERE tenant_id = ? AND first_number = ?`,
-		d.Last, d.DestKind, d.DestNumber, d.UpdatedAt, d.TenantID, d.Number)
+	res, err := db.Exec(ctx, `UPDATE dids SET last_number = ?, dest_kind = ?, dest_number = ?, calendar = ?, closed_kind = ?, closed_number = ?, updated_at = ?
+		WHERE tenant_id = ? AND first_number = ?`,
+		d.Last, d.DestKind, d.DestNumber, d.Calendar, d.ClosedKind, d.ClosedNumber, d.UpdatedAt, d.TenantID, d.Number)
 	if err := affected(res, err); err == nil {
 		return scanDID(db.QueryRow(ctx, `SELECT `+didCols+` FROM dids WHERE tenant_id = ? AND first_number = ?`, d.TenantID, d.Number))
 	} else if !errors.Is(err, ErrNotFound) {
 		return d, err
 	}
-	d.ID, err = db.insertID(ctx, `INSERT INTO dids (tenant_id, first_number, last_number, dest_kind, dest_number, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		d.TenantID, d.Number, d.Last, d.DestKind, d.DestNumber, d.UpdatedAt)
+	d.ID, err = db.insertID(ctx, `INSERT INTO dids (tenant_id, first_number, last_number, dest_kind, dest_number, calendar, closed_kind, closed_number, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.TenantID, d.Number, d.Last, d.DestKind, d.DestNumber, d.Calendar, d.ClosedKind, d.ClosedNumber, d.UpdatedAt)
 	return d, err
 }
 

@@ -9,8 +9,9 @@ import (
 	"github.com/privox/privox/internal/store/storetest"
 )
 
-// DIDs, the default destination, CLIR and ring groups on every engine: replaced by their
-// key, kept per tenant, members in order and gone with their group.
+// DIDs (with their time rules), the default destination, CLIR, the dialling settings' calendar
+// and ring groups on every engine: replaced by their key, kept per tenant, members in order
+// and gone with their group.
 func TestDIDsGroupsCLIR(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -26,6 +27,25 @@ func TestDIDsGroupsCLIR(t *testing.T) {
 		d2, err := db.PutDID(ctx, store.DID{TenantID: a.ID, Number: "+49305550100", Last: "+49305550100", DestKind: "group", DestNumber: "600"})
 		if err != nil || d2.ID != d.ID || d2.Last != "+49305550100" || d2.DestKind != "group" {
 			t.Fatalf("replace DID: %+v %v", d2, err)
+		}
+		d3, err := db.PutDID(ctx, store.DID{TenantID: a.ID, Number: "+49305550100", Last: "+49305550100", DestKind: "group", DestNumber: "600",
+			Calendar: "office", ClosedKind: "mailbox", ClosedNumber: "1001"})
+		if err != nil || d3.ID != d.ID {
+			t.Fatalf("DID with a time rule: %+v %v", d3, err)
+		}
+		if got, err := db.DIDByID(ctx, a.ID, d.ID); err != nil || got.Calendar != "office" || got.ClosedKind != "mailbox" || got.ClosedNumber != "1001" {
+			t.Fatalf("stored time rule: %+v %v", got, err)
+		}
+		set := store.DefaultDialSettings(a.ID)
+		set.OutsideCalendar = "office"
+		if _, err := db.PutDialSettings(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.DialSettings(ctx, a.ID); err != nil || got.OutsideCalendar != "office" || got.MaxConcurrent != 2 {
+			t.Fatalf("dial settings %+v %v", got, err)
+		}
+		if got, _ := db.DialSettings(ctx, b.ID); got.OutsideCalendar != "" {
+			t.Fatalf("dial settings of another tenant %+v", got)
 		}
 		if _, err := db.DIDByID(ctx, b.ID, d.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("DID of another tenant: %v", err)

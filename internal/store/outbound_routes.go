@@ -146,11 +146,14 @@ type DialSettings struct {
 	// MaxConcurrent bounds a user's simultaneous outside calls (0: no limit);
 	// MinutesPerDay their outside minutes per day (0: no limit). BurstCalls outside calls
 	// within BurstWindowS seconds suspend the extension's outside calls (0: never).
-	MaxConcurrent int   `json:"max_concurrent"`
-	MinutesPerDay int   `json:"minutes_per_day"`
-	BurstCalls    int   `json:"burst_calls"`
-	BurstWindowS  int   `json:"burst_window_s"`
-	UpdatedAt     int64 `json:"updated_at"`
+	MaxConcurrent int `json:"max_concurrent"`
+	MinutesPerDay int `json:"minutes_per_day"`
+	BurstCalls    int `json:"burst_calls"`
+	BurstWindowS  int `json:"burst_window_s"`
+	// OutsideCalendar names a calendar of the tenant ("": none); while it is closed, the
+	// toll-fraud guard refuses outside calls dialled at extensions.
+	OutsideCalendar string `json:"outside_calendar"`
+	UpdatedAt       int64  `json:"updated_at"`
 }
 
 // DefaultDialSettings are a tenant's settings until an admin stores others.
@@ -161,9 +164,10 @@ func DefaultDialSettings(tenantID int64) DialSettings {
 // DialSettings returns a tenant's settings (the defaults when none were stored).
 func (db *DB) DialSettings(ctx context.Context, tenantID int64) (DialSettings, error) {
 	d := DefaultDialSettings(tenantID)
-	err := db.QueryRow(ctx, `SELECT country, main_number, allow_international, allow_premium, max_concurrent, minutes_per_day, burst_calls, burst_window_s, updated_at
-		FROM dial_settings WHERE tenant_id = ?`, tenantID).
-		Scan(&d.Country, &d.MainNumber, &d.AllowInternational, &d.AllowPremium, &d.MaxConcurrent, &d.MinutesPerDay, &d.BurstCalls, &d.BurstWindowS, &d.UpdatedAt)
+	err := db.QueryRow(ctx, `SELECT country, main_number, allow_international, allow_premium, max_concurrent, minutes_per_day, burst_calls, burst_window_s,
+		outside_calendar, updated_at FROM dial_settings WHERE tenant_id = ?`, tenantID).
+		Scan(&d.Country, &d.MainNumber, &d.AllowInternational, &d.AllowPremium, &d.MaxConcurrent, &d.MinutesPerDay, &d.BurstCalls, &d.BurstWindowS,
+			&d.OutsideCalendar, &d.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, nil
 	}
@@ -174,14 +178,14 @@ func (db *DB) DialSettings(ctx context.Context, tenantID int64) (DialSettings, e
 func (db *DB) PutDialSettings(ctx context.Context, d DialSettings) (DialSettings, error) {
 	d.UpdatedAt = Now()
 	res, err := db.Exec(ctx, `UPDATE dial_settings SET country = ?, main_number = ?, allow_international = ?, allow_premium = ?,
-		max_concurrent = ?, minutes_per_day = ?, burst_calls = ?, burst_window_s = ?, updated_at = ? WHERE tenant_id = ?`,
-		d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium, d.MaxConcurrent, d.MinutesPerDay, d.BurstCalls, d.BurstWindowS, d.UpdatedAt, d.TenantID)
+		max_concurrent = ?, minutes_per_day = ?, burst_calls = ?, burst_window_s = ?, outside_calendar = ?, updated_at = ? WHERE tenant_id = ?`,
+		d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium, d.MaxConcurrent, d.MinutesPerDay, d.BurstCalls, d.BurstWindowS, d.OutsideCalendar, d.UpdatedAt, d.TenantID)
 	if err := affected(res, err); err == nil || !errors.Is(err, ErrNotFound) {
 		return d, err
 	}
-	_, err = db.Exec(ctx, `INSERT INTO dial_settings (tenant_id, country, main_number, allow_international, allow_premium, max_concurrent, minutes_per_day, burst_calls, burst_window_s, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.TenantID, d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium, d.MaxConcurrent, d.MinutesPerDay, d.BurstCalls, d.BurstWindowS, d.UpdatedAt)
+	_, err = db.Exec(ctx, `INSERT INTO dial_settings (tenant_id, country, main_number, allow_international, allow_premium, max_concurrent, minutes_per_day, burst_calls, burst_window_s,
+		outside_calendar, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.TenantID, d.Country, d.MainNumber, d.AllowInternational, d.AllowPremium, d.MaxConcurrent, d.MinutesPerDay, d.BurstCalls, d.BurstWindowS, d.OutsideCalendar, d.UpdatedAt)
 	return d, err
 }
 

@@ -112,6 +112,22 @@ func (s *Server) calendarSave(w http.ResponseWriter, r *http.Request, v *view) {
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/calendars?done=calendar_saved", v.Tenant), http.StatusSeeOther)
 }
 
+// calendarDelete deletes a calendar; one the dial plan names stays, and the page says who
+// names it.
+func (s *Server) calendarDelete(w http.ResponseWriter, r *http.Request, v *view) {
+	if ae := s.call(r, "DELETE", tpath(v, "/calendars/%s", url.PathEscape(r.PathValue("calendar"))), nil, v.Form.Get("csrf"), nil); ae != nil {
+		if ae.Status == http.StatusConflict {
+			v.Form = url.Values{}
+			v.Error = ae.Message
+			s.renderCalendars(w, r, v, ae.Status)
+			return
+		}
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/calendars?done=calendar_deleted", v.Tenant), http.StatusSeeOther)
+}
+
 // hoursField finds the weekday field of the span the attendant refused (it quotes the span);
 // the first day with spans when none matches.
 func hoursField(spec attendant.Calendar, msg string) string {

@@ -87,7 +87,7 @@ func (s *Server) renderTrunks(w http.ResponseWriter, r *http.Request, v *view, s
 	s.render(w, r, status, "trunks", v)
 }
 
-// deleteNamed deletes what a page lists by name (a route, a group, a menu, a calendar):
+// deleteNamed deletes what a page lists by name (a route, a group, a menu):
 // the API's DELETE of apiPath (a format taking the escaped {param} of the URL), then back
 // to the tenant's page with the done message.
 func (s *Server) deleteNamed(apiPath, param, page, done string) pageFunc {
@@ -262,6 +262,8 @@ var didKinds = []string{"extension", "group", "application", "mailbox", "outboun
 type didsView struct {
 	DIDs  []store.DID
 	Kinds []string
+	// Calendars are the tenant's calendars a time rule may name.
+	Calendars []string
 }
 
 func (s *Server) dids(w http.ResponseWriter, r *http.Request, v *view) {
@@ -277,17 +279,30 @@ func (s *Server) renderDIDs(w http.ResponseWriter, r *http.Request, v *view, sta
 		s.fail(w, r, v, ae)
 		return
 	}
+	var cl list[store.Calendar]
+	if ae := s.call(r, "GET", tpath(v, "/calendars"), nil, "", &cl); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
 	if v.Flash == "" {
 		v.Flash = flash(r, v)
 	}
-	v.Data = didsView{DIDs: l.Items, Kinds: didKinds}
+	dv := didsView{DIDs: l.Items, Kinds: didKinds}
+	for _, c := range cl.Items {
+		dv.Calendars = append(dv.Calendars, c.Name)
+	}
+	v.Data = dv
 	s.render(w, r, status, "dids", v)
 }
 
 func (s *Server) didCreate(w http.ResponseWriter, r *http.Request, v *view) {
 	f := v.Form
 	body := map[string]string{"number": strings.TrimSpace(f.Get("number")), "last": strings.TrimSpace(f.Get("last")),
-		"dest_kind": f.Get("dest_kind"), "dest_number": strings.TrimSpace(f.Get("dest_number"))}
+		"dest_kind": f.Get("dest_kind"), "dest_number": strings.TrimSpace(f.Get("dest_number")),
+		"calendar": f.Get("calendar"), "closed_kind": f.Get("closed_kind"), "closed_number": strings.TrimSpace(f.Get("closed_number"))}
+	if body["calendar"] == "" && body["closed_number"] == "" {
+		body["closed_kind"] = "" // the kind's select always has a value; without a calendar there is no rule
+	}
 	if ae := s.call(r, "POST", tpath(v, "/dids"), body, f.Get("csrf"), nil); ae != nil {
 		if ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict {
 			v.Error, v.Field = ae.Message, ae.Field

@@ -192,7 +192,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/menus/{menu}/delete", s.page(s.deleteNamed("/menus/%s", "menu", "menus", "menu_deleted")))
 	m.HandleFunc("GET /t/{tenant}/calendars", s.page(s.calendars))
 	m.HandleFunc("POST /t/{tenant}/calendars", s.page(s.calendarSave))
-	m.HandleFunc("POST /t/{tenant}/calendars/{calendar}/delete", s.page(s.deleteNamed("/calendars/%s", "calendar", "calendars", "calendar_deleted")))
+	m.HandleFunc("POST /t/{tenant}/calendars/{calendar}/delete", s.page(s.calendarDelete))
 	m.HandleFunc("GET /t/{tenant}/directory-sources", s.page(s.sources))
 	m.HandleFunc("POST /t/{tenant}/directory-sources", s.page(s.sourceSave))
 	m.HandleFunc("POST /t/{tenant}/directory-sources/{source}/sync", s.page(s.sourceSync))

@@ -1,0 +1,165 @@
+package dialplan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/privox/privox/internal/store"
+)
+
+// Time rules: a DID may name one of the tenant's business-hours calendars and an
+// out-of-hours destination. While the calendar is open the DID's calls go to its own
+// destination, while it is closed to the out-of-hours one (TimeStage, before the DID stage).
+// The dialling settings may name a calendar too: while it is closed, the toll-fraud guard
+// refuses outside calls dialled at extensions (BlockUnusualHours). Calendars are the
+// attendant's; the dial plan reads them through Calendars, compiled into the DID and route
+// tables and cached with them. A calendar that no longer exists counts as open, as it does
+// for menus; one the dial plan names cannot be deleted (DeleteCalendar).
+
+// Hours is a business-hours calendar as the dial plan judges it.
+type Hours interface {
+	// Open reports whether the calendar is open at t.
+	Open(t time.Time) bool
+	// Local returns t in the calendar's time zone.
+	Local(t time.Time) time.Time
+}
+
+// Calendars gives a tenant's calendars by name (the attendant implements it).
+type Calendars interface {
+	Calendars(ctx context.Context, tenantID int64) (map[string]Hours, error)
+}
+
+// TimeRule sends a DID's calls to Closed while Calendar is closed.
+type TimeRule struct {
+	Calendar string `json:"calendar"`
+	Closed   Target `json:"closed"`
+}
+
+// judge says whether the named calendar is open at now, and why, in the words of the trace:
+// "calendar office is closed (Sat 10:14 Europe/Berlin)". A missing calendar (h nil) counts
+// as open.
+func judge(name string, h Hours, now time.Time) (open bool, why string) {
+	if h == nil {
+		return true, fmt.Sprintf("calendar %s does not exist, so it counts as open", name)
+	}
+	local := h.Local(now)
+	state := "closed"
+	if open = h.Open(now); open {
+		state = "open"
+	}
+	return open, fmt.Sprintf("calendar %s is %s (%s %s)", name, state, local.Format("Mon 15:04"), local.Location())
+}
+
+// TimeStage applies the time rule of the DID a call from a trunk was dialled at: while the
+// DID's calendar is closed it sets Request.OutOfHours to the DID's out-of-hours destination,
+// which the DID stage then routes the call to. It decides nothing itself.
+type TimeStage struct {
+	DIDs DIDs
+	// Now is the clock the calendars are judged by (nil: time.Now).
+	Now func() time.Time
+}
+
+var _ Stage = TimeStage{}
+
+// Name implements Stage.
+func (TimeStage) Name() string { return "time" }
+
+// Route implements Stage.
+func (s TimeStage) Route(ctx context.Context, req *Request) (Outcome, error) {
+	if req.Trunk == "" {
+		return Pass("not a call from a trunk"), nil
+	}
+	t, err := s.DIDs.DIDTable(ctx, req.TenantID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	_, d, what, ok := t.find(req.To)
+	if !ok || d.rule == nil {
+		return Pass("no time rule for %s", cmpOr(what, req.To)), nil
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	open, why := judge(d.rule.Calendar, t.hours[d.rule.Calendar], now())
+	if open {
+		return Pass("%s: %s: its own destination %s", what, why, d.tg), nil
+	}
+	closed := d.rule.Closed
+	req.OutOfHours = &closed
+	return Pass("%s: %s: out of hours to %s", what, why, closed), nil
+}
+
+// checkCalendar checks that a calendar of the tenant has the name ("" passes).
+func (s *StoreTables) checkCalendar(ctx context.Context, tenantID int64, field, name string) error {
+	if name == "" {
+		return nil
+	}
+	if !validName(name) {
+		return fieldErr(field, "%q is not a calendar name", name)
+	}
+	if _, err := s.db.CalendarByName(ctx, tenantID, name); errors.Is(err, store.ErrNotFound) {
+		return fieldErr(field, "no calendar %q in the tenant", name)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// calendars reads the tenant's calendars for a table that names some (nil without a source).
+func (s *StoreTables) readCalendars(ctx context.Context, tenantID int64) (map[string]Hours, error) {
+	if s.Calendars == nil {
+		return nil, nil
+	}
+	return s.Calendars.Calendars(ctx, tenantID)
+}
+
+// ErrCalendarInUse: a calendar that DIDs or the dialling settings name cannot be deleted.
+var ErrCalendarInUse = errors.New("calendar in use")
+
+// maxUsersNamed bounds the users of a calendar an ErrCalendarInUse lists.
+const maxUsersNamed = 5
+
+// DeleteCalendar removes a calendar of the tenant that no DID and no dialling setting names.
+// Menus that name it count it as open from then on.
+func (s *StoreTables) DeleteCalendar(ctx context.Context, tenantID int64, name string) error {
+	dids, err := s.db.ListDIDs(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	var users []string
+	n := 0
+	for _, d := range dids {
+		if d.Calendar == name {
+			if n++; n <= maxUsersNamed {
+				users = append(users, "DID "+didSpan(d))
+			}
+		}
+	}
+	if n > maxUsersNamed {
+		users = append(users, fmt.Sprintf("%d more DIDs", n-maxUsersNamed))
+	}
+	set, err := s.db.DialSettings(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if set.OutsideCalendar == name {
+		users = append(users, "the dialling settings (the calendar for outside calls)")
+	}
+	if len(users) > 0 {
+		return &FieldError{Field: "calendar", Err: fmt.Errorf("%w: calendar %s is named by %s", ErrCalendarInUse, name, strings.Join(users, ", "))}
+	}
+	err = s.db.DeleteCalendar(ctx, tenantID, name)
+	s.Invalidate(tenantID)
+	return err
+}
+
+func didSpan(d store.DID) string {
+	if d.Last == "" || d.Last == d.Number {
+		return d.Number
+	}
+	return d.Number + "-" + d.Last
+}
