@@ -69,7 +69,7 @@ func TestTimeStage(t *testing.T) {
 		{saturday, "", "1001", KindExtension, "1001", "not a call from a trunk", ""},
 	} {
 		now = c.at.UTC() // the clock's zone does not matter, the calendar's does
-		d, err := p.Route(context.Background(), &Request{TenantID: 1, Trunk: c.trunk, To: c.to})
+		d, err := p.Route(Explaining(context.Background()), &Request{TenantID: 1, Trunk: c.trunk, To: c.to}) // the trace in full
 		if err != nil {
 			t.Fatal(err)
 		}
