@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -105,6 +106,11 @@ request_route {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-DD", "-E", "-f", path, "-m", "64", "-M", "8", "-Y", dir, "-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Kamailio forks its workers: it runs in a process group of its own, and stopping it
+	// stops the group (a SIGKILL to the main process alone would leave the workers running).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -112,6 +118,7 @@ request_route {
 	t.Cleanup(func() {
 		cancel()
 		cmd.Wait()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever did not stop by itself
 		logf.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(k.log)
