@@ -32,12 +32,7 @@ func TestBaresipAudio(t *testing.T) {
 	callee.wait(t)
 
 	heard := func(who string) (f440, f880 float64, seconds float64) {
-		matches, _ := filepath.Glob(filepath.Join(dir, who, "snd", "*-dec.wav"))
-		if len(matches) != 1 {
-			log, _ := os.ReadFile(filepath.Join(dir, who, "out.log"))
-			t.Fatalf("%s wrote no decoded audio (baresip sndfile): %v\n%s", who, matches, tail(string(log), 3000))
-		}
-		samples := readWAV(t, matches[0])
+		samples := baresipHeard(t, dir, who)
 		return goertzel(samples, 440), goertzel(samples, 880), float64(len(samples)) / 8000
 	}
 	a440, a880, secs := heard("1001")
@@ -89,12 +84,20 @@ func (e *env) baresip(dir, number, password string, tone int, extra []string, qu
 // conf to its configuration.
 func (e *env) baresipWAV(dir, number, password, wav, accountParams, conf string, extra []string, quit int) *baresipRun {
 	e.t.Helper()
-	home := filepath.Join(dir, number)
+	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;answermode=auto;regint=600%s", number, e.addr("udp"), password, accountParams)
+	return baresipAccount(e.t, dir, number, account, wav, conf, extra, quit)
+}
+
+// baresipAccount starts a softphone in dir/name with one account line (any registrar: a
+// phone of another PBX too) that sends a WAV file and quits after quit seconds.
+func baresipAccount(t *testing.T, dir, name, account, wav, conf string, extra []string, quit int) *baresipRun {
+	t.Helper()
+	home := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Join(home, "snd"), 0o755); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	port := freePortPair(e.t)
-	rtp := freePort(e.t)
+	port := freePortPair(t)
+	rtp := freePort(t)
 	config := fmt.Sprintf(`poll_method epoll
 sip_listen 127.0.0.1:%d
 audio_player alsa,null
@@ -117,10 +120,9 @@ snd_path %s
 	if strings.Contains(conf, "audio_player ") {
 		config = strings.Replace(config, "audio_player alsa,null\n", "", 1)
 	}
-	accounts := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;answermode=auto;regint=600%s\n", number, e.addr("udp"), password, accountParams)
-	for name, content := range map[string]string{"config": config, "accounts": accounts} {
-		if err := os.WriteFile(filepath.Join(home, name), []byte(content), 0o600); err != nil {
-			e.t.Fatal(err)
+	for file, content := range map[string]string{"config": config, "accounts": account + "\n"} {
+		if err := os.WriteFile(filepath.Join(home, file), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -128,21 +130,33 @@ snd_path %s
 	cmd := exec.CommandContext(ctx, "baresip", args...)
 	out, err := os.Create(filepath.Join(home, "out.log"))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	r := &baresipRun{cmd: cmd, done: make(chan error, 1)}
 	go func() { r.done <- cmd.Wait(); cancel(); out.Close() }()
-	e.t.Cleanup(func() {
+	t.Cleanup(func() {
 		cmd.Process.Kill()
 		err := <-r.done
 		r.done <- err
 	})
 	return r
+}
+
+// baresipHeard returns what the softphone in dir/name decoded from the network in its one
+// call (baresip's sndfile module writes it).
+func baresipHeard(t *testing.T, dir, name string) []float64 {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dir, name, "snd", "*-dec.wav"))
+	if len(matches) != 1 {
+		log, _ := os.ReadFile(filepath.Join(dir, name, "out.log"))
+		t.Fatalf("%s wrote no decoded audio (baresip sndfile): %v\n%s", name, matches, tail(string(log), 3000))
+	}
+	return readWAV(t, matches[0])
 }
 
 // freePortPair returns a port p with p and p+1 free (baresip also binds TLS on p+1).
@@ -217,4 +231,34 @@ func goertzel(s []float64, freq float64) float64 {
 		a, b = x+k*a-b, a
 	}
 	return a*a + b*b - k*a*b
+}
+
+// toneShare is the share of the samples' energy that is a tone at freq: about 1 for that pure
+// tone, near 0 for another tone, speech or silence. It is summed over blocks of 50 ms, so that
+// the phase jumps where a receiver dropped or inserted audio do not cancel the tone out.
+func toneShare(s []float64, freq float64) float64 {
+	const block = 400
+	var tone, energy float64
+	for i := 0; i < len(s); i += block {
+		b := s[i:min(i+block, len(s))]
+		var e float64
+		for _, x := range b {
+			e += x * x
+		}
+		tone += 2 * goertzel(b, freq)
+		energy += float64(len(b)) * e
+	}
+	if energy == 0 {
+		return 0
+	}
+	return tone / energy
+}
+
+// wantTone fails the test unless what was heard (8 kHz samples) is at least seconds long and
+// mostly a tone at freq.
+func wantTone(t *testing.T, what string, s []float64, freq float64, seconds int) {
+	t.Helper()
+	if share := toneShare(s, freq); len(s) < seconds*8000 || share < 0.5 {
+		t.Errorf("%s: %.1f s of audio, %.0f%% of its energy at %.0f Hz; want %d s of that tone", what, float64(len(s))/8000, 100*share, freq, seconds)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -105,6 +106,11 @@ request_route {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-DD", "-E", "-f", path, "-m", "64", "-M", "8", "-Y", dir, "-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Kamailio forks its workers: it runs in a process group of its own, and stopping it
+	// stops the group (a SIGKILL to the main process alone would leave the workers running).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -112,6 +118,7 @@ request_route {
 	t.Cleanup(func() {
 		cancel()
 		cmd.Wait()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever did not stop by itself
 		logf.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(k.log)
@@ -226,5 +233,66 @@ func TestTrunkKamailio(t *testing.T) {
 			t.Fatalf("no re-registration within 30 s: %q, binding until %d (was %d)", s, n, before)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBaresipTrunkCall: a baresip phone registered as 1001 dials a German number in national
+// format; the outbound route sends it through the trunk registered at Kamailio, in E.164 with
+// 1001's own DID as the caller, Privox answers Kamailio's challenge, and the provider's network
+// behind Kamailio (a sipp UAS) answers and sends back every RTP packet it receives. 1001 sends
+// a 440 Hz tone and hears it back: its audio reached the UAS and the UAS's reached 1001, both
+// through Privox's relay. The hang-up goes through Kamailio, as the dialog's route set says.
+func TestBaresipTrunkCall(t *testing.T) {
+	need(t, "baresip", "baresip")
+	e := start(t, nil)
+	e.ext("1001", "secret-1001")
+	network := e.newPeer("udp")
+	far := e.sippUAS("provider network", "uas.xml", network, "-rtp_echo")
+	k := startKamailio(t, freePort(t), network.port, "provider.test", "acme-trunk", "trunk-secret-1")
+	for _, args := range [][]string{
+		{"dial", "settings", "--tenant", "default", "--country", "DE", "--main-number", "030 1234000"},
+		{"trunk", "set", "--tenant", "default", "--name", "provider", "--kind", "register", "--server", kamailioIP + ":" + strconv.Itoa(k.port),
+			"--username", "acme-trunk", "--password", "trunk-secret-1", "--expires", "60"},
+		{"route", "set", "--tenant", "default", "--name", "national", "--pattern", "_0[1-9]X.", "--trunks", "provider"},
+		{"did", "add", "--tenant", "default", "--number", "030 1234001", "--dest", "extension:1001"},
+	} {
+		if out, er, code := e.p.CLI(args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, er)
+		}
+	}
+	waitFor(t, "the trunk registered at Kamailio", func() bool {
+		for _, s := range e.srv().TrunkStates(1) {
+			if s.Trunk == "provider" && s.State == "registered" {
+				return true
+			}
+		}
+		return false
+	})
+	dir := t.TempDir()
+	before := e.p.App.Relay().Stats().PacketsRelayed
+	e.baresip(dir, "1001", "secret-1001", 440, []string{"-e", "/dial 0301234567"}, 6).wait(t)
+	wantTone(t, "1001 hears its tone back from the provider's network", baresipHeard(t, dir, "1001"), 440, 2)
+	if n := e.p.App.Relay().Stats().PacketsRelayed - before; n < 2*50*2 { // anchored: 2 s each way at least
+		t.Errorf("relay forwarded only %d packets", n)
+	}
+	far.wait(t)
+	var invite, bye string
+	for _, m := range strings.Split(far.messages(), "UDP message received") {
+		if i := strings.Index(m, "INVITE sip:"); i >= 0 && i < 200 {
+			invite = m
+		}
+		if i := strings.Index(m, "BYE sip:"); i >= 0 && i < 200 {
+			bye = m
+		}
+	}
+	if !strings.Contains(invite, "INVITE sip:+49301234567@") || !strings.Contains(invite, "From: <sip:+49301234001@") {
+		t.Errorf("INVITE at the provider's network, want +49301234567 from +49301234001:\n%s", tail(far.messages(), 3000))
+	}
+	if !strings.Contains(bye, "Via: SIP/2.0/UDP "+kamailioIP+":"+strconv.Itoa(k.port)) {
+		t.Errorf("BYE at the provider's network did not come through Kamailio:\n%s", bye)
+	}
+	waitFor(t, "the CDR", func() bool { c := e.cdrs(t); return len(c) == 1 && !c[0].InProgress })
+	if c := e.cdrs(t)[0]; c.Direction != "outbound" || c.Trunk != "provider" || c.Cause != 200 || c.Caller != "1001" || c.DurationMS < 2000 {
+		t.Errorf("CDR %+v", c)
 	}
 }
