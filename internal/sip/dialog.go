@@ -193,6 +193,7 @@ func (c *call) peerBye(from media.LegID) {
 		return
 	}
 	c.state = stEnded
+	c.endAt = time.Now() // the call ends with the BYE, not when the other side answers ours
 	c.mu.Unlock()
 	by := "caller"
 	if from == media.LegB {

@@ -926,6 +926,7 @@ func (c *call) hangup(reason string, status int) {
 			return
 		}
 		c.state = stEnded
+		c.endAt = time.Now() // before the BYEs, which may wait for slow phones
 		c.mu.Unlock()
 		c.log.Info("hanging up", "reason", reason)
 		done := make(chan struct{}, 2)
@@ -966,7 +967,9 @@ func (c *call) finish(cause int, by string) {
 	c.endOnce.Do(func() {
 		c.mu.Lock()
 		c.state = stEnded
-		c.endAt = time.Now()
+		if c.endAt.IsZero() {
+			c.endAt = time.Now()
+		}
 		c.cause = cause
 		c.hangupBy = by
 		c.unmarkBusy()
