@@ -5,7 +5,10 @@ BIN := bin/privox
 
 .PHONY: run test build deps-run vet fmt bench clean
 
+# The system prompts are synthesised before the first start, so that the first calls hear
+# them (serve would make them in the background); later runs find them current.
 run: deps-run build
+	./$(BIN) prompts generate
 	./$(BIN) serve
 
 build:
