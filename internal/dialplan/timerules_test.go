@@ -68,7 +68,7 @@ func TestTimeStage(t *testing.T) {
 		{saturday, "carrier", "+49305550400", KindExtension, "1002", "no time rule for DID +49305550400", "goes to extension 1002"},
 		{saturday, "", "1001", KindExtension, "1001", "not a call from a trunk", ""},
 	} {
-		now = c.at.UTC() // the clock's zone does not matter, the calendar's does
+		now = c.at.UTC()                                                                                     // the clock's zone does not matter, the calendar's does
 		d, err := p.Route(Explaining(context.Background()), &Request{TenantID: 1, Trunk: c.trunk, To: c.to}) // the trace in full
 		if err != nil {
 			t.Fatal(err)

@@ -170,6 +170,33 @@ func TestBrowserTrunksDIDsGroupsMailboxes(t *testing.T) {
 	if state != "switched off" || boxOf().Enabled {
 		t.Fatalf("after switching off: page %q, enabled %v", state, boxOf().Enabled)
 	}
+	// The box's settings: a message length under the minimum is refused at its field and
+	// nothing changes; then German prompts, 2 minutes, 50 messages, 30 days, operator 402.
+	run(t, ctx, "box settings refused",
+		chromedp.Click(chromedp.ID(fmt.Sprintf("#edit-email-%d", e1.ID))),
+		chromedp.WaitVisible(chromedp.ID("#box-settings")),
+		chromedp.SetValue(chromedp.ID("#max_message_secs"), "5"),
+		chromedp.Click(chromedp.ID("#save-settings")),
+		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		into(invalidFields(), &invalid), into(chromedp.Text(chromedp.ID("#form-error")), &msg),
+	)
+	before := boxOf()
+	if invalid != "max_message_secs" || before.MaxMessageSecs == 5 {
+		t.Fatalf("message length 5 s: invalid %q, message %q, stored %d", invalid, msg, before.MaxMessageSecs)
+	}
+	run(t, ctx, "box settings saved",
+		chromedp.SetValue(chromedp.ID("#language"), "de"),
+		chromedp.SetValue(chromedp.ID("#max_message_secs"), "120"),
+		chromedp.SetValue(chromedp.ID("#max_messages"), "50"),
+		chromedp.SetValue(chromedp.ID("#retention_days"), "30"),
+		chromedp.SetValue(chromedp.ID("#operator"), "402"),
+		chromedp.Click(chromedp.ID("#save-settings")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	if b := boxOf(); b.Language != "de" || b.MaxMessageSecs != 120 || b.MaxMessages != 50 || b.RetentionDays != 30 || b.Operator != "402" {
+		t.Fatalf("stored settings %+v", b)
+	}
+	shot(t, ctx, "mailbox-settings-en")
 
 	// German.
 	admin, err := p.App.DB.UserByEmail(t.Context(), def.ID, "admin@localhost")

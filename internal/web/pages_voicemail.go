@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/privox/privox/internal/store"
 )
@@ -260,6 +261,15 @@ func (s *Server) renderMailboxes(w http.ResponseWriter, r *http.Request, v *view
 			return
 		}
 		d.Edit, d.Email = &b, formEmailCopy(b.VoicemailBox, v.Form)
+		if v.Form == nil {
+			v.Form = url.Values{}
+		}
+		if v.Form.Get("settings_form") == "" { // else the settings as entered, refused
+			for k, val := range map[string]string{"language": b.Language, "max_message_secs": strconv.Itoa(b.MaxMessageSecs),
+				"max_messages": strconv.Itoa(b.MaxMessages), "retention_days": strconv.Itoa(b.RetentionDays), "operator": b.Operator} {
+				v.Form.Set(k, val)
+			}
+		}
 	}
 	if v.Flash == "" {
 		v.Flash = flash(r, v)
@@ -281,6 +291,39 @@ func (s *Server) mailboxEmail(w http.ResponseWriter, r *http.Request, v *view) {
 		http.Redirect(w, r, fmt.Sprintf("/t/%d/mailboxes?done=vm_email", v.Tenant), http.StatusSeeOther)
 	default:
 		s.renderMailboxes(w, r, v, http.StatusBadRequest)
+	}
+}
+
+// mailboxSettings changes how a box takes and keeps messages: its language, the longest
+// message, how many it holds, for how many days, and whom 0 reaches.
+func (s *Server) mailboxSettings(w http.ResponseWriter, r *http.Request, v *view) {
+	ext, ok := s.pathID(w, r, v, "extension")
+	if !ok {
+		return
+	}
+	r.URL.RawQuery = url.Values{"edit": {strconv.FormatInt(ext, 10)}}.Encode()
+	f := v.Form
+	f.Set("settings_form", "1")
+	lang, op := f.Get("language"), strings.TrimSpace(f.Get("operator"))
+	body := map[string]any{"language": lang, "operator": op}
+	for _, k := range []string{"max_message_secs", "max_messages", "retention_days"} {
+		n, err := strconv.Atoi(strings.TrimSpace(f.Get(k)))
+		if err != nil {
+			formError(v, k, v.T("err.number"))
+			s.renderMailboxes(w, r, v, http.StatusBadRequest)
+			return
+		}
+		body[k] = n
+	}
+	ae := s.call(r, "PATCH", tpath(v, "/extensions/%d/voicemail", ext), body, f.Get("csrf"), nil)
+	switch {
+	case ae == nil:
+		http.Redirect(w, r, fmt.Sprintf("/t/%d/mailboxes?done=mailbox", v.Tenant), http.StatusSeeOther)
+	case ae.Status == http.StatusBadRequest:
+		v.Error, v.Field = ae.Message, ae.Field
+		s.renderMailboxes(w, r, v, http.StatusBadRequest)
+	default:
+		s.fail(w, r, v, ae)
 	}
 }
 

@@ -229,6 +229,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/email/relay/delete", s.page(s.emailRelayDelete))
 	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/email", s.page(s.myVoicemailEmail))
 	m.HandleFunc("POST /t/{tenant}/mailboxes/{extension}/email", s.page(s.mailboxEmail))
+	m.HandleFunc("POST /t/{tenant}/mailboxes/{extension}/settings", s.page(s.mailboxSettings))
 	m.HandleFunc("POST /t/{tenant}/me/voicemail/objection", s.page(s.myEmailObjection))
 	m.HandleFunc("GET /t/{tenant}/forwarding", s.page(s.forwardingPage))
 	m.HandleFunc("POST /t/{tenant}/forwarding/settings", s.page(s.forwardSettingsSave))
