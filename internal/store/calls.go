@@ -13,6 +13,12 @@ func init() {
 	// cdrs(start_at) duplicated what cdrs(tenant_id, start_at) serves: every reader of CDRs by
 	// time (retention, statistics) asks per tenant. One index fewer per call and per swept row.
 	addMigration("0207_cdrs_start_dropped", `DROP INDEX cdrs_start;`)
+	// The lists page a tenant's CDRs and a user's journal by id (keyset): without these the
+	// first page of a tenant with a million CDRs sorts them all.
+	addMigration("0640_list_indexes", `
+CREATE INDEX cdrs_tenant_id ON cdrs(tenant_id, id);
+CREATE INDEX call_journal_user_id ON call_journal(tenant_id, user_id, id);
+`)
 	// A journal line names the other party: erasing that person masks their side of the line
 	// (number, name) and leaves the rest of the owner's journal alone. Existing lines learn
 	// the other party from the call's CDR.
