@@ -494,8 +494,9 @@ func (db *DB) UpsertContacts(ctx context.Context, tenantID, bookID int64, owner 
 // bulkTx runs fn in a transaction like InTx; a large one on SQLite (big) runs on a
 // connection set up for it before BEGIN (SQLite fixes these when a write transaction
 // begins, so they cannot be set inside one), and back to the defaults afterwards:
-//   - a 256 MB page cache, as a large import would spill SQLite's default 2 MB one to the
-//     WAL many times over;
+//   - a 64 MB page cache, as a large import would spill SQLite's default 2 MB one to the
+//     WAL many times over (a connection's SQLite has 256 MB in all: a cache that size ran
+//     it out of memory at a million contacts);
 //   - no statement journals: every many-row INSERT that might fail half-way would keep one
 //     (to undo that statement alone), copying each page it touches first. In a bulk
 //     transaction a failing row fails the whole transaction anyway (the inserts say OR
@@ -511,35 +512,39 @@ func (db *DB) bulkTx(ctx context.Context, big bool, fn func(tx *DB) error) error
 	if err != nil {
 		return fmt.Errorf("store: connection: %w", db.note(err))
 	}
-	defer conn.Close()
-	reset := context.WithoutCancel(ctx)
-	defer func() {
-		// A connection that cannot be set back is not given back to the pool.
-		for _, q := range []string{`PRAGMA foreign_keys = ON`, `PRAGMA temp_store = DEFAULT`, `PRAGMA cache_size = -2000`} {
-			if _, err := conn.ExecContext(reset, q); err != nil {
-				conn.Raw(func(any) error { return driver.ErrBadConn })
-				return
+	err = func() error {
+		for _, q := range []string{`PRAGMA cache_size = -65536`, `PRAGMA temp_store = MEMORY`, `PRAGMA foreign_keys = OFF`} {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return err
 			}
 		}
-	}()
-	for _, q := range []string{`PRAGMA cache_size = -262144`, `PRAGMA temp_store = MEMORY`, `PRAGMA foreign_keys = OFF`} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: begin: %w", db.note(err))
+		}
+		inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds, state: db.state, key: db.key, bulk: true}
+		if err := fn(inner); err != nil {
+			tx.Rollback()
 			return err
 		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: commit: %w", db.note(mapErr(err)))
+		}
+		return nil
+	}()
+	// Not deferred: the driver panics when SQLite runs out of memory, and database/sql
+	// cannot close (or use) a connection a panic left in use, so a deferred close would
+	// hang the process instead of letting the panic end it. A connection that cannot be set
+	// back is not given back to the pool.
+	reset := context.WithoutCancel(ctx)
+	for _, q := range []string{`PRAGMA foreign_keys = ON`, `PRAGMA temp_store = DEFAULT`, `PRAGMA cache_size = -2000`} {
+		if _, rerr := conn.ExecContext(reset, q); rerr != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			break
+		}
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", db.note(err))
-	}
-	inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds, state: db.state, key: db.key, bulk: true}
-	if err := fn(inner); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", db.note(mapErr(err)))
-	}
-	return nil
+	conn.Close()
+	return err
 }
 
 // insertRows is how many contacts one INSERT statement carries (29 values each).
