@@ -420,10 +420,12 @@ func (s *Service) record(ctx context.Context, h *call.Handle, max time.Duration,
 	}
 	// The sink runs on the media goroutine, which may still hold it for a frame after Record
 	// returned: it appends under a lock and stops once closed.
+	// The audio gathers in chunks of a second, so that a call holds what it recorded, not
+	// the longest message it might record, and growing never copies what is there.
 	var mu sync.Mutex
 	closed := false
-	buf := make([]int16, 0, audio.Samples(min(max, 60*time.Second)))
-	limit := audio.Samples(max)
+	var chunks [][]int16
+	n, limit, chunk := 0, audio.Samples(max), audio.Samples(time.Second)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var key atomic.Int32
@@ -451,15 +453,28 @@ func (s *Service) record(ctx context.Context, h *call.Handle, max time.Duration,
 		if closed {
 			return
 		}
-		if len(buf)+len(f) > limit {
-			f = f[:limit-len(buf)]
+		if n+len(f) > limit {
+			f = f[:limit-n]
 		}
-		buf = append(buf, f...)
+		n += len(f)
+		for len(f) > 0 {
+			if len(chunks) == 0 || len(chunks[len(chunks)-1]) == chunk {
+				chunks = append(chunks, make([]int16, 0, chunk))
+			}
+			c := &chunks[len(chunks)-1]
+			take := min(len(f), chunk-len(*c))
+			*c = append(*c, f[:take]...)
+			f = f[take:]
+		}
 	})
 	cancel()
 	<-keys
 	mu.Lock()
 	closed = true
+	buf := make([]int16, 0, n)
+	for _, c := range chunks {
+		buf = append(buf, c...)
+	}
 	mu.Unlock()
 	k := rune(key.Load())
 	if err != nil && k != 0 && !errors.Is(err, call.ErrHungUp) {
