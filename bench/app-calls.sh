@@ -110,7 +110,7 @@ if [ "$ONLY" != asterisk ]; then
     || { log "creating the menu failed"; exit 1; }
   TARGET_PORT=$PVX_SIP_PORT
   UAC_SCENARIO=uac_media_auth.xml
-  UAC_ARGS=(-s 600 -au u1 -ap "$PASSWORD" -key caller u1)
+  UAC_ARGS=(-s 600 -au u1 -ap "$PASSWORD" -auth_uri "600@$HOST:$PVX_SIP_PORT" -key caller u1) # the digest names the Request-URI
   RELAYED_FN="metric privox_app_frames_sent_total"
   LATE_FN="metric privox_app_frames_late_total"
   SESSIONS_FN="metric privox_media_sessions"
