@@ -19,6 +19,12 @@ func init() {
 CREATE INDEX cdrs_tenant_id ON cdrs(tenant_id, id);
 CREATE INDEX call_journal_user_id ON call_journal(tenant_id, user_id, id);
 `)
+	// Users page by id and by name the same way (the unique (tenant_id, email) index made
+	// SQLite sort a tenant's users for every page).
+	addMigration("0641_user_list_indexes", `
+CREATE INDEX users_tenant_id ON users(tenant_id, id);
+CREATE INDEX users_tenant_name ON users(tenant_id, name, id);
+`)
 	// A journal line names the other party: erasing that person masks their side of the line
 	// (number, name) and leaves the rest of the owner's journal alone. Existing lines learn
 	// the other party from the call's CDR.

@@ -41,7 +41,9 @@ func (p Page) keyset(cols map[string]sortCol) (string, []any, string) {
 		n, _ := strconv.ParseInt(p.AfterKey, 10, 64)
 		key = n
 	}
-	return " AND (" + col.expr + " " + cmp + " ? OR (" + col.expr + " = ? AND id " + cmp + " ?))", []any{key, key, p.After}, order
+	// A row value, which both engines compare in order and read from an index on (col, id)
+	// as one range.
+	return " AND (" + col.expr + ", id) " + cmp + " (?, ?)", []any{key, p.After}, order
 }
 
 // search is the WHERE fragment (starting with " AND ") matching the page's Search as a
