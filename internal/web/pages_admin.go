@@ -220,3 +220,46 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/me/password?done=password", v.Tenant), http.StatusSeeOther)
 }
+
+// tenants lists every tenant and makes new ones (operators only: the API's tenant routes
+// refuse everyone else).
+func (s *Server) tenants(w http.ResponseWriter, r *http.Request, v *view) {
+	s.renderTenants(w, r, v, http.StatusOK)
+}
+
+func (s *Server) renderTenants(w http.ResponseWriter, r *http.Request, v *view, status int) {
+	// The page lives under a tenant's path like every other: that tenant must be the
+	// caller's to see.
+	if ae := s.call(r, "GET", tpath(v, ""), nil, "", nil); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	l, ok := listPage[store.Tenant](s, w, r, v, "/api/v1/tenants", nil)
+	if !ok {
+		return
+	}
+	if v.Flash == "" {
+		v.Flash = flash(r, v)
+	}
+	if v.Form == nil {
+		v.Form = url.Values{"retention_preset": {"default"}}
+	}
+	v.Data = l.Items
+	s.render(w, r, status, "tenants", v)
+}
+
+func (s *Server) tenantCreate(w http.ResponseWriter, r *http.Request, v *view) {
+	f := v.Form
+	body := map[string]string{"name": strings.TrimSpace(f.Get("name")), "sip_domain": strings.TrimSpace(f.Get("sip_domain")),
+		"retention_preset": f.Get("retention_preset"), "admin_contact": strings.TrimSpace(f.Get("admin_contact"))}
+	ae := s.call(r, "POST", "/api/v1/tenants", body, f.Get("csrf"), nil)
+	switch {
+	case ae == nil:
+		http.Redirect(w, r, fmt.Sprintf("/t/%d/tenants?done=tenant", v.Tenant), http.StatusSeeOther)
+	case ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict:
+		v.Error, v.Field = ae.Message, ae.Field
+		s.renderTenants(w, r, v, ae.Status)
+	default:
+		s.fail(w, r, v, ae)
+	}
+}

@@ -172,6 +172,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/tokens", s.page(s.tokenCreate))
 	m.HandleFunc("POST /t/{tenant}/tokens/{token}/revoke", s.page(s.tokenRevoke))
 	m.HandleFunc("GET /t/{tenant}/holds", s.page(s.holds))
+	m.HandleFunc("GET /t/{tenant}/tenants", s.page(s.tenants))
+	m.HandleFunc("POST /t/{tenant}/tenants", s.page(s.tenantCreate))
 	m.HandleFunc("POST /t/{tenant}/holds", s.page(s.holdPlace))
 	m.HandleFunc("POST /t/{tenant}/holds/{hold}/release", s.page(s.holdRelease))
 	m.HandleFunc("GET /t/{tenant}/docs", s.page(s.docs))
@@ -279,6 +281,9 @@ func (v *view) Active(prefix string) bool {
 
 // Admin reports whether the signed-in user administers the tenant.
 func (v *view) Admin() bool { return v.S != nil && v.S.P.IsAdmin() }
+
+// Operator reports whether the signed-in user runs the installation (all tenants).
+func (v *view) Operator() bool { return v.S != nil && v.S.P.Operator }
 
 // pageFunc handles a page of a signed-in user.
 type pageFunc func(w http.ResponseWriter, r *http.Request, v *view)
