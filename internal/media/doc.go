@@ -30,23 +30,7 @@
 // atomically by the signalling side. See relay_bench_test.go and the medialoadtest package for
 // measurements.
 //
-// Media applications (prompts, tones, recording) use the paced sender and the recorder:
-//   - [Pacer]: one goroutine serves many outgoing streams on one absolute 20 ms schedule taken
-//     from a monotonic start (a timing wheel of [PacerConfig].Slots instants per period, streams
-//     spread evenly over them); after a stall it catches up at most MaxCatchUp frames and skips
-//     the rest. NewPacer → Start → Open … → Stop; Stats counts packets, late ones and skips.
-//   - [Stream] (Pacer.Open with a [StreamConfig]: codec, Send func): every period one G.711
-//     frame from the current [Playback] or silence, RTP timestamps +160 per period (they jump
-//     with the clock after a skip), sequence +1 per packet, marker on the first packet of each
-//     talkspurt. Play(audio.Sound) returns a Playback (Done, Stop for barge-in, Stopped);
-//     Stream.Stop, SetCodec, Close. Session.InjectRaw(leg, pkt) is the Send that puts a
-//     stream on a relay leg (SRTP-protected when the leg uses SRTP).
-//   - [Recorder]: WriteRTP/WritePCM collect a leg's audio (bounded length, gaps as silence),
-//     Save stores it as an encrypted G.711 WAV content file through filestore in one step.
-//   - [DigitDetector]: one per received leg; FeedRTP(pt, payload) runs in-band DTMF detection
-//     on G.711 audio, FeedEvent(DTMFEvent) takes RFC 4733 events (from Session.OnDTMF); after
-//     the first event the leg's in-band detection is off, so no press counts twice.
-//   - [CollectDigits]: key presses from a channel (RFC 4733 and in-band, merged by the leg)
-//     until Max digits, a terminator, a first-digit or inter-digit time-out, or hang-up; never
-//     more than [MaxCollect].
+// Media applications (prompts, tones, recording, DTMF collection) live in the call model
+// (package call): its endpoints send on their own pacer through [Session.Inject] and hear a
+// leg through [Session.Tap].
 package media
