@@ -177,3 +177,55 @@ func TestHangupEndsEverything(t *testing.T) {
 		t.Errorf("play after hang-up: %v", err)
 	}
 }
+
+// TestPacerPhases: streams are spread evenly over the shards and the phases of the frame, and
+// a shard sleeps from one occupied phase to the next (a whole frame when it has one).
+func TestPacerPhases(t *testing.T) {
+	p := NewPacer()
+	p.Close() // the shards' state is examined, not their sending
+	n := len(p.shards) * Phases * 3
+	eps := make([]*Endpoint, n)
+	for i := range eps {
+		eps[i] = &Endpoint{}
+		eps[i].sh = p.add(eps[i])
+	}
+	for si, sh := range p.shards {
+		for ph := range sh.phases {
+			if got := len(sh.phases[ph]); got != 3 {
+				t.Errorf("shard %d phase %d: %d streams, want 3", si, ph, got)
+			}
+		}
+	}
+	if st := p.Stats(); st.Streams != n {
+		t.Errorf("stats: %d streams, want %d", st.Streams, n)
+	}
+	for _, e := range eps {
+		e.sh.remove(e)
+		e.sh.remove(e) // twice: counted once
+	}
+	if st := p.Stats(); st.Streams != 0 {
+		t.Fatalf("after removal: %d streams", st.Streams)
+	}
+	sh := p.shards[0]
+	one, two := &Endpoint{}, &Endpoint{}
+	sh.mu.Lock()
+	one.phase, two.phase = 2, 7
+	sh.phases[2][one], sh.phases[7][two] = struct{}{}, struct{}{}
+	sh.n += 2
+	sh.mu.Unlock()
+	defer func() { sh.remove(one); sh.remove(two) }()
+	for _, c := range []struct {
+		ph   int
+		want int64
+		got  int
+	}{{2, 5, 1}, {7, 5, 1}, {0, 2, 0}} {
+		batch, step := sh.due(c.ph, nil)
+		if step != c.want || len(batch) != c.got {
+			t.Errorf("due(%d): %d streams, next in %d phases; want %d, %d", c.ph, len(batch), step, c.got, c.want)
+		}
+	}
+	sh.remove(two)
+	if _, step := sh.due(2, nil); step != Phases {
+		t.Errorf("a single occupied phase: next in %d, want %d", step, Phases)
+	}
+}

@@ -24,11 +24,13 @@ type Endpoint struct {
 	f     media.Format
 	codec audio.Codec
 	pacer *Pacer
+	out   func(media.LegID, *rtp.Packet) error // the session's Inject
 
 	mu       sync.Mutex
 	src      Source
 	done     chan struct{} // closed when src ends or is stopped
 	sh       *shard
+	phase    int // the shard's phase the endpoint sends in (set and read under the shard's lock)
 	ssrc     uint32
 	seq      uint16
 	ts       uint32
@@ -60,6 +62,9 @@ func newEndpoint(ms *media.Session, side media.LegID, f media.Format, p *Pacer) 
 	}
 	e := &Endpoint{ms: ms, side: side, f: f, codec: codec, pacer: p, ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), ts: rand.Uint32(),
 		det: audio.NewDTMFDetector(audio.DTMFOptions{}), digits: make(chan rune, digitBuffer)}
+	if ms != nil {
+		e.out = ms.Inject
+	}
 	e.pkt.Version = 2
 	e.pkt.PayloadType = f.PT
 	e.pkt.SSRC = e.ssrc
@@ -162,7 +167,7 @@ func (e *Endpoint) tick() bool {
 	e.ts += FrameSamples
 	e.lastSend = time.Now()
 	// A leg with no remote yet (or on c=0.0.0.0 hold) just misses the frame; the clock goes on.
-	_ = e.ms.Inject(e.side, &e.pkt)
+	_ = e.out(e.side, &e.pkt)
 	return true
 }
 
