@@ -18,7 +18,8 @@
 #
 # Env knobs: STEP_S (14), CALL_MS (7600), START_CONC (250), MAX_CONC (3200), ONLY
 #            (privox|asterisk), LATE_MAX (0.001: the share of late frames a Privox step may
-#            have; LATE_MAX=1 judges Privox on the call criteria only, like Asterisk), KEEP_WORK=1.
+#            have; LATE_MAX=1 judges Privox on the call criteria only, like Asterisk), KEEP_WORK=1,
+#            PROFILE=1 (a CPU and a heap profile of Privox during each step, see lib.sh).
 # Output: RESULT privox_app_calls=N calls, RESULT asterisk_playback_calls=N calls.
 NAME=app-calls
 source "$(dirname "$0")/lib.sh"
@@ -50,6 +51,7 @@ step() {
   rate=$(( (conc * 1000 + CALL_MS / 2) / CALL_MS )); [ "$rate" -ge 1 ] || rate=1
   calls=$(( rate * STEP_S ))
   l0=$(late); c0=$(cpu_ticks $SERVER_PIDS); t0=$(date +%s.%N)
+  if [ "$TARGET" = privox ]; then profile_privox $(( STEP_S - 2 )) "app-calls-$conc"; fi
   run_uac "$rate" "$calls" $(( STEP_S + CALL_MS / 1000 + 8 ))
   c1=$(cpu_ticks $SERVER_PIDS); t1=$(date +%s.%N); l1=$(late)
   LATE=$(( l1 - l0 ))
