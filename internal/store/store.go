@@ -48,10 +48,11 @@ type DB struct {
 	engine Engine
 	q      querier
 	tx     bool
-	binds  *sync.Map // query text → rebound text (PostgreSQL placeholders)
-	state  *dbState  // shared with transactions: secrets.go, integrity.go
-	key    []byte    // the embedded database's encryption key (nil: clear)
-	bulk   bool      // a SQLite bulk-write transaction (contacts.go, bulkTx)
+	binds  *sync.Map  // query text → rebound text (PostgreSQL placeholders)
+	state  *dbState   // shared with transactions: secrets.go, integrity.go
+	key    []byte     // the embedded database's encryption key (nil: clear)
+	bulk   bool       // a SQLite bulk-write transaction (contacts.go, bulkTx)
+	stmts  *stmtCache // SQLite's prepared statements (stmtcache.go); nil for PostgreSQL
 }
 
 // Open opens (and creates) the database and applies pending migrations. For SQLite, dsn is a
@@ -94,6 +95,9 @@ func open(ctx context.Context, engine Engine, dsn string, key []byte) (*DB, erro
 // startDB wraps an opened handle, checks the connection and applies pending migrations.
 func startDB(ctx context.Context, sdb *sql.DB, engine Engine, key []byte) (*DB, error) {
 	db := &DB{sql: sdb, engine: engine, q: sdb, binds: &sync.Map{}, state: &dbState{}, key: key}
+	if engine == SQLite {
+		db.stmts = newStmtCache(sdb)
+	}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", engine, err)
@@ -106,7 +110,12 @@ func startDB(ctx context.Context, sdb *sql.DB, engine Engine, key []byte) (*DB, 
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	if db.stmts != nil && !db.tx {
+		db.stmts.close()
+	}
+	return db.sql.Close()
+}
 
 // Engine reports which engine is in use.
 func (db *DB) Engine() Engine { return db.engine }
@@ -128,7 +137,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *DB) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", db.note(err))
 	}
-	inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds, state: db.state, key: db.key}
+	inner := &DB{sql: db.sql, engine: db.engine, q: tx, tx: true, binds: db.binds, state: db.state, key: db.key, stmts: db.stmts}
 	if err := fn(inner); err != nil {
 		tx.Rollback()
 		return err
@@ -169,18 +178,29 @@ func (db *DB) Rebind(q string) string {
 
 // Exec runs a statement with ?-placeholders.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := db.stmt(ctx, q); st != nil {
+		r, err := st.ExecContext(ctx, args...)
+		return r, db.note(mapErr(err))
+	}
 	r, err := db.q.ExecContext(ctx, db.Rebind(q), args...)
 	return r, db.note(mapErr(err))
 }
 
 // Query runs a query with ?-placeholders.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := db.stmt(ctx, q); st != nil {
+		r, err := st.QueryContext(ctx, args...)
+		return r, db.note(mapErr(err))
+	}
 	r, err := db.q.QueryContext(ctx, db.Rebind(q), args...)
 	return r, db.note(mapErr(err))
 }
 
 // QueryRow runs a single-row query with ?-placeholders.
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
+	if st := db.stmt(ctx, q); st != nil {
+		return &Row{row: st.QueryRowContext(ctx, args...), db: db}
+	}
 	return &Row{row: db.q.QueryRowContext(ctx, db.Rebind(q), args...), db: db}
 }
 
