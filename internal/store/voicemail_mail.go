@@ -189,6 +189,30 @@ func (db *DB) FinishVoicemailMail(ctx context.Context, d VoicemailMail) error {
 	return nil
 }
 
+// ErrMailNotFailed: only a failed delivery can be retried.
+var ErrMailNotFailed = errors.New("store: delivery is not failed")
+
+// RetryVoicemailMail puts a failed delivery back in the queue: pending, due at at, its
+// attempts counted from zero again and its last error cleared. It fails with ErrNotFound when
+// the tenant has no such delivery and with ErrMailNotFailed when the delivery is in another
+// state (returned with it).
+func (db *DB) RetryVoicemailMail(ctx context.Context, tenantID, id, at int64) (VoicemailMail, error) {
+	res, err := db.Exec(ctx, `UPDATE voicemail_mail SET state = ?, attempts = 0, next_at = ?, last_error = '', reason = '', updated_at = ?
+		WHERE tenant_id = ? AND id = ? AND state = ?`, MailPending, at, Now(), tenantID, id, MailFailed)
+	if err != nil {
+		return VoicemailMail{}, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return VoicemailMail{}, err
+	}
+	d, err := db.VoicemailMailByID(ctx, tenantID, id)
+	if err == nil && n == 0 {
+		err = ErrMailNotFailed
+	}
+	return d, err
+}
+
 // SetMailObjection records (on) or withdraws a person's objection to e-mail copies.
 func (db *DB) SetMailObjection(ctx context.Context, tenantID, userID int64, on bool) error {
 	if !on {
