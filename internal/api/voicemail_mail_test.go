@@ -310,9 +310,22 @@ func TestVoicemailMailRetry(t *testing.T) {
 	if st, body := o.p.Do("POST", retry, o.admin, nil); st != 409 || !strings.Contains(string(body), "not_failed") {
 		t.Fatalf("retry of a sent delivery: %d %s", st, body)
 	}
+	// The command line: refused for the sent delivery, and once it failed again, re-queued.
+	if stdout, stderr, code := o.p.CLI("voicemail", "deliveries", "retry", "--tenant", "acme", fmt.Sprint(d.ID)); code == 0 || !strings.Contains(stderr, "only a failed delivery") {
+		t.Fatalf("cli retry of a sent delivery: %d %s %s", code, stdout, stderr)
+	}
+	if _, err := o.p.App.DB.Exec(t.Context(), `UPDATE voicemail_mail SET state = 'failed', attempts = 2, last_error = 'relay down' WHERE id = ?`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr, code := o.p.CLI("voicemail", "deliveries", "retry", "--tenant", "acme", fmt.Sprint(d.ID)); code != 0 || !strings.Contains(stdout, "pending") {
+		t.Fatalf("cli retry: %d %s %s", code, stdout, stderr)
+	}
+	if _, stderr, code := o.p.CLI("voicemail", "deliveries", "retry", "--tenant", "other", fmt.Sprint(d.ID)); code == 0 || !strings.Contains(stderr, "no delivery") {
+		t.Fatalf("cli retry in another tenant: %d %s", code, stderr)
+	}
 	var audit api.List[store.AuditEntry]
 	o.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/%d/audit?action=voicemail.mail.retry", o.tid), o.admin, nil, &audit)
-	if len(audit.Items) != 1 || audit.Items[0].TargetID != fmt.Sprint(d.ID) {
-		t.Fatalf("audit of the retry: %+v", audit.Items)
+	if len(audit.Items) != 2 || audit.Items[0].TargetID != fmt.Sprint(d.ID) || audit.Items[1].TargetID != fmt.Sprint(d.ID) {
+		t.Fatalf("audit of the retries: %+v", audit.Items)
 	}
 }
