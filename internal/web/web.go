@@ -229,6 +229,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /t/{tenant}/email", s.page(s.email))
 	m.HandleFunc("POST /t/{tenant}/email/relay", s.page(s.emailRelaySave))
 	m.HandleFunc("POST /t/{tenant}/email/relay/delete", s.page(s.emailRelayDelete))
+	m.HandleFunc("POST /t/{tenant}/email/deliveries/{delivery}/retry", s.page(s.emailRetry))
 	m.HandleFunc("POST /t/{tenant}/me/voicemail/{extension}/email", s.page(s.myVoicemailEmail))
 	m.HandleFunc("POST /t/{tenant}/mailboxes/{extension}/email", s.page(s.mailboxEmail))
 	m.HandleFunc("POST /t/{tenant}/mailboxes/{extension}/settings", s.page(s.mailboxSettings))
