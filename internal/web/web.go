@@ -186,6 +186,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /t/{tenant}/routes", s.page(s.routesPage))
 	m.HandleFunc("POST /t/{tenant}/routes", s.page(s.routeSave))
 	m.HandleFunc("POST /t/{tenant}/routes/{route}/delete", s.page(s.deleteNamed("/outbound-routes/%s", "route", "routes", "route_deleted")))
+	m.HandleFunc("GET /t/{tenant}/dialling", s.page(s.dialling))
+	m.HandleFunc("POST /t/{tenant}/dialling", s.page(s.diallingSave))
 	m.HandleFunc("GET /t/{tenant}/dids", s.page(s.dids))
 	m.HandleFunc("POST /t/{tenant}/dids", s.page(s.didCreate))
 	m.HandleFunc("POST /t/{tenant}/dids/{did}/delete", s.page(s.didDelete))
