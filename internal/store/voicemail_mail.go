@@ -298,3 +298,15 @@ func (db *DB) EnabledMailRelays(ctx context.Context) (total, plaintext int, err 
 		Scan(&total, &plaintext)
 	return total, plaintext, mapErr(err)
 }
+
+// CountVoicemailMail returns how many of a tenant's deliveries are in a state (tenantID 0:
+// every tenant's).
+func (db *DB) CountVoicemailMail(ctx context.Context, tenantID int64, state string) (int64, error) {
+	q, args := `SELECT COUNT(*) FROM voicemail_mail WHERE state = ?`, []any{state} // index voicemail_mail_due
+	if tenantID != 0 {
+		q, args = `SELECT COUNT(*) FROM voicemail_mail WHERE tenant_id = ? AND state = ?`, []any{tenantID, state} // voicemail_mail_tenant
+	}
+	var n int64
+	err := db.QueryRow(ctx, q, args...).Scan(&n)
+	return n, mapErr(err)
+}
