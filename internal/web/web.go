@@ -222,6 +222,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /t/{tenant}/phonebooks/{phonebook}/contacts", s.page(s.contactCreate))
 	m.HandleFunc("POST /t/{tenant}/phonebooks/{phonebook}/contacts/{contact}/delete", s.page(s.contactDelete))
 	m.HandleFunc("GET /t/{tenant}/live", s.page(s.live))
+	m.HandleFunc("GET /t/{tenant}/status", s.page(s.statusPage))
 	m.HandleFunc("GET /t/{tenant}/me/forwarding", s.page(s.myForwarding))
 	m.HandleFunc("POST /t/{tenant}/me/forwarding/{extension}", s.page(s.myForwardingSave))
 	m.HandleFunc("GET /t/{tenant}/me/data", s.page(s.myData))

@@ -238,7 +238,7 @@ func TestConsoleTenantIsolation(t *testing.T) {
 	}
 	// Nor the e-mail and forwarding pages: a relay set or removed, codes changed, an e-mail copy
 	// switched or an objection recorded.
-	for _, path := range []string{"/email", "/email?state=all", "/forwarding", "/mailboxes?edit=1", "/dialling"} {
+	for _, path := range []string{"/email", "/email?state=all", "/forwarding", "/mailboxes?edit=1", "/dialling", "/status"} {
 		if st, body, _ := b.do("GET", fmt.Sprintf("/t/%d%s", def.ID, path), nil); st != http.StatusNotFound || strings.Contains(body, "admin@localhost") {
 			t.Errorf("acme admin on default tenant's %s: %d, want 404", path, st)
 		}
