@@ -49,35 +49,23 @@ func TestBrowserDialling(t *testing.T) {
 	}
 	before := settings()
 	var invalid, msg string
-	run(t, ctx, "unknown country",
-		chromedp.SendKeys(chromedp.ID("#country"), "XX"),
-		chromedp.SendKeys(chromedp.ID("#main_number"), "030 1234000"),
-		chromedp.Click(chromedp.ID("#save-dialling")),
-		chromedp.WaitVisible(chromedp.ID("#form-error")),
-		into(invalidFields(), &invalid), into(chromedp.Text(chromedp.ID("#form-error")), &msg),
-	)
-	if invalid != "country" || !strings.Contains(msg, "XX") {
-		t.Fatalf("unknown country: invalid %q, message %q", invalid, msg)
+	// refused sends the form after the actions and requires the error at field.
+	refused := func(what, field string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		run(t, ctx, what, append(actions, chromedp.Click(chromedp.ID("#save-dialling")), chromedp.WaitVisible(chromedp.ID("#form-error")),
+			into(invalidFields(), &invalid), into(chromedp.Text(chromedp.ID("#form-error")), &msg))...)
+		if invalid != field {
+			t.Fatalf("%s: invalid %q, want %s (%q)", what, invalid, field, msg)
+		}
 	}
-	run(t, ctx, "a limit that is no number",
-		chromedp.SetValue(chromedp.ID("#country"), "DE"),
-		chromedp.SetValue(chromedp.ID("#burst_window_s"), "a minute"),
-		chromedp.Click(chromedp.ID("#save-dialling")),
-		chromedp.WaitVisible(chromedp.ID("#form-error")),
-		into(invalidFields(), &invalid),
-	)
-	if invalid != "burst_window_s" {
-		t.Fatalf("a limit that is no number: invalid %q", invalid)
+	refused("unknown country", "country",
+		chromedp.SendKeys(chromedp.ID("#country"), "XX"), chromedp.SendKeys(chromedp.ID("#main_number"), "030 1234000"))
+	if !strings.Contains(msg, "XX") {
+		t.Fatalf("unknown country: message %q", msg)
 	}
-	run(t, ctx, "a limit the API refuses",
-		chromedp.SetValue(chromedp.ID("#burst_window_s"), "0"),
-		chromedp.Click(chromedp.ID("#save-dialling")),
-		chromedp.WaitVisible(chromedp.ID("#form-error")),
-		into(invalidFields(), &invalid),
-	)
-	if invalid != "burst_window_s" {
-		t.Fatalf("burst without a window: invalid %q", invalid)
-	}
+	refused("a limit that is no number", "burst_window_s",
+		chromedp.SetValue(chromedp.ID("#country"), "DE"), chromedp.SetValue(chromedp.ID("#burst_window_s"), "a minute"))
+	refused("burst without a window", "burst_window_s", chromedp.SetValue(chromedp.ID("#burst_window_s"), "0"))
 	if after := settings(); after != before {
 		t.Fatalf("refused settings were stored: %+v", after)
 	}

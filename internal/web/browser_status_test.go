@@ -52,7 +52,9 @@ func TestBrowserStatus(t *testing.T) {
 	p.MustDo(201, "POST", tb+"/users", p.AdminToken, map[string]string{"name": "Uwe", "email": "uwe@example.test", "password": "uwe-long-password"}, nil)
 	signIn(t, ctx, p.URL, "default", "admin@localhost", privoxtest.AdminPassword)
 
-	text := func(id string, dst *string) chromedp.Action[chromedp.Void] { return into(chromedp.Text(chromedp.ID(id)), dst) }
+	text := func(id string, dst *string) chromedp.Action[chromedp.Void] {
+		return into(chromedp.Text(chromedp.ID(id)), dst)
+	}
 	var ready, db, sip, cdrs, failed, trunk, uptime, goroutines, instCDRs string
 	run(t, ctx, "status as operator",
 		chromedp.Click(chromedp.CSS(`nav a[href$="/status"]`)),

@@ -21,10 +21,16 @@ type figure struct {
 	Warn bool
 }
 
+// figures is a table of figures; Heading is the id of its heading.
+type figures struct {
+	Heading, FigureCol, ValueCol string
+	Rows                         []figure
+}
+
 type statusView struct {
 	St           api.Status
-	Tenant       []figure
-	Installation []figure
+	Tenant       figures
+	Installation figures
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
@@ -36,15 +42,17 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 	if st.Tenant.Trunks == nil {
 		st.Tenant.Trunks = []api.TrunkStatus{}
 	}
-	d := statusView{St: st}
+	d := statusView{St: st, Tenant: figures{Heading: "tenant-figures", FigureCol: v.T("status.figure"), ValueCol: v.T("status.value")}}
+	d.Installation = d.Tenant
+	d.Installation.Heading = "installation-figures"
 	t := st.Tenant
 	if t.SIPRunning {
-		d.Tenant = append(d.Tenant, figure{ID: "registrations", Label: v.T("status.registrations"), Value: strconv.Itoa(t.Registrations)},
+		d.Tenant.Rows = append(d.Tenant.Rows, figure{ID: "registrations", Label: v.T("status.registrations"), Value: strconv.Itoa(t.Registrations)},
 			figure{ID: "active-calls", Label: v.T("status.calls"), Value: strconv.Itoa(t.ActiveCalls)})
 	} else {
-		d.Tenant = append(d.Tenant, figure{ID: "sip", Label: v.T("status.registrations"), Value: v.T("status.nosip"), Warn: true})
+		d.Tenant.Rows = append(d.Tenant.Rows, figure{ID: "sip", Label: v.T("status.registrations"), Value: v.T("status.nosip"), Warn: true})
 	}
-	d.Tenant = append(d.Tenant,
+	d.Tenant.Rows = append(d.Tenant.Rows,
 		figure{ID: "cdrs", Label: v.T("status.cdrs"), Value: strconv.FormatInt(t.CDRs, 10)},
 		figure{ID: "blocked", Label: v.T("status.blocked"), Value: countsText(v, t.Blocked)},
 		figure{ID: "mail-flow", Label: v.T("status.mailflow"), Value: mailFlowText(v, t)},
@@ -54,7 +62,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 	if in := st.Installation; in != nil {
 		n := func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) }
 		mib := func(b float64) string { return strconv.FormatFloat(b/(1<<20), 'f', 1, 64) + " MiB" }
-		d.Installation = []figure{
+		d.Installation.Rows = []figure{
 			{ID: "uptime", Label: v.T("status.uptime"), Value: (time.Duration(in.UptimeSeconds) * time.Second).String()},
 			{ID: "inst-registrations", Label: v.T("status.registrations"), Value: n(in.RegisteredContacts)},
 			{ID: "inst-calls", Label: v.T("status.calls"), Value: n(in.ActiveCalls)},
