@@ -78,6 +78,10 @@ type Deps struct {
 	MailChanged func(ctx context.Context)
 	// MailPlaintextAllowed: the installation's local-testing switch allows plaintext relays.
 	MailPlaintextAllowed bool
+	// Readiness runs the checks /readyz makes; Gatherer is the Prometheus registry /metrics
+	// serves (status.go; nil: that route answers 503).
+	Readiness func(ctx context.Context) []ReadyCheck
+	Gatherer  prometheus.Gatherer
 }
 
 // Server serves the API.

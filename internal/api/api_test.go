@@ -422,6 +422,11 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An e-mail delivery of that message (tenant B has no relay, so it stays pending).
+	delivB, err := p.App.DB.EnqueueVoicemailMail(t.Context(), msgB, time.Now().UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.MustDo(200, "PUT", b+"/groups/2600", f.adminB, map[string]any{"name": "beta-group-marker", "members": []map[string]any{{"extension": "2001"}}}, nil)
 	var didB created
 	p.MustDo(200, "POST", b+"/dids", f.adminB, map[string]any{"number": "+43 1 5556000", "last": "+43 1 5556099", "dest_kind": "extension", "dest_number": "2001"}, &didB)
@@ -433,7 +438,7 @@ func TestTenantIsolationOwnPathForeignIDs(t *testing.T) {
 	p.MustDo(202, "POST", b+"/retention/sweep", f.adminB, map[string]any{"dry_run": true}, &jobB)
 	markers := []string{"Beta Voicemail Caller Marker", "+4930999111", "beta-provider-marker", "beta-user-marker", "beta-password-marker", "beta-route-marker", "beta-trunk-marker", "_0777X.", "+4315555555", "Beta Book Marker", "Contact Marker", "Beta Source Marker", "beta-phones", "beta-call-marker", "Beta Member Marker", "Beta Extension Marker", "member-marker@beta.test", "U admin@beta.test", "admin@beta.test", "beta-hold-marker", "beta-restriction-marker", `"second"`, "+4315556000", "beta-group-marker", "0777999888", "*4711"}
 	foreign := map[string]int64{"tenant": f.tenantB, "user": mb.ID, "extension": f.extB, "token": f.tokB, "hold": hold.ID,
-		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID, "message": msgB.ID, "did": didB.ID}
+		"phonebook": bookB.ID, "contact": contactB.ID, "account": acctB.ID, "source": srcB.ID, "message": msgB.ID, "did": didB.ID, "delivery": delivB.ID}
 	// A's own resources, for the positive control of body ids.
 	var extA created
 	p.MustDo(201, "POST", fmt.Sprintf("/api/v1/tenants/%d/extensions", f.tenantA), f.adminA, map[string]any{"number": "1901", "sip_password": "alpha-secret-9"}, &extA)

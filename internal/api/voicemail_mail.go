@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/privox/privox/internal/mail"
@@ -45,6 +46,8 @@ func voicemailMailRoutes(s *Server) []Route {
 	return []Route{
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/voicemail/deliveries", Summary: "E-mail deliveries of voice messages (?state=" + strings.Join(mailStates, "|") + "; failed: the relay refused them after the last retry, the messages stay in their boxes)",
 			Auth: Admin, Result: List[store.VoicemailMail]{}, Handler: s.listVoicemailMail},
+		{Method: "POST", Path: "/api/v1/tenants/{tenant}/voicemail/deliveries/{delivery}/retry", Summary: "Send a failed delivery again: it is pending once more, due now, its attempts counted from zero (409: the delivery is not failed; audited)",
+			Auth: Admin, Result: store.VoicemailMail{}, Handler: s.retryVoicemailMail},
 		{Method: "GET", Path: objection, Summary: "Whether the person objected to e-mail copies of their voice messages (self or admin)", Auth: Member, Result: mailObjection{}, Handler: s.getMailObjection},
 		{Method: "PUT", Path: objection, Summary: "Object to e-mail copies (objected true) or withdraw the objection (self or admin; audited)", Auth: Member, Body: mailObjection{}, Result: mailObjection{}, Handler: s.putMailObjection},
 		{Method: "GET", Path: relay, Summary: "The tenant's own SMTP relay for voicemail e-mails (404: the installation's is used)", Auth: Admin, Result: store.MailRelay{}, Handler: s.getMailRelay},
@@ -68,6 +71,25 @@ func (s *Server) listVoicemailMail(r *Request) (any, error) {
 		return nil, err
 	}
 	return page(ds, p, func(d store.VoicemailMail) int64 { return d.ID }), nil
+}
+
+func (s *Server) retryVoicemailMail(r *Request) (any, error) {
+	if s.Voicemail == nil {
+		return nil, errNoVoicemail
+	}
+	id, err := r.ID("delivery")
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.Voicemail.RetryMail(r.Context(), r.TenantID, id)
+	if errors.Is(err, store.ErrMailNotFailed) {
+		return nil, &Error{Status: http.StatusConflict, Code: "not_failed", Message: "only a failed delivery can be retried; this one is " + d.State}
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Audit("voicemail.mail.retry", "voicemail_mail", d.ID, "message="+strconv.FormatInt(d.MessageID, 10))
+	return d, nil
 }
 
 func contains(list []string, v string) bool {

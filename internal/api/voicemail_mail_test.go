@@ -253,3 +253,79 @@ func TestVoicemailMailPlaintextNamed(t *testing.T) {
 		t.Fatalf("plaintext delivery: %+v", m)
 	}
 }
+
+// A failed delivery sent again: only an admin of the tenant may, only a failed one (409
+// otherwise), another tenant's or a missing id is 404; the retry is audited, starts the
+// attempts from zero and reaches the relay.
+func TestVoicemailMailRetry(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{Mode: "starttls"})
+	o := newMailOrg(t, func(c *config.Mail) {
+		*c = config.Mail{Enabled: true, Host: srv.Host, Port: srv.Port, Mode: "starttls", CAFile: writeCA(t, srv.CAPEM), From: "voicemail@pbx.test", Retry: c.Retry}
+	}, &syncBuffer{})
+	srv.FailNext(2) // both attempts of the first message
+	m := o.deposit(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(o.deliveries(t, "failed")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	failed := o.deliveries(t, "failed")
+	if len(failed) != 1 || failed[0].MessageID != m.ID || failed[0].Attempts != 2 {
+		t.Fatalf("failed deliveries: %+v", failed)
+	}
+	retry := fmt.Sprintf("/api/v1/tenants/%d/voicemail/deliveries/%d/retry", o.tid, failed[0].ID)
+	if st, body := o.p.Do("POST", retry, o.member, nil); st != 403 {
+		t.Fatalf("a member retried: %d %s", st, body)
+	}
+	// Another tenant's admin, on its own tenant's path with this delivery's id.
+	var other created
+	o.p.MustDo(201, "POST", "/api/v1/tenants", o.p.AdminToken, map[string]any{"name": "other"}, &other)
+	var ou created
+	o.p.MustDo(201, "POST", fmt.Sprintf("/api/v1/tenants/%d/users", other.ID), o.p.AdminToken, map[string]any{"name": "Other Admin", "email": "admin@other.test", "role": "admin"}, &ou)
+	var otok struct{ Token string }
+	o.p.MustDo(201, "POST", fmt.Sprintf("/api/v1/tenants/%d/tokens", other.ID), o.p.AdminToken, map[string]any{"name": "t", "user_id": ou.ID}, &otok)
+	if st, body := o.p.Do("POST", fmt.Sprintf("/api/v1/tenants/%d/voicemail/deliveries/%d/retry", other.ID, failed[0].ID), otok.Token, nil); st != 404 {
+		t.Fatalf("another tenant's delivery: %d %s", st, body)
+	}
+	if st, body := o.p.Do("POST", fmt.Sprintf("/api/v1/tenants/%d/voicemail/deliveries/%d/retry", o.tid, failed[0].ID+1000), o.admin, nil); st != 404 {
+		t.Fatalf("a missing delivery: %d %s", st, body)
+	}
+	if len(o.deliveries(t, "failed")) != 1 {
+		t.Fatal("the refused retries changed the delivery")
+	}
+	var d store.VoicemailMail
+	o.p.MustDo(200, "POST", retry, o.admin, nil, &d)
+	if d.ID != failed[0].ID || d.Attempts != 0 || d.LastError != "" || (d.State != store.MailPending && d.State != store.MailSent) {
+		t.Fatalf("retried delivery: %+v", d)
+	}
+	if msgs := srv.Wait(1, 20*time.Second); len(msgs) != 1 {
+		t.Fatalf("the relay received %d messages after the retry", len(msgs))
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(o.deliveries(t, "sent")) != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if sent := o.deliveries(t, "sent"); len(sent) != 1 || sent[0].ID != d.ID || sent[0].Attempts != 0 {
+		t.Fatalf("sent deliveries: %+v", sent)
+	}
+	if st, body := o.p.Do("POST", retry, o.admin, nil); st != 409 || !strings.Contains(string(body), "not_failed") {
+		t.Fatalf("retry of a sent delivery: %d %s", st, body)
+	}
+	// The command line: refused for the sent delivery, and once it failed again, re-queued.
+	if stdout, stderr, code := o.p.CLI("voicemail", "deliveries", "retry", "--tenant", "acme", fmt.Sprint(d.ID)); code == 0 || !strings.Contains(stderr, "only a failed delivery") {
+		t.Fatalf("cli retry of a sent delivery: %d %s %s", code, stdout, stderr)
+	}
+	if _, err := o.p.App.DB.Exec(t.Context(), `UPDATE voicemail_mail SET state = 'failed', attempts = 2, last_error = 'relay down' WHERE id = ?`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr, code := o.p.CLI("voicemail", "deliveries", "retry", "--tenant", "acme", fmt.Sprint(d.ID)); code != 0 || !strings.Contains(stdout, "pending") {
+		t.Fatalf("cli retry: %d %s %s", code, stdout, stderr)
+	}
+	if _, stderr, code := o.p.CLI("voicemail", "deliveries", "retry", "--tenant", "other", fmt.Sprint(d.ID)); code == 0 || !strings.Contains(stderr, "no delivery") {
+		t.Fatalf("cli retry in another tenant: %d %s", code, stderr)
+	}
+	var audit api.List[store.AuditEntry]
+	o.p.MustDo(200, "GET", fmt.Sprintf("/api/v1/tenants/%d/audit?action=voicemail.mail.retry", o.tid), o.admin, nil, &audit)
+	if len(audit.Items) != 2 || audit.Items[0].TargetID != fmt.Sprint(d.ID) || audit.Items[1].TargetID != fmt.Sprint(d.ID) {
+		t.Fatalf("audit of the retries: %+v", audit.Items)
+	}
+}

@@ -266,7 +266,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		}
 	}
 	deps := api.Deps{DB: db, Files: a.Files, Vault: a.Vault, Flows: a.Flows, Logger: logger.With("component", "api"), Metrics: a.Metrics,
-		SecureCookies: cfg.HTTP.TLSCert != ""}
+		SecureCookies: cfg.HTTP.TLSCert != "", Readiness: a.readiness, Gatherer: a.Metrics}
 	for _, f := range a.apiDeps {
 		f(&deps)
 	}
@@ -276,23 +276,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	a.Mux.Handle("/", web.New(a.API, logger.With("component", "web"), cfg.HTTP.TLSCert != ""))
 	a.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	a.Mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !a.Ready.Load() {
-			http.Error(w, "not ready\n", http.StatusServiceUnavailable)
-			return
-		}
-		if err := a.DB.Healthy(r.Context()); errors.Is(err, store.ErrCorrupt) {
-			http.Error(w, "database reports corruption: run privox fsck\n", http.StatusServiceUnavailable)
-			return
-		} else if err != nil {
-			http.Error(w, "database unavailable\n", http.StatusServiceUnavailable)
-			return
-		}
-		for _, sub := range a.subsystems {
-			if h, ok := sub.(healthChecker); ok {
-				if err := h.Healthy(); err != nil {
-					http.Error(w, err.Error()+"\n", http.StatusServiceUnavailable)
-					return
-				}
+		for _, c := range a.readiness(r.Context()) {
+			if !c.OK {
+				http.Error(w, c.Detail+"\n", http.StatusServiceUnavailable)
+				return
 			}
 		}
 		w.Write([]byte("ready\n"))
@@ -301,6 +288,33 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		a.Mux.Handle("GET /metrics", a.tokenMetrics())
 	}
 	return a, nil
+}
+
+// readiness runs the checks of /readyz in order: started and not draining, the database,
+// then every subsystem that reports its health. /readyz answers the first that fails; the
+// API's status summary shows them all.
+func (a *App) readiness(ctx context.Context) []api.ReadyCheck {
+	checks := []api.ReadyCheck{{Name: "server", OK: a.Ready.Load()}}
+	if !checks[0].OK {
+		checks[0].Detail = "not ready"
+	}
+	db := api.ReadyCheck{Name: "database", OK: true}
+	if err := a.DB.Healthy(ctx); errors.Is(err, store.ErrCorrupt) {
+		db.OK, db.Detail = false, "database reports corruption: run privox fsck"
+	} else if err != nil {
+		db.OK, db.Detail = false, "database unavailable"
+	}
+	checks = append(checks, db)
+	for _, sub := range a.subsystems {
+		if h, ok := sub.(healthChecker); ok {
+			c := api.ReadyCheck{Name: sub.Name(), OK: true}
+			if err := h.Healthy(); err != nil {
+				c.OK, c.Detail = false, err.Error()
+			}
+			checks = append(checks, c)
+		}
+	}
+	return checks
 }
 
 // AdminPasswordFile is the file in the data directory that holds a generated first admin

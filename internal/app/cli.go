@@ -127,7 +127,9 @@ func Main(env Env) int {
 		// ring and hunt groups (cli_groups.go)
 		"members", "strategy", "ring-time", "fallthrough",
 		// forwarding and do-not-disturb (cli_forward.go)
-		"always", "busy", "no-answer", "unreachable", "dnd", "codes", "max-hops"} {
+		"always", "busy", "no-answer", "unreachable", "dnd", "codes", "max-hops",
+		// status of the running server (cli_status.go)
+		"token-file"} {
 		c.flags[f] = c.fs.String(f, "", f)
 	}
 	c.flags["dry-run"] = new(string)

@@ -21,6 +21,7 @@ func init() {
 	addCommand(command{"voicemail set", "voicemail set --tenant T --number EXT [--enabled true|false] [--language en|de|tenant] [--max-message-secs S] [--max-messages N] [--retention-days D] [--email-copy true|false] [--email-attach true|false] [--email-delete true|false] [--mwi-unsolicited true|false] [--operator EXT|tenant]   (--operator: the number 0 reaches while leaving a message; tenant: the tenant's)", runVoicemailSet})
 	addCommand(command{"voicemail operator", "voicemail operator --tenant T [EXT|none]   (show or set the number callers reach by pressing 0 while leaving a message, for boxes without their own)", runVoicemailOperator})
 	addCommand(command{"voicemail deliveries", "voicemail deliveries --tenant T [--state failed|pending|sent|suppressed|dropped]   (e-mail deliveries of voice messages; failed: the relay refused them after the last retry)", runVoicemailDeliveries})
+	addCommand(command{"voicemail deliveries retry", "voicemail deliveries retry --tenant T ID   (send a failed delivery again: pending, attempts from zero; a running server sends it within its poll of the queue)", runVoicemailDeliveryRetry})
 	addCommand(command{"voicemail pin-reset", "voicemail pin-reset --tenant T --number EXT [-]   (clear the PIN and lift a lock-out; with - a new PIN is read from standard input)", runVoicemailPINReset})
 	addCommand(command{"voicemail messages", "voicemail messages --tenant T --number EXT", runVoicemailMessages})
 	addCommand(command{"voicemail delete", "voicemail delete --tenant T --number EXT ID", runVoicemailDelete})
@@ -284,6 +285,38 @@ func runVoicemailDeliveries(c *cmdCtx) error {
 			}
 			fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%d\t%s\t%s\n", d.ID, d.MessageID, d.BoxID, d.State, d.Attempts, time.UnixMilli(d.UpdatedAt).UTC().Format(time.RFC3339), detail)
 		}
+	})
+}
+
+func runVoicemailDeliveryRetry(c *cmdCtx) error {
+	t, err := c.tenant()
+	if err != nil {
+		return err
+	}
+	if len(c.args) != 1 {
+		return usageErr("the id of one delivery is required (voicemail deliveries --state failed lists them)")
+	}
+	id, err := strconv.ParseInt(c.args[0], 10, 64)
+	if err != nil || id <= 0 {
+		return usageErr("the delivery id is a positive number")
+	}
+	db, err := c.store()
+	if err != nil {
+		return err
+	}
+	vm := voicemail.New(db, nil, nil, nil, voicemail.Options{})
+	d, err := vm.RetryMail(c.ctx, t.ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("tenant %s has no delivery %d", t.Name, id)
+	case errors.Is(err, store.ErrMailNotFailed):
+		return fmt.Errorf("delivery %d is %s; only a failed delivery can be retried", id, d.State)
+	case err != nil:
+		return err
+	}
+	c.audit(t.ID, "voicemail.mail.retry", "voicemail_mail", d.ID, "message="+strconv.FormatInt(d.MessageID, 10))
+	return c.out(d, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "delivery %d of message %d is %s again: it is sent at the next round of the queue\n", d.ID, d.MessageID, d.State)
 	})
 }
 

@@ -92,6 +92,7 @@ var readOnlyCommands = map[string]bool{
 	"config check": true, "tenant list": true, "user list": true, "ext list": true,
 	"retention show": true, "audit verify": true, "audit list": true, "docs records": true,
 	"docs privacy-notice": true, "hold list": true, "restrict list": true, "flows list": true,
+	"status": true, // asks the running server over HTTP
 }
 
 // lockCommand takes the lock a CLI command needs (serve takes its own in New): none to read,

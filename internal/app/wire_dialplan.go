@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +29,7 @@ func newDialplan(a *App) (Subsystem, error) {
 	a.Dialplan.Apps = att      // destinations of DIDs are checked on save
 	a.Dialplan.Calendars = att // the calendars of time rules
 	a.blocked = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "privox_dialplan_blocked_total",
-		Help: "Outside calls the toll-fraud guard refused, by reason."}, []string{"reason"})
+		Help: "Outside calls the toll-fraud guard refused, by tenant and reason."}, []string{"tenant", "reason"})
 	if err := a.Metrics.Register(a.blocked); err != nil {
 		return nil, fmt.Errorf("dialplan: metrics: %w", err)
 	}
@@ -50,7 +51,7 @@ func newDialplan(a *App) (Subsystem, error) {
 
 // blockedCall audits a call the toll-fraud guard refused and counts it.
 func (a *App) blockedCall(ctx context.Context, req *dialplan.Request, d *dialplan.Decision) {
-	a.blocked.WithLabelValues(d.Blocked).Inc()
+	a.blocked.WithLabelValues(strconv.FormatInt(req.TenantID, 10), d.Blocked).Inc()
 	tid := req.TenantID
 	e := store.AuditEntry{TenantID: &tid, Actor: "system", Action: "call.blocked", TargetType: "extension", TargetID: req.From,
 		Detail: d.Blocked + ": " + d.Why}

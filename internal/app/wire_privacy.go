@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/privox/privox/internal/api"
 	"github.com/privox/privox/internal/privacy"
@@ -55,6 +58,9 @@ func newPrivacySubsystem(a *App) (Subsystem, error) {
 		return nil, err
 	}
 	eng := a.Privacy
+	if err := registerSweepMetrics(a.Metrics, eng); err != nil {
+		return nil, err
+	}
 	a.apiDeps = append(a.apiDeps, func(d *api.Deps) {
 		d.Privacy = eng
 		d.OnDeactivate = eng.OnDeactivate
@@ -97,5 +103,37 @@ func (s *privacySubsystem) Stop() error {
 		s.cancel()
 	}
 	s.wg.Wait()
+	return nil
+}
+
+// registerSweepMetrics exposes the last sweep of every tenant this node ran: when it finished
+// (0 before the first), whether it succeeded, what it removed, and the erasures that wait for
+// a hold to end.
+func registerSweepMetrics(reg prometheus.Registerer, eng *privacy.Engine) error {
+	last := func(f func(l privacy.LastSweep) float64) func() float64 {
+		return func() float64 {
+			l, ok := eng.LastSweep()
+			if !ok {
+				return 0
+			}
+			return f(l)
+		}
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privox_retention_last_sweep_timestamp_seconds", Help: "When the last retention sweep of every tenant on this node finished (unix seconds; 0: none since start)."},
+			last(func(l privacy.LastSweep) float64 { return float64(l.FinishedAt) / 1000 })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privox_retention_last_sweep_ok", Help: "1 when the last retention sweep succeeded, 0 when it failed or none ran yet."},
+			last(func(l privacy.LastSweep) float64 { return map[bool]float64{true: 1}[l.OK] })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privox_retention_last_sweep_rows_removed", Help: "Rows the last retention sweep removed."},
+			last(func(l privacy.LastSweep) float64 { return float64(l.Rows) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privox_retention_last_sweep_files_removed", Help: "Content files the last retention sweep removed."},
+			last(func(l privacy.LastSweep) float64 { return float64(l.Files) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privox_retention_erasures_pending", Help: "Erasures waiting for a legal hold to end, after the last retention sweep."},
+			last(func(l privacy.LastSweep) float64 { return float64(l.ErasuresPending) })),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("privacy: metrics: %w", err)
+		}
+	}
 	return nil
 }

@@ -76,6 +76,51 @@ type Engine struct {
 	sweep sync.Mutex                 // one sweep at a time in this process
 	// onSweep are told of every sweep that changed something (OnSweep).
 	onSweep []func(SweepReport)
+	// last is the outcome of the latest sweep of every tenant in this process (LastSweep).
+	lastMu sync.Mutex
+	last   *LastSweep
+}
+
+// LastSweep is the outcome of the latest sweep of every tenant that this process ran (the
+// scheduled one, or an operator's), without any record's content.
+type LastSweep struct {
+	StartedAt  int64 `json:"started_at"`
+	FinishedAt int64 `json:"finished_at"`
+	// OK is false when the sweep stopped with an error; Error says which (no record data).
+	OK                bool   `json:"ok"`
+	Error             string `json:"error,omitempty"`
+	Rows              int64  `json:"rows_removed"`
+	Files             int64  `json:"files_removed"`
+	HoldsExpired      int    `json:"holds_expired"`
+	ErasuresCompleted int    `json:"erasures_completed"`
+	ErasuresPending   int    `json:"erasures_pending"`
+}
+
+// LastSweep returns the latest sweep of every tenant in this process (ok false: none yet).
+// A sweep another node ran, or one skipped because another node was sweeping, is not here.
+func (e *Engine) LastSweep() (LastSweep, bool) {
+	e.lastMu.Lock()
+	defer e.lastMu.Unlock()
+	if e.last == nil {
+		return LastSweep{}, false
+	}
+	return *e.last, true
+}
+
+// noteSweep records the outcome of a sweep of every tenant.
+func (e *Engine) noteSweep(rep SweepReport, err error) {
+	l := LastSweep{StartedAt: rep.StartedAt, FinishedAt: rep.FinishedAt, OK: err == nil, HoldsExpired: rep.HoldsExpired,
+		ErasuresCompleted: rep.ErasuresCompleted, ErasuresPending: rep.ErasuresPending}
+	l.Rows, l.Files = rep.Removed()
+	if err != nil {
+		l.Error = err.Error()
+		if l.FinishedAt == 0 {
+			l.FinishedAt = e.opt.Now()
+		}
+	}
+	e.lastMu.Lock()
+	e.last = &l
+	e.lastMu.Unlock()
 }
 
 // OnSweep registers a function told of each sweep that removed rows, after it is done

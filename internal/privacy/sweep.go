@@ -103,7 +103,15 @@ const day = 24 * 3600 * 1000
 // past their own expiry, trims the audit chain behind a checkpoint, and completes erasures
 // that waited for a hold to end. A crash at any point leaves rows and files consistent once
 // filestore.Recover has run (Privox runs it at start; privox fsck --repair runs it on demand).
-func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (SweepReport, error) {
+func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (rep SweepReport, err error) {
+	rep, err = e.sweepOnce(ctx, o)
+	if o.TenantID == 0 && !o.DryRun && !errors.Is(err, ErrBusy) {
+		e.noteSweep(rep, err)
+	}
+	return rep, err
+}
+
+func (e *Engine) sweepOnce(ctx context.Context, o SweepOptions) (SweepReport, error) {
 	e.sweep.Lock()
 	defer e.sweep.Unlock()
 	unlock, err := e.clusterLock(ctx)

@@ -76,6 +76,19 @@ func TestOutsideCalls(t *testing.T) {
 	if got["international"] != 1 || got["premium"] != 1 {
 		t.Errorf("blocked counters %v", got)
 	}
+	// The tenant's health and metrics summary counts them from the same counter.
+	var st struct {
+		Tenant struct {
+			Blocked []struct {
+				Name  string
+				Value float64
+			} `json:"blocked_calls"`
+		}
+	}
+	e.p.MustDo(200, "GET", "/api/v1/tenants/1/status", e.p.AdminToken, nil, &st)
+	if fmt.Sprint(st.Tenant.Blocked) != "[{international 1} {premium 1}]" {
+		t.Errorf("blocked calls in the status summary: %v", st.Tenant.Blocked)
+	}
 }
 
 // TestOutsideBurst: a burst of outside calls from one extension suspends its outside calls

@@ -395,3 +395,14 @@ func (db *DB) ListJournal(ctx context.Context, tenantID, userID int64, p Page) (
 	}
 	return out, rows.Err()
 }
+
+// CountCDRs returns how many call records a tenant has stored (tenantID 0: every tenant).
+func (db *DB) CountCDRs(ctx context.Context, tenantID int64) (int64, error) {
+	q, args := `SELECT COUNT(*) FROM cdrs`, []any{}
+	if tenantID != 0 { // one range of the index cdrs_tenant_id
+		q, args = q+` WHERE tenant_id = ?`, []any{tenantID}
+	}
+	var n int64
+	err := db.QueryRow(ctx, q, args...).Scan(&n)
+	return n, mapErr(err)
+}

@@ -189,6 +189,30 @@ func (db *DB) FinishVoicemailMail(ctx context.Context, d VoicemailMail) error {
 	return nil
 }
 
+// ErrMailNotFailed: only a failed delivery can be retried.
+var ErrMailNotFailed = errors.New("store: delivery is not failed")
+
+// RetryVoicemailMail puts a failed delivery back in the queue: pending, due at at, its
+// attempts counted from zero again and its last error cleared. It fails with ErrNotFound when
+// the tenant has no such delivery and with ErrMailNotFailed when the delivery is in another
+// state (returned with it).
+func (db *DB) RetryVoicemailMail(ctx context.Context, tenantID, id, at int64) (VoicemailMail, error) {
+	res, err := db.Exec(ctx, `UPDATE voicemail_mail SET state = ?, attempts = 0, next_at = ?, last_error = '', reason = '', updated_at = ?
+		WHERE tenant_id = ? AND id = ? AND state = ?`, MailPending, at, Now(), tenantID, id, MailFailed)
+	if err != nil {
+		return VoicemailMail{}, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return VoicemailMail{}, err
+	}
+	d, err := db.VoicemailMailByID(ctx, tenantID, id)
+	if err == nil && n == 0 {
+		err = ErrMailNotFailed
+	}
+	return d, err
+}
+
 // SetMailObjection records (on) or withdraws a person's objection to e-mail copies.
 func (db *DB) SetMailObjection(ctx context.Context, tenantID, userID int64, on bool) error {
 	if !on {
@@ -273,4 +297,16 @@ func (db *DB) EnabledMailRelays(ctx context.Context) (total, plaintext int, err 
 	err = db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN mode = 'plaintext' THEN 1 ELSE 0 END), 0) FROM mail_relays WHERE enabled = ?`, true).
 		Scan(&total, &plaintext)
 	return total, plaintext, mapErr(err)
+}
+
+// CountVoicemailMail returns how many of a tenant's deliveries are in a state (tenantID 0:
+// every tenant's).
+func (db *DB) CountVoicemailMail(ctx context.Context, tenantID int64, state string) (int64, error) {
+	q, args := `SELECT COUNT(*) FROM voicemail_mail WHERE state = ?`, []any{state} // index voicemail_mail_due
+	if tenantID != 0 {
+		q, args = `SELECT COUNT(*) FROM voicemail_mail WHERE tenant_id = ? AND state = ?`, []any{tenantID, state} // voicemail_mail_tenant
+	}
+	var n int64
+	err := db.QueryRow(ctx, q, args...).Scan(&n)
+	return n, mapErr(err)
 }

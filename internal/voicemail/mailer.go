@@ -320,3 +320,17 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// RetryMail puts a failed delivery of a tenant back in the queue with its attempts counted
+// from zero, due now, and wakes the mailer (store.ErrNotFound: no such delivery of the
+// tenant; store.ErrMailNotFailed: the delivery is not failed).
+func (s *Service) RetryMail(ctx context.Context, tenantID, id int64) (store.VoicemailMail, error) {
+	d, err := s.db.RetryVoicemailMail(ctx, tenantID, id, s.Now().UnixMilli())
+	if err != nil {
+		return d, err
+	}
+	if m := s.mailer.Load(); m != nil {
+		m.Wake()
+	}
+	return d, nil
+}

@@ -178,6 +178,58 @@ func TestBrowserEmailRelay(t *testing.T) {
 		t.Fatalf("every delivery: %q", states)
 	}
 
+	// Sending the failed delivery again. With the flow switched off the mailer leaves the
+	// queue alone, so the page shows the retried delivery as the retry left it.
+	p.MustDo(200, "PUT", "/api/v1/flows", p.AdminToken, map[string]any{"name": "smtp_relay", "enabled": false}, nil)
+	d := failed.Items[0]
+	retry := fmt.Sprintf("#retry-%d", d.ID)
+	run(t, ctx, "a failed delivery offers a retry",
+		chromedp.Navigate(tp("/email?state=failed")),
+		chromedp.WaitVisible(chromedp.ID(retry)),
+	)
+	// Someone else retried it meanwhile: the stale button is refused, nothing changes.
+	p.MustDo(200, "POST", fmt.Sprintf("%s/voicemail/deliveries/%d/retry", tb, d.ID), p.AdminToken, nil, nil)
+	run(t, ctx, "a stale retry",
+		chromedp.Click(chromedp.ID(retry)),
+		chromedp.WaitVisible(chromedp.ID("#form-error")),
+		into(chromedp.Text(chromedp.ID("#form-error")), &msg),
+		into(columnTexts(3), &states),
+	)
+	if !strings.Contains(msg, "only a failed delivery can be retried") || strings.Join(states, ",") != "pending" {
+		t.Fatalf("stale retry: %q, states %q", msg, states)
+	}
+	// It failed again; this time the admin's click sends it.
+	if _, err := p.App.DB.Exec(t.Context(), `UPDATE voicemail_mail SET state = 'failed', attempts = 2, last_error = 'relay down' WHERE id = ?`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	var retries struct {
+		Items []store.AuditEntry `json:"items"`
+	}
+	p.MustDo(200, "GET", tb+"/audit?action=voicemail.mail.retry", p.AdminToken, nil, &retries)
+	before := len(retries.Items)
+	run(t, ctx, "retry",
+		chromedp.Navigate(tp("/email?state=failed")),
+		chromedp.Click(chromedp.ID(retry)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		into(chromedp.Text(chromedp.CSS(".flash")), &msg),
+		into(columnTexts(3), &states), into(columnTexts(4), &attempts), into(columnTexts(6), &why),
+	)
+	if msg != "The delivery is queued again and is sent at the next round of the queue." || strings.Join(states, ",") != "pending" ||
+		strings.Join(attempts, ",") != "0" || strings.Join(why, ",") != "" {
+		t.Fatalf("after the retry: %q, states %q, attempts %q, why %q", msg, states, attempts, why)
+	}
+	var n int
+	run(t, ctx, "no retry for a pending delivery", into(chromedp.Evaluate[int](`document.querySelectorAll("button[id^=retry-]").length`), &n))
+	if n != 0 {
+		t.Fatalf("%d retry buttons for a pending delivery", n)
+	}
+	p.MustDo(200, "GET", tb+"/audit?action=voicemail.mail.retry", p.AdminToken, nil, &retries)
+	if len(retries.Items) != before+1 {
+		t.Fatalf("retry audit entries: %d, then %d", before, len(retries.Items))
+	}
+	shot(t, ctx, "email-retried-en")
+	p.MustDo(200, "PUT", "/api/v1/flows", p.AdminToken, map[string]any{"name": "smtp_relay", "enabled": true}, nil)
+
 	// German.
 	admin, err := p.App.DB.UserByEmail(t.Context(), def.ID, "admin@localhost")
 	if err != nil {

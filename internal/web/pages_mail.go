@@ -113,3 +113,25 @@ func (s *Server) emailRelayDelete(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	http.Redirect(w, r, fmt.Sprintf("/t/%d/email?done=relay_deleted", v.Tenant), http.StatusSeeOther)
 }
+
+// emailRetry sends a failed delivery again (the API's retry: admin only, the tenant's own
+// deliveries, failed ones only) and shows every delivery, so that the retried one is seen
+// pending or sent.
+func (s *Server) emailRetry(w http.ResponseWriter, r *http.Request, v *view) {
+	id, ok := s.pathID(w, r, v, "delivery")
+	if !ok {
+		return
+	}
+	if ae := s.call(r, "POST", tpath(v, "/voicemail/deliveries/%d/retry", id), nil, v.Form.Get("csrf"), nil); ae != nil {
+		if ae.Status == http.StatusConflict {
+			// retried meanwhile (a second click, another admin): say so over the list
+			v.Error, v.Form = ae.Message, nil
+			r.URL.RawQuery = "state=all"
+			s.renderEmail(w, r, v, ae.Status)
+			return
+		}
+		s.fail(w, r, v, ae)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/email?state=all&done=mail_retried#delivery-%d", v.Tenant, id), http.StatusSeeOther)
+}

@@ -238,14 +238,14 @@ func TestConsoleTenantIsolation(t *testing.T) {
 	}
 	// Nor the e-mail and forwarding pages: a relay set or removed, codes changed, an e-mail copy
 	// switched or an objection recorded.
-	for _, path := range []string{"/email", "/email?state=all", "/forwarding", "/mailboxes?edit=1"} {
+	for _, path := range []string{"/email", "/email?state=all", "/forwarding", "/mailboxes?edit=1", "/dialling", "/status"} {
 		if st, body, _ := b.do("GET", fmt.Sprintf("/t/%d%s", def.ID, path), nil); st != http.StatusNotFound || strings.Contains(body, "admin@localhost") {
 			t.Errorf("acme admin on default tenant's %s: %d, want 404", path, st)
 		}
 	}
 	form = url.Values{"csrf": {csrf}, "enabled": {"on"}, "host": {"smtp.acme.test"}, "mode": {"starttls"}, "code_busy": {"*68"}, "max_hops": {"7"},
-		"email_copy": {"on"}, "email_attach": {"wav"}, "objected": {"true"}}
-	for _, path := range []string{"/email/relay", "/email/relay/delete", "/forwarding/settings", "/me/voicemail/1/email", "/mailboxes/1/email", "/me/voicemail/objection"} {
+		"email_copy": {"on"}, "email_attach": {"wav"}, "objected": {"true"}, "country": {"AT"}, "allow_premium": {"on"}}
+	for _, path := range []string{"/email/relay", "/email/relay/delete", "/email/deliveries/1/retry", "/forwarding/settings", "/me/voicemail/1/email", "/mailboxes/1/email", "/me/voicemail/objection", "/dialling"} {
 		if st, _, _ := b.do("POST", fmt.Sprintf("/t/%d%s", def.ID, path), form); st != http.StatusNotFound {
 			t.Errorf("acme admin posting the default tenant's %s: %d, want 404", path, st)
 		}
@@ -255,6 +255,9 @@ func TestConsoleTenantIsolation(t *testing.T) {
 	}
 	if fs, err := p.App.DB.ForwardSettings(t.Context(), def.ID); err != nil || fs.MaxHops != 0 || fs.Codes != "" {
 		t.Errorf("default tenant's forward settings after another tenant's admin posted: %+v %v", fs, err)
+	}
+	if ds, err := p.App.DB.DialSettings(t.Context(), def.ID); err != nil || ds.Country != "" || ds.AllowPremium {
+		t.Errorf("default tenant's dialling settings after another tenant's admin posted: %+v %v", ds, err)
 	}
 	// A tenant admin is no operator: the installation's flow switches stay out of reach.
 	st, _, _ = b.do("POST", fmt.Sprintf("/t/%d/flows", other.ID), url.Values{"csrf": {csrf}, "name": {"x"}})
