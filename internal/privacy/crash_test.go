@@ -5,6 +5,7 @@ package privacy_test
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -35,7 +36,17 @@ const (
 	crashDSN    = "PRIVOX_CRASH_DSN"
 	crashData   = "PRIVOX_CRASH_DATA"
 	crashAt     = "PRIVOX_CRASH_AT"
+	crashKey    = "PRIVOX_CRASH_KEY" // hex; set for SQLite encrypted at rest
 )
+
+// openCrashDB opens the database of the crash test as the engine runs it: SQLite encrypted
+// with key when key is set.
+func openCrashDB(ctx context.Context, engine store.Engine, dsn string, key []byte) (*store.DB, error) {
+	if engine == store.SQLite && key != nil {
+		return store.OpenSQLite(ctx, dsn, key)
+	}
+	return store.Open(ctx, engine, dsn)
+}
 
 // TestCrashChild is the child's body; it does nothing in a normal test run.
 func TestCrashChild(t *testing.T) {
@@ -43,7 +54,11 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("runs only as the child of TestSweepSurvivesKill9")
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Engine(os.Getenv(crashEngine)), os.Getenv(crashDSN))
+	key, _ := hex.DecodeString(os.Getenv(crashKey))
+	if len(key) == 0 {
+		key = nil
+	}
+	db, err := openCrashDB(ctx, store.Engine(os.Getenv(crashEngine)), os.Getenv(crashDSN), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +92,16 @@ func TestSweepSurvivesKill9(t *testing.T) {
 		t.Skip("child")
 	}
 	for _, en := range storetest.Engines(t) {
-		t.Run(string(en.Name), func(t *testing.T) { crashRounds(t, en, 24) })
+		t.Run(en.Label(), func(t *testing.T) { crashRounds(t, en, 24) })
 	}
 }
 
 func crashRounds(t *testing.T, en storetest.Engine, rounds int) {
 	ctx := context.Background()
 	dsn := en.DSN(t)
-	db, err := store.Open(ctx, en.Name, dsn)
+	// The parent keeps the database open (and reads it after every kill) while each child
+	// sweeps it: two processes on one write-ahead log.
+	db, err := openCrashDB(ctx, en.Name, dsn, en.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +149,7 @@ func crashRounds(t *testing.T, en storetest.Engine, rounds int) {
 			at = 1 + rng.IntN(24) // a step of the sweep: batch committed, file removed, …
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashChild+"=1", crashEngine+"="+string(en.Name), crashDSN+"="+dsn, crashData+"="+e.data, crashAt+"="+strconv.Itoa(at))
+		cmd.Env = append(os.Environ(), crashChild+"=1", crashEngine+"="+string(en.Name), crashDSN+"="+dsn, crashData+"="+e.data, crashAt+"="+strconv.Itoa(at), crashKey+"="+hex.EncodeToString(en.Key))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -193,6 +210,11 @@ func crashRounds(t *testing.T, en storetest.Engine, rounds int) {
 		got, _, err := e.files.Get(ctx, tn.ID, k.f.ID)
 		if err != nil || string(got) != k.data {
 			t.Fatalf("kept file %d: %q %v", k.f.ID, got, err)
+		}
+	}
+	if en.Key != nil {
+		if st, err := store.SQLiteFileState(dsn); err != nil || st != store.FileOther {
+			t.Fatalf("the database is not encrypted: %v %v", st, err)
 		}
 	}
 	t.Logf("%d of %d children killed mid-sweep", killed, rounds)

@@ -77,7 +77,7 @@ func sqliteDSN(path string, key []byte) string {
 	// encryption it is not readable anyway, but a key that leaks later must not bring it back).
 	q := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_txlock=immediate"
 	if key != nil {
-		q = "vfs=adiantum&hexkey=" + hex.EncodeToString(key) + "&" + q
+		q = "vfs=" + sqliteVFS + "&hexkey=" + hex.EncodeToString(key) + "&" + q
 	}
 	return "file:" + escapePath(path) + "?" + q
 }
