@@ -100,12 +100,12 @@ func BenchmarkMatch10k(b *testing.B) {
 func BenchmarkRouteInbound(b *testing.B) {
 	t := benchTable(b, 10000)
 	var dids []store.DID
-	groups := groupTable{}
+	var groups []store.RingGroup
 	members := exts{}
 	for i := 0; i < 1000; i++ {
 		n := fmt.Sprint(6000 + i)
-		groups[n] = store.RingGroup{Number: n, Strategy: StrategySimultaneous, RingTimeS: 20,
-			Members: []store.RingGroupMember{{Extension: fmt.Sprint(20000 + 2*i)}, {Extension: fmt.Sprint(20001 + 2*i)}}}
+		groups = append(groups, store.RingGroup{Number: n, Strategy: StrategySimultaneous, RingTimeS: 20,
+			Members: []store.RingGroupMember{{Extension: fmt.Sprint(20000 + 2*i)}, {Extension: fmt.Sprint(20001 + 2*i)}}})
 		members[fmt.Sprint(20000+2*i)], members[fmt.Sprint(20001+2*i)] = true, true
 	}
 	for i := 0; i < 9000; i++ {
@@ -116,7 +116,7 @@ func BenchmarkRouteInbound(b *testing.B) {
 		dids = append(dids, store.DID{Number: first, Last: first[:len(first)-2] + "99", DestKind: "group", DestNumber: fmt.Sprint(6000 + i)})
 	}
 	dt := NewDIDTable("DE", dids, store.DIDDefault{})
-	p := New(Stages(Deps{Extensions: members, Applications: apps{}, Routes: table{t}, DIDs: didTables{dt}, Groups: groups})...)
+	p := New(Stages(Deps{Extensions: members, Applications: apps{}, Routes: table{t}, DIDs: didTables{dt}, Groups: groupTables{NewGroupTable(groups, nil)}})...)
 	ctx := context.Background()
 	nums := []string{"+49305001234", "0305004321", "4940012345", "+4940099999"}
 	lat := make([]time.Duration, 0, b.N)

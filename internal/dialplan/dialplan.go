@@ -93,6 +93,10 @@ type Request struct {
 	// RingFor is the ring time of the dialled extension's no-answer forwarding (the
 	// forward stage sets it).
 	RingFor time.Duration
+
+	// explain: the call is being explained (Explaining), so stages spell out why they pass
+	// and what they plan; for a call they need not (Plan.Route sets it).
+	explain bool
 }
 
 // Step is one line of the decision trace: what a stage did with the call.
@@ -171,6 +175,7 @@ const MaxDialled = 64
 
 // Route runs the stages until one decides. A number no stage decides on gets 404.
 func (p *Plan) Route(ctx context.Context, req *Request) (*Decision, error) {
+	req.explain = explaining(ctx)
 	trace := make([]Step, 0, len(p.stages))
 	if len(req.To) > MaxDialled {
 		return &Decision{Status: 484, Reason: "Address Incomplete", Stage: "input",

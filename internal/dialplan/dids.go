@@ -50,7 +50,8 @@ type DIDTable struct {
 	// byExt is an extension's own DID (the first single number routed to it), which its
 	// outside calls present.
 	byExt map[string]string
-	def   *Target
+	// def is the tenant's default destination and its time rule (nil: none).
+	def *didDest
 	// clir holds the users whose number is withheld on outside calls.
 	clir map[int64]bool
 	// hours are the tenant's calendars, for the DIDs' time rules (a name missing here
@@ -71,10 +72,7 @@ func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTab
 	}
 	for _, d := range dids {
 		tg := Target{Kind: Kind(d.DestKind), Number: d.DestNumber}
-		dd := didDest{tg: tg}
-		if d.Calendar != "" {
-			dd.rule = &TimeRule{Calendar: d.Calendar, Closed: Target{Kind: Kind(d.ClosedKind), Number: d.ClosedNumber}}
-		}
+		dd := didDest{tg: tg, rule: timeRule(d.Calendar, d.ClosedKind, d.ClosedNumber)}
 		if d.Last == "" || d.Last == d.Number {
 			t.exact[d.Number] = dd
 			if tg.Kind == KindExtension {
@@ -91,9 +89,17 @@ func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTab
 		sort.Slice(rs, func(i, j int) bool { return rs[i].first < rs[j].first })
 	}
 	if def.DestKind != "" {
-		t.def = &Target{Kind: Kind(def.DestKind), Number: def.DestNumber}
+		t.def = &didDest{tg: Target{Kind: Kind(def.DestKind), Number: def.DestNumber}, rule: timeRule(def.Calendar, def.ClosedKind, def.ClosedNumber)}
 	}
 	return t
+}
+
+// timeRule compiles a stored time rule (nil without a calendar).
+func timeRule(calendar, closedKind, closedNumber string) *TimeRule {
+	if calendar == "" {
+		return nil
+	}
+	return &TimeRule{Calendar: calendar, Closed: Target{Kind: Kind(closedKind), Number: closedNumber}}
 }
 
 // Lookup finds the DID covering an E.164 number: its destination and what covers it.
@@ -173,7 +179,7 @@ func (t *DIDTable) Default() (Target, bool) {
 	if t.def == nil {
 		return Target{}, false
 	}
-	return *t.def, true
+	return t.def.tg, true
 }
 
 // NormaliseNumber reads a number a provider sent (a DID or a caller's number) as E.164 for
@@ -384,7 +390,7 @@ func (s *StoreTables) CheckTarget(ctx context.Context, tenantID int64, field str
 		if err != nil {
 			return err
 		}
-		if _, ok := gs[tg.Number]; !ok {
+		if gs.Group(tg.Number) == nil {
 			return missing()
 		}
 	case KindOutbound:
@@ -415,20 +421,8 @@ func (s *StoreTables) SaveDID(ctx context.Context, d store.DID) (store.DID, erro
 	if err := s.CheckTarget(ctx, d.TenantID, "destination", Target{Kind: Kind(d.DestKind), Number: d.DestNumber}); err != nil {
 		return d, err
 	}
-	d.Calendar, d.ClosedNumber = strings.TrimSpace(d.Calendar), strings.TrimSpace(d.ClosedNumber)
-	switch {
-	case d.Calendar == "" && (d.ClosedKind != "" || d.ClosedNumber != ""):
-		return d, fieldErr("calendar", "an out-of-hours destination needs the calendar that says when")
-	case d.Calendar != "" && d.ClosedKind == "":
-		return d, fieldErr("closed_destination", "calendar %s: where calls go while it is closed", d.Calendar)
-	}
-	if err := s.checkCalendar(ctx, d.TenantID, "calendar", d.Calendar); err != nil {
+	if d.Calendar, d.ClosedNumber, err = s.checkRule(ctx, d.TenantID, d.Calendar, d.ClosedKind, d.ClosedNumber, nil); err != nil {
 		return d, err
-	}
-	if d.Calendar != "" {
-		if err := s.CheckTarget(ctx, d.TenantID, "closed_destination", Target{Kind: Kind(d.ClosedKind), Number: d.ClosedNumber}); err != nil {
-			return d, err
-		}
 	}
 	all, err := s.db.ListDIDs(ctx, d.TenantID)
 	if err != nil {
@@ -454,14 +448,17 @@ func (s *StoreTables) DeleteDID(ctx context.Context, tenantID, id int64) error {
 	return err
 }
 
-// SaveDIDDefault validates and stores the tenant's default destination (kind "": none).
+// SaveDIDDefault validates and stores the tenant's default destination (kind "": none) and
+// its time rule, checked as a DID's.
 func (s *StoreTables) SaveDIDDefault(ctx context.Context, d store.DIDDefault) (store.DIDDefault, error) {
-	if d.DestKind != "" {
-		if err := s.CheckTarget(ctx, d.TenantID, "destination", Target{Kind: Kind(d.DestKind), Number: d.DestNumber}); err != nil {
-			return d, err
-		}
-	} else {
-		d.DestNumber = ""
+	if d.DestKind == "" {
+		d.DestNumber, d.Calendar, d.ClosedKind, d.ClosedNumber = "", "", "", "" // no default: calls are refused at any hour
+	} else if err := s.CheckTarget(ctx, d.TenantID, "destination", Target{Kind: Kind(d.DestKind), Number: d.DestNumber}); err != nil {
+		return d, err
+	}
+	var err error
+	if d.Calendar, d.ClosedNumber, err = s.checkRule(ctx, d.TenantID, d.Calendar, d.ClosedKind, d.ClosedNumber, nil); err != nil {
+		return d, err
 	}
 	out, err := s.db.PutDIDDefault(ctx, d)
 	s.Invalidate(d.TenantID)
@@ -493,12 +490,13 @@ func (s *StoreTables) DIDTable(ctx context.Context, tenantID int64) (*DIDTable, 
 	if t.clir, err = s.db.CLIRUsers(ctx, tenantID); err != nil {
 		return nil, err
 	}
+	timed := def.Calendar != ""
 	for _, d := range rows {
-		if d.Calendar != "" {
-			if t.hours, err = s.readCalendars(ctx, tenantID); err != nil {
-				return nil, err
-			}
-			break
+		timed = timed || d.Calendar != ""
+	}
+	if timed {
+		if t.hours, err = s.readCalendars(ctx, tenantID); err != nil {
+			return nil, err
 		}
 	}
 	s.mu.Lock()

@@ -9,11 +9,20 @@ import (
 	"github.com/privox/privox/internal/store"
 )
 
+// groupTable is a tenant's groups by number, compiled on every call (groupTables: once).
 type groupTable map[string]store.RingGroup
 
-func (g groupTable) GroupTable(context.Context, int64) (map[string]store.RingGroup, error) {
-	return g, nil
+func (g groupTable) GroupTable(context.Context, int64) (*GroupTable, error) {
+	gs := make([]store.RingGroup, 0, len(g))
+	for _, v := range g {
+		gs = append(gs, v)
+	}
+	return NewGroupTable(gs, nil), nil
 }
+
+type groupTables struct{ t *GroupTable }
+
+func (g groupTables) GroupTable(context.Context, int64) (*GroupTable, error) { return g.t, nil }
 
 // TestGroupStage: a simultaneous group rings its reachable members in one step, a
 // sequential one each in turn with its ring time, then the fall-through; unregistered
@@ -63,7 +72,8 @@ func TestValidateGroup(t *testing.T) {
 		{store.RingGroup{Number: "600"}, "members"},
 		{store.RingGroup{Number: "600", Members: []store.RingGroupMember{{Extension: "1001"}, {Extension: "1001"}}}, "members"},
 		{store.RingGroup{Number: "600", Members: []store.RingGroupMember{{Extension: "1001", RingTimeS: 9999}}}, "members"},
-		{store.RingGroup{Number: "600", Members: m, FallthroughKind: "mailbox", FallthroughNumber: "1001"}, "fallthrough_kind"},
+		{store.RingGroup{Number: "600", Members: m, FallthroughKind: "group", FallthroughNumber: "601"}, "fallthrough_kind"},
+		{store.RingGroup{Number: "600", Members: m, Calendar: "office", ClosedKind: "extension", ClosedNumber: "1001"}, "closed_destination"},
 		{store.RingGroup{Number: "600", Members: m, FallthroughKind: "extension", FallthroughNumber: "1001"}, "fallthrough_number"},
 	} {
 		_, err := ValidateGroup(c.g)

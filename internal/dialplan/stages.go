@@ -31,8 +31,8 @@ type Deps struct {
 	// GroupState orders round-robin and least-recent groups across calls (nil: they ring
 	// in configured order).
 	GroupState *GroupState
-	// Now is the clock the DIDs' time rules are judged by (nil: time.Now; the guard has
-	// its own).
+	// Now is the clock the time rules of DIDs, the default destination and the groups'
+	// fall-throughs are judged by (nil: time.Now; the guard has its own).
 	Now func() time.Time
 }
 
@@ -50,7 +50,7 @@ func Stages(d Deps) []Stage {
 		ext = ExtensionStage{d.Extensions}
 	}
 	if d.Groups != nil && d.Extensions != nil {
-		groups = GroupStage{Groups: d.Groups, Ext: d.Extensions, Fwd: d.Forwards, State: d.GroupState}
+		groups = GroupStage{Groups: d.Groups, Ext: d.Extensions, Fwd: d.Forwards, State: d.GroupState, Apps: d.Applications, Boxes: d.Mailboxes, Now: d.Now}
 	}
 	if d.Applications != nil {
 		apps = ApplicationStage{d.Applications}
