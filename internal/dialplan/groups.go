@@ -152,7 +152,11 @@ func (s GroupStage) resolveThen(ctx context.Context, tenantID int64, tg Target) 
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	return &Destination{Kind: tg.Kind, Number: tg.Number, App: rt.App, Arg: rt.Arg}, true, nil
+	n := tg.Number
+	if tg.Kind == KindMailbox {
+		n = rt.Arg // as the mailbox stage names a box
+	}
+	return &Destination{Kind: tg.Kind, Number: n, App: rt.App, Arg: rt.Arg}, true, nil
 }
 
 // Route implements Stage.
