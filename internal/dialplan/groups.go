@@ -162,7 +162,7 @@ func (s GroupStage) resolveThen(ctx context.Context, tenantID int64, tg Target) 
 // Route implements Stage.
 func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.To == "" {
-		return Pass("no number dialled"), nil
+		return quiet(req, "no number dialled"), nil
 	}
 	t, err := s.Groups.GroupTable(ctx, req.TenantID)
 	if err != nil {
@@ -171,7 +171,7 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	g := t.Group(req.To)
 	if g == nil {
 		if !req.explain {
-			return Outcome{}, nil
+			return Passed, nil
 		}
 		return Pass("%s is no group", req.To), nil
 	}
@@ -185,7 +185,7 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	reach := func(number string, member bool) (any, bool, error) {
 		e, ok, err := s.Ext.Extension(ctx, req.TenantID, number)
 		if err != nil || !ok || !e.Reachable {
-			if err == nil {
+			if err == nil && req.explain { // who was skipped is for people
 				unreg = append(unreg, number)
 			}
 			return nil, false, err
@@ -196,17 +196,28 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 				return nil, false, err
 			}
 			if f.DND {
-				dnd = append(dnd, number)
+				if req.explain {
+					dnd = append(dnd, number)
+				}
 				return nil, false, nil
 			}
 		}
 		if member && e.Busy && hunts(g.Strategy) {
-			busy = append(busy, number)
+			if req.explain {
+				busy = append(busy, number)
+			}
 			return nil, false, nil
 		}
 		return e.Ref, true, nil
 	}
-	out := &Group{Strategy: g.Strategy}
+	// The group and room for its first steps (all members, the fall-through) in one
+	// allocation.
+	room := &struct {
+		g     Group
+		steps [2]GroupStep
+	}{}
+	out := &room.g
+	out.Strategy, out.Steps = g.Strategy, room.steps[:0]
 	all := GroupStep{RingTime: ring(0)}
 	if !hunts(g.Strategy) {
 		all.Members, all.Refs = make([]string, 0, len(g.Members)), make([]any, 0, len(g.Members))
@@ -289,7 +300,7 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	}
 	if !req.explain {
 		// The plan below is for people (route explain); a call does not need it spelt out.
-		return To(Destination{Kind: KindGroup, Number: g.Number, Group: out}, "group %s rings %s%s", g.Number, g.Strategy, why), nil
+		return ToWhy(Destination{Kind: KindGroup, Number: g.Number, Group: out}, ""), nil
 	}
 	var plan []string
 	for _, st := range out.Steps {

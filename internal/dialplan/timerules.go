@@ -95,34 +95,40 @@ func (TimeStage) Name() string { return "time" }
 // Route implements Stage.
 func (s TimeStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.Trunk == "" {
-		return Pass("not a call from a trunk"), nil
+		return quiet(req, "not a call from a trunk"), nil
 	}
 	t, err := s.DIDs.DIDTable(ctx, req.TenantID)
 	if err != nil {
 		return Outcome{}, err
 	}
-	_, d, what, ok := t.find(req.To)
+	h, ok := t.find(req.To)
+	d := h.d
+	what := func() string { return h.what(t.e164(req.To)) }
 	if !ok && t.def != nil {
-		d, what, ok = *t.def, "the tenant's default destination", true
+		d, ok = *t.def, true
+		what = func() string { return "the tenant's default destination" }
 	}
 	if !ok || d.rule == nil {
 		if !req.explain {
-			return Outcome{}, nil
+			return Passed, nil
 		}
-		return Pass("no time rule for %s", cmpOr(what, req.To)), nil
+		if !ok {
+			return Pass("no time rule for %s", req.To), nil
+		}
+		return Pass("no time rule for %s", what()), nil
 	}
 	open, why := d.rule.judge(t.hours, clock(s.Now), req.explain)
 	if open {
 		if !req.explain {
-			return Outcome{}, nil
+			return Passed, nil
 		}
-		return Pass("%s: %s: its own destination %s", what, why, d.tg), nil
+		return Pass("%s: %s: its own destination %s", what(), why, d.tg), nil
 	}
 	req.OutOfHours = &d.rule.Closed // the table's, which no one changes
 	if !req.explain {
-		return Outcome{}, nil
+		return Passed, nil
 	}
-	return Pass("%s: %s: out of hours to %s", what, why, d.rule.Closed), nil
+	return Pass("%s: %s: out of hours to %s", what(), why, d.rule.Closed), nil
 }
 
 // checkRule checks a time rule as stored (calendar "" and no closed destination: none):
