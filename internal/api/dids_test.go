@@ -192,6 +192,19 @@ func TestTimeRulesDefaultAndGroupsOverAPI(t *testing.T) {
 		_ = json.Unmarshal(body, &e)
 		return e.Error.Field
 	}
+	// refused PUTs each body to path and expects 400 naming the field.
+	type refusal struct {
+		body  map[string]any
+		field string
+	}
+	refused := func(path string, cases []refusal) {
+		t.Helper()
+		for _, c := range cases {
+			if st, body := p.Do("PUT", a+path, f.adminA, c.body); st != 400 || fieldOf(body) != c.field {
+				t.Errorf("PUT %s %v: %d %s, want 400 on %s", path, c.body, st, body, c.field)
+			}
+		}
+	}
 	def := map[string]any{"dest_kind": "extension", "dest_number": "1001"}
 	with := func(b map[string]any, extra map[string]any) map[string]any {
 		out := map[string]any{}
@@ -203,18 +216,11 @@ func TestTimeRulesDefaultAndGroupsOverAPI(t *testing.T) {
 		}
 		return out
 	}
-	for _, c := range []struct {
-		body  map[string]any
-		field string
-	}{
+	refused("/did-default", []refusal{
 		{with(def, map[string]any{"calendar": "nope", "closed_kind": "mailbox", "closed_number": "*1001"}), "calendar"},
 		{with(def, map[string]any{"calendar": "never"}), "closed_destination"},
 		{with(def, map[string]any{"calendar": "never", "closed_kind": "mailbox", "closed_number": "*1999"}), "closed_destination"},
-	} {
-		if st, body := p.Do("PUT", a+"/did-default", f.adminA, c.body); st != 400 || fieldOf(body) != c.field {
-			t.Errorf("did-default %v: %d %s, want 400 on %s", c.body, st, body, c.field)
-		}
-	}
+	})
 	var dd store.DIDDefault
 	p.MustDo(200, "PUT", a+"/did-default", f.adminA, with(def, map[string]any{"calendar": "never", "closed_kind": "mailbox", "closed_number": "*1001"}), &dd)
 	p.MustDo(200, "GET", a+"/did-default", f.adminA, nil, &dd)
@@ -229,19 +235,12 @@ func TestTimeRulesDefaultAndGroupsOverAPI(t *testing.T) {
 	}
 
 	group := map[string]any{"members": []map[string]any{{"extension": "1001"}}, "fallthrough_kind": "extension", "fallthrough_number": "1002"}
-	for _, c := range []struct {
-		body  map[string]any
-		field string
-	}{
+	refused("/groups/600", []refusal{
 		{with(group, map[string]any{"calendar": "nope", "closed_kind": "mailbox", "closed_number": "*1002"}), "calendar"},
 		{with(group, map[string]any{"calendar": "never", "closed_kind": "outbound", "closed_number": "0301234567"}), "closed_destination"},
 		{with(group, map[string]any{"calendar": "never", "closed_kind": "extension", "closed_number": "1001"}), "closed_destination"}, // a member
 		{with(group, map[string]any{"fallthrough_kind": "mailbox", "fallthrough_number": "*1999"}), "fallthrough_number"},
-	} {
-		if st, body := p.Do("PUT", a+"/groups/600", f.adminA, c.body); st != 400 || fieldOf(body) != c.field {
-			t.Errorf("group %v: %d %s, want 400 on %s", c.body, st, body, c.field)
-		}
-	}
+	})
 	var g store.RingGroup
 	p.MustDo(200, "PUT", a+"/groups/600", f.adminA, with(group, map[string]any{"calendar": "never", "closed_kind": "mailbox", "closed_number": "*1002"}), &g)
 	p.MustDo(200, "GET", a+"/groups/600", f.adminA, nil, &g)
