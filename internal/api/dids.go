@@ -22,7 +22,7 @@ func didRoutes(s *Server) []Route {
 			Auth: Admin, Handler: s.deleteDID},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/did-default", Summary: "Get where calls to numbers no DID covers go (dest_kind empty: they are refused with 404)",
 			Auth: Admin, Result: store.DIDDefault{}, Handler: s.getDIDDefault},
-		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/did-default", Summary: "Set where calls to numbers no DID covers go (dest_kind empty: refuse them)",
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/did-default", Summary: "Set where calls to numbers no DID covers go (dest_kind empty: refuse them), with an optional time rule as a DID's (calendar: a calendar of the tenant; closed_kind and closed_number: where those calls go while it is closed)",
 			Auth: Admin, Body: didDefaultBody{}, Result: store.DIDDefault{}, Handler: s.putDIDDefault},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/users/{user}/caller-id", Summary: "Get a user's caller-ID preference: clir withholds the number on outside calls (self or admin)",
 			Auth: Member, Result: callerIDBody{}, Handler: s.getCallerID},
@@ -46,6 +46,10 @@ type didBody struct {
 type didDefaultBody struct {
 	DestKind   string `json:"dest_kind"`
 	DestNumber string `json:"dest_number"`
+	// Calendar, ClosedKind and ClosedNumber are the default's time rule, as a DID's.
+	Calendar     string `json:"calendar"`
+	ClosedKind   string `json:"closed_kind"`
+	ClosedNumber string `json:"closed_number"`
 }
 
 type callerIDBody struct {
@@ -79,11 +83,15 @@ func (s *Server) postDID(r *Request) (any, error) {
 
 // didDetail is a DID's audit detail: its numbers, destination and time rule.
 func didDetail(d store.DID) string {
-	out := d.Number + "-" + d.Last + " " + d.DestKind + " " + d.DestNumber
-	if d.Calendar != "" {
-		out += ", while calendar " + d.Calendar + " is closed to " + d.ClosedKind + " " + d.ClosedNumber
+	return d.Number + "-" + d.Last + " " + d.DestKind + " " + d.DestNumber + outOfHours(d.Calendar, d.ClosedKind, d.ClosedNumber)
+}
+
+// outOfHours is a time rule in an audit detail ("" without one).
+func outOfHours(calendar, closedKind, closedNumber string) string {
+	if calendar == "" {
+		return ""
 	}
-	return out
+	return ", while calendar " + calendar + " is closed to " + closedKind + " " + closedNumber
 }
 
 func (s *Server) getDID(r *Request) (any, error) {
@@ -121,11 +129,12 @@ func (s *Server) putDIDDefault(r *Request) (any, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	d, err := s.Dialplan.SaveDIDDefault(r.Context(), store.DIDDefault{TenantID: r.TenantID, DestKind: in.DestKind, DestNumber: in.DestNumber})
+	d, err := s.Dialplan.SaveDIDDefault(r.Context(), store.DIDDefault{TenantID: r.TenantID, DestKind: in.DestKind, DestNumber: in.DestNumber,
+		Calendar: in.Calendar, ClosedKind: in.ClosedKind, ClosedNumber: in.ClosedNumber})
 	if err != nil {
 		return nil, dialplanErr(err)
 	}
-	r.Audit("did_default.put", "tenant", r.TenantID, d.DestKind+" "+d.DestNumber)
+	r.Audit("did_default.put", "tenant", r.TenantID, d.DestKind+" "+d.DestNumber+outOfHours(d.Calendar, d.ClosedKind, d.ClosedNumber))
 	return d, nil
 }
 

@@ -169,3 +169,112 @@ func TestTimeRulesOverAPI(t *testing.T) {
 	p.MustDo(200, "PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "DE", "outside_calendar": ""}, nil)
 	p.MustDo(204, "DELETE", a+"/calendars/never", f.adminA, nil, nil)
 }
+
+// TestTimeRulesDefaultAndGroupsOverAPI: the tenant's default destination and a group's
+// fall-through take a time rule through the API, validated as a DID's and documented in the
+// OpenAPI document; route explain shows the calendar deciding; a calendar they name cannot
+// be deleted.
+func TestTimeRulesDefaultAndGroupsOverAPI(t *testing.T) {
+	f := setup(t)
+	p := f.p
+	a := fmt.Sprintf("/api/v1/tenants/%d", f.tenantA)
+	p.MustDo(201, "POST", a+"/extensions", f.adminA, map[string]any{"number": "1001", "sip_password": "alpha-secret-1", "user_id": f.memberIDA}, nil)
+	p.MustDo(201, "POST", a+"/extensions", f.adminA, map[string]any{"number": "1002", "sip_password": "alpha-secret-2"}, nil)
+	p.MustDo(200, "PUT", a+"/dial-settings", f.adminA, map[string]any{"country": "DE"}, nil)
+	p.MustDo(200, "PUT", a+"/trunks/carrier", f.adminA, map[string]any{"kind": "ip", "server": "192.0.2.20:5060", "allowed_sources": []string{"192.0.2.20"}}, nil)
+	p.MustDo(200, "PUT", a+"/calendars/never", f.adminA, map[string]any{"spec": map[string]any{"time_zone": "Europe/Berlin", "hours": map[string]any{}}}, nil)
+	fieldOf := func(body []byte) string {
+		var e struct {
+			Error struct {
+				Field string `json:"field"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(body, &e)
+		return e.Error.Field
+	}
+	// refused PUTs each body to path and expects 400 naming the field.
+	type refusal struct {
+		body  map[string]any
+		field string
+	}
+	refused := func(path string, cases []refusal) {
+		t.Helper()
+		for _, c := range cases {
+			if st, body := p.Do("PUT", a+path, f.adminA, c.body); st != 400 || fieldOf(body) != c.field {
+				t.Errorf("PUT %s %v: %d %s, want 400 on %s", path, c.body, st, body, c.field)
+			}
+		}
+	}
+	def := map[string]any{"dest_kind": "extension", "dest_number": "1001"}
+	with := func(b map[string]any, extra map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range b {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	refused("/did-default", []refusal{
+		{with(def, map[string]any{"calendar": "nope", "closed_kind": "mailbox", "closed_number": "*1001"}), "calendar"},
+		{with(def, map[string]any{"calendar": "never"}), "closed_destination"},
+		{with(def, map[string]any{"calendar": "never", "closed_kind": "mailbox", "closed_number": "*1999"}), "closed_destination"},
+	})
+	var dd store.DIDDefault
+	p.MustDo(200, "PUT", a+"/did-default", f.adminA, with(def, map[string]any{"calendar": "never", "closed_kind": "mailbox", "closed_number": "*1001"}), &dd)
+	p.MustDo(200, "GET", a+"/did-default", f.adminA, nil, &dd)
+	if dd.DestNumber != "1001" || dd.Calendar != "never" || dd.ClosedKind != "mailbox" || dd.ClosedNumber != "*1001" {
+		t.Fatalf("default %+v", dd)
+	}
+	var ex dialplan.Decision
+	p.MustDo(200, "GET", a+"/route-explain?trunk=carrier&to=%2B49305559999", f.adminA, nil, &ex)
+	if len(ex.Trace) == 0 || ex.Trace[0].Stage != "time" || !strings.Contains(ex.Trace[0].Why, "the tenant's default destination: calendar never is closed (") ||
+		ex.Dest == nil || ex.Dest.Kind != dialplan.KindMailbox {
+		t.Errorf("explain the default: %s", ex.Explain())
+	}
+
+	group := map[string]any{"members": []map[string]any{{"extension": "1001"}}, "fallthrough_kind": "extension", "fallthrough_number": "1002"}
+	refused("/groups/600", []refusal{
+		{with(group, map[string]any{"calendar": "nope", "closed_kind": "mailbox", "closed_number": "*1002"}), "calendar"},
+		{with(group, map[string]any{"calendar": "never", "closed_kind": "outbound", "closed_number": "0301234567"}), "closed_destination"},
+		{with(group, map[string]any{"calendar": "never", "closed_kind": "extension", "closed_number": "1001"}), "closed_destination"}, // a member
+		{with(group, map[string]any{"fallthrough_kind": "mailbox", "fallthrough_number": "*1999"}), "fallthrough_number"},
+	})
+	var g store.RingGroup
+	p.MustDo(200, "PUT", a+"/groups/600", f.adminA, with(group, map[string]any{"calendar": "never", "closed_kind": "mailbox", "closed_number": "*1002"}), &g)
+	p.MustDo(200, "GET", a+"/groups/600", f.adminA, nil, &g)
+	if g.FallthroughNumber != "1002" || g.Calendar != "never" || g.ClosedKind != "mailbox" || g.ClosedNumber != "*1002" {
+		t.Fatalf("group %+v", g)
+	}
+	// Nobody is registered: out of hours, the group's mailbox takes the call at once.
+	p.MustDo(200, "GET", a+"/route-explain?from=1002&to=600", f.adminA, nil, &ex)
+	if ex.Stage != "group" || ex.Dest == nil || ex.Dest.Kind != dialplan.KindMailbox || !strings.Contains(ex.Why, "then mailbox") ||
+		!strings.Contains(ex.Why, "(calendar never is closed (") {
+		t.Errorf("explain the group: %s", ex.Explain())
+	}
+
+	st, body := p.Do("DELETE", a+"/calendars/never", f.adminA, nil)
+	if st != 409 || !strings.Contains(string(body), "the default destination for numbers no DID covers, group 600") {
+		t.Errorf("delete a calendar in use: %d %s", st, body)
+	}
+
+	// The OpenAPI document has the time rule in both bodies.
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Summary string `json:"summary"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	p.MustDo(200, "GET", "/api/v1/openapi.json", "", nil, &doc)
+	for path, schema := range map[string]string{"/api/v1/tenants/{tenant}/did-default": "DidDefaultBody", "/api/v1/tenants/{tenant}/groups/{group}": "GroupBody"} {
+		props := doc.Components.Schemas[schema].Properties
+		if !strings.Contains(doc.Paths[path]["put"].Summary, "time rule") || props["calendar"] == nil || props["closed_kind"] == nil || props["closed_number"] == nil {
+			t.Errorf("openapi PUT %s: %q, %s properties %v", path, doc.Paths[path]["put"].Summary, schema, props)
+		}
+	}
+}

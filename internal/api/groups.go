@@ -14,7 +14,7 @@ func groupRoutes(s *Server) []Route {
 			Auth: Admin, Result: List[store.RingGroup]{}, Handler: s.listGroups},
 		{Method: "GET", Path: "/api/v1/tenants/{tenant}/groups/{group}", Summary: "Get a ring or hunt group by its number",
 			Auth: Admin, Result: store.RingGroup{}, Handler: s.getGroup},
-		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/groups/{group}", Summary: "Create or replace the group with this number: strategy simultaneous (all members for ring_time_s), or one member after the other, each for its ring_time_s or the group's: sequential (in order), round-robin (each call starts at the member after the one the previous call started with) or least-recent (the member who last answered a call from the group longest ago first; the order of both is kept by the running server and starts afresh after a restart); members are extensions in order; members without a registered contact or on do-not-disturb are skipped, and for the one-after-the-other strategies members on a call; fall-through extension when nobody answers",
+		{Method: "PUT", Path: "/api/v1/tenants/{tenant}/groups/{group}", Summary: "Create or replace the group with this number: strategy simultaneous (all members for ring_time_s), or one member after the other, each for its ring_time_s or the group's: sequential (in order), round-robin (each call starts at the member after the one the previous call started with) or least-recent (the member who last answered a call from the group longest ago first; the order of both is kept by the running server and starts afresh after a restart); members are extensions in order; members without a registered contact or on do-not-disturb are skipped, and for the one-after-the-other strategies members on a call; fall-through when nobody answers: fallthrough_kind extension (rung last), mailbox or application (takes the call once the members rang, or at once when none can be rung), or empty for none; an optional time rule for the fall-through (calendar: a calendar of the tenant; closed_kind and closed_number: the fall-through while it is closed, one of the same kinds)",
 			Auth: Admin, Body: groupBody{}, Result: store.RingGroup{}, Handler: s.putGroup},
 		{Method: "DELETE", Path: "/api/v1/tenants/{tenant}/groups/{group}", Summary: "Delete a ring or hunt group",
 			Auth: Admin, Handler: s.deleteGroup},
@@ -28,6 +28,9 @@ type groupBody struct {
 	Members           []store.RingGroupMember `json:"members"`
 	FallthroughKind   string                  `json:"fallthrough_kind"`
 	FallthroughNumber string                  `json:"fallthrough_number"`
+	Calendar          string                  `json:"calendar"`
+	ClosedKind        string                  `json:"closed_kind"`
+	ClosedNumber      string                  `json:"closed_number"`
 }
 
 func (s *Server) listGroups(r *Request) (any, error) {
@@ -51,11 +54,12 @@ func (s *Server) putGroup(r *Request) (any, error) {
 		return nil, err
 	}
 	g, err := s.Dialplan.SaveGroup(r.Context(), store.RingGroup{TenantID: r.TenantID, Number: r.PathValue("group"), Name: in.Name, Strategy: in.Strategy,
-		RingTimeS: in.RingTimeS, Members: in.Members, FallthroughKind: in.FallthroughKind, FallthroughNumber: in.FallthroughNumber})
+		RingTimeS: in.RingTimeS, Members: in.Members, FallthroughKind: in.FallthroughKind, FallthroughNumber: in.FallthroughNumber,
+		Calendar: in.Calendar, ClosedKind: in.ClosedKind, ClosedNumber: in.ClosedNumber})
 	if err != nil {
 		return nil, dialplanErr(err)
 	}
-	r.Audit("group.put", "ring_group", g.ID, g.Number)
+	r.Audit("group.put", "ring_group", g.ID, g.Number+outOfHours(g.Calendar, g.ClosedKind, g.ClosedNumber))
 	return g, nil
 }
 

@@ -19,7 +19,7 @@ func init() {
 	addCommand(command{"did add", "did add --tenant T --number N [--last N] --dest extension:1001|group:600|application:NUMBER|mailbox:NUMBER|outbound:NUMBER [--calendar CAL --closed-dest KIND:NUMBER]", runDIDAdd})
 	addCommand(command{"did list", "did list --tenant T", runDIDList})
 	addCommand(command{"did delete", "did delete --tenant T --id ID", runDIDDelete})
-	addCommand(command{"did default", "did default --tenant T --dest KIND:NUMBER|none", runDIDDefault})
+	addCommand(command{"did default", "did default --tenant T --dest KIND:NUMBER|none [--calendar CAL --closed-dest KIND:NUMBER]", runDIDDefault})
 	addCommand(command{"caller-id set", "caller-id set --tenant T --user ID --clir on|off", runCallerIDSet})
 }
 
@@ -61,33 +61,42 @@ func runDIDAdd(c *cmdCtx) error {
 	if kind == "" {
 		return usageErr("--dest: a DID needs a destination")
 	}
-	d := store.DID{TenantID: t.ID, Number: c.str("number"), Last: c.str("last"), DestKind: kind, DestNumber: number, Calendar: c.str("calendar")}
-	if c.str("closed-dest") != "" {
-		if d.ClosedKind, d.ClosedNumber, err = c.kindNumber("closed-dest"); err != nil {
-			return err
-		}
+	d := store.DID{TenantID: t.ID, Number: c.str("number"), Last: c.str("last"), DestKind: kind, DestNumber: number}
+	if d.Calendar, d.ClosedKind, d.ClosedNumber, err = c.timeRuleFlags(); err != nil {
+		return err
 	}
 	if d, err = c.didTables().SaveDID(c.ctx, d); err != nil {
 		return dialplanCLIErr(err)
 	}
 	c.audit(t.ID, "did.put", "did", d.ID, didDetail(d))
 	return c.out(d, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "saved DID %d: %s to %s %s%s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber, outOfHours(d))
+		fmt.Fprintf(w, "saved DID %d: %s to %s %s%s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber, outOfHours(d.Calendar, d.ClosedKind, d.ClosedNumber))
 	})
 }
 
-// outOfHours describes a DID's time rule (", while calendar office is closed to mailbox
-// 1001"; "" without one).
-func outOfHours(d store.DID) string {
-	if d.Calendar == "" {
+// timeRuleFlags reads a time rule: --calendar CAL --closed-dest KIND:NUMBER (neither: none).
+func (c *cmdCtx) timeRuleFlags() (calendar, closedKind, closedNumber string, err error) {
+	calendar = c.str("calendar")
+	if c.str("closed-dest") != "" {
+		if closedKind, closedNumber, err = c.kindNumber("closed-dest"); err != nil {
+			return "", "", "", err
+		}
+	}
+	return calendar, closedKind, closedNumber, nil
+}
+
+// outOfHours describes a time rule (", while calendar office is closed to mailbox 1001"; ""
+// without one).
+func outOfHours(calendar, closedKind, closedNumber string) string {
+	if calendar == "" {
 		return ""
 	}
-	return fmt.Sprintf(", while calendar %s is closed to %s %s", d.Calendar, d.ClosedKind, d.ClosedNumber)
+	return fmt.Sprintf(", while calendar %s is closed to %s %s", calendar, closedKind, closedNumber)
 }
 
 // didDetail is a DID's audit detail: its numbers, destination and time rule.
 func didDetail(d store.DID) string {
-	return d.Number + "-" + d.Last + " " + d.DestKind + " " + d.DestNumber + outOfHours(d)
+	return d.Number + "-" + d.Last + " " + d.DestKind + " " + d.DestNumber + outOfHours(d.Calendar, d.ClosedKind, d.ClosedNumber)
 }
 
 func didSpan(d store.DID) string {
@@ -120,7 +129,11 @@ func runDIDList(c *cmdCtx) error {
 			fmt.Fprintf(w, "%d\t%s\t%s %s\t%s\n", d.ID, didSpan(d), d.DestKind, d.DestNumber, closed)
 		}
 		if def.DestKind != "" {
-			fmt.Fprintf(w, "\tany other\t%s %s\t\n", def.DestKind, def.DestNumber)
+			closed := ""
+			if def.Calendar != "" {
+				closed = fmt.Sprintf("%s %s (calendar %s closed)", def.ClosedKind, def.ClosedNumber, def.Calendar)
+			}
+			fmt.Fprintf(w, "\tany other\t%s %s\t%s\n", def.DestKind, def.DestNumber, closed)
 		}
 	})
 }
@@ -150,17 +163,20 @@ func runDIDDefault(c *cmdCtx) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.didTables().SaveDIDDefault(c.ctx, store.DIDDefault{TenantID: t.ID, DestKind: kind, DestNumber: number})
-	if err != nil {
+	d := store.DIDDefault{TenantID: t.ID, DestKind: kind, DestNumber: number}
+	if d.Calendar, d.ClosedKind, d.ClosedNumber, err = c.timeRuleFlags(); err != nil {
+		return err
+	}
+	if d, err = c.didTables().SaveDIDDefault(c.ctx, d); err != nil {
 		return dialplanCLIErr(err)
 	}
-	c.audit(t.ID, "did_default.put", "tenant", t.ID, d.DestKind+" "+d.DestNumber)
+	c.audit(t.ID, "did_default.put", "tenant", t.ID, d.DestKind+" "+d.DestNumber+outOfHours(d.Calendar, d.ClosedKind, d.ClosedNumber))
 	return c.out(d, func(w *tabwriter.Writer) {
 		if d.DestKind == "" {
 			fmt.Fprintln(w, "calls to numbers no DID covers are refused")
 			return
 		}
-		fmt.Fprintf(w, "calls to numbers no DID covers go to %s %s\n", d.DestKind, d.DestNumber)
+		fmt.Fprintf(w, "calls to numbers no DID covers go to %s %s%s\n", d.DestKind, d.DestNumber, outOfHours(d.Calendar, d.ClosedKind, d.ClosedNumber))
 	})
 }
 

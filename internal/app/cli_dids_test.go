@@ -137,3 +137,83 @@ func TestTimeRulesCLI(t *testing.T) {
 	}
 	mustRun("calendar", "delete", "--tenant", "acme", "--name", "never")
 }
+
+// TestTimeRulesDefaultAndGroupCLI: the tenant's default destination and a group's
+// fall-through take a time rule on the command line, checked as a DID's; lists show it,
+// route explain shows the calendar deciding, and a calendar they name cannot be deleted.
+func TestTimeRulesDefaultAndGroupCLI(t *testing.T) {
+	env := []string{"PRIVOX_DATA_DIR=" + filepath.Join(t.TempDir(), "d")}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		o, er, code := run(env, args...)
+		if code != 0 {
+			t.Fatalf("privox %s: exit %d: %s", strings.Join(args, " "), code, er)
+		}
+		return o
+	}
+	mustRun("tenant", "add", "acme")
+	for _, n := range []string{"1001", "1002", "1003"} {
+		mustRun("ext", "add", "--tenant", "acme", "--number", n, "--sip-password", "s3cret-sip-pw"+n)
+	}
+	mustRun("dial", "settings", "--tenant", "acme", "--country", "DE")
+	mustRun("trunk", "set", "--tenant", "acme", "--name", "carrier", "--kind", "ip", "--server", "192.0.2.20:5060", "--sources", "192.0.2.20")
+	cal := filepath.Join(t.TempDir(), "never.json")
+	if err := os.WriteFile(cal, []byte(`{"time_zone":"Europe/Berlin","hours":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun("calendar", "set", "--tenant", "acme", "--name", "never", cal)
+
+	if _, er, code := run(env, "did", "default", "--tenant", "acme", "--dest", "extension:1001", "--calendar", "office", "--closed-dest", "mailbox:*1001"); code == 0 ||
+		!strings.Contains(er, `invalid calendar: no calendar "office" in the tenant`) {
+		t.Errorf("did default with an unknown calendar: %d %s", code, er)
+	}
+	if _, er, code := run(env, "did", "default", "--tenant", "acme", "--dest", "extension:1001", "--calendar", "never"); code == 0 || !strings.Contains(er, "invalid closed_destination") {
+		t.Errorf("did default without a closed destination: %d %s", code, er)
+	}
+	if out := mustRun("did", "default", "--tenant", "acme", "--dest", "extension:1001", "--calendar", "never", "--closed-dest", "mailbox:*1001"); !strings.Contains(out,
+		"calls to numbers no DID covers go to extension 1001, while calendar never is closed to mailbox *1001") {
+		t.Errorf("did default: %s", out)
+	}
+	if out := mustRun("did", "list", "--tenant", "acme"); !strings.Contains(out, "mailbox *1001 (calendar never closed)") {
+		t.Errorf("did list: %s", out)
+	}
+	out := mustRun("route", "explain", "--tenant", "acme", "--trunk", "carrier", "--to", "+49305559999")
+	if !strings.Contains(out, "the tenant's default destination: calendar never is closed (") || !strings.Contains(out, "Europe/Berlin): out of hours to mailbox *1001") ||
+		!strings.Contains(out, "=> mailbox") {
+		t.Errorf("explain the default: %s", out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--calendar", "never", "--closed-dest", "group:600"}, "invalid closed_destination: kind \"group\""},
+		{[]string{"--calendar", "never", "--closed-dest", "extension:1001"}, "invalid closed_destination: 1001 is a member already"},
+		{[]string{"--calendar", "never", "--closed-dest", "mailbox:*4711"}, "invalid closed_destination: no such destination"},
+		{[]string{"--fallthrough", "outbound:0301234567"}, "invalid fallthrough_kind"},
+	} {
+		_, er, code := run(env, append([]string{"group", "set", "--tenant", "acme", "--number", "600", "--members", "1001", "--fallthrough", "1002"}, c.args...)...)
+		if code == 0 || !strings.Contains(er, c.want) {
+			t.Errorf("group set %v: %d %s, want %q", c.args, code, er, c.want)
+		}
+	}
+	if out := mustRun("group", "set", "--tenant", "acme", "--number", "600", "--members", "1001", "--fallthrough", "1002", "--calendar", "never", "--closed-dest", "mailbox:*1003"); !strings.Contains(out,
+		"while calendar never is closed to mailbox *1003") {
+		t.Errorf("group set: %s", out)
+	}
+	if out := mustRun("group", "list", "--tenant", "acme"); !strings.Contains(out, "extension 1002") || !strings.Contains(out, "mailbox *1003 (calendar never closed)") {
+		t.Errorf("group list: %s", out)
+	}
+	// Nobody is registered, so out of hours the mailbox takes the call at once.
+	out = mustRun("route", "explain", "--tenant", "acme", "--from", "1002", "--to", "600")
+	if !strings.Contains(out, "then mailbox *1003 (calendar never is closed (") || !strings.Contains(out, "=> mailbox") {
+		t.Errorf("explain the group: %s", out)
+	}
+	_, er, code := run(env, "calendar", "delete", "--tenant", "acme", "--name", "never")
+	if code == 0 || !strings.Contains(er, "calendar never is named by the default destination for numbers no DID covers, group 600") {
+		t.Errorf("calendar delete in use: %d %s", code, er)
+	}
+	mustRun("group", "set", "--tenant", "acme", "--number", "600", "--members", "1001", "--fallthrough", "mailbox:*1002")
+	mustRun("did", "default", "--tenant", "acme", "--dest", "none")
+	mustRun("calendar", "delete", "--tenant", "acme", "--name", "never")
+}

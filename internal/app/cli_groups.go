@@ -13,7 +13,7 @@ import (
 // Ring and hunt groups from the command line.
 
 func init() {
-	addCommand(command{"group set", "group set --tenant T --number 600 --members 1001,1002[:RINGTIME]... [--name N] [--strategy simultaneous|sequential|round-robin|least-recent] [--ring-time SECONDS] [--fallthrough EXT]", runGroupSet})
+	addCommand(command{"group set", "group set --tenant T --number 600 --members 1001,1002[:RINGTIME]... [--name N] [--strategy simultaneous|sequential|round-robin|least-recent] [--ring-time SECONDS] [--fallthrough EXT|KIND:NUMBER] [--calendar CAL --closed-dest KIND:NUMBER]", runGroupSet})
 	addCommand(command{"group list", "group list --tenant T", runGroupList})
 	addCommand(command{"group delete", "group delete --tenant T --number 600", runGroupDelete})
 }
@@ -42,16 +42,24 @@ func runGroupSet(c *cmdCtx) error {
 		members = append(members, mm)
 	}
 	g := store.RingGroup{TenantID: t.ID, Number: c.str("number"), Name: c.str("name"), Strategy: c.str("strategy"), RingTimeS: ring, Members: members}
-	if ft := c.str("fallthrough"); ft != "" {
+	// The fall-through: an extension's number, or a destination (mailbox:1001, application:800).
+	if ft := c.str("fallthrough"); strings.Contains(ft, ":") {
+		if g.FallthroughKind, g.FallthroughNumber, err = c.kindNumber("fallthrough"); err != nil {
+			return err
+		}
+	} else if ft != "" {
 		g.FallthroughKind, g.FallthroughNumber = string(dialplan.KindExtension), ft
 	}
-	g, err = dialplan.NewStoreTables(c.db, 0).SaveGroup(c.ctx, g)
+	if g.Calendar, g.ClosedKind, g.ClosedNumber, err = c.timeRuleFlags(); err != nil {
+		return err
+	}
+	g, err = c.didTables().SaveGroup(c.ctx, g)
 	if err != nil {
 		return dialplanCLIErr(err)
 	}
 	c.audit(t.ID, "group.put", "ring_group", g.ID, g.Number)
 	return c.out(g, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "saved group %s (%s, %d members)\n", g.Number, g.Strategy, len(g.Members))
+		fmt.Fprintf(w, "saved group %s (%s, %d members)%s\n", g.Number, g.Strategy, len(g.Members), outOfHours(g.Calendar, g.ClosedKind, g.ClosedNumber))
 	})
 }
 
@@ -65,7 +73,7 @@ func runGroupList(c *cmdCtx) error {
 		return err
 	}
 	return c.out(gs, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "NUMBER\tNAME\tSTRATEGY\tRING TIME\tMEMBERS\tFALL-THROUGH")
+		fmt.Fprintln(w, "NUMBER\tNAME\tSTRATEGY\tRING TIME\tMEMBERS\tFALL-THROUGH\tOUT OF HOURS")
 		for _, g := range gs {
 			var ms []string
 			for _, m := range g.Members {
@@ -75,7 +83,14 @@ func runGroupList(c *cmdCtx) error {
 					ms = append(ms, m.Extension)
 				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%ds\t%s\t%s\n", g.Number, g.Name, g.Strategy, g.RingTimeS, strings.Join(ms, ","), g.FallthroughNumber)
+			fall, closed := "", ""
+			if g.FallthroughKind != "" {
+				fall = g.FallthroughKind + " " + g.FallthroughNumber
+			}
+			if g.Calendar != "" {
+				closed = fmt.Sprintf("%s %s (calendar %s closed)", g.ClosedKind, g.ClosedNumber, g.Calendar)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%ds\t%s\t%s\t%s\n", g.Number, g.Name, g.Strategy, g.RingTimeS, strings.Join(ms, ","), fall, closed)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package dialplan
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -56,19 +57,33 @@ func benchOutbound(b *testing.B, number func(int) string) {
 		nums[i] = number(i)
 	}
 	clear(classCache.m)
-	lat := make([]time.Duration, 0, b.N)
+	route := func(i int) (*Decision, error) {
+		return p.Route(ctx, &Request{TenantID: 1, From: "1001", To: nums[i]})
+	}
+	measure(b, route, func(d *Decision) bool { return d.Dest != nil })
+}
+
+// measure runs b.N routing decisions, timing each, and reports the median and the p99 of
+// the decisions' times beside the mean. The garbage of building the tables is collected
+// before the clock starts, so that a collection it owes does not land among the
+// decisions (the garbage routing itself makes is collected while they run, as in a
+// server).
+func measure(b *testing.B, route func(i int) (*Decision, error), ok func(*Decision) bool) {
+	lat := make([]time.Duration, b.N)
+	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		d, err := p.Route(ctx, &Request{TenantID: 1, From: "1001", To: nums[i]})
-		lat = append(lat, time.Since(start))
-		if err != nil || d.Dest == nil {
+		d, err := route(i)
+		lat[i] = time.Since(start)
+		if err != nil || !ok(d) {
 			b.Fatal(d, err)
 		}
 	}
 	b.StopTimer()
 	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }
 
@@ -100,12 +115,12 @@ func BenchmarkMatch10k(b *testing.B) {
 func BenchmarkRouteInbound(b *testing.B) {
 	t := benchTable(b, 10000)
 	var dids []store.DID
-	groups := groupTable{}
+	var groups []store.RingGroup
 	members := exts{}
 	for i := 0; i < 1000; i++ {
 		n := fmt.Sprint(6000 + i)
-		groups[n] = store.RingGroup{Number: n, Strategy: StrategySimultaneous, RingTimeS: 20,
-			Members: []store.RingGroupMember{{Extension: fmt.Sprint(20000 + 2*i)}, {Extension: fmt.Sprint(20001 + 2*i)}}}
+		groups = append(groups, store.RingGroup{Number: n, Strategy: StrategySimultaneous, RingTimeS: 20,
+			Members: []store.RingGroupMember{{Extension: fmt.Sprint(20000 + 2*i)}, {Extension: fmt.Sprint(20001 + 2*i)}}})
 		members[fmt.Sprint(20000+2*i)], members[fmt.Sprint(20001+2*i)] = true, true
 	}
 	for i := 0; i < 9000; i++ {
@@ -116,21 +131,11 @@ func BenchmarkRouteInbound(b *testing.B) {
 		dids = append(dids, store.DID{Number: first, Last: first[:len(first)-2] + "99", DestKind: "group", DestNumber: fmt.Sprint(6000 + i)})
 	}
 	dt := NewDIDTable("DE", dids, store.DIDDefault{})
-	p := New(Stages(Deps{Extensions: members, Applications: apps{}, Routes: table{t}, DIDs: didTables{dt}, Groups: groups})...)
+	p := New(Stages(Deps{Extensions: members, Applications: apps{}, Routes: table{t}, DIDs: didTables{dt}, Groups: groupTables{NewGroupTable(groups, nil)}})...)
 	ctx := context.Background()
 	nums := []string{"+49305001234", "0305004321", "4940012345", "+4940099999"}
-	lat := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		d, err := p.Route(ctx, &Request{TenantID: 1, Trunk: "carrier", To: nums[i%len(nums)]})
-		lat = append(lat, time.Since(start))
-		if err != nil || d.Dest == nil || d.Dest.Kind != KindGroup {
-			b.Fatal(d, err)
-		}
+	route := func(i int) (*Decision, error) {
+		return p.Route(ctx, &Request{TenantID: 1, Trunk: "carrier", To: nums[i%len(nums)]})
 	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+	measure(b, route, func(d *Decision) bool { return d.Dest != nil && d.Dest.Kind == KindGroup })
 }

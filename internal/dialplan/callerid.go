@@ -26,13 +26,19 @@ func (CLIRStage) Name() string { return "clir" }
 // Route implements Stage.
 func (s CLIRStage) Route(_ context.Context, req *Request) (Outcome, error) {
 	if req.Trunk != "" || req.From == "" {
-		return Pass("only phones withhold their number"), nil
+		return quiet(req, "only phones withhold their number"), nil
 	}
 	rest, ok := strings.CutPrefix(req.To, s.Code)
 	if !ok || rest == "" {
+		if !req.explain {
+			return Passed, nil
+		}
 		return Pass("%s does not start with %s", req.To, s.Code), nil
 	}
 	req.To, req.Withheld = rest, true
+	if !req.explain {
+		return Passed, nil
+	}
 	return Pass("%s: the caller's number is withheld on this call, %s dialled", s.Code, rest), nil
 }
 

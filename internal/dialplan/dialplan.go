@@ -93,6 +93,10 @@ type Request struct {
 	// RingFor is the ring time of the dialled extension's no-answer forwarding (the
 	// forward stage sets it).
 	RingFor time.Duration
+
+	// explain: the call is being explained (Explaining), so stages spell out why they pass
+	// and what they plan; for a call they need not (Plan.Route sets it).
+	explain bool
 }
 
 // Step is one line of the decision trace: what a stage did with the call.
@@ -129,17 +133,50 @@ type Outcome struct {
 	Why      string    // why the stage passed (ignored when Decision is set)
 }
 
-// Pass is an Outcome that hands the call to the next stage.
+// Pass is an Outcome that hands the call to the next stage. Its reason is for people: a
+// stage on the path of every call says it only while explaining (Request.Explaining), so
+// that a call formats nothing it does not need.
 func Pass(format string, args ...any) Outcome { return Outcome{Why: fmt.Sprintf(format, args...)} }
+
+// Passed hands the call to the next stage without a reason (a call that is not explained).
+var Passed = Outcome{}
+
+// quiet passes with a fixed reason, said only while explaining.
+func quiet(req *Request, why string) Outcome {
+	if !req.explain {
+		return Passed
+	}
+	return Outcome{Why: why}
+}
+
+// decided is a decision with its destination and the last line of its trace, allocated
+// together: a call's decision costs one allocation.
+type decided struct {
+	d    Decision
+	dest Destination
+	last [1]Step
+}
 
 // To decides on a destination.
 func To(d Destination, format string, args ...any) Outcome {
-	return Outcome{Decision: &Decision{Dest: &d, Why: fmt.Sprintf(format, args...)}}
+	return Outcome{Decision: decide(d, fmt.Sprintf(format, args...))}
+}
+
+// ToWhy decides on a destination with a reason formatted already ("" when no one reads it).
+func ToWhy(d Destination, why string) Outcome { return Outcome{Decision: decide(d, why)} }
+
+func decide(d Destination, why string) *Decision {
+	a := &decided{dest: d}
+	a.d.Dest, a.d.Why = &a.dest, why
+	a.d.Trace = a.last[:0]
+	return &a.d
 }
 
 // Reject decides to refuse the call with a status.
 func Reject(status int, reason, format string, args ...any) Outcome {
-	return Outcome{Decision: &Decision{Status: status, Reason: reason, Why: fmt.Sprintf(format, args...)}}
+	a := &decided{}
+	a.d = Decision{Status: status, Reason: reason, Why: fmt.Sprintf(format, args...), Trace: a.last[:0]}
+	return Outcome{Decision: &a.d}
 }
 
 // Stage is one step of the dial plan. Route must not block on the network and must be safe
@@ -170,12 +207,19 @@ func (p *Plan) Stages() []string {
 const MaxDialled = 64
 
 // Route runs the stages until one decides. A number no stage decides on gets 404.
+//
+// The trace of an explained call lists every stage with its reason; a call's trace has only
+// the deciding stage (the passing stages' reasons are not even formatted: Pass).
 func (p *Plan) Route(ctx context.Context, req *Request) (*Decision, error) {
-	trace := make([]Step, 0, len(p.stages))
+	req.explain = explaining(ctx)
 	if len(req.To) > MaxDialled {
 		return &Decision{Status: 484, Reason: "Address Incomplete", Stage: "input",
 			Why:   fmt.Sprintf("dialled number longer than %d characters", MaxDialled),
 			Trace: []Step{{Stage: "input", Decided: true, Why: "dialled number too long"}}}, nil
+	}
+	var trace []Step
+	if req.explain {
+		trace = make([]Step, 0, len(p.stages))
 	}
 	for _, s := range p.stages {
 		o, err := s.Route(ctx, req)
@@ -183,18 +227,28 @@ func (p *Plan) Route(ctx context.Context, req *Request) (*Decision, error) {
 			return nil, fmt.Errorf("dialplan: stage %s: %w", s.Name(), err)
 		}
 		if o.Decision == nil {
-			trace = append(trace, Step{Stage: s.Name(), Why: o.Why})
+			if req.explain {
+				trace = append(trace, Step{Stage: s.Name(), Why: o.Why})
+			}
 			continue
 		}
 		d := o.Decision
 		d.Stage = s.Name()
-		d.Trace = append(trace, Step{Stage: s.Name(), Decided: true, Why: d.Why})
+		if req.explain {
+			d.Trace = append(trace, Step{Stage: d.Stage, Decided: true, Why: d.Why})
+		} else {
+			d.Trace = append(d.Trace[:0], Step{Stage: d.Stage, Decided: true, Why: d.Why}) // in the decision's own room
+		}
 		d.Diverted = req.Diverted
 		return d, nil
 	}
 	return &Decision{Status: 404, Reason: "Not Found", Stage: "end", Why: "no stage matched", Diverted: req.Diverted,
 		Trace: append(trace, Step{Stage: "end", Decided: true, Why: "no stage matched"})}, nil
 }
+
+// Explaining reports whether the request is being explained to people (route explain), so
+// that a stage spells out why it passes (Pass) rather than passing quietly (Passed).
+func (r *Request) Explaining() bool { return r.explain }
 
 func cmpOr(a, b string) string {
 	if a != "" {

@@ -50,7 +50,8 @@ type DIDTable struct {
 	// byExt is an extension's own DID (the first single number routed to it), which its
 	// outside calls present.
 	byExt map[string]string
-	def   *Target
+	// def is the tenant's default destination and its time rule (nil: none).
+	def *didDest
 	// clir holds the users whose number is withheld on outside calls.
 	clir map[int64]bool
 	// hours are the tenant's calendars, for the DIDs' time rules (a name missing here
@@ -71,10 +72,7 @@ func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTab
 	}
 	for _, d := range dids {
 		tg := Target{Kind: Kind(d.DestKind), Number: d.DestNumber}
-		dd := didDest{tg: tg}
-		if d.Calendar != "" {
-			dd.rule = &TimeRule{Calendar: d.Calendar, Closed: Target{Kind: Kind(d.ClosedKind), Number: d.ClosedNumber}}
-		}
+		dd := didDest{tg: tg, rule: timeRule(d.Calendar, d.ClosedKind, d.ClosedNumber)}
 		if d.Last == "" || d.Last == d.Number {
 			t.exact[d.Number] = dd
 			if tg.Kind == KindExtension {
@@ -91,75 +89,138 @@ func NewDIDTable(country string, dids []store.DID, def store.DIDDefault) *DIDTab
 		sort.Slice(rs, func(i, j int) bool { return rs[i].first < rs[j].first })
 	}
 	if def.DestKind != "" {
-		t.def = &Target{Kind: Kind(def.DestKind), Number: def.DestNumber}
+		t.def = &didDest{tg: Target{Kind: Kind(def.DestKind), Number: def.DestNumber}, rule: timeRule(def.Calendar, def.ClosedKind, def.ClosedNumber)}
 	}
 	return t
 }
 
+// timeRule compiles a stored time rule (nil without a calendar).
+func timeRule(calendar, closedKind, closedNumber string) *TimeRule {
+	if calendar == "" {
+		return nil
+	}
+	return &TimeRule{Calendar: calendar, Closed: Target{Kind: Kind(closedKind), Number: closedNumber}}
+}
+
 // Lookup finds the DID covering an E.164 number: its destination and what covers it.
 func (t *DIDTable) Lookup(e164 string) (Target, string, bool) {
-	d, what, ok := t.lookup(e164)
-	return d.tg, what, ok
+	h, ok := t.lookup(e164)
+	return h.d.tg, h.what(e164), ok
 }
 
 // Rule returns the time rule of the DID covering an E.164 number.
 func (t *DIDTable) Rule(e164 string) (TimeRule, bool) {
-	d, _, ok := t.lookup(e164)
-	if !ok || d.rule == nil {
+	h, ok := t.lookup(e164)
+	if !ok || h.d.rule == nil {
 		return TimeRule{}, false
 	}
-	return *d.rule, true
+	return *h.d.rule, true
 }
 
-func (t *DIDTable) lookup(e164 string) (didDest, string, bool) {
-	if d, ok := t.exact[e164]; ok {
-		return d, "DID " + e164, true
-	}
-	rs := t.ranges[len(e164)]
-	// The last range starting at or before the number is the only one that can cover it.
-	if i := sort.Search(len(rs), func(i int) bool { return rs[i].first > e164 }) - 1; i >= 0 && e164 <= rs[i].last {
-		return rs[i].d, "DID range " + rs[i].first + "-" + rs[i].last, true
-	}
-	return didDest{}, "", false
+// didHit is the DID that covers a number: a single number (rng nil) or a range.
+type didHit struct {
+	d   didDest
+	rng *didRange
 }
 
-// fast reads a DID the way providers send it, digits only, as E.164 without phonenumbers:
-// "+4930…" as it is, "004930…" and "4930…" (the country's code without the plus) with a
-// plus, "030…" (the national prefix) with the country's code. Such a candidate is only
-// looked up: one that no DID covers is read again by NormaliseNumber.
-func (t *DIDTable) fast(n string) string {
-	digits := strings.TrimPrefix(n, "+")
-	if digits == "" || len(digits) > 20 {
-		return ""
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return ""
-		}
-	}
+// what names the DID covering e164 for people: "DID +4930…" or "DID range +4930…-+4930…".
+func (h didHit) what(e164 string) string {
 	switch {
-	case len(digits) != len(n):
-		return n
-	case strings.HasPrefix(digits, "00"):
-		return "+" + digits[2:]
-	case t.ndd != "" && strings.HasPrefix(digits, t.ndd):
-		return "+" + t.cc + digits[len(t.ndd):]
-	case t.cc != "" && strings.HasPrefix(digits, t.cc):
-		return "+" + digits
+	case h.rng != nil:
+		return "DID range " + h.rng.first + "-" + h.rng.last
+	case e164 != "":
+		return "DID " + e164
 	}
 	return ""
 }
 
-// find looks a DID up as a provider sent it: by its fast reading, else by its full one.
-func (t *DIDTable) find(n string) (e164 string, d didDest, what string, ok bool) {
-	if e164 = t.fast(n); e164 != "" {
-		if d, what, ok = t.lookup(e164); ok {
-			return e164, d, what, true
+// lookup finds the DID covering an E.164 number. It keeps nothing of e164, so that a
+// caller may pass a number it built in a buffer of its own.
+func (t *DIDTable) lookup(e164 string) (didHit, bool) {
+	if d, ok := t.exact[e164]; ok {
+		return didHit{d: d}, true
+	}
+	rs := t.ranges[len(e164)]
+	// The last range starting at or before the number is the only one that can cover it.
+	lo, hi := 0, len(rs)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); rs[m].first > e164 {
+			hi = m
+		} else {
+			lo = m + 1
 		}
 	}
-	e164 = NormaliseNumber(n, t.Country)
-	d, what, ok = t.lookup(e164)
-	return e164, d, what, ok
+	if i := lo - 1; i >= 0 && e164 <= rs[i].last {
+		return didHit{d: rs[i].d, rng: &rs[i]}, true
+	}
+	return didHit{}, false
+}
+
+// maxFastDigits bounds the digits fast reads; with the plus and a calling code the reading
+// fits fastBuf.
+const (
+	maxFastDigits = 20
+	fastBuf       = 32
+)
+
+// fastKey reads a DID the way providers send it, digits only, as E.164 without phonenumbers,
+// appending it to b: "+4930…" as it is, "004930…" and "4930…" (the country's code without
+// the plus) with a plus, "030…" (the national prefix) with the country's code; nil when the
+// number is not of that form. Such a candidate is only looked up: one that no DID covers is
+// read again by NormaliseNumber.
+func (t *DIDTable) fastKey(b []byte, n string) []byte {
+	digits := strings.TrimPrefix(n, "+")
+	if digits == "" || len(digits) > maxFastDigits {
+		return nil
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return nil
+		}
+	}
+	switch {
+	case len(digits) != len(n):
+		return append(b, n...)
+	case strings.HasPrefix(digits, "00"):
+		return append(append(b, '+'), digits[2:]...)
+	case t.ndd != "" && strings.HasPrefix(digits, t.ndd):
+		return append(append(append(b, '+'), t.cc...), digits[len(t.ndd):]...)
+	case t.cc != "" && strings.HasPrefix(digits, t.cc):
+		return append(append(b, '+'), digits...)
+	}
+	return nil
+}
+
+// fast is fastKey as a string ("" when the number is not of that form).
+func (t *DIDTable) fast(n string) string {
+	var buf [fastBuf]byte
+	if k := t.fastKey(buf[:0], n); k != nil {
+		return string(k)
+	}
+	return ""
+}
+
+// find looks a DID up as a provider sent it: by its fast reading, else by its full one. The
+// fast reading is built on the stack: a call to a covered DID allocates nothing here; e164
+// gives the number read when someone needs it.
+func (t *DIDTable) find(n string) (didHit, bool) {
+	var buf [fastBuf]byte
+	if k := t.fastKey(buf[:0], n); k != nil {
+		if h, ok := t.lookup(string(k)); ok {
+			return h, true
+		}
+	}
+	return t.lookup(NormaliseNumber(n, t.Country))
+}
+
+// e164 is the number find looked a DID up by.
+func (t *DIDTable) e164(n string) string {
+	if f := t.fast(n); f != "" {
+		if _, ok := t.lookup(f); ok {
+			return f
+		}
+	}
+	return NormaliseNumber(n, t.Country)
 }
 
 // ExtensionDID returns an extension's own DID ("" when none maps to it alone).
@@ -173,7 +234,7 @@ func (t *DIDTable) Default() (Target, bool) {
 	if t.def == nil {
 		return Target{}, false
 	}
-	return *t.def, true
+	return t.def.tg, true
 }
 
 // NormaliseNumber reads a number a provider sent (a DID or a caller's number) as E.164 for
@@ -219,22 +280,30 @@ func (DIDStage) Name() string { return "did" }
 // Route implements Stage.
 func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.Trunk == "" {
-		return Pass("not a call from a trunk"), nil
+		return quiet(req, "not a call from a trunk"), nil
 	}
 	t, err := s.DIDs.DIDTable(ctx, req.TenantID)
 	if err != nil {
 		return Outcome{}, err
 	}
-	e164, d, what, ok := t.find(req.To)
-	tg := d.tg
-	if !ok {
-		if tg, ok = t.Default(); !ok {
-			return Reject(404, "Not Found", "trunk %s: no DID covers %s and the tenant has no default destination", req.Trunk, e164), nil
+	h, covered := t.find(req.To)
+	tg := h.d.tg
+	// what describes the DID for people (and the guard, for a call that goes out again); a
+	// call to an extension or a group does not need it.
+	what := func() string {
+		if !covered {
+			return "no DID covers " + t.e164(req.To) + ", the tenant's default"
 		}
-		what = "no DID covers " + e164 + ", the tenant's default"
+		return h.what(t.e164(req.To))
+	}
+	if !covered {
+		var ok bool
+		if tg, ok = t.Default(); !ok {
+			return Reject(404, "Not Found", "trunk %s: no DID covers %s and the tenant has no default destination", req.Trunk, t.e164(req.To)), nil
+		}
 	}
 	goes := "goes to"
-	if req.OutOfHours != nil { // the time stage found the DID's calendar closed
+	if req.OutOfHours != nil { // the time stage found the calendar closed
 		tg, goes = *req.OutOfHours, "goes out of hours to"
 	}
 	var st Stage
@@ -251,7 +320,7 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 		st = s.Outbound
 	}
 	if st == nil {
-		return Reject(404, "Not Found", "trunk %s: %s %s %s, which this system does not serve", req.Trunk, what, goes, tg), nil
+		return Reject(404, "Not Found", "trunk %s: %s %s %s, which this system does not serve", req.Trunk, what(), goes, tg), nil
 	}
 	if tg.Kind == KindExtension && s.Fwd != nil {
 		f, err := s.Fwd.Forward(ctx, req.TenantID, tg.Number)
@@ -262,24 +331,35 @@ func (s DIDStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 			// The forward stage follows the extension's forwarding (the call counts as the
 			// extension's if it goes out again).
 			req.To, req.Caller = tg.Number, "outside"
-			return Pass("trunk %s: %s %s extension %s, which forwards or is on do-not-disturb", req.Trunk, what, goes, tg.Number), nil
+			if !req.explain {
+				return Passed, nil
+			}
+			return Pass("trunk %s: %s %s extension %s, which forwards or is on do-not-disturb", req.Trunk, what(), goes, tg.Number), nil
 		}
 	}
-	in := *req
-	in.To = tg.Number
+	// The destination's stage routes the request as if its number had been dialled; the
+	// request is the caller's again afterwards (changed in place rather than copied, which
+	// would cost a copy on the heap on every call).
+	whatNow := ""
+	if req.explain || tg.Kind == KindOutbound {
+		whatNow = what()
+	}
+	saved := *req
+	req.To = tg.Number
 	if tg.Kind == KindOutbound {
 		// Forwarded out again: the outside-call guard counts it under the DID.
-		in.From, in.FromUser, in.FromExt = "did:"+e164, 0, 0
+		req.From, req.FromUser, req.FromExt = "did:"+t.e164(saved.To), 0, 0
 	}
-	o, err := st.Route(ctx, &in)
+	o, err := st.Route(ctx, req)
+	*req = saved
 	if err != nil {
 		return Outcome{}, err
 	}
 	if o.Decision == nil {
-		return Reject(404, "Not Found", "trunk %s: %s %s %s, which does not exist: %s", req.Trunk, what, goes, tg, o.Why), nil
+		return Reject(404, "Not Found", "trunk %s: %s %s %s, which does not exist: %s", req.Trunk, cmpOr(whatNow, what()), goes, tg, o.Why), nil
 	}
-	if explaining(ctx) || o.Decision.Blocked != "" { // for people: route explain and the audit of a block
-		o.Decision.Why = fmt.Sprintf("trunk %s: %s %s %s: %s", req.Trunk, what, goes, tg, o.Decision.Why)
+	if req.explain || o.Decision.Blocked != "" { // for people: route explain and the audit of a block
+		o.Decision.Why = fmt.Sprintf("trunk %s: %s %s %s: %s", req.Trunk, cmpOr(whatNow, what()), goes, tg, o.Decision.Why)
 	}
 	return o, nil
 }
@@ -384,7 +464,7 @@ func (s *StoreTables) CheckTarget(ctx context.Context, tenantID int64, field str
 		if err != nil {
 			return err
 		}
-		if _, ok := gs[tg.Number]; !ok {
+		if gs.Group(tg.Number) == nil {
 			return missing()
 		}
 	case KindOutbound:
@@ -415,20 +495,8 @@ func (s *StoreTables) SaveDID(ctx context.Context, d store.DID) (store.DID, erro
 	if err := s.CheckTarget(ctx, d.TenantID, "destination", Target{Kind: Kind(d.DestKind), Number: d.DestNumber}); err != nil {
 		return d, err
 	}
-	d.Calendar, d.ClosedNumber = strings.TrimSpace(d.Calendar), strings.TrimSpace(d.ClosedNumber)
-	switch {
-	case d.Calendar == "" && (d.ClosedKind != "" || d.ClosedNumber != ""):
-		return d, fieldErr("calendar", "an out-of-hours destination needs the calendar that says when")
-	case d.Calendar != "" && d.ClosedKind == "":
-		return d, fieldErr("closed_destination", "calendar %s: where calls go while it is closed", d.Calendar)
-	}
-	if err := s.checkCalendar(ctx, d.TenantID, "calendar", d.Calendar); err != nil {
+	if d.Calendar, d.ClosedNumber, err = s.checkRule(ctx, d.TenantID, d.Calendar, d.ClosedKind, d.ClosedNumber, nil); err != nil {
 		return d, err
-	}
-	if d.Calendar != "" {
-		if err := s.CheckTarget(ctx, d.TenantID, "closed_destination", Target{Kind: Kind(d.ClosedKind), Number: d.ClosedNumber}); err != nil {
-			return d, err
-		}
 	}
 	all, err := s.db.ListDIDs(ctx, d.TenantID)
 	if err != nil {
@@ -454,14 +522,17 @@ func (s *StoreTables) DeleteDID(ctx context.Context, tenantID, id int64) error {
 	return err
 }
 
-// SaveDIDDefault validates and stores the tenant's default destination (kind "": none).
+// SaveDIDDefault validates and stores the tenant's default destination (kind "": none) and
+// its time rule, checked as a DID's.
 func (s *StoreTables) SaveDIDDefault(ctx context.Context, d store.DIDDefault) (store.DIDDefault, error) {
-	if d.DestKind != "" {
-		if err := s.CheckTarget(ctx, d.TenantID, "destination", Target{Kind: Kind(d.DestKind), Number: d.DestNumber}); err != nil {
-			return d, err
-		}
-	} else {
-		d.DestNumber = ""
+	if d.DestKind == "" {
+		d.DestNumber, d.Calendar, d.ClosedKind, d.ClosedNumber = "", "", "", "" // no default: calls are refused at any hour
+	} else if err := s.CheckTarget(ctx, d.TenantID, "destination", Target{Kind: Kind(d.DestKind), Number: d.DestNumber}); err != nil {
+		return d, err
+	}
+	var err error
+	if d.Calendar, d.ClosedNumber, err = s.checkRule(ctx, d.TenantID, d.Calendar, d.ClosedKind, d.ClosedNumber, nil); err != nil {
+		return d, err
 	}
 	out, err := s.db.PutDIDDefault(ctx, d)
 	s.Invalidate(d.TenantID)
@@ -493,12 +564,13 @@ func (s *StoreTables) DIDTable(ctx context.Context, tenantID int64) (*DIDTable, 
 	if t.clir, err = s.db.CLIRUsers(ctx, tenantID); err != nil {
 		return nil, err
 	}
+	timed := def.Calendar != ""
 	for _, d := range rows {
-		if d.Calendar != "" {
-			if t.hours, err = s.readCalendars(ctx, tenantID); err != nil {
-				return nil, err
-			}
-			break
+		timed = timed || d.Calendar != ""
+	}
+	if timed {
+		if t.hours, err = s.readCalendars(ctx, tenantID); err != nil {
+			return nil, err
 		}
 	}
 	s.mu.Lock()

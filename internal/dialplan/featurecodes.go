@@ -231,7 +231,7 @@ func (s FeatureStage) Route(ctx context.Context, req *Request) (Outcome, error) 
 	// Phones send the # of a code escaped in the Request-URI (%23).
 	to := strings.ReplaceAll(req.To, "%23", "#")
 	if req.From == "" || req.Trunk != "" || len(to) < 2 || (to[0] != '*' && to[0] != '#') {
-		return Pass("not a feature code from a phone"), nil
+		return quiet(req, "not a feature code from a phone"), nil
 	}
 	cfg, err := s.Fwd.ForwardConfig(ctx, req.TenantID)
 	if err != nil {
@@ -239,6 +239,9 @@ func (s FeatureStage) Route(ctx context.Context, req *Request) (Outcome, error) 
 	}
 	ch, ok, err := cfg.Codes.Recognise(to)
 	if !ok {
+		if !req.explain {
+			return Passed, nil
+		}
 		return Pass("%s is no feature code", req.To), nil
 	}
 	if err != nil {

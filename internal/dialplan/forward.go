@@ -98,7 +98,7 @@ func (ForwardStage) Name() string { return "forward" }
 // Route implements Stage.
 func (s ForwardStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.To == "" {
-		return Pass("no number dialled"), nil
+		return quiet(req, "no number dialled"), nil
 	}
 	cfg, err := s.Fwd.ForwardConfig(ctx, req.TenantID)
 	if err != nil {
@@ -134,15 +134,24 @@ func (s ForwardStage) Route(ctx context.Context, req *Request) (Outcome, error) 
 				req.RingFor = f.RingFor
 			}
 			if len(steps) == 0 {
+				if !req.explain {
+					return Passed, nil
+				}
 				return Pass("%s", cmpOr(describe(num, f), num+" does not forward before ringing")), nil
 			}
 			s.charge(req)
+			if !req.explain {
+				return Passed, nil
+			}
 			return Pass("%s%s", join(steps), cmpOr(describe(num, f), num+" does not forward")), nil
 		}
 		next, why := nextHop(req, cfg.maxHops(), num, target)
 		if next == "" {
 			req.To = num
 			s.charge(req)
+			if !req.explain {
+				return Passed, nil
+			}
 			return Pass("%s%s: %s rings", join(steps), why, num), nil
 		}
 		req.Diverted = append(req.Diverted, Diversion{From: num, Reason: reason, ExtID: f.ExtID, UserID: f.UserID})

@@ -85,7 +85,8 @@ func TestForwardStage(t *testing.T) {
 	if d.Mailbox != "1005" || !strings.Contains(d.Explain(), "do-not-disturb") {
 		t.Errorf("DND: %+v\n%s", d, d.Explain())
 	}
-	d, _ = p.Route(context.Background(), &Request{TenantID: 1, From: "1001", To: "1007"})
+	d, _ = p.Route(Explaining(context.Background()), // the trace in full
+		&Request{TenantID: 1, From: "1001", To: "1007"})
 	if d.Dest.RingFor != 12*time.Second || !strings.Contains(d.Explain(), "on no answer after 12s to 1003") {
 		t.Errorf("ring time: %+v\n%s", d.Dest, d.Explain())
 	}
@@ -114,7 +115,7 @@ func TestForwardLoops(t *testing.T) {
 		"1005": {Always: "1005"},
 	}}
 	p := forwardPlan(t, f)
-	d, err := p.Route(context.Background(), &Request{TenantID: 1, From: "1007", To: "1001"})
+	d, err := p.Route(Explaining(context.Background()), &Request{TenantID: 1, From: "1007", To: "1001"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestForwardLoops(t *testing.T) {
 		long.m[n] = Forward{Always: string(rune(n[0])) + n[1:3] + string(rune(n[3]+1))}
 	}
 	p = forwardPlan(t, long)
-	d, _ = p.Route(context.Background(), &Request{TenantID: 1, From: "1007", To: "1001"})
+	d, _ = p.Route(Explaining(context.Background()), &Request{TenantID: 1, From: "1007", To: "1001"})
 	if d.Dest == nil || d.Dest.Number != "1003" || len(d.Diverted) != 2 || !strings.Contains(d.Explain(), "forwarded 2 times already (the limit)") {
 		t.Errorf("hop limit: %+v\n%s", d.Dest, d.Explain())
 	}

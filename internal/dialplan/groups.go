@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/privox/privox/internal/call"
 	"github.com/privox/privox/internal/store"
 )
 
@@ -20,8 +21,10 @@ import (
 // (least-recent; members who never answered come first, in configured order). Members
 // with no registered contact or on do-not-disturb are skipped; so are members busy on a
 // call for the hunt strategies, where the extension resolver can tell (Extension.Busy).
-// When no member answers, the fall-through extension rings last; without one the caller
-// hears 480.
+// When no member answers, the fall-through takes the call: an extension rings last, a
+// mailbox or an application (a menu) answers it; without one the caller hears 480. The
+// fall-through may have a time rule: while its calendar is closed the group falls through to
+// the rule's destination instead (a mailbox after hours).
 
 // Group strategies.
 const (
@@ -48,10 +51,13 @@ const (
 )
 
 // Group is a group destination as the SIP core rings it: the steps in order, each ringing
-// its members' contacts together for the step's ring time.
+// its members' contacts together for the step's ring time; then, when nobody answered, Then.
 type Group struct {
 	Strategy string      `json:"strategy"`
 	Steps    []GroupStep `json:"steps"`
+	// Then is a fall-through that is not rung but run (a mailbox or an application: App and
+	// Arg say which), once the steps are over (nil: none, or an extension's step).
+	Then *Destination `json:"then,omitempty"`
 }
 
 // GroupStep is one round of ringing.
@@ -64,10 +70,34 @@ type GroupStep struct {
 	Refs []any `json:"-"`
 }
 
-// Groups gives the ring groups of a tenant by number.
+// Groups gives the ring groups of a tenant.
 type Groups interface {
-	GroupTable(ctx context.Context, tenantID int64) (map[string]store.RingGroup, error)
+	GroupTable(ctx context.Context, tenantID int64) (*GroupTable, error)
 }
+
+// GroupTable is a tenant's groups by number, with the calendars their fall-throughs' time
+// rules name.
+type GroupTable struct {
+	byNumber map[string]*store.RingGroup
+	hours    map[string]Hours
+}
+
+// NewGroupTable compiles stored groups and the tenant's calendars (nil: every calendar
+// counts as open).
+func NewGroupTable(gs []store.RingGroup, hours map[string]Hours) *GroupTable {
+	t := &GroupTable{byNumber: make(map[string]*store.RingGroup, len(gs)), hours: hours}
+	for i := range gs {
+		t.byNumber[gs[i].Number] = &gs[i]
+	}
+	return t
+}
+
+// Group returns the group with the number (nil: none). The group is the table's: read only.
+func (t *GroupTable) Group(number string) *store.RingGroup { return t.byNumber[number] }
+
+// fallthroughKinds are the destinations a group falls through to: an extension rings as a
+// last step, a mailbox or an application takes the call when the steps are over.
+var fallthroughKinds = []Kind{KindExtension, KindMailbox, KindApplication}
 
 // GroupStage routes a group's number to its reachable members.
 type GroupStage struct {
@@ -77,6 +107,12 @@ type GroupStage struct {
 	Fwd Forwarding
 	// State orders round-robin and least-recent groups (nil: configured order).
 	State *GroupState
+	// Apps and Boxes resolve fall-throughs to applications and mailboxes (nil: a group
+	// falling through to one falls through to nothing).
+	Apps  Applications
+	Boxes Mailboxes
+	// Now is the clock the fall-throughs' time rules are judged by (nil: time.Now).
+	Now func() time.Time
 }
 
 var _ Stage = GroupStage{}
@@ -84,17 +120,59 @@ var _ Stage = GroupStage{}
 // Name implements Stage.
 func (GroupStage) Name() string { return "group" }
 
+// fallthrough returns where a group falls through to now (Kind "": nowhere) and, for
+// people, why: its time rule's judgement.
+func (s GroupStage) fallthroughOf(t *GroupTable, g *store.RingGroup, explain bool) (Target, string) {
+	tg := Target{Kind: Kind(g.FallthroughKind), Number: g.FallthroughNumber}
+	if g.Calendar == "" {
+		return tg, ""
+	}
+	r := TimeRule{Calendar: g.Calendar, Closed: Target{Kind: Kind(g.ClosedKind), Number: g.ClosedNumber}}
+	open, why := r.judge(t.hours, clock(s.Now), explain)
+	if open {
+		return tg, why
+	}
+	if explain {
+		why += ": out of hours"
+	}
+	return r.Closed, why
+}
+
+// resolveThen resolves a fall-through that is run rather than rung (ok false: none there).
+func (s GroupStage) resolveThen(ctx context.Context, tenantID int64, tg Target) (*Destination, bool, error) {
+	var rt call.Route
+	var ok bool
+	var err error
+	switch {
+	case tg.Kind == KindMailbox && s.Boxes != nil:
+		rt, ok, err = s.Boxes.Mailbox(ctx, tenantID, tg.Number)
+	case tg.Kind == KindApplication && s.Apps != nil:
+		rt, ok, err = s.Apps.RouteApp(ctx, tenantID, tg.Number)
+	}
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	n := tg.Number
+	if tg.Kind == KindMailbox {
+		n = rt.Arg // as the mailbox stage names a box
+	}
+	return &Destination{Kind: tg.Kind, Number: n, App: rt.App, Arg: rt.Arg}, true, nil
+}
+
 // Route implements Stage.
 func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.To == "" {
-		return Pass("no number dialled"), nil
+		return quiet(req, "no number dialled"), nil
 	}
-	gs, err := s.Groups.GroupTable(ctx, req.TenantID)
+	t, err := s.Groups.GroupTable(ctx, req.TenantID)
 	if err != nil {
 		return Outcome{}, err
 	}
-	g, ok := gs[req.To]
-	if !ok {
+	g := t.Group(req.To)
+	if g == nil {
+		if !req.explain {
+			return Passed, nil
+		}
 		return Pass("%s is no group", req.To), nil
 	}
 	ring := func(sec int) time.Duration {
@@ -107,7 +185,7 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	reach := func(number string, member bool) (any, bool, error) {
 		e, ok, err := s.Ext.Extension(ctx, req.TenantID, number)
 		if err != nil || !ok || !e.Reachable {
-			if err == nil {
+			if err == nil && req.explain { // who was skipped is for people
 				unreg = append(unreg, number)
 			}
 			return nil, false, err
@@ -118,17 +196,28 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 				return nil, false, err
 			}
 			if f.DND {
-				dnd = append(dnd, number)
+				if req.explain {
+					dnd = append(dnd, number)
+				}
 				return nil, false, nil
 			}
 		}
 		if member && e.Busy && hunts(g.Strategy) {
-			busy = append(busy, number)
+			if req.explain {
+				busy = append(busy, number)
+			}
 			return nil, false, nil
 		}
 		return e.Ref, true, nil
 	}
-	out := &Group{Strategy: g.Strategy}
+	// The group and room for its first steps (all members, the fall-through) in one
+	// allocation.
+	room := &struct {
+		g     Group
+		steps [2]GroupStep
+	}{}
+	out := &room.g
+	out.Strategy, out.Steps = g.Strategy, room.steps[:0]
 	all := GroupStep{RingTime: ring(0)}
 	if !hunts(g.Strategy) {
 		all.Members, all.Refs = make([]string, 0, len(g.Members)), make([]any, 0, len(g.Members))
@@ -150,16 +239,48 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if len(all.Members) > 0 {
 		out.Steps = append(out.Steps, all)
 	}
-	if len(out.Steps) > 0 && !explaining(ctx) {
+	if len(out.Steps) > 0 && !req.explain {
 		s.State.started(req.TenantID, g, out.Steps[0].Members[0])
 	}
-	if g.FallthroughKind == string(KindExtension) {
-		ref, ok, err := reach(g.FallthroughNumber, false)
+	fall, rule := s.fallthroughOf(t, g, req.explain)
+	fallWhy := "" // what the fall-through is, for people
+	switch fall.Kind {
+	case KindExtension:
+		ref, ok, err := reach(fall.Number, false)
 		if err != nil {
 			return Outcome{}, err
 		}
 		if ok {
-			out.Steps = append(out.Steps, GroupStep{Members: []string{g.FallthroughNumber}, Refs: []any{ref}, RingTime: ring(0), Fallthrough: true})
+			out.Steps = append(out.Steps, GroupStep{Members: []string{fall.Number}, Refs: []any{ref}, RingTime: ring(0), Fallthrough: true})
+			if req.explain {
+				fallWhy = "falls through to " + fall.String()
+			}
+		} else if req.explain {
+			fallWhy = "falls through to " + fall.String() + ", which cannot be rung"
+		}
+	case KindMailbox, KindApplication:
+		d, ok, err := s.resolveThen(ctx, req.TenantID, fall)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if ok {
+			out.Then = d
+			if req.explain {
+				fallWhy = "then " + fall.String()
+			}
+		} else if req.explain {
+			fallWhy = "falls through to " + fall.String() + ", which does not exist"
+		}
+	}
+	if req.explain {
+		if fall.Kind == "" && rule != "" {
+			fallWhy = "falls through to nothing"
+		}
+		if rule != "" {
+			fallWhy += " (" + rule + ")"
+		}
+		if fallWhy != "" {
+			fallWhy = "; " + fallWhy
 		}
 	}
 	why := ""
@@ -172,11 +293,14 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 		}
 	}
 	if len(out.Steps) == 0 {
-		return Reject(480, "Temporarily Unavailable", "group %s %q: no member can be rung%s", g.Number, g.Name, why), nil
+		if out.Then != nil { // nobody to ring: the fall-through takes the call at once
+			return To(*out.Then, "group %s %q: no member can be rung%s%s", g.Number, g.Name, why, fallWhy), nil
+		}
+		return Reject(480, "Temporarily Unavailable", "group %s %q: no member can be rung%s%s", g.Number, g.Name, why, fallWhy), nil
 	}
-	if !explaining(ctx) {
+	if !req.explain {
 		// The plan below is for people (route explain); a call does not need it spelt out.
-		return To(Destination{Kind: KindGroup, Number: g.Number, Group: out}, "group %s rings %s%s", g.Number, g.Strategy, why), nil
+		return ToWhy(Destination{Kind: KindGroup, Number: g.Number, Group: out}, ""), nil
 	}
 	var plan []string
 	for _, st := range out.Steps {
@@ -186,7 +310,7 @@ func (s GroupStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 		}
 		plan = append(plan, p)
 	}
-	return To(Destination{Kind: KindGroup, Number: g.Number, Group: out}, "group %s %q rings %s: %s%s", g.Number, g.Name, g.Strategy, strings.Join(plan, ", "), why), nil
+	return To(Destination{Kind: KindGroup, Number: g.Number, Group: out}, "group %s %q rings %s: %s%s%s", g.Number, g.Name, g.Strategy, strings.Join(plan, ", "), why, fallWhy), nil
 }
 
 // ValidateGroup checks a group and fills in defaults; the members' existence is checked by
@@ -228,21 +352,23 @@ func ValidateGroup(g store.RingGroup) (store.RingGroup, error) {
 			return g, fieldErr("members", "%s: ring time %d: %d to %d seconds", m.Extension, m.RingTimeS, MinRingTime, MaxRingTime)
 		}
 	}
-	switch g.FallthroughKind {
-	case "":
+	switch {
+	case g.FallthroughKind == "":
 		g.FallthroughNumber = ""
-	case string(KindExtension):
-		if seen[g.FallthroughNumber] {
-			return g, fieldErr("fallthrough_number", "%s is a member already", g.FallthroughNumber)
-		}
-	default:
-		return g, fieldErr("fallthrough_kind", "%q: extension, or empty for none (other destinations are not served yet)", g.FallthroughKind)
+	case !slices.Contains(fallthroughKinds, Kind(g.FallthroughKind)):
+		return g, fieldErr("fallthrough_kind", "%q: %s, or empty for none", g.FallthroughKind, kindList(fallthroughKinds))
+	case g.FallthroughKind == string(KindExtension) && seen[g.FallthroughNumber]:
+		return g, fieldErr("fallthrough_number", "%s is a member already", g.FallthroughNumber)
+	}
+	if g.Calendar != "" && g.ClosedKind == string(KindExtension) && seen[strings.TrimSpace(g.ClosedNumber)] {
+		return g, fieldErr("closed_destination", "%s is a member already", g.ClosedNumber)
 	}
 	return g, nil
 }
 
-// SaveGroup validates and stores a group: its members and fall-through are extensions of
-// the tenant, its number is none.
+// SaveGroup validates and stores a group: its members are extensions of the tenant, its
+// fall-through and the fall-through's time rule name destinations that exist, its number is
+// no extension.
 func (s *StoreTables) SaveGroup(ctx context.Context, g store.RingGroup) (store.RingGroup, error) {
 	g, err := ValidateGroup(g)
 	if err != nil {
@@ -253,22 +379,20 @@ func (s *StoreTables) SaveGroup(ctx context.Context, g store.RingGroup) (store.R
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return g, err
 	}
-	check := func(field, n string) error {
-		if _, err := s.db.ExtensionByNumber(ctx, g.TenantID, n); errors.Is(err, store.ErrNotFound) {
-			return &FieldError{Field: field, Err: fmt.Errorf("%w: extension %s", ErrNoTarget, n)}
-		} else {
-			return err
-		}
-	}
 	for _, m := range g.Members {
-		if err := check("members", m.Extension); err != nil {
+		if _, err := s.db.ExtensionByNumber(ctx, g.TenantID, m.Extension); errors.Is(err, store.ErrNotFound) {
+			return g, &FieldError{Field: "members", Err: fmt.Errorf("%w: extension %s", ErrNoTarget, m.Extension)}
+		} else if err != nil {
 			return g, err
 		}
 	}
 	if g.FallthroughKind != "" {
-		if err := check("fallthrough_number", g.FallthroughNumber); err != nil {
+		if err := s.CheckTarget(ctx, g.TenantID, "fallthrough_number", Target{Kind: Kind(g.FallthroughKind), Number: g.FallthroughNumber}); err != nil {
 			return g, err
 		}
+	}
+	if g.Calendar, g.ClosedNumber, err = s.checkRule(ctx, g.TenantID, g.Calendar, g.ClosedKind, g.ClosedNumber, fallthroughKinds); err != nil {
+		return g, err
 	}
 	out, err := s.db.PutRingGroup(ctx, g)
 	s.Invalidate(g.TenantID)
@@ -283,29 +407,32 @@ func (s *StoreTables) DeleteGroup(ctx context.Context, tenantID int64, number st
 }
 
 type groupEntry struct {
-	g       map[string]store.RingGroup
+	t       *GroupTable
 	fetched time.Time
 }
 
 // GroupTable implements Groups, cached like the route tables.
-func (s *StoreTables) GroupTable(ctx context.Context, tenantID int64) (map[string]store.RingGroup, error) {
+func (s *StoreTables) GroupTable(ctx context.Context, tenantID int64) (*GroupTable, error) {
 	now := s.now()
 	s.mu.Lock()
 	e, ok := s.groups[tenantID]
 	s.mu.Unlock()
 	if ok && now.Sub(e.fetched) < s.ttl {
-		return e.g, nil
+		return e.t, nil
 	}
 	gs, err := s.db.ListRingGroups(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]store.RingGroup, len(gs))
-	for _, g := range gs {
-		m[g.Number] = g
+	var hours map[string]Hours
+	if slices.ContainsFunc(gs, func(g store.RingGroup) bool { return g.Calendar != "" }) {
+		if hours, err = s.readCalendars(ctx, tenantID); err != nil {
+			return nil, err
+		}
 	}
+	t := NewGroupTable(gs, hours)
 	s.mu.Lock()
-	s.groups[tenantID] = groupEntry{g: m, fetched: now}
+	s.groups[tenantID] = groupEntry{t: t, fetched: now}
 	s.mu.Unlock()
-	return m, nil
+	return t, nil
 }

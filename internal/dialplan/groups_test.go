@@ -9,11 +9,20 @@ import (
 	"github.com/privox/privox/internal/store"
 )
 
+// groupTable is a tenant's groups by number, compiled on every call (groupTables: once).
 type groupTable map[string]store.RingGroup
 
-func (g groupTable) GroupTable(context.Context, int64) (map[string]store.RingGroup, error) {
-	return g, nil
+func (g groupTable) GroupTable(context.Context, int64) (*GroupTable, error) {
+	gs := make([]store.RingGroup, 0, len(g))
+	for _, v := range g {
+		gs = append(gs, v)
+	}
+	return NewGroupTable(gs, nil), nil
 }
+
+type groupTables struct{ t *GroupTable }
+
+func (g groupTables) GroupTable(context.Context, int64) (*GroupTable, error) { return g.t, nil }
 
 // TestGroupStage: a simultaneous group rings its reachable members in one step, a
 // sequential one each in turn with its ring time, then the fall-through; unregistered
@@ -27,7 +36,7 @@ func TestGroupStage(t *testing.T) {
 	}
 	p := New(Stages(Deps{Extensions: exts{"1001": true, "1002": true, "1003": false, "1004": true}, Groups: gs})...)
 	ctx := context.Background()
-	d, err := p.Route(ctx, &Request{TenantID: 1, From: "1009", To: "600"})
+	d, err := p.Route(Explaining(ctx), &Request{TenantID: 1, From: "1009", To: "600"}) // the reasons spelt out
 	if err != nil || d.Dest == nil || d.Dest.Kind != KindGroup || len(d.Dest.Group.Steps) != 1 ||
 		strings.Join(d.Dest.Group.Steps[0].Members, ",") != "1001,1002" || d.Dest.Group.Steps[0].RingTime != 20*time.Second {
 		t.Fatalf("600: %+v %v", d, err)
@@ -63,7 +72,8 @@ func TestValidateGroup(t *testing.T) {
 		{store.RingGroup{Number: "600"}, "members"},
 		{store.RingGroup{Number: "600", Members: []store.RingGroupMember{{Extension: "1001"}, {Extension: "1001"}}}, "members"},
 		{store.RingGroup{Number: "600", Members: []store.RingGroupMember{{Extension: "1001", RingTimeS: 9999}}}, "members"},
-		{store.RingGroup{Number: "600", Members: m, FallthroughKind: "mailbox", FallthroughNumber: "1001"}, "fallthrough_kind"},
+		{store.RingGroup{Number: "600", Members: m, FallthroughKind: "group", FallthroughNumber: "601"}, "fallthrough_kind"},
+		{store.RingGroup{Number: "600", Members: m, Calendar: "office", ClosedKind: "extension", ClosedNumber: "1001"}, "closed_destination"},
 		{store.RingGroup{Number: "600", Members: m, FallthroughKind: "extension", FallthroughNumber: "1001"}, "fallthrough_number"},
 	} {
 		_, err := ValidateGroup(c.g)
@@ -154,11 +164,11 @@ func TestGroupHuntOrder(t *testing.T) {
 
 	f.m["1002"] = Forward{DND: true}
 	ext.busy["1004"] = true
-	d, _ := p.Route(ctx, &Request{TenantID: 1, From: "1005", To: "612"})
+	d, _ := p.Route(Explaining(ctx), &Request{TenantID: 1, From: "1005", To: "612"}) // the reasons spelt out
 	if got := firstMembers(t, d); got != "1001+1004" || !strings.Contains(d.Why, "on do-not-disturb, skipped: 1002") {
 		t.Errorf("simultaneous with 1002 on DND, 1004 busy: %s (%s)", got, d.Why)
 	}
-	d, _ = p.Route(ctx, &Request{TenantID: 1, From: "1005", To: "613"})
+	d, _ = p.Route(Explaining(ctx), &Request{TenantID: 1, From: "1005", To: "613"})
 	if got := firstMembers(t, d); got != "1001" || !strings.Contains(d.Why, "busy, skipped: 1004") {
 		t.Errorf("sequential with 1002 on DND, 1004 busy: %s (%s)", got, d.Why)
 	}

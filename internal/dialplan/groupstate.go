@@ -53,7 +53,7 @@ func (s *GroupState) Answered(tenantID int64, group, member string, at time.Time
 // started notes the member a round-robin group's call rang first, so that the next call
 // starts at the one after it. Skipped members (unregistered, on do-not-disturb, busy) are
 // passed over and do not take a turn.
-func (s *GroupState) started(tenantID int64, g store.RingGroup, member string) {
+func (s *GroupState) started(tenantID int64, g *store.RingGroup, member string) {
 	if s == nil || g.Strategy != StrategyRoundRobin {
 		return
 	}
@@ -71,7 +71,7 @@ func (s *GroupState) started(tenantID int64, g store.RingGroup, member string) {
 // the one the previous call started with (see started); for
 // least-recent by the time each last answered a call from this group, longest idle first
 // (never: first of all), ties in configured order.
-func (s *GroupState) order(tenantID int64, g store.RingGroup) []store.RingGroupMember {
+func (s *GroupState) order(tenantID int64, g *store.RingGroup) []store.RingGroupMember {
 	ms := g.Members
 	if s == nil || len(ms) == 0 {
 		return ms

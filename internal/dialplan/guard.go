@@ -78,7 +78,11 @@ func (g *Guard) unusual(req *Request, l Limits) (closed bool, why string) {
 	if l.OutsideCalendar == "" || req.FromExt == 0 || len(req.Diverted) > 0 {
 		return false, ""
 	}
-	open, why := judge(l.OutsideCalendar, l.OutsideHours, g.now())
+	now := g.now()
+	open, why := judge(l.OutsideCalendar, l.OutsideHours, now, req.explain)
+	if !open && why == "" { // a refusal is audited with its reason
+		_, why = judge(l.OutsideCalendar, l.OutsideHours, now, true)
+	}
 	return !open, why
 }
 

@@ -31,8 +31,8 @@ type Deps struct {
 	// GroupState orders round-robin and least-recent groups across calls (nil: they ring
 	// in configured order).
 	GroupState *GroupState
-	// Now is the clock the DIDs' time rules are judged by (nil: time.Now; the guard has
-	// its own).
+	// Now is the clock the time rules of DIDs, the default destination and the groups'
+	// fall-throughs are judged by (nil: time.Now; the guard has its own).
 	Now func() time.Time
 }
 
@@ -50,7 +50,7 @@ func Stages(d Deps) []Stage {
 		ext = ExtensionStage{d.Extensions}
 	}
 	if d.Groups != nil && d.Extensions != nil {
-		groups = GroupStage{Groups: d.Groups, Ext: d.Extensions, Fwd: d.Forwards, State: d.GroupState}
+		groups = GroupStage{Groups: d.Groups, Ext: d.Extensions, Fwd: d.Forwards, State: d.GroupState, Apps: d.Applications, Boxes: d.Mailboxes, Now: d.Now}
 	}
 	if d.Applications != nil {
 		apps = ApplicationStage{d.Applications}
@@ -114,10 +114,13 @@ func (ExtensionStage) Name() string { return "extension" }
 // Route implements Stage.
 func (s ExtensionStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.To == "" {
-		return Pass("no number dialled"), nil
+		return quiet(req, "no number dialled"), nil
 	}
 	e, ok, err := s.Ext.Extension(ctx, req.TenantID, req.To)
 	if err != nil || !ok {
+		if !req.explain {
+			return Passed, err
+		}
 		return Pass("%s is not an extension", req.To), err
 	}
 	if !e.Reachable {
@@ -125,7 +128,11 @@ func (s ExtensionStage) Route(ctx context.Context, req *Request) (Outcome, error
 		o.Decision.Mailbox = e.Number
 		return o, nil
 	}
-	return To(Destination{Kind: KindExtension, Number: e.Number, RingFor: req.RingFor, Ref: e.Ref}, "extension %s is registered", e.Number), nil
+	dst := Destination{Kind: KindExtension, Number: e.Number, RingFor: req.RingFor, Ref: e.Ref}
+	if !req.explain {
+		return ToWhy(dst, ""), nil
+	}
+	return To(dst, "extension %s is registered", e.Number), nil
 }
 
 // ApplicationStage routes to an application the number runs.
@@ -137,13 +144,20 @@ func (ApplicationStage) Name() string { return "application" }
 // Route implements Stage.
 func (s ApplicationStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.To == "" {
-		return Pass("no number dialled"), nil
+		return quiet(req, "no number dialled"), nil
 	}
 	rt, ok, err := s.Apps.RouteApp(ctx, req.TenantID, req.To)
 	if err != nil || !ok {
+		if !req.explain {
+			return Passed, err
+		}
 		return Pass("%s runs no application", req.To), err
 	}
-	return To(Destination{Kind: KindApplication, Number: req.To, App: rt.App, Arg: rt.Arg}, "%s runs %s %q", req.To, rt.App, rt.Arg), nil
+	dst := Destination{Kind: KindApplication, Number: req.To, App: rt.App, Arg: rt.Arg}
+	if !req.explain {
+		return ToWhy(dst, ""), nil
+	}
+	return To(dst, "%s runs %s %q", req.To, rt.App, rt.Arg), nil
 }
 
 // MailboxStage routes to a voicemail box.
@@ -162,13 +176,20 @@ func (MailboxStage) Name() string { return "mailbox" }
 // Route implements Stage.
 func (s MailboxStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.To == "" {
-		return Pass("no number dialled"), nil
+		return quiet(req, "no number dialled"), nil
 	}
 	rt, ok, err := s.Boxes.Mailbox(ctx, req.TenantID, req.To)
 	if err != nil || !ok {
+		if !req.explain {
+			return Passed, err
+		}
 		return Pass("%s is no mailbox", req.To), err
 	}
-	return To(Destination{Kind: KindMailbox, Number: rt.Arg, App: rt.App, Arg: rt.Arg}, "%s reaches mailbox %s", req.To, rt.Arg), nil
+	dst := Destination{Kind: KindMailbox, Number: rt.Arg, App: rt.App, Arg: rt.Arg}
+	if !req.explain {
+		return ToWhy(dst, ""), nil
+	}
+	return To(dst, "%s reaches mailbox %s", req.To, rt.Arg), nil
 }
 
 // Routes gives the outbound route table of a tenant.
@@ -193,7 +214,7 @@ func (OutboundStage) Name() string { return "outbound" }
 // Route implements Stage.
 func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error) {
 	if req.From == "" {
-		return Pass("calls from outside do not go out again"), nil
+		return quiet(req, "calls from outside do not go out again"), nil
 	}
 	t, err := s.Routes.Table(ctx, req.TenantID)
 	if err != nil {
@@ -201,6 +222,9 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 	}
 	r := t.Match(req.To)
 	if r == nil {
+		if !req.explain {
+			return Passed, nil
+		}
 		return Pass("no outbound route matches %s", req.To), nil
 	}
 	num := req.To
@@ -255,12 +279,15 @@ func (s OutboundStage) Route(ctx context.Context, req *Request) (Outcome, error)
 		}
 		return Outcome{}, err
 	}
+	dst := Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done, CallerID: cid, Anonymous: withheld}
+	if !req.explain {
+		return ToWhy(dst, ""), nil
+	}
 	presents := "presents " + cidWhy + " " + cmpOr(cid, "(none: the extension's number)")
 	if withheld {
 		presents = "number withheld"
 	}
-	return To(Destination{Kind: KindOutbound, Number: send, E164: e164, Class: class, Route: r.Name, Trunks: r.Trunks, Done: done, CallerID: cid, Anonymous: withheld},
-		"route %s (pattern %s) matches %s: %s, %s; %s%s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ","), presents, hours), nil
+	return To(dst, "route %s (pattern %s) matches %s: %s, %s; %s%s", r.Name, r.Pattern, req.To, class, strings.Join(r.Trunks, ","), presents, hours), nil
 }
 
 // block refuses an outside call for the toll-fraud guard, reporting it unless explaining.

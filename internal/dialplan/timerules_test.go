@@ -142,7 +142,11 @@ func TestUnusualHours(t *testing.T) {
 	}
 	passes := func(what string, req Request, why string) {
 		t.Helper()
-		d := route(context.Background(), req)
+		ctx := context.Background()
+		if why != "" {
+			ctx = Explaining(ctx) // the reasons of a call are spelt out for people only
+		}
+		d := route(ctx, req)
 		if d.Dest == nil || d.Dest.Kind != KindOutbound || !strings.Contains(d.Why, why) {
 			t.Errorf("%s: %+v\n%s", what, d, d.Explain())
 		}
@@ -161,5 +165,97 @@ func TestUnusualHours(t *testing.T) {
 	passes("calendar gone", phone, "calendar office does not exist, so it counts as open")
 	if len(blocked) != 1 {
 		t.Errorf("reported %d calls", len(blocked))
+	}
+}
+
+// TestTimeRulesDefaultAndGroups: the tenant's default destination and a group's
+// fall-through follow their time rules as DIDs do: out of hours the default goes to a
+// mailbox, a group falls through to voicemail instead of its extension (or at once, when no
+// member can be rung), and the trace says which calendar decided.
+func TestTimeRulesDefaultAndGroups(t *testing.T) {
+	loc := berlin(t)
+	office := map[string]Hours{"office": officeHours{loc}}
+	dids := NewDIDTable("DE", []store.DID{
+		{Number: "+49305550100", Last: "+49305550100", DestKind: "group", DestNumber: "600"},
+	}, store.DIDDefault{DestKind: "extension", DestNumber: "1001", Calendar: "office", ClosedKind: "mailbox", ClosedNumber: "1001"})
+	dids.hours = office
+	groups := NewGroupTable([]store.RingGroup{
+		{Number: "600", Name: "sales", Strategy: StrategySimultaneous, RingTimeS: 20, Members: []store.RingGroupMember{{Extension: "1002"}, {Extension: "1003"}},
+			FallthroughKind: "extension", FallthroughNumber: "1004", Calendar: "office", ClosedKind: "mailbox", ClosedNumber: "1005"},
+		{Number: "601", Name: "night", Strategy: StrategySequential, RingTimeS: 20, Members: []store.RingGroupMember{{Extension: "1009"}},
+			Calendar: "office", ClosedKind: "mailbox", ClosedNumber: "1005"},
+	}, office)
+	var now time.Time
+	p := New(Stages(Deps{Extensions: exts{"1001": true, "1002": true, "1003": true, "1004": true, "1009": false}, Mailboxes: boxes{"1001": true, "1005": true},
+		DIDs: didTables{dids}, Groups: groupTables{groups}, Now: func() time.Time { return now }})...)
+	monday := time.Date(2026, 12, 7, 10, 14, 0, 0, loc)
+	saturday := time.Date(2026, 12, 5, 10, 14, 0, 0, loc)
+	route := func(ctx context.Context, at time.Time, req Request) *Decision {
+		t.Helper()
+		now = at.UTC()
+		d, err := p.Route(ctx, &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	why := func(d *Decision, stage string) string {
+		for _, st := range d.Trace {
+			if st.Stage == stage {
+				return st.Why
+			}
+		}
+		return ""
+	}
+	explain := Explaining(context.Background())
+	unknown := Request{TenantID: 1, Trunk: "carrier", To: "+49305559999"}
+
+	// The default destination.
+	if d := route(explain, monday, unknown); d.Dest == nil || d.Dest.Kind != KindExtension || d.Dest.Number != "1001" ||
+		!strings.Contains(why(d, "time"), "the tenant's default destination: calendar office is open (Mon 10:14 Europe/Berlin): its own destination extension 1001") {
+		t.Errorf("default in hours: %+v\n%s", d, d.Explain())
+	}
+	if d := route(explain, saturday, unknown); d.Dest == nil || d.Dest.Kind != KindMailbox || d.Dest.Arg != "1001" ||
+		!strings.Contains(why(d, "time"), "the tenant's default destination: calendar office is closed (Sat 10:14 Europe/Berlin): out of hours to mailbox 1001") ||
+		!strings.Contains(why(d, "did"), "the tenant's default goes out of hours to mailbox 1001") {
+		t.Errorf("default out of hours: %+v\n%s", d, d.Explain())
+	}
+	if d := route(context.Background(), saturday, unknown); d.Dest == nil || d.Dest.Kind != KindMailbox {
+		t.Errorf("default out of hours, a call: %+v", d)
+	}
+
+	// A group's fall-through, dialled inside and through a DID.
+	steps := func(d *Decision) string {
+		var out []string
+		for _, st := range d.Dest.Group.Steps {
+			out = append(out, strings.Join(st.Members, "+"))
+		}
+		return strings.Join(out, ", ")
+	}
+	for _, req := range []Request{{TenantID: 1, From: "1001", To: "600"}, {TenantID: 1, Trunk: "carrier", To: "0305550100"}} {
+		d := route(explain, monday, req)
+		if d.Dest == nil || d.Dest.Kind != KindGroup || steps(d) != "1002+1003, 1004" || d.Dest.Group.Then != nil ||
+			!strings.Contains(d.Why, "falls through to extension 1004 (calendar office is open (Mon 10:14 Europe/Berlin))") {
+			t.Errorf("%s in hours: %+v\n%s", req.To, d, d.Explain())
+			continue
+		}
+		d = route(explain, saturday, req)
+		if d.Dest == nil || d.Dest.Kind != KindGroup || steps(d) != "1002+1003" || d.Dest.Group.Then == nil ||
+			d.Dest.Group.Then.Kind != KindMailbox || d.Dest.Group.Then.App != "voicemail" || d.Dest.Group.Then.Arg != "1005" ||
+			!strings.Contains(d.Why, "then mailbox 1005 (calendar office is closed (Sat 10:14 Europe/Berlin): out of hours)") {
+			t.Errorf("%s out of hours: %+v\n%s", req.To, d, d.Explain())
+		}
+		if d := route(context.Background(), saturday, req); d.Dest == nil || d.Dest.Group.Then == nil || d.Dest.Group.Then.Arg != "1005" {
+			t.Errorf("%s out of hours, a call: %+v", req.To, d)
+		}
+	}
+	// Nobody to ring: in hours the caller hears 480, out of hours the mailbox answers.
+	if d := route(explain, monday, Request{TenantID: 1, From: "1001", To: "601"}); d.Status != 480 ||
+		!strings.Contains(d.Why, "falls through to nothing (calendar office is open (Mon 10:14 Europe/Berlin))") {
+		t.Errorf("601 in hours: %+v\n%s", d, d.Explain())
+	}
+	if d := route(explain, saturday, Request{TenantID: 1, From: "1001", To: "601"}); d.Dest == nil || d.Dest.Kind != KindMailbox || d.Dest.Arg != "1005" ||
+		d.Stage != "group" || !strings.Contains(d.Why, "no member can be rung (not registered, skipped: 1009); then mailbox 1005 (calendar office is closed") {
+		t.Errorf("601 out of hours: %+v\n%s", d, d.Explain())
 	}
 }

@@ -31,6 +31,9 @@ func (c *call) divert(number string, status int) bool {
 	if number == "" {
 		return false
 	}
+	if c.fallThrough() { // a group's fall-through to a mailbox or a menu
+		return true
+	}
 	if c.forward(number, status) {
 		return true
 	}

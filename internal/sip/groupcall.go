@@ -3,12 +3,14 @@ package sip
 import (
 	"time"
 
+	callmodel "github.com/privox/privox/internal/call"
 	"github.com/privox/privox/internal/dialplan"
 )
 
 // Ring and hunt groups. The dial plan answers a group's number with the steps to ring: one
 // step of all members (simultaneous) or one step per member (the hunt strategies, in the
-// order the dial plan's GroupState gives), then the fall-through extension. The member who
+// order the dial plan's GroupState gives), then the fall-through extension; a fall-through
+// mailbox or application takes the call once every step is over. The member who
 // answers is told to that state (least-recent order). A step rings its members' contacts together for its ring time;
 // when it is over, or every contact of the step failed, the step's forks are cancelled and
 // the next step rings. The policy's no-answer time still bounds the whole call.
@@ -23,6 +25,9 @@ type groupLeg struct {
 	at     int
 	offer  []byte
 	maxFwd int
+	// then is the application the call goes to when nobody answered (a mailbox, a menu:
+	// the group's fall-through); nil: the caller hears the failure.
+	then *callmodel.Route
 }
 
 type groupStep struct {
@@ -48,7 +53,13 @@ func (s *Server) routeGroup(rc *routeCtx, dst *dialplan.Destination) *routeDecis
 			g.steps = append(g.steps, step)
 		}
 	}
+	if t := dst.Group.Then; t != nil {
+		g.then = &callmodel.Route{App: t.App, Arg: t.Arg}
+	}
 	if len(g.steps) == 0 {
+		if g.then != nil {
+			return &routeDecision{app: g.then}
+		}
 		return &routeDecision{status: 480, reason: "Temporarily Unavailable"}
 	}
 	callee := &account{tenantID: rc.tenant.ID, number: dst.Number}
@@ -115,6 +126,17 @@ func (c *call) groupRingTimeOver(step int) {
 	}
 	if g.at+1 >= len(g.steps) {
 		c.log.Debug("group: nobody answered", "group", g.number)
+		if g.then != nil && c.bridging == nil {
+			c.mu.Unlock()
+			if c.fallThrough() { // it cancelled the forks
+				return
+			}
+			c.fail(480, "Temporarily Unavailable", "")
+			for _, f := range ringing {
+				c.cancelFork(f)
+			}
+			return
+		}
 		if c.bridging != nil {
 			c.bridgeDone(480) // unlocks; the caller stays with the application
 		} else {
@@ -127,6 +149,23 @@ func (c *call) groupRingTimeOver(step int) {
 		return
 	}
 	c.groupAdvance(ringing)
+}
+
+// fallThrough hands a group call nobody answered to the group's fall-through application,
+// if it has one; it reports whether it did.
+func (c *call) fallThrough() bool {
+	c.mu.Lock()
+	g := c.group
+	c.mu.Unlock()
+	if g == nil || g.then == nil {
+		return false
+	}
+	if !c.stopRinging(func() { c.group = nil }) {
+		return false
+	}
+	c.log.Info("group call falls through", "group", g.number, "app", g.then.App)
+	c.startApp(*g.then)
+	return true
 }
 
 // groupAdvance rings the next step and cancels the forks still ringing (caller holds c.mu;

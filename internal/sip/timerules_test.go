@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/privox/privox/internal/dialplan"
 	"github.com/privox/privox/internal/sip"
@@ -118,6 +119,67 @@ func TestDIDTimeRules(t *testing.T) {
 	c := newSIPClient(t, "127.0.0.5") // not the provider's address: a phone
 	if res := c.do(e.invite("1001", "0301234567"), "1001", "secret-1001"); res.StatusCode != 480 {
 		t.Errorf("outside call in hours: %d %s, want 480 from the unreachable trunk", res.StatusCode, res.Reason)
+	}
+	waitFor(t, "no call active", func() bool { return e.srv().ActiveCalls() == 0 })
+}
+
+// TestDefaultAndGroupTimeRules: out of hours, a provider's call to a number no DID covers
+// goes to the tenant default's out-of-hours extension (1005) instead of the default (1003),
+// and a call to a DID of a sequential group whose member rings out (1004, 5 s) falls through
+// to the mailbox of 1002 instead of ringing the fall-through extension 1003: the caller
+// leaves a message there. Route explain says the calendars decided.
+func TestDefaultAndGroupTimeRules(t *testing.T) {
+	e := start(t, nil)
+	for _, n := range []string{"1002", "1003", "1004", "1005"} {
+		e.ext(n, "secret-"+n)
+	}
+	e.putGreeting("1002", "unavailable", time.Second)
+	member, outOfHours := e.newPeer("udp"), e.newPeer("udp")
+	ringsOut := e.sippUAS("1004", "uas_cancel.xml", member)
+	answers := e.sippUAS("1005", "uas.xml", outOfHours)
+	e.register("1004", "secret-1004", member)
+	e.register("1005", "secret-1005", outOfHours)
+	if st, body := e.p.Do("PUT", "/api/v1/tenants/1/calendars/never", e.p.AdminToken, neverOpen); st != 200 {
+		t.Fatalf("PUT calendar: %d %s", st, body)
+	}
+	for _, args := range [][]string{
+		{"dial", "settings", "--tenant", "default", "--country", "DE"},
+		{"trunk", "set", "--tenant", "default", "--name", "carrier", "--kind", "ip", "--server", "127.0.0.2:5060", "--sources", "127.0.0.2"},
+		{"group", "set", "--tenant", "default", "--number", "600", "--strategy", "sequential", "--members", "1004:5", "--fallthrough", "1003",
+			"--calendar", "never", "--closed-dest", "mailbox:*1002"},
+		{"did", "add", "--tenant", "default", "--number", "030 5550600", "--dest", "group:600"},
+		{"did", "default", "--tenant", "default", "--dest", "extension:1003", "--calendar", "never", "--closed-dest", "extension:1005"},
+	} {
+		if out, er, code := e.p.CLI(args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, er)
+		}
+	}
+	for to, want := range map[string][]string{
+		"+49305550600": {"time", "no time rule for DID +49305550600", `group 600 "" rings sequential: 1004 5s; then mailbox *1002 (calendar never is closed (`},
+		"+49305559999": {"the tenant's default destination: calendar never is closed (", "goes out of hours to extension 1005"},
+	} {
+		out, er, code := e.p.CLI("route", "explain", "--tenant", "default", "--trunk", "carrier", "--to", to)
+		for _, w := range want {
+			if code != 0 || !strings.Contains(out, w) {
+				t.Errorf("explain %s: %d %s %s, want %q", to, code, out, er, w)
+			}
+		}
+	}
+	waitFor(t, "the trunk's address", func() bool { return e.srv().TrunkSourceKnownForTest("127.0.0.2") })
+
+	e.trunkUAC("127.0.0.2", "trunk_uac.xml", "+49305559999", "+49305559999", "0301110001", "-d", "300").wait(t)
+	answers.wait(t)
+	if m := answers.messages(); !strings.Contains(m, "sip:+49301110001@") {
+		t.Errorf("1005 did not get the call to the unknown DID:\n%s", tail(m, 3000))
+	}
+
+	const lead = 2500 * time.Millisecond // greeting 1 s, beep 0.4 s, then silence
+	e.trunkUAC("127.0.0.2", "trunk_uac_voicemail.xml", "+49305550600", "+49305550600", "0301110002", "-d", strconv.Itoa(int(lead.Milliseconds()))).wait(t)
+	ringsOut.wait(t)
+	var ms []store.VoicemailMessage
+	waitFor(t, "the message", func() bool { ms = e.vmMessages("1002"); return len(ms) > 0 })
+	if len(ms) != 1 || ms[0].CallerNumber != "+49301110002" {
+		t.Errorf("messages of 1002: %+v", ms)
 	}
 	waitFor(t, "no call active", func() bool { return e.srv().ActiveCalls() == 0 })
 }

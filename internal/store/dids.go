@@ -52,6 +52,17 @@ ALTER TABLE dids ADD COLUMN closed_kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE dids ADD COLUMN closed_number TEXT NOT NULL DEFAULT '';
 ALTER TABLE dial_settings ADD COLUMN outside_calendar TEXT NOT NULL DEFAULT '';
 `)
+	// Time rules on the other destinations: the tenant's default destination and a ring
+	// group's fall-through name a calendar and where calls go while it is closed, as a DID
+	// does.
+	addMigration("0660_time_rules_default_groups", `
+ALTER TABLE did_defaults ADD COLUMN calendar TEXT NOT NULL DEFAULT '';
+ALTER TABLE did_defaults ADD COLUMN closed_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE did_defaults ADD COLUMN closed_number TEXT NOT NULL DEFAULT '';
+ALTER TABLE ring_groups ADD COLUMN calendar TEXT NOT NULL DEFAULT '';
+ALTER TABLE ring_groups ADD COLUMN closed_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE ring_groups ADD COLUMN closed_number TEXT NOT NULL DEFAULT '';
+`)
 }
 
 // DID is one inbound number or range of a tenant.
@@ -136,13 +147,19 @@ type DIDDefault struct {
 	TenantID   int64  `json:"tenant_id"`
 	DestKind   string `json:"dest_kind"`
 	DestNumber string `json:"dest_number"`
-	UpdatedAt  int64  `json:"updated_at"`
+	// Calendar names a calendar of the tenant ("": none); while it is closed, calls go to
+	// ClosedKind and ClosedNumber instead, as for a DID.
+	Calendar     string `json:"calendar"`
+	ClosedKind   string `json:"closed_kind"`
+	ClosedNumber string `json:"closed_number"`
+	UpdatedAt    int64  `json:"updated_at"`
 }
 
 // DIDDefault returns a tenant's default destination (empty when none is set).
 func (db *DB) DIDDefault(ctx context.Context, tenantID int64) (DIDDefault, error) {
 	d := DIDDefault{TenantID: tenantID}
-	err := db.QueryRow(ctx, `SELECT dest_kind, dest_number, updated_at FROM did_defaults WHERE tenant_id = ?`, tenantID).Scan(&d.DestKind, &d.DestNumber, &d.UpdatedAt)
+	err := db.QueryRow(ctx, `SELECT dest_kind, dest_number, calendar, closed_kind, closed_number, updated_at FROM did_defaults WHERE tenant_id = ?`, tenantID).
+		Scan(&d.DestKind, &d.DestNumber, &d.Calendar, &d.ClosedKind, &d.ClosedNumber, &d.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, nil
 	}
@@ -156,11 +173,13 @@ func (db *DB) PutDIDDefault(ctx context.Context, d DIDDefault) (DIDDefault, erro
 		_, err := db.Exec(ctx, `DELETE FROM did_defaults WHERE tenant_id = ?`, d.TenantID)
 		return d, err
 	}
-	res, err := db.Exec(ctx, `UPDATE did_defaults SET dest_kind = ?, dest_number = ?, updated_at = ? WHERE tenant_id = ?`, d.DestKind, d.DestNumber, d.UpdatedAt, d.TenantID)
+	res, err := db.Exec(ctx, `UPDATE did_defaults SET dest_kind = ?, dest_number = ?, calendar = ?, closed_kind = ?, closed_number = ?, updated_at = ? WHERE tenant_id = ?`,
+		d.DestKind, d.DestNumber, d.Calendar, d.ClosedKind, d.ClosedNumber, d.UpdatedAt, d.TenantID)
 	if err := affected(res, err); err == nil || !errors.Is(err, ErrNotFound) {
 		return d, err
 	}
-	_, err = db.Exec(ctx, `INSERT INTO did_defaults (tenant_id, dest_kind, dest_number, updated_at) VALUES (?, ?, ?, ?)`, d.TenantID, d.DestKind, d.DestNumber, d.UpdatedAt)
+	_, err = db.Exec(ctx, `INSERT INTO did_defaults (tenant_id, dest_kind, dest_number, calendar, closed_kind, closed_number, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		d.TenantID, d.DestKind, d.DestNumber, d.Calendar, d.ClosedKind, d.ClosedNumber, d.UpdatedAt)
 	return d, err
 }
 

@@ -55,10 +55,15 @@ type RingGroup struct {
 	RingTimeS int `json:"ring_time_s"`
 	// Fallthrough is where the call goes when no member answers (kind "": the caller hears
 	// 480).
-	FallthroughKind   string            `json:"fallthrough_kind,omitempty"`
-	FallthroughNumber string            `json:"fallthrough_number,omitempty"`
-	Members           []RingGroupMember `json:"members"`
-	UpdatedAt         int64             `json:"updated_at"`
+	FallthroughKind   string `json:"fallthrough_kind,omitempty"`
+	FallthroughNumber string `json:"fallthrough_number,omitempty"`
+	// Calendar names a calendar of the tenant ("": none); while it is closed, the
+	// fall-through is ClosedKind and ClosedNumber instead (the fall-through's time rule).
+	Calendar     string            `json:"calendar,omitempty"`
+	ClosedKind   string            `json:"closed_kind,omitempty"`
+	ClosedNumber string            `json:"closed_number,omitempty"`
+	Members      []RingGroupMember `json:"members"`
+	UpdatedAt    int64             `json:"updated_at"`
 }
 
 // RingGroupMember is one member extension of a group.
@@ -68,11 +73,11 @@ type RingGroupMember struct {
 	RingTimeS int `json:"ring_time_s,omitempty"`
 }
 
-const groupCols = `id, tenant_id, number, name, strategy, ring_time_s, fallthrough_kind, fallthrough_number, updated_at`
+const groupCols = `id, tenant_id, number, name, strategy, ring_time_s, fallthrough_kind, fallthrough_number, calendar, closed_kind, closed_number, updated_at`
 
 func scanGroup(s interface{ Scan(...any) error }) (RingGroup, error) {
 	var g RingGroup
-	err := s.Scan(&g.ID, &g.TenantID, &g.Number, &g.Name, &g.Strategy, &g.RingTimeS, &g.FallthroughKind, &g.FallthroughNumber, &g.UpdatedAt)
+	err := s.Scan(&g.ID, &g.TenantID, &g.Number, &g.Name, &g.Strategy, &g.RingTimeS, &g.FallthroughKind, &g.FallthroughNumber, &g.Calendar, &g.ClosedKind, &g.ClosedNumber, &g.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, ErrNotFound
 	}
@@ -83,8 +88,8 @@ func scanGroup(s interface{ Scan(...any) error }) (RingGroup, error) {
 func (db *DB) PutRingGroup(ctx context.Context, g RingGroup) (RingGroup, error) {
 	g.UpdatedAt = Now()
 	err := db.InTx(ctx, func(tx *DB) error {
-		res, err := tx.Exec(ctx, `UPDATE ring_groups SET name = ?, strategy = ?, ring_time_s = ?, fallthrough_kind = ?, fallthrough_number = ?, updated_at = ?
-			WHERE tenant_id = ? AND number = ?`, g.Name, g.Strategy, g.RingTimeS, g.FallthroughKind, g.FallthroughNumber, g.UpdatedAt, g.TenantID, g.Number)
+		res, err := tx.Exec(ctx, `UPDATE ring_groups SET name = ?, strategy = ?, ring_time_s = ?, fallthrough_kind = ?, fallthrough_number = ?, calendar = ?, closed_kind = ?, closed_number = ?, updated_at = ?
+			WHERE tenant_id = ? AND number = ?`, g.Name, g.Strategy, g.RingTimeS, g.FallthroughKind, g.FallthroughNumber, g.Calendar, g.ClosedKind, g.ClosedNumber, g.UpdatedAt, g.TenantID, g.Number)
 		switch err := affected(res, err); {
 		case err == nil:
 			if err := tx.QueryRow(ctx, `SELECT id FROM ring_groups WHERE tenant_id = ? AND number = ?`, g.TenantID, g.Number).Scan(&g.ID); err != nil {
@@ -94,8 +99,8 @@ func (db *DB) PutRingGroup(ctx context.Context, g RingGroup) (RingGroup, error) 
 				return err
 			}
 		case errors.Is(err, ErrNotFound):
-			if g.ID, err = tx.insertID(ctx, `INSERT INTO ring_groups (tenant_id, number, name, strategy, ring_time_s, fallthrough_kind, fallthrough_number, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, g.TenantID, g.Number, g.Name, g.Strategy, g.RingTimeS, g.FallthroughKind, g.FallthroughNumber, g.UpdatedAt); err != nil {
+			if g.ID, err = tx.insertID(ctx, `INSERT INTO ring_groups (tenant_id, number, name, strategy, ring_time_s, fallthrough_kind, fallthrough_number, calendar, closed_kind, closed_number, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, g.TenantID, g.Number, g.Name, g.Strategy, g.RingTimeS, g.FallthroughKind, g.FallthroughNumber, g.Calendar, g.ClosedKind, g.ClosedNumber, g.UpdatedAt); err != nil {
 				return err
 			}
 		default:

@@ -124,3 +124,74 @@ func TestBrowserDIDTimeRule(t *testing.T) {
 	}
 	shot(t, ctx, "dids-timerule-de")
 }
+
+// TestBrowserDefaultAndGroupTimeRule: an admin gives the default destination for numbers no
+// DID covers a time rule on the DIDs page, and a group's fall-through one on the groups
+// page: a destination that does not exist is refused at its field, the saved rules are
+// stored and shown.
+func TestBrowserDefaultAndGroupTimeRule(t *testing.T) {
+	p := privoxtest.Start(t, privoxtest.Options{})
+	ctx := chrome(t, t.TempDir())
+	def := defaultTenant(t, p)
+	tb := fmt.Sprintf("/api/v1/tenants/%d", def.ID)
+	tp := func(path string) string { return fmt.Sprintf("%s/t/%d%s", p.URL, def.ID, path) }
+	p.MustDo(200, "PUT", tb+"/dial-settings", p.AdminToken, map[string]any{"country": "DE"}, nil)
+	for _, n := range []string{"401", "402", "403"} {
+		p.MustDo(201, "POST", tb+"/extensions", p.AdminToken, map[string]any{"number": n, "sip_password": "ext-secret-" + n}, nil)
+	}
+	p.MustDo(200, "PUT", tb+"/calendars/office", p.AdminToken, map[string]any{"spec": map[string]any{"time_zone": "Europe/Berlin", "hours": map[string]any{"mon": []string{"08:00-17:00"}}}}, nil)
+	signIn(t, ctx, p.URL, "default", "admin@localhost", privoxtest.AdminPassword)
+
+	var invalid, msg string
+	run(t, ctx, "the default destination's form",
+		chromedp.Navigate(tp("/dids")),
+		chromedp.WaitVisible(chromedp.ID("#save-did-default")),
+		chromedp.SetValue(chromedp.ID("#def_dest_kind"), "extension"),
+		chromedp.SendKeys(chromedp.ID("#def_dest_number"), "401"),
+		chromedp.SetValue(chromedp.ID("#def_calendar"), "office"),
+		chromedp.SetValue(chromedp.ID("#def_closed_kind"), "extension"),
+		chromedp.SendKeys(chromedp.ID("#def_closed_number"), "499"),
+		chromedp.Click(chromedp.ID("#save-did-default")),
+		chromedp.WaitVisible(chromedp.CSS(`#def_closed_number[aria-invalid="true"]`)),
+		into(invalidFields(), &invalid), into(chromedp.Text(chromedp.ID("#form-error")), &msg),
+	)
+	var dd store.DIDDefault
+	p.MustDo(200, "GET", tb+"/did-default", p.AdminToken, nil, &dd)
+	if invalid != "def_closed_number" || !strings.Contains(msg, "extension 499") || dd.DestKind != "" {
+		t.Fatalf("unknown out-of-hours destination: invalid %q, message %q, stored %+v", invalid, msg, dd)
+	}
+	var kind string
+	run(t, ctx, "save the default",
+		chromedp.SetValue(chromedp.ID("#def_closed_number"), "402"),
+		chromedp.Click(chromedp.ID("#save-did-default")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		into(chromedp.Value(chromedp.ID("#def_calendar")), &kind),
+	)
+	p.MustDo(200, "GET", tb+"/did-default", p.AdminToken, nil, &dd)
+	if dd.DestKind != "extension" || dd.DestNumber != "401" || dd.Calendar != "office" || dd.ClosedKind != "extension" || dd.ClosedNumber != "402" || kind != "office" {
+		t.Fatalf("stored default %+v, the form shows calendar %q", dd, kind)
+	}
+	shot(t, ctx, "dids-default-timerule-en")
+
+	var cell string
+	run(t, ctx, "a group with a time rule for its fall-through",
+		chromedp.Navigate(tp("/groups")),
+		chromedp.WaitVisible(chromedp.ID("#save-group")),
+		chromedp.SendKeys(chromedp.ID("#number"), "600"),
+		chromedp.SendKeys(chromedp.ID("#members"), "401"),
+		chromedp.SendKeys(chromedp.ID("#fallthrough_number"), "402"),
+		chromedp.SetValue(chromedp.ID("#calendar"), "office"),
+		chromedp.SetValue(chromedp.ID("#closed_kind"), "extension"),
+		chromedp.SendKeys(chromedp.ID("#closed_number"), "403"),
+		chromedp.Click(chromedp.ID("#save-group")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		into(chromedp.Text(chromedp.ID("#group-fall-600")), &cell),
+	)
+	var g store.RingGroup
+	p.MustDo(200, "GET", tb+"/groups/600", p.AdminToken, nil, &g)
+	if g.FallthroughKind != "extension" || g.FallthroughNumber != "402" || g.Calendar != "office" || g.ClosedKind != "extension" || g.ClosedNumber != "403" ||
+		cell != "extension 402; Out of hours: extension 403 (Calendar office)" {
+		t.Fatalf("stored group %+v, cell %q", g, cell)
+	}
+	shot(t, ctx, "groups-timerule-en")
+}

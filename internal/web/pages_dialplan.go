@@ -287,12 +287,50 @@ func (s *Server) renderDIDs(w http.ResponseWriter, r *http.Request, v *view, sta
 	if v.Flash == "" {
 		v.Flash = flash(r, v)
 	}
+	// The default destination's form shows what is stored, unless it is the form refused.
+	if v.Form.Get("def_form") == "" {
+		var def store.DIDDefault
+		if ae := s.call(r, "GET", tpath(v, "/did-default"), nil, "", &def); ae != nil {
+			s.fail(w, r, v, ae)
+			return
+		}
+		kind := def.DestKind
+		if kind == "" {
+			kind = "none"
+		}
+		for k, val := range map[string]string{"def_dest_kind": kind, "def_dest_number": def.DestNumber, "def_calendar": def.Calendar,
+			"def_closed_kind": def.ClosedKind, "def_closed_number": def.ClosedNumber} {
+			v.Form.Set(k, val)
+		}
+	}
 	dv := didsView{DIDs: l.Items, Kinds: didKinds}
 	for _, c := range cl.Items {
 		dv.Calendars = append(dv.Calendars, c.Name)
 	}
 	v.Data = dv
 	s.render(w, r, status, "dids", v)
+}
+
+// didDefaultSave sets where calls to numbers no DID covers go, and its time rule. Its
+// fields are named def_… on the page, beside the DID form's.
+func (s *Server) didDefaultSave(w http.ResponseWriter, r *http.Request, v *view) {
+	f := v.Form
+	body := map[string]string{"dest_kind": f.Get("def_dest_kind"), "dest_number": strings.TrimSpace(f.Get("def_dest_number")),
+		"calendar": f.Get("def_calendar"), "closed_kind": f.Get("def_closed_kind"), "closed_number": strings.TrimSpace(f.Get("def_closed_number"))}
+	if body["dest_kind"] == "none" {
+		body = map[string]string{"dest_kind": ""}
+	}
+	if body["calendar"] == "" && body["closed_number"] == "" {
+		body["closed_kind"] = "" // the kind's select always has a value; without a calendar there is no rule
+	}
+	if ae := s.call(r, "PUT", tpath(v, "/did-default"), body, f.Get("csrf"), nil); ae != nil {
+		if ae.Field != "" {
+			ae.Field = "def_" + ae.Field
+		}
+		s.saveErr(w, r, v, ae, func(status int) { s.renderDIDs(w, r, v, status) })
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/t/%d/dids?done=did_default_saved", v.Tenant), http.StatusSeeOther)
 }
 
 func (s *Server) didCreate(w http.ResponseWriter, r *http.Request, v *view) {
@@ -330,7 +368,14 @@ func (s *Server) didDelete(w http.ResponseWriter, r *http.Request, v *view) {
 type groupsView struct {
 	Groups  []store.RingGroup
 	Editing string
+	// Kinds are the destinations a group falls through to; Calendars the tenant's
+	// calendars the fall-through's time rule may name.
+	Kinds     []string
+	Calendars []string
 }
+
+// fallthroughKinds are the destinations a group falls through to (the dial plan's).
+var fallthroughKinds = []string{"extension", "mailbox", "application"}
 
 func (s *Server) groups(w http.ResponseWriter, r *http.Request, v *view) {
 	if v.Form == nil {
@@ -350,7 +395,8 @@ func (s *Server) groups(w http.ResponseWriter, r *http.Request, v *view) {
 				}
 			}
 			v.Form = url.Values{"number": {g.Number}, "name": {g.Name}, "strategy": {g.Strategy}, "ring_time_s": {strconv.Itoa(g.RingTimeS)},
-				"members": {strings.Join(members, ", ")}, "fallthrough_number": {g.FallthroughNumber}, "editing": {g.Number}}
+				"members": {strings.Join(members, ", ")}, "fallthrough_kind": {g.FallthroughKind}, "fallthrough_number": {g.FallthroughNumber},
+				"calendar": {g.Calendar}, "closed_kind": {g.ClosedKind}, "closed_number": {g.ClosedNumber}, "editing": {g.Number}}
 		}
 	}
 	s.renderGroups(w, r, v, http.StatusOK)
@@ -365,7 +411,16 @@ func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, v *view, s
 	if v.Flash == "" {
 		v.Flash = flash(r, v)
 	}
-	v.Data = groupsView{Groups: l.Items, Editing: v.Form.Get("editing")}
+	var cl list[store.Calendar]
+	if ae := s.call(r, "GET", tpath(v, "/calendars"), nil, "", &cl); ae != nil {
+		s.fail(w, r, v, ae)
+		return
+	}
+	gv := groupsView{Groups: l.Items, Editing: v.Form.Get("editing"), Kinds: fallthroughKinds}
+	for _, c := range cl.Items {
+		gv.Calendars = append(gv.Calendars, c.Name)
+	}
+	v.Data = gv
 	s.render(w, r, status, "groups", v)
 }
 
@@ -400,12 +455,19 @@ func (s *Server) groupSave(w http.ResponseWriter, r *http.Request, v *view) {
 		members = append(members, gm)
 	}
 	fall := strings.TrimSpace(f.Get("fallthrough_number"))
-	kind := ""
-	if fall != "" {
+	kind := f.Get("fallthrough_kind")
+	switch {
+	case fall == "":
+		kind = ""
+	case kind == "":
 		kind = "extension"
 	}
+	calendar, closedKind, closed := f.Get("calendar"), f.Get("closed_kind"), strings.TrimSpace(f.Get("closed_number"))
+	if calendar == "" && closed == "" {
+		closedKind = "" // the kind's select always has a value; without a calendar there is no rule
+	}
 	body := map[string]any{"name": strings.TrimSpace(f.Get("name")), "strategy": f.Get("strategy"), "ring_time_s": ring,
-		"members": members, "fallthrough_kind": kind, "fallthrough_number": fall}
+		"members": members, "fallthrough_kind": kind, "fallthrough_number": fall, "calendar": calendar, "closed_kind": closedKind, "closed_number": closed}
 	if ae := s.call(r, "PUT", tpath(v, "/groups/%s", url.PathEscape(number)), body, f.Get("csrf"), nil); ae != nil {
 		if ae.Field == "fallthrough_kind" {
 			ae.Field = "fallthrough_number"

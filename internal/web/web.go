@@ -191,6 +191,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /t/{tenant}/dids", s.page(s.dids))
 	m.HandleFunc("POST /t/{tenant}/dids", s.page(s.didCreate))
 	m.HandleFunc("POST /t/{tenant}/dids/{did}/delete", s.page(s.didDelete))
+	m.HandleFunc("POST /t/{tenant}/did-default", s.page(s.didDefaultSave))
 	m.HandleFunc("GET /t/{tenant}/menus", s.page(s.menus))
 	m.HandleFunc("POST /t/{tenant}/menus", s.page(s.menuSave))
 	m.HandleFunc("POST /t/{tenant}/menus/{menu}/delete", s.page(s.deleteNamed("/menus/%s", "menu", "menus", "menu_deleted")))
