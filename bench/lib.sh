@@ -354,11 +354,16 @@ settle() {
 # proxy to the sipp UAS on UAS_HOST (default HOST):UAS_PORT, the SDP of every offer and answer
 # rewritten by the rtpengine on NG_PORT; with PASSWORD, every new INVITE is challenged (407,
 # digest against that one password) as Privox challenges its callers, so that both carry the
-# same SIP load. Sets KPORT and KAM_PID.
+# same SIP load. With TRUNK_CC (a country calling code such as 49) Kamailio acts as the PBX's
+# trunk side: a national number in the Request-URI (0 and a digit 1-9 first) leaves in E.164
+# (+49 and the number without its 0), as Privox's outbound route sends it. Sets KPORT and KAM_PID.
 start_kamailio_media_proxy() {
-  local uas_port=$1 password=${2:-} auth=""
+  local uas_port=$1 password=${2:-} auth="" e164=""
   pick_port KPORT
   local challenge=""
+  if [ -n "${TRUNK_CC:-}" ]; then
+    e164='        if ($rU =~ "^0[1-9]") { $rU = "+'"$TRUNK_CC"'" + $(rU{s.substr,1,0}); }'
+  fi
   if [ -n "$password" ]; then
     auth='loadmodule "auth.so"
 modparam("auth", "secret", "bench-nonce-secret")'
@@ -409,6 +414,7 @@ request_route {
     t_check_trans();
     if (is_method("INVITE")) {
 $challenge
+$e164
         record_route();
         if (has_body("application/sdp")) {
             if (!rtpengine_offer("replace-origin replace-session-connection")) {
@@ -443,8 +449,9 @@ EOF2
 }
 
 # ---------------------------------------------------------------- sipp media calls
-# Used by calls.sh and concurrent-media.sh: a sipp UAS answering with RTP on UAS_PORT, and the
-# callee u2 (number 100002) registered at Privox with the UAS as its contact.
+# Used by calls.sh, trunk-calls.sh and concurrent-media.sh: a sipp UAS answering with RTP on
+# UAS_PORT, and the callee u2 (number 100002) registered at Privox with the UAS as its contact
+# (or, in trunk-calls.sh, the UAS as the provider behind an IP-authenticated trunk).
 
 # start_uas TIMEOUT_S: the UAS runs UAS_SCENARIO (default uas_media.xml) on UAS_HOST
 # (default HOST); sets UAS_PID.
@@ -506,6 +513,46 @@ privox_caller() {
   SESSIONS_FN="metric privox_media_sessions"
 }
 
+# pvx_api METHOD PATH BODY: one admin request to Privox's REST API (PVX_TOKEN); prints the answer.
+pvx_api() {
+  curl -fsS -X "$1" -H "Authorization: Bearer $PVX_TOKEN" -H 'Content-Type: application/json' \
+    "http://$HOST:$PVX_HTTP_PORT$2" ${3:+-d "$3"}
+}
+
+# Outside calls through a trunk (trunk-calls.sh): the caller dials TRUNK_DIALLED, a German
+# number in national form; the provider, a sipp UAS on UAS_HOST, must see TRUNK_E164.
+TRUNK_DIALLED=0301234567
+TRUNK_E164=+49301234567
+
+# start_privox_trunk_target SPAN UAS_TIMEOUT_S PASSWORD: Privox with SPAN media ports and
+# extension 100001 (u1); tenant "default" dials from Germany (country DE), with an
+# IP-authenticated trunk "provider" to the sipp UAS on UAS_HOST:UAS_PORT (the only source it
+# accepts calls from) and an outbound route for national numbers (_0[1-9]X.) through it, in
+# E.164. The toll-fraud guard's per-extension limits are switched off (0): every call comes
+# from u1, and its defaults (2 concurrent outside calls, 10 within a minute suspend the
+# extension) are meant for people, not for a load generator. Sets what
+# start_privox_call_target sets; the caller dials TRUNK_DIALLED.
+start_privox_trunk_target() {
+  local span=$1 password=$3 decision
+  build_privox
+  pick_range RTP_MIN "$span"
+  start_privox "$RTP_MIN" $(( RTP_MIN + span - 1 ))
+  make_extensions 1 1 "$password"
+  pvx_api PUT /api/v1/tenants/1/dial-settings \
+    '{"country":"DE","main_number":"030 9999000","max_concurrent":0,"minutes_per_day":0,"burst_calls":0,"burst_window_s":0}' >/dev/null
+  pvx_api PUT /api/v1/tenants/1/trunks/provider \
+    "{\"kind\":\"ip\",\"transport\":\"udp\",\"server\":\"$UAS_HOST:$UAS_PORT\",\"allowed_sources\":[\"$UAS_HOST\"]}" >/dev/null
+  pvx_api PUT /api/v1/tenants/1/outbound-routes/national '{"pattern":"_0[1-9]X.","trunks":["provider"]}' >/dev/null
+  decision=$(pvx_api GET "/api/v1/tenants/1/route-explain?from=100001&to=$TRUNK_DIALLED")
+  case $decision in
+    *"$TRUNK_E164"*provider* | *provider*"$TRUNK_E164"*) ;;
+    *) log "route explain: $decision"; log "the outbound route does not send $TRUNK_DIALLED to the trunk in E.164"; exit 1 ;;
+  esac
+  log "privox routes $TRUNK_DIALLED through trunk provider ($UAS_HOST:$UAS_PORT) as $TRUNK_E164"
+  start_uas "$2"
+  privox_caller "$TRUNK_DIALLED" "$password"
+}
+
 # start_kamailio_call_target SPAN UAS_TIMEOUT_S PASSWORD [NUMBER]: rtpengine with SPAN media
 # ports, the sipp UAS, and Kamailio as the media proxy to it, challenging INVITEs like Privox
 # (the same sipp scenario), or with KAMAILIO_AUTH=0 as a plain proxy that lets every INVITE
@@ -529,7 +576,7 @@ start_kamailio_call_target() {
 }
 
 # ---------------------------------------------------------------- call set-up rate
-# The ramp of calls.sh. A step passes when failed+unfinished calls < 0.1 %
+# The ramp of calls.sh and trunk-calls.sh. A step passes when failed+unfinished calls < 0.1 %
 # of offered, the sustained rate >= 97 % of offered, retransmissions <= 1 % of calls, and the
 # relay forwarded >= 99 % of the expected RTP packets (both directions); after a failed step
 # the target first releases its media sessions (settle).
