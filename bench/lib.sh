@@ -658,12 +658,14 @@ measure_calls() {
     call_step "$rate" "$CONFIRM_S"
     RSS_STEP_MB=$(rss_peak)
     c1=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
+    CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$OK" 'BEGIN{ if (n > 0) printf "%.0f", 1e6 * (b - a) / hz / n; else print 0 }')
     if [ "$PASS" = 1 ]; then
       BEST=$THRU
-      CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$OK" 'BEGIN{ printf "%.0f", 1e6 * (b - a) / hz / n }')
       log "$TARGET confirmed: $BEST calls/s ($CPU_US us server CPU per call incl. media; RSS up to $RSS_STEP_MB MB in the step)"
       return 0
     fi
+    log "$TARGET not confirmed at $rate calls/s ($CPU_US us server CPU per call incl. media; RSS up to $RSS_STEP_MB MB in the step)"
+    CPU_US=0
     rate=$(( rate * 9 / 10 / 25 * 25 ))
     [ "$rate" -gt 0 ] || break
   done
