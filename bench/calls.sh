@@ -16,7 +16,7 @@
 #
 # Env knobs: STEP_S (8), CONFIRM_S (20), CALL_MS (1000), START_RATE (100), MAX_RATE (6400),
 #            ONLY (privox|kamailio), KAMAILIO_AUTH (1), KEEP_WORK=1, PROFILE=1 (CPU profile of Privox during the
-#            confirming step, see profile_privox in lib.sh), DB_FORMS ("encrypted clear": Privox
+#            confirming step, see profile_privox in lib.sh, and a heap profile after the idle time), DB_FORMS ("encrypted clear": Privox
 #            with its database encrypted, the default, and clear, in the same run),
 #            RSS_SETTLE_S (30: how long Privox idles after the last call before its RSS is read).
 # Output: RESULT privox_cps=N calls/s (encrypted database), RESULT privox_clear_cps=N calls/s,
@@ -52,6 +52,7 @@ if [ "$ONLY" != kamailio ]; then
     for _ in $(seq 1 120); do [ "$(metric privox_sip_active_calls)" -eq 0 ] && break; sleep 1; done
     sleep "$RSS_SETTLE_S"
     HWM[$form]=$(hwm_mb "$PVX_PID"); AFTER_RSS[$form]=$(rss_mb "$PVX_PID")
+    heap_privox "calls-$form-after"
     log "$TARGET RSS ${AFTER_RSS[$form]} MB after ${RSS_SETTLE_S}s idle (peak of the run ${HWM[$form]} MB, of the confirming step ${STEP_RSS[$form]} MB); Go heap in use $(( $(metric go_memstats_heap_inuse_bytes) / 1048576 )) MB, $(metric privox_sip_active_calls) calls left"
     stop_pid "$UAS_PID"; stop_pid "$PVX_PID"
   done

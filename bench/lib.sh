@@ -177,6 +177,17 @@ profile_privox() {
   ) &
 }
 
+# heap_privox NAME: with PROFILE=1, records a heap profile of Privox into $PROFILE_DIR (default
+# /tmp)/privox-NAME.heap.pprof now and prints what is in use to stderr.
+heap_privox() {
+  [ "${PROFILE:-0}" = 1 ] || return 0
+  local out="${PROFILE_DIR:-/tmp}/privox-$1.heap.pprof"
+  curl -fsS -o "$out" "http://$HOST:$PVX_PPROF_PORT/debug/pprof/heap" || { log "heap profile failed"; return 0; }
+  log "heap profile in $out; in use (flat and cumulative):"
+  (cd "$REPO" && go tool pprof -top -sample_index=inuse_space -nodecount=25 "$WORK/privox" "$out" 2>/dev/null | sed -n 5,33p >&2)
+  (cd "$REPO" && go tool pprof -top -cum -sample_index=inuse_space -nodecount=30 "$WORK/privox" "$out" 2>/dev/null | sed -n 6,38p >&2)
+}
+
 # make_extensions FIRST COUNT PASSWORD: creates extensions through the REST API, four
 # connections in parallel: numbers 100000+i, SIP user names u<i>.
 make_extensions() {
