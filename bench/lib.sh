@@ -177,6 +177,17 @@ profile_privox() {
   ) &
 }
 
+# heap_privox NAME: with PROFILE=1, records a heap profile of Privox into $PROFILE_DIR (default
+# /tmp)/privox-NAME.heap.pprof now and prints what is in use to stderr.
+heap_privox() {
+  [ "${PROFILE:-0}" = 1 ] || return 0
+  local out="${PROFILE_DIR:-/tmp}/privox-$1.heap.pprof"
+  curl -fsS -o "$out" "http://$HOST:$PVX_PPROF_PORT/debug/pprof/heap" || { log "heap profile failed"; return 0; }
+  log "heap profile in $out; in use (flat and cumulative):"
+  (cd "$REPO" && go tool pprof -top -sample_index=inuse_space -nodecount=25 "$WORK/privox" "$out" 2>/dev/null | sed -n 5,33p >&2)
+  (cd "$REPO" && go tool pprof -top -cum -sample_index=inuse_space -nodecount=30 "$WORK/privox" "$out" 2>/dev/null | sed -n 6,38p >&2)
+}
+
 # make_extensions FIRST COUNT PASSWORD: creates extensions through the REST API, four
 # connections in parallel: numbers 100000+i, SIP user names u<i>.
 make_extensions() {
@@ -351,14 +362,19 @@ settle() {
 }
 
 # start_kamailio_media_proxy UAS_PORT [PASSWORD]: Kamailio 5.6 as a stateful record-routing
-# proxy to the sipp UAS on UAS_PORT, the SDP of every offer and answer rewritten by the
-# rtpengine on NG_PORT; with PASSWORD, every new INVITE is challenged (407, digest against that
-# one password) as Privox challenges its callers, so that both carry the same SIP load. Sets
-# KPORT and KAM_PID.
+# proxy to the sipp UAS on UAS_HOST (default HOST):UAS_PORT, the SDP of every offer and answer
+# rewritten by the rtpengine on NG_PORT; with PASSWORD, every new INVITE is challenged (407,
+# digest against that one password) as Privox challenges its callers, so that both carry the
+# same SIP load. With TRUNK_CC (a country calling code such as 49) Kamailio acts as the PBX's
+# trunk side: a national number in the Request-URI (0 and a digit 1-9 first) leaves in E.164
+# (+49 and the number without its 0), as Privox's outbound route sends it. Sets KPORT and KAM_PID.
 start_kamailio_media_proxy() {
-  local uas_port=$1 password=${2:-} auth=""
+  local uas_port=$1 password=${2:-} auth="" e164=""
   pick_port KPORT
   local challenge=""
+  if [ -n "${TRUNK_CC:-}" ]; then
+    e164='        if ($rU =~ "^0[1-9]") { $rU = "+'"$TRUNK_CC"'" + $(rU{s.substr,1,0}); }'
+  fi
   if [ -n "$password" ]; then
     auth='loadmodule "auth.so"
 modparam("auth", "secret", "bench-nonce-secret")'
@@ -409,6 +425,7 @@ request_route {
     t_check_trans();
     if (is_method("INVITE")) {
 $challenge
+$e164
         record_route();
         if (has_body("application/sdp")) {
             if (!rtpengine_offer("replace-origin replace-session-connection")) {
@@ -419,7 +436,7 @@ $challenge
         t_on_reply("MEDIA_REPLY");
         t_on_failure("MEDIA_FAIL");
     }
-    \$du = "sip:$HOST:$uas_port";
+    \$du = "sip:${UAS_HOST:-$HOST}:$uas_port";
     route(RELAY);
 }
 
@@ -443,12 +460,14 @@ EOF2
 }
 
 # ---------------------------------------------------------------- sipp media calls
-# Used by calls.sh and concurrent-media.sh: a sipp UAS answering with RTP on UAS_PORT, and the
-# callee u2 (number 100002) registered at Privox with the UAS as its contact.
+# Used by calls.sh, trunk-calls.sh and concurrent-media.sh: a sipp UAS answering with RTP on
+# UAS_PORT, and the callee u2 (number 100002) registered at Privox with the UAS as its contact
+# (or, in trunk-calls.sh, the UAS as the provider behind an IP-authenticated trunk).
 
-# start_uas TIMEOUT_S: sets UAS_PID.
+# start_uas TIMEOUT_S: the UAS runs UAS_SCENARIO (default uas_media.xml) on UAS_HOST
+# (default HOST); sets UAS_PID.
 start_uas() {
-  ( cd "$WORK" && exec timeout "$1" sipp -sf uas_media.xml -i "$HOST" -p "$UAS_PORT" -mp "$UAS_MPORT" -cp "$UAS_CPORT" \
+  ( cd "$WORK" && exec timeout "$1" sipp -sf "${UAS_SCENARIO:-uas_media.xml}" -i "${UAS_HOST:-$HOST}" -p "$UAS_PORT" -mp "$UAS_MPORT" -cp "$UAS_CPORT" \
       -buff_size 4194304 -nostdin >"$WORK/uas.out" 2>&1 ) &
   UAS_PID=$!
   PIDS+=("$UAS_PID")
@@ -492,32 +511,189 @@ start_privox_call_target() {
   make_extensions 1 2 "$password"
   start_uas "$2"
   register_callee "$password"
+  privox_caller 100002 "$password"
+}
+
+# privox_caller NUMBER PASSWORD: the sipp caller u1 dials NUMBER at Privox, answering its 407.
+privox_caller() {
   TARGET_PORT=$PVX_SIP_PORT
   UAC_SCENARIO=uac_media_auth.xml
   # sipp's digest uri is remote_ip:remote_port unless told; Privox wants the Request-URI
-  UAC_ARGS=(-s 100002 -au u1 -ap "$password" -auth_uri "100002@$HOST:$PVX_SIP_PORT" -key caller u1)
+  UAC_ARGS=(-s "$1" -au u1 -ap "$2" -auth_uri "$1@$HOST:$PVX_SIP_PORT" -key caller u1)
   RELAYED_FN="metric privox_media_packets_relayed_total"
   SESSIONS_FN="metric privox_media_sessions"
 }
 
-# start_kamailio_call_target SPAN UAS_TIMEOUT_S PASSWORD: rtpengine with SPAN media ports,
-# the sipp UAS, and Kamailio as the media proxy to it, challenging INVITEs like Privox (the
-# same sipp scenario), or with KAMAILIO_AUTH=0 as a plain proxy that lets every INVITE
-# through; sets what start_privox_call_target sets.
+# pvx_api METHOD PATH BODY: one admin request to Privox's REST API (PVX_TOKEN); prints the answer.
+pvx_api() {
+  curl -fsS -X "$1" -H "Authorization: Bearer $PVX_TOKEN" -H 'Content-Type: application/json' \
+    "http://$HOST:$PVX_HTTP_PORT$2" ${3:+-d "$3"}
+}
+
+# Outside calls through a trunk (trunk-calls.sh): the caller dials TRUNK_DIALLED, a German
+# number in national form; the provider, a sipp UAS on UAS_HOST, must see TRUNK_E164.
+TRUNK_DIALLED=0301234567
+TRUNK_E164=+49301234567
+
+# start_privox_trunk_target SPAN UAS_TIMEOUT_S PASSWORD: Privox with SPAN media ports and
+# extension 100001 (u1); tenant "default" dials from Germany (country DE), with an
+# IP-authenticated trunk "provider" to the sipp UAS on UAS_HOST:UAS_PORT (the only source it
+# accepts calls from) and an outbound route for national numbers (_0[1-9]X.) through it, in
+# E.164. The toll-fraud guard's per-extension limits are switched off (0): every call comes
+# from u1, and its defaults (2 concurrent outside calls, 10 within a minute suspend the
+# extension) are meant for people, not for a load generator. Sets what
+# start_privox_call_target sets; the caller dials TRUNK_DIALLED.
+start_privox_trunk_target() {
+  local span=$1 password=$3 decision
+  build_privox
+  pick_range RTP_MIN "$span"
+  start_privox "$RTP_MIN" $(( RTP_MIN + span - 1 ))
+  make_extensions 1 1 "$password"
+  pvx_api PUT /api/v1/tenants/1/dial-settings \
+    '{"country":"DE","main_number":"030 9999000","max_concurrent":0,"minutes_per_day":0,"burst_calls":0,"burst_window_s":0}' >/dev/null
+  pvx_api PUT /api/v1/tenants/1/trunks/provider \
+    "{\"kind\":\"ip\",\"transport\":\"udp\",\"server\":\"$UAS_HOST:$UAS_PORT\",\"allowed_sources\":[\"$UAS_HOST\"]}" >/dev/null
+  pvx_api PUT /api/v1/tenants/1/outbound-routes/national '{"pattern":"_0[1-9]X.","trunks":["provider"]}' >/dev/null
+  decision=$(pvx_api GET "/api/v1/tenants/1/route-explain?from=100001&to=$TRUNK_DIALLED")
+  case $decision in
+    *"$TRUNK_E164"*provider* | *provider*"$TRUNK_E164"*) ;;
+    *) log "route explain: $decision"; log "the outbound route does not send $TRUNK_DIALLED to the trunk in E.164"; exit 1 ;;
+  esac
+  log "privox routes $TRUNK_DIALLED through trunk provider ($UAS_HOST:$UAS_PORT) as $TRUNK_E164"
+  start_uas "$2"
+  privox_caller "$TRUNK_DIALLED" "$password"
+}
+
+# start_kamailio_call_target SPAN UAS_TIMEOUT_S PASSWORD [NUMBER]: rtpengine with SPAN media
+# ports, the sipp UAS, and Kamailio as the media proxy to it, challenging INVITEs like Privox
+# (the same sipp scenario), or with KAMAILIO_AUTH=0 as a plain proxy that lets every INVITE
+# through; the caller dials NUMBER (default 100002). Sets what start_privox_call_target sets.
 start_kamailio_call_target() {
-  local password=$3
+  local password=$3 number=${4:-100002}
   start_rtpengine "$1"
   start_uas "$2"
   if [ "${KAMAILIO_AUTH:-1}" = 1 ]; then
     start_kamailio_media_proxy "$UAS_PORT" "$password"
     UAC_SCENARIO=uac_media_auth.xml
-    UAC_ARGS=(-s 100002 -au u1 -ap "$password" -auth_uri "100002@$HOST:$KPORT" -key caller u1)
+    UAC_ARGS=(-s "$number" -au u1 -ap "$password" -auth_uri "$number@$HOST:$KPORT" -key caller u1)
   else
     start_kamailio_media_proxy "$UAS_PORT"
     UAC_SCENARIO=uac_media.xml
-    UAC_ARGS=(-s 100002 -key caller u1)
+    UAC_ARGS=(-s "$number" -key caller u1)
   fi
   TARGET_PORT=$KPORT
   RELAYED_FN=rtpe_relayed
   SESSIONS_FN=rtpe_sessions
 }
+
+# ---------------------------------------------------------------- call set-up rate
+# The ramp of calls.sh and trunk-calls.sh. A step passes when failed+unfinished calls < 0.1 %
+# of offered, the sustained rate >= 97 % of offered, retransmissions <= 1 % of calls, and the
+# relay forwarded >= 99 % of the expected RTP packets (both directions); after a failed step
+# the target first releases its media sessions (settle).
+
+# call_bench_setup: knobs (STEP_S, CONFIRM_S, CALL_MS, START_RATE, MAX_RATE, ONLY), packages,
+# sipp ports, the A-law media and the sipp scenarios in $WORK.
+call_bench_setup() {
+  STEP_S=${STEP_S:-8}
+  CONFIRM_S=${CONFIRM_S:-20}
+  CALL_MS=${CALL_MS:-1000}
+  START_RATE=${START_RATE:-100}
+  MAX_RATE=${MAX_RATE:-6400}
+  ONLY=${ONLY:-}
+  # the media lasts 200 ms less than the call, so that no packet races the BYE
+  MEDIA_MS=$(( CALL_MS - 200 ))
+  PKTS=$(( MEDIA_MS / 20 ))
+  need_pkgs kamailio sip-tester rtpengine-daemon iproute2 procps curl python3
+  command -v rtpengine >/dev/null || { log "rtpengine binary missing"; exit 1; }
+  pick_port UAS_PORT; pick_port UAC_PORT; pick_port UAS_CPORT; pick_port UAC_CPORT; pick_port REG_PORT
+  pick_port UAS_MPORT 4; pick_port UAC_MPORT 4
+  mkdir -p "$WORK/media"
+  head -c $(( 8 * MEDIA_MS )) /dev/zero | tr '\0' '\325' >"$WORK/media/audio.alaw" # A-law silence
+  cp "$BENCH_DIR"/sipp/*.xml "$WORK/"
+  log "nproc=$(nproc) kamailio=$(kamailio -v 2>/dev/null | awk '/^version:/{print $3}') rtpengine=$(rtpengine --version 2>&1 | awk '/Version/{print $2}') sipp=$(sipp -v 2>&1 | awk '/SIPp v/{print $2; exit}') call=${CALL_MS}ms load=$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# call_step RATE DURATION -> PASS THRU
+call_step() {
+  local rate=$1 dur=$2 calls expect
+  calls=$(( rate * dur ))
+  run_uac "$rate" "$calls" $(( dur + CALL_MS / 1000 + 6 ))
+  THRU=$SUST
+  expect=$(( OK * PKTS * 2 ))
+  PASS=$(awk -v o="$OK" -v c="$calls" -v t="$THRU" -v r="$rate" -v rt="$RETRANS" -v rel="$RELAYED" -v ex="$expect" \
+         'BEGIN{ bad = c - o; print (bad <= c * 0.001 && t >= 0.97 * r && rt <= c * 0.01 && ex > 0 && rel >= 0.99 * ex) ? 1 : 0 }')
+  log "$(printf '%-8s rate=%5d/s %3ds offered=%6d ok=%6d failed=%4d unfinished=%4d retrans=%5d sustained=%5d/s rtp=%8d/%8d %s' \
+        "$TARGET" "$rate" "$dur" "$calls" "$OK" "$FAIL" "$LEFT" "$RETRANS" "$THRU" "$RELAYED" "$expect" "$([ "$PASS" = 1 ] && echo PASS || echo FAIL)")"
+  [ "$PASS" = 1 ] || settle
+}
+
+# measure_calls SERVER_PID -> BEST (calls/s), CPU_US (server CPU per call, confirming step, of
+# SERVER_PID and EXTRA_PIDS with their children), RSS_STEP_MB (the largest VmRSS of SERVER_PID
+# sampled every second during the confirming step). A self-check of two calls, then the offered
+# rate doubles from START_RATE until a step fails, is bisected to 25 calls/s, and the best
+# passing rate is confirmed over CONFIRM_S (up to three tries, 10 % lower each).
+measure_calls() {
+  local pid=$1 lo=0 hi=0 r=$START_RATE mid rate c0 c1
+  run_uac 2 2 $(( CALL_MS / 1000 + 8 ))
+  if [ "$OK" -ne 2 ] || [ "$RELAYED" -lt $(( 2 * PKTS * 2 * 95 / 100 )) ]; then
+    log "$TARGET self-check failed: ok=$OK/2 relayed=$RELAYED"; tail -n 30 "$WORK/uac.out" "$WORK/uas.out" >&2; exit 1
+  fi
+  log "$TARGET self-check ok: 2/2 calls, $RELAYED RTP packets relayed"
+  while :; do
+    call_step "$r" "$STEP_S"
+    if [ "$PASS" = 1 ]; then lo=$r; else hi=$r; break; fi
+    [ "$r" -lt "$MAX_RATE" ] || { hi=0; break; }
+    r=$(( r * 2 > MAX_RATE ? MAX_RATE : r * 2 ))
+  done
+  if [ "$lo" -eq 0 ]; then
+    r=$START_RATE
+    while [ "$PASS" != 1 ] && [ "$r" -gt 10 ]; do r=$(( r / 2 )); call_step "$r" "$STEP_S"; done
+    [ "$PASS" = 1 ] && lo=$r
+  elif [ "$hi" -gt 0 ]; then
+    # bisect down to 25 calls/s: the two servers often land within one coarser step
+    while [ $(( hi - lo )) -gt 25 ]; do
+      mid=$(( (lo + hi) / 2 / 25 * 25 ))
+      [ "$mid" -le "$lo" ] && break
+      call_step "$mid" "$STEP_S"
+      if [ "$PASS" = 1 ]; then lo=$mid; else hi=$mid; fi
+    done
+  fi
+  BEST=0; CPU_US=0; RSS_STEP_MB=0
+  [ "$lo" -gt 0 ] || return 0
+  rate=$lo
+  for _ in 1 2 3; do
+    c0=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
+    case $TARGET in privox*) profile_privox $(( CONFIRM_S - 4 )) "$NAME-${TARGET#privox-}" ;; esac
+    rss_watch "$pid"
+    call_step "$rate" "$CONFIRM_S"
+    RSS_STEP_MB=$(rss_peak)
+    c1=$(cpu_ticks "$pid" ${EXTRA_PIDS:-})
+    CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$OK" 'BEGIN{ if (n > 0) printf "%.0f", 1e6 * (b - a) / hz / n; else print 0 }')
+    if [ "$PASS" = 1 ]; then
+      BEST=$THRU
+      log "$TARGET confirmed: $BEST calls/s ($CPU_US us server CPU per call incl. media; RSS up to $RSS_STEP_MB MB in the step)"
+      return 0
+    fi
+    log "$TARGET not confirmed at $rate calls/s ($CPU_US us server CPU per call incl. media; RSS up to $RSS_STEP_MB MB in the step)"
+    CPU_US=0
+    rate=$(( rate * 9 / 10 / 25 * 25 ))
+    [ "$rate" -gt 0 ] || break
+  done
+}
+
+# ---------------------------------------------------------------- memory
+# rss_watch PID: samples the process's VmRSS every second into $WORK/rss.txt until rss_peak.
+rss_watch() {
+  : >"$WORK/rss.txt"
+  ( while kill -0 "$1" 2>/dev/null; do rss_mb "$1" >>"$WORK/rss.txt" 2>/dev/null; echo >>"$WORK/rss.txt"; sleep 1; done ) &
+  RSS_PID=$!
+  PIDS+=("$RSS_PID")
+}
+rss_peak() { stop_pid "$RSS_PID"; awk '$1 + 0 > m { m = $1 + 0 } END { print m + 0 }' "$WORK/rss.txt"; }
+
+# hwm_mb PID: the process's peak resident set (VmHWM) since it started or since reset_hwm, in MB.
+hwm_mb() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+# reset_hwm PID: VmHWM starts again from the current RSS (Linux 4.0+, clear_refs 5), so that the
+# start-up's peak is not taken for the peak under load; logs when the kernel refuses.
+reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || log "cannot reset VmHWM of $1: the peak includes the start-up"; }

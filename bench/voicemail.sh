@@ -151,14 +151,6 @@ durations() {
 cpu_s() { awk -v a="$1" -v b="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
 per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 kv() { echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; } # kv KEY "k=v k=v…"
-# rss_watch PID: samples the process's RSS every second into $WORK/rss.txt until rss_peak.
-rss_watch() {
-  : >"$WORK/rss.txt"
-  ( while kill -0 "$1" 2>/dev/null; do rss_mb "$1" >>"$WORK/rss.txt" 2>/dev/null; echo >>"$WORK/rss.txt"; sleep 1; done ) &
-  RSS_PID=$!
-  PIDS+=("$RSS_PID")
-}
-rss_peak() { stop_pid "$RSS_PID"; awk '$1 + 0 > m { m = $1 + 0 } END { print m + 0 }' "$WORK/rss.txt"; }
 
 api() { # api METHOD PATH [BODY]
   curl -fsS -X "$1" -H "Authorization: Bearer $PVX_TOKEN" -H 'Content-Type: application/json' \
