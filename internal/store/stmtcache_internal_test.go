@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -122,5 +123,36 @@ func BenchmarkStatementCache(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCDRQueryPlans: the statements of a call's life read the index made for them, not a
+// tenant's whole range of CDRs (SQLite's plan, checked with EXPLAIN QUERY PLAN).
+func TestCDRQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	db := openCacheTest(t)
+	for _, c := range []struct {
+		q, want string
+	}{
+		{`UPDATE cdrs SET end_at = 1, in_progress = FALSE WHERE tenant_id = 1 AND call_id = 'x' AND in_progress`, "USING INDEX cdrs_open (tenant_id=? AND call_id=?)"},
+		{`UPDATE cdrs SET in_progress = FALSE, end_unknown = TRUE WHERE in_progress AND node = 'n'`, "cdrs_open"},
+	} {
+		rows, err := db.Query(ctx, `EXPLAIN QUERY PLAN `+c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if got := fmt.Sprint(plan); !strings.Contains(got, c.want) {
+			t.Errorf("%s\nplan %s, want %q", c.q, got, c.want)
+		}
 	}
 }
