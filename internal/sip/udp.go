@@ -58,8 +58,9 @@ func (u *udpListener) readLoop() {
 		// A reader that only ever waits in recvmmsg never passes through the scheduler, and
 		// a goroutine that has run for 10 ms on one scheduling tick makes sysmon take its P
 		// and go back to polling every 20 us (half the CPU of a registration at 5,000/s).
-		// Passing through the scheduler once a millisecond keeps sysmon asleep.
-		if now := time.Now(); now.Sub(yielded) > time.Millisecond {
+		// Passing through the scheduler every few milliseconds keeps sysmon asleep (each
+		// pass wakes another thread, so not more often).
+		if now := time.Now(); now.Sub(yielded) > 5*time.Millisecond {
 			runtime.Gosched()
 			yielded = now
 		}
