@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -42,10 +43,10 @@ type digestAuth struct {
 	now      func() time.Time
 	// algorithms are offered in this order, one challenge header each.
 	algorithms func() []string
-	macs       sync.Pool // of hash.Hash: HMAC-SHA256 under key
+	macs       sync.Pool // of *macState: HMAC-SHA256 under key
 	seenMu     sync.RWMutex
-	seen       map[string]string // nonce → realm, of nonces whose MAC checked out
-	counts     nonceCounts       // nonce counts in use (replay.go)
+	seen       [nonceSeenSlots]seenNonce // nonces whose MAC checked out, by their MAC's first bytes
+	counts     nonceCounts               // nonce counts in use (replay.go)
 	serial     atomic.Uint32
 }
 
@@ -54,18 +55,31 @@ func newDigestAuth(lifetime func() time.Duration, algorithms func() []string) *d
 	if _, err := rand.Read(a.key[:]); err != nil {
 		panic("sip: no randomness for digest nonces: " + err.Error())
 	}
-	a.macs.New = func() any { return hmac.New(sha256.New, a.key[:]) }
+	a.macs.New = func() any { return &macState{h: hmac.New(sha256.New, a.key[:])} }
 	return a
+}
+
+// macState is a pooled HMAC with scratch space: what goes through the hash.Hash interface
+// is copied here first, so that the caller's buffers stay on its stack.
+type macState struct {
+	h   hash.Hash
+	buf [256]byte
+	sum [sha256.Size]byte
 }
 
 // nonceMAC computes the 16-byte MAC of a nonce's timestamp for realm into out.
 func (a *digestAuth) nonceMAC(ts []byte, realm string, out []byte) {
-	m := a.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(ts)
-	m.Write([]byte(realm))
-	var sum [sha256.Size]byte
-	copy(out, m.Sum(sum[:0])[:16])
+	m := a.macs.Get().(*macState)
+	m.h.Reset()
+	n := copy(m.buf[:], ts)
+	if len(realm) <= len(m.buf)-n {
+		n += copy(m.buf[n:], realm)
+		m.h.Write(m.buf[:n])
+	} else {
+		m.h.Write(m.buf[:n])
+		m.h.Write([]byte(realm))
+	}
+	copy(out, m.h.Sum(m.sum[:0])[:16])
 	a.macs.Put(m)
 }
 
@@ -89,13 +103,13 @@ func (a *digestAuth) nonceState(n, realm string) (ours, fresh bool) {
 	if _, err := base64.RawURLEncoding.Decode(b[:], []byte(n)); err != nil {
 		return false, false
 	}
-	if !a.knownNonce(n, realm) {
+	if !a.knownNonce(n, &b, realm) {
 		var mac [16]byte
 		a.nonceMAC(b[:8], realm, mac[:])
 		if !hmac.Equal(mac[:], b[8:]) {
 			return false, false
 		}
-		a.rememberNonce(n, realm)
+		a.rememberNonce(n, &b, realm)
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])>>24), 0)
 	age := a.now().Sub(issued)
@@ -112,21 +126,32 @@ func nonceIssued(n string) time.Time {
 }
 
 // Nonces in use are remembered once their MAC checked out: a phone's every REGISTER then
-// costs no HMAC. The set is dropped when it grows (a nonce's freshness is still checked each
-// time).
-func (a *digestAuth) knownNonce(n, realm string) bool {
-	a.seenMu.RLock()
-	r, ok := a.seen[n]
-	a.seenMu.RUnlock()
-	return ok && r == realm
+// costs no HMAC (a nonce's freshness is still checked each time). The memory is a table of
+// nonceSeenSlots entries indexed by bytes of the nonce's MAC, which an attacker cannot choose
+// for a nonce that checks out; a nonce simply takes the place of the one in its slot. It holds
+// the nonce's text by value, so it neither allocates nor keeps a request's header alive.
+const nonceSeenSlots = 4096
+
+type seenNonce struct {
+	nonce [32]byte // base64 text of the 24 bytes
+	realm string
 }
 
-func (a *digestAuth) rememberNonce(n, realm string) {
+func nonceSlot(b *[24]byte) int { return int(binary.BigEndian.Uint16(b[8:10])) % nonceSeenSlots }
+
+func (a *digestAuth) knownNonce(n string, b *[24]byte, realm string) bool {
+	e := &a.seen[nonceSlot(b)]
+	a.seenMu.RLock()
+	ok := string(e.nonce[:]) == n && e.realm == realm
+	a.seenMu.RUnlock()
+	return ok
+}
+
+func (a *digestAuth) rememberNonce(n string, b *[24]byte, realm string) {
+	e := &a.seen[nonceSlot(b)]
 	a.seenMu.Lock()
-	if a.seen == nil || len(a.seen) >= 4096 {
-		a.seen = make(map[string]string)
-	}
-	a.seen[n] = realm
+	copy(e.nonce[:], n)
+	e.realm = realm
 	a.seenMu.Unlock()
 }
 
@@ -308,28 +333,30 @@ func (a *digestAuth) verify(c *digestCreds, r digestRequest, acct *account, real
 		return authFailed
 	}
 	var ha1 string
-	var sum func(parts ...string) string
-	switch strings.ToUpper(c.Algorithm) {
-	case "", algMD5:
-		ha1, sum = acct.ha1MD5, md5Hex
-	case algSHA256:
-		ha1, sum = acct.ha1SHA256, sha256Hex
+	var sum func(dst []byte, parts ...string) []byte
+	switch {
+	case c.Algorithm == "" || strings.EqualFold(c.Algorithm, algMD5):
+		ha1, sum = acct.ha1MD5, appendMD5Hex
+	case strings.EqualFold(c.Algorithm, algSHA256):
+		ha1, sum = acct.ha1SHA256, appendSHA256Hex
 	default:
 		return authFailed
 	}
 	if ha1 == "" {
 		return authFailed
 	}
-	var expect string
-	switch strings.ToLower(c.QOP) {
-	case "":
-		expect = sum(ha1, ":", c.Nonce, ":", sum(method, ":", c.URI))
-	case "auth":
-		expect = sum(ha1, ":", c.Nonce, ":", c.NC, ":", c.Cnonce, ":", "auth", ":", sum(method, ":", c.URI))
+	var ha2Buf, expectBuf [2 * sha256.Size]byte
+	ha2 := sum(ha2Buf[:0], method, ":", c.URI)
+	var expect []byte
+	switch {
+	case c.QOP == "":
+		expect = sum(expectBuf[:0], ha1, ":", c.Nonce, ":", unsafeString(ha2))
+	case strings.EqualFold(c.QOP, "auth"):
+		expect = sum(expectBuf[:0], ha1, ":", c.Nonce, ":", c.NC, ":", c.Cnonce, ":", "auth", ":", unsafeString(ha2))
 	default:
 		return authFailed // auth-int is not offered
 	}
-	if subtle.ConstantTimeCompare([]byte(expect), []byte(strings.ToLower(c.Response))) != 1 {
+	if subtle.ConstantTimeCompare(expect, []byte(strings.ToLower(c.Response))) != 1 {
 		return authFailed
 	}
 	ours, fresh := a.nonceState(c.Nonce, realm)
@@ -356,14 +383,19 @@ func join(buf []byte, parts []string) []byte {
 	return buf
 }
 
-func md5Hex(parts ...string) string {
+// appendMD5Hex appends the hexadecimal MD5 of the concatenated parts to dst.
+func appendMD5Hex(dst []byte, parts ...string) []byte {
 	var stack [256]byte
 	sum := md5.Sum(join(stack[:0], parts))
-	return hex.EncodeToString(sum[:])
+	return hex.AppendEncode(dst, sum[:])
 }
 
-func sha256Hex(parts ...string) string {
+// appendSHA256Hex appends the hexadecimal SHA-256 of the concatenated parts to dst.
+func appendSHA256Hex(dst []byte, parts ...string) []byte {
 	var stack [256]byte
 	sum := sha256.Sum256(join(stack[:0], parts))
-	return hex.EncodeToString(sum[:])
+	return hex.AppendEncode(dst, sum[:])
 }
+
+// unsafeString views b as a string for the duration of a call that does not keep it.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -83,7 +83,7 @@ Content-Length: 0
 // benchUDP gives s a UDP listener on loopback and a source address whose answers are read and
 // dropped, both closed when the benchmark ends.
 func benchUDP(b *testing.B, s *Server) (*udpListener, netip.AddrPort) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	sock, err := listenUDPSock("127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func benchUDP(b *testing.B, s *Server) (*udpListener, netip.AddrPort) {
 			}
 		}
 	}()
-	u := newUDPListener(s, conn)
+	u := newUDPListener(s, sock)
 	b.Cleanup(func() { u.Close() })
 	src := sink.LocalAddr().(*net.UDPAddr).AddrPort()
 	return u, netip.AddrPortFrom(src.Addr().Unmap(), src.Port())

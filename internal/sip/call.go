@@ -269,7 +269,7 @@ func (s *Server) udpLaddr() sip.Addr {
 	if s.udp == nil {
 		return sip.Addr{}
 	}
-	a := s.udp.conn.LocalAddr().(*net.UDPAddr)
+	a := s.udp.sock.localAddr()
 	return sip.Addr{IP: a.IP, Port: a.Port}
 }
 

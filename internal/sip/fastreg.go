@@ -425,8 +425,9 @@ func (s *Server) fastRegister(u *udpListener, out *udpBatch, data []byte, src ne
 
 // writeRawResponse assembles the answer to a fast-path REGISTER from the request's lines.
 func (s *Server) writeRawResponse(b *bytes.Buffer, r *rawReg, src netip.AddrPort, out *regOut) {
+	var num [24]byte
 	b.WriteString("SIP/2.0 ")
-	b.WriteString(strconv.Itoa(out.code))
+	b.Write(strconv.AppendInt(num[:0], int64(out.code), 10))
 	b.WriteByte(' ')
 	b.WriteString(out.reason)
 	b.WriteString("\r\n")
@@ -438,16 +439,17 @@ func (s *Server) writeRawResponse(b *bytes.Buffer, r *rawReg, src netip.AddrPort
 			continue
 		}
 		// RFC 3581: fill in rport; RFC 3261 §18.2.1: received when the host differs
-		ip := src.Addr().String()
+		var ipBuf [64]byte
+		ip := src.Addr().AppendTo(ipBuf[:0])
 		if r.rport {
 			writeViaWithRport(b, v, src.Port())
 			b.WriteString(";received=")
-			b.WriteString(ip)
+			b.Write(ip)
 		} else {
 			b.Write(v)
-			if r.topHost != ip {
+			if r.topHost != string(ip) {
 				b.WriteString(";received=")
-				b.WriteString(ip)
+				b.Write(ip)
 			}
 		}
 		b.WriteString("\r\n")
@@ -486,7 +488,7 @@ func (s *Server) writeRawResponse(b *bytes.Buffer, r *rawReg, src netip.AddrPort
 	}
 	if out.minExpires {
 		b.WriteString("Min-Expires: ")
-		b.WriteString(strconv.Itoa(s.pol().MinExpires))
+		b.Write(strconv.AppendInt(num[:0], int64(s.pol().MinExpires), 10))
 		b.WriteString("\r\n")
 	}
 	if out.code == 200 {
@@ -495,7 +497,7 @@ func (s *Server) writeRawResponse(b *bytes.Buffer, r *rawReg, src netip.AddrPort
 			b.WriteString("Contact: <")
 			b.WriteString(c.contact)
 			b.WriteString(">;expires=")
-			b.WriteString(strconv.FormatInt(max(c.expires-now, 0), 10))
+			b.Write(strconv.AppendInt(num[:0], max(c.expires-now, 0), 10))
 			b.WriteString("\r\n")
 		}
 		b.WriteString("Date: ")
@@ -509,13 +511,24 @@ func (s *Server) writeRawResponse(b *bytes.Buffer, r *rawReg, src netip.AddrPort
 func writeViaWithRport(b *bytes.Buffer, v []byte, port uint16) {
 	semi := bytes.IndexByte(v, ';')
 	b.Write(v[:semi])
-	for _, p := range bytes.Split(v[semi+1:], []byte(";")) {
+	rest := v[semi+1:]
+	for {
+		p := rest
+		next := bytes.IndexByte(rest, ';')
+		if next >= 0 {
+			p = rest[:next]
+		}
 		b.WriteByte(';')
 		if bytes.EqualFold(bytes.TrimSpace(p), []byte("rport")) {
+			var num [8]byte
 			b.WriteString("rport=")
-			b.WriteString(strconv.Itoa(int(port)))
-			continue
+			b.Write(strconv.AppendUint(num[:0], uint64(port), 10))
+		} else {
+			b.Write(p)
 		}
-		b.Write(p)
+		if next < 0 {
+			return
+		}
+		rest = rest[next+1:]
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -331,17 +330,16 @@ func (s *Server) listen() error {
 	// Contact headers read are set, so request handlers never see them change.
 	var serve []func()
 	if s.cfg.Addr != "" {
-		uc, err := net.ListenPacket("udp", s.cfg.Addr)
+		us, err := listenUDPSock(s.cfg.Addr)
 		if err != nil {
 			return fmt.Errorf("sip: udp listener: %w", err)
 		}
-		s.udp = newUDPListener(s, uc.(*net.UDPConn))
+		s.udp = newUDPListener(s, us)
 		s.closers = append(s.closers, s.udp.Close)
-		s.addrs["sip-udp"] = uc.LocalAddr().String()
-		host = uc.LocalAddr().(*net.UDPAddr).IP.String()
-		s.ports[tpUDP] = uc.LocalAddr().(*net.UDPAddr).Port
-		readers := min(max(runtime.GOMAXPROCS(0), 1), 4)
-		for range readers {
+		s.addrs["sip-udp"] = us.localAddr().String()
+		host = us.localAddr().IP.String()
+		s.ports[tpUDP] = us.localAddr().Port
+		for range udpReaders() {
 			serve = append(serve, func() { s.serving("sip-udp", s.udp.readLoop) })
 		}
 		serve = append(serve, func() { s.serving("sip-udp", func() { s.srv.ServeUDP(s.udp) }) })

@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"golang.org/x/net/ipv4"
 )
 
 // udpListener owns the UDP socket. Its reader goroutines take every datagram first: the guard
@@ -25,7 +25,7 @@ import (
 // parses it again; only call signalling takes that path).
 type udpListener struct {
 	s    *Server
-	conn *net.UDPConn
+	sock *udpSock
 	// queue holds datagrams for sipgo's transaction layer.
 	queue chan udpPacket
 	done  chan struct{}
@@ -41,10 +41,8 @@ type udpPacket struct {
 
 var _ net.PacketConn = (*udpListener)(nil)
 
-func newUDPListener(s *Server, c *net.UDPConn) *udpListener {
-	_ = c.SetReadBuffer(4 << 20)
-	_ = c.SetWriteBuffer(4 << 20)
-	return &udpListener{s: s, conn: c, queue: make(chan udpPacket, 4096), done: make(chan struct{}), slots: make(chan struct{}, 256)}
+func newUDPListener(s *Server, sock *udpSock) *udpListener {
+	return &udpListener{s: s, sock: sock, queue: make(chan udpPacket, 4096), done: make(chan struct{}), slots: make(chan struct{}, 256)}
 }
 
 var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
@@ -53,15 +51,20 @@ var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return 
 // Linux), and sends the answers of a batch together (sendmmsg): under load a REGISTER then
 // costs a fraction of a system call instead of three.
 func (u *udpListener) readLoop() {
-	pc := ipv4.NewPacketConn(u.conn)
-	msgs := make([]ipv4.Message, udpBatchSize)
-	buf := make([]byte, udpBatchSize*udpBufSize)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{buf[i*udpBufSize : (i+1)*udpBufSize]}
-	}
-	out := &udpBatch{u: u, pc: pc}
+	rx := newRxBatch(udpBatchSize, udpBufSize)
+	out := &udpBatch{u: u}
+	yielded := time.Now()
 	for {
-		n, err := pc.ReadBatch(msgs, 0)
+		// A reader that only ever waits in recvmmsg never passes through the scheduler, and
+		// a goroutine that has run for 10 ms on one scheduling tick makes sysmon take its P
+		// and go back to polling every 20 us (half the CPU of a registration at 5,000/s).
+		// Passing through the scheduler every few milliseconds keeps sysmon asleep (each
+		// pass wakes another thread, so not more often).
+		if now := time.Now(); now.Sub(yielded) > 5*time.Millisecond {
+			runtime.Gosched()
+			yielded = now
+		}
+		n, err := u.sock.read(rx)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -74,12 +77,7 @@ func (u *udpListener) readLoop() {
 			continue
 		}
 		for i := 0; i < n; i++ {
-			ua, ok := msgs[i].Addr.(*net.UDPAddr)
-			if !ok {
-				continue
-			}
-			src := ua.AddrPort()
-			u.s.udpDatagram(u, out, msgs[i].Buffers[0][:msgs[i].N], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
+			u.s.udpDatagram(u, out, rx.data(i), rx.src[i])
 		}
 		out.flush()
 	}
@@ -90,33 +88,32 @@ const (
 	udpBufSize   = 65536
 )
 
+var errUDPFamily = errors.New("sip: destination address family does not match the UDP socket")
+
 // udpBatch collects the answers to one batch of datagrams; nil sends each at once.
 type udpBatch struct {
 	u     *udpListener
-	pc    *ipv4.PacketConn
-	msgs  []ipv4.Message
-	arena []byte
+	arena []byte           // the datagrams, one after the other
+	ends  []int            // where each ends in arena
+	dsts  []netip.AddrPort // where each goes
+	sys   txSys            // the system's view, reused (udpsock_*.go)
 }
 
 // send queues (a copy of) a datagram.
 func (b *udpBatch) send(p []byte, dst netip.AddrPort) {
-	start := len(b.arena)
 	b.arena = append(b.arena, p...)
-	b.msgs = append(b.msgs, ipv4.Message{Addr: net.UDPAddrFromAddrPort(dst)})
-	b.msgs[len(b.msgs)-1].Buffers = [][]byte{b.arena[start:len(b.arena):len(b.arena)]}
+	b.ends = append(b.ends, len(b.arena))
+	b.dsts = append(b.dsts, dst)
 }
 
 // flush sends what is queued.
 func (b *udpBatch) flush() {
-	for sent := 0; sent < len(b.msgs); {
-		n, err := b.pc.WriteBatch(b.msgs[sent:], 0)
-		if err != nil || n == 0 {
+	if len(b.dsts) > 0 {
+		if err := b.u.sock.writeBatch(b); err != nil {
 			b.u.s.log.Debug("udp write failed", "err", err)
-			break
 		}
-		sent += n
 	}
-	b.msgs = b.msgs[:0]
+	b.ends, b.dsts = b.ends[:0], b.dsts[:0]
 	if cap(b.arena) > 1<<20 {
 		b.arena = nil // a burst of large answers: do not keep its memory
 	}
@@ -163,12 +160,25 @@ func (u *udpListener) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 // WriteTo sends a datagram (sipgo's responses and requests go out from the listening socket).
-func (u *udpListener) WriteTo(b []byte, addr net.Addr) (int, error) { return u.conn.WriteTo(b, addr) }
+func (u *udpListener) WriteTo(b []byte, addr net.Addr) (int, error) {
+	var dst netip.AddrPort
+	if ua, ok := addr.(*net.UDPAddr); ok {
+		dst = ua.AddrPort()
+	} else {
+		var err error
+		if dst, err = netip.ParseAddrPort(addr.String()); err != nil {
+			return 0, &net.OpError{Op: "write", Net: "udp", Addr: addr, Err: err}
+		}
+	}
+	if err := u.writeAddrPort(b, dst); err != nil {
+		return 0, &net.OpError{Op: "write", Net: "udp", Source: u.LocalAddr(), Addr: addr, Err: err}
+	}
+	return len(b), nil
+}
 
 // writeAddrPort sends a datagram.
 func (u *udpListener) writeAddrPort(b []byte, dst netip.AddrPort) error {
-	_, err := u.conn.WriteToUDPAddrPort(b, dst)
-	return err
+	return u.sock.writeTo(b, dst)
 }
 
 // Close closes the socket and stops the readers.
@@ -176,12 +186,12 @@ func (u *udpListener) Close() error {
 	var err error
 	u.once.Do(func() {
 		close(u.done)
-		err = u.conn.Close()
+		err = u.sock.close()
 	})
 	return err
 }
 
-func (u *udpListener) LocalAddr() net.Addr                { return u.conn.LocalAddr() }
+func (u *udpListener) LocalAddr() net.Addr                { return u.sock.localAddr() }
 func (u *udpListener) SetDeadline(t time.Time) error      { return nil }
 func (u *udpListener) SetReadDeadline(t time.Time) error  { return nil }
 func (u *udpListener) SetWriteDeadline(t time.Time) error { return nil }
