@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -368,6 +369,9 @@ func sdpOf(m interface {
 
 // request sends a request outside any handler and returns its final response (nil on
 // timeout or transport error).
+// errNoFinalResponse: a client transaction ended without a final response and without an error.
+var errNoFinalResponse = errors.New("sip: transaction ended without a final response")
+
 func (s *Server) request(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	tx, err := s.ua.TransactionLayer().Request(ctx, req)
 	if err != nil {
@@ -377,12 +381,20 @@ func (s *Server) request(ctx context.Context, req *sip.Request) (*sip.Response, 
 	for {
 		select {
 		case res := <-tx.Responses():
+			if res == nil {
+				return nil, errNoFinalResponse
+			}
 			if res.StatusCode < 200 {
 				continue
 			}
 			return res, nil
 		case <-tx.Done():
-			return nil, tx.Err()
+			if err := tx.Err(); err != nil {
+				return nil, err
+			}
+			// Terminated without an error and without a final answer (the stack shutting
+			// down): callers read a missing answer as a failure, never as a nil response.
+			return nil, errNoFinalResponse
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
